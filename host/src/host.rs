@@ -1,0 +1,383 @@
+//! The host: loads the shipped and discovered plugins into one hub and runs Connect's start-up.
+//!
+//! Loading a plugin is all or nothing: every hook file of a plugin is compiled first, then each
+//! `register(session)` runs; if any of that fails, whatever the plugin had subscribed is removed
+//! and the plugin is reported as failed. Other plugins load regardless. The result of loading is
+//! kept as a list of [`PluginReport`]s, which `ftrack-connect plugins` prints and
+//! `ftrack.connect.plugin.debug-information` answers with.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use connect_plugin_api::Event;
+use include_dir::{include_dir, Dir};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::credentials::Identity;
+use crate::discovery::{self, DiscoveredPlugin, HookKind, SearchPaths};
+use crate::expression::Expression;
+use crate::hub::{EventHub, HubIdentity, PluginTag, SubscribeOptions};
+use crate::rhai_hook::{plugin_engine, CompiledHook, PluginFolders, ScriptError, SessionInfo};
+
+/// The default hooks shipped with the host (the workspace's `hook/` folder), loaded before
+/// any user plugin.
+static DEFAULT_HOOKS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../hook");
+
+/// Shown for the default hooks, which have no file on disk.
+pub const DEFAULT_HOOKS_PATH: &str = "<built-in>/hook";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PluginStatus {
+    Loaded,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PluginKind {
+    Rhai,
+    Native,
+}
+
+/// What the host knows about one plugin, as `ftrack-connect plugins --json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginReport {
+    pub name: String,
+    pub version: Option<String>,
+    pub kind: PluginKind,
+    pub path: String,
+    pub status: PluginStatus,
+    /// Why loading failed: one line, with file, line and column for script errors.
+    pub error: Option<String>,
+    /// Why the plugin was skipped.
+    pub reason: Option<String>,
+    pub subscriptions: usize,
+    /// Problems that did not stop the plugin: unreadable folders, files without `register`.
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    tag: Option<PluginTag>,
+}
+
+/// Options for [`Host::load`].
+#[derive(Debug, Clone, Default)]
+pub struct HostOptions {
+    pub search_paths: SearchPaths,
+    /// Load the default hooks from `hook/` (tests of plugin discovery may leave them out).
+    pub skip_default_hooks: bool,
+}
+
+/// A loaded host: the hub with every plugin registered.
+pub struct Host {
+    hub: Arc<EventHub>,
+    session: SessionInfo,
+    plugins: Arc<RwLock<Vec<PluginReport>>>,
+}
+
+impl Host {
+    /// Discovers and registers every plugin, and subscribes the host's own answers.
+    pub fn load(identity: &Identity, options: &HostOptions) -> Host {
+        let hub = Arc::new(EventHub::new(HubIdentity::local(&identity.api_user)));
+        let session = SessionInfo {
+            api_user: identity.api_user.clone(),
+            server_url: identity.server_url.clone(),
+        };
+        let host = Host {
+            hub,
+            session,
+            plugins: Arc::default(),
+        };
+        host.subscribe_own_answers();
+        let mut reports = Vec::new();
+        if !options.skip_default_hooks {
+            reports.extend(host.load_default_hooks());
+        }
+        let found = discovery::discover(&options.search_paths);
+        for problem in &found.problems {
+            tracing::warn!("plugin discovery: {problem}");
+        }
+        for plugin in &found.plugins {
+            reports.push(host.load_plugin(plugin));
+        }
+        let loaded = reports
+            .iter()
+            .filter(|r| r.status == PluginStatus::Loaded)
+            .count();
+        let failed = reports
+            .iter()
+            .filter(|r| r.status == PluginStatus::Failed)
+            .count();
+        tracing::info!(
+            "{loaded} plugins loaded, {failed} failed, {} skipped",
+            reports.len() - loaded - failed
+        );
+        *host.plugins.write().unwrap_or_else(|e| e.into_inner()) = reports;
+        host
+    }
+
+    pub fn hub(&self) -> &Arc<EventHub> {
+        &self.hub
+    }
+
+    /// Every plugin with its current subscription count.
+    pub fn plugin_reports(&self) -> Vec<PluginReport> {
+        current_reports(&self.hub, &self.plugins)
+    }
+
+    /// The session start-up ftrack's API runs after discovery:
+    /// `ftrack.api.session.configure-location`, then `ftrack.api.session.ready`.
+    pub fn start_session(&self) {
+        for topic in [
+            "ftrack.api.session.configure-location",
+            "ftrack.api.session.ready",
+        ] {
+            let mut event = Event::new(topic).with_data(json!({"session": self.session_json()}));
+            self.hub.publish(&mut event);
+        }
+        self.hub.drain();
+    }
+
+    /// Connect's start-up check: returns the warnings hooks answered with (and logs them).
+    pub fn verify_startup(&self) -> Vec<String> {
+        let mut event = Event::new("ftrack.connect.verify-startup");
+        let warnings: Vec<String> = self
+            .hub
+            .publish(&mut event)
+            .into_iter()
+            .filter_map(|r| match r {
+                Value::String(text) if !text.trim().is_empty() => Some(text),
+                _ => None,
+            })
+            .collect();
+        for warning in &warnings {
+            tracing::warn!("start-up check: {warning}");
+        }
+        warnings
+    }
+
+    fn session_json(&self) -> Value {
+        json!({"api_user": self.session.api_user, "server_url": self.session.server_url})
+    }
+
+    fn subscribe_own_answers(&self) {
+        let tag = Some(PluginTag::new("ftrack-connect"));
+        let discover = Expression::All(vec![
+            Expression::equals("topic", "ftrack.connect.discover"),
+            Expression::equals("source.user.username", &self.session.api_user),
+        ]);
+        self.subscribe_own(discover, tag.clone(), Arc::new(|_: &mut Event| Ok(json!(true))));
+
+        let hub = Arc::downgrade(&self.hub);
+        let plugins = self.plugins.clone();
+        let debug = Expression::equals("topic", "ftrack.connect.plugin.debug-information");
+        self.subscribe_own(
+            debug,
+            tag,
+            Arc::new(move |_: &mut Event| {
+                let Some(hub) = hub.upgrade() else {
+                    return Ok(Value::Null);
+                };
+                Ok(debug_information(&current_reports(&hub, &plugins)))
+            }),
+        );
+    }
+
+    fn subscribe_own(
+        &self,
+        expression: Expression,
+        plugin: Option<PluginTag>,
+        handler: Arc<dyn crate::hub::Handler>,
+    ) {
+        let options = SubscribeOptions {
+            plugin,
+            ..Default::default()
+        };
+        self.hub
+            .subscribe_expression(expression, handler, options)
+            .expect("a fresh subscriber id is unique");
+    }
+
+    fn load_default_hooks(&self) -> Vec<PluginReport> {
+        let mut files: Vec<_> = DEFAULT_HOOKS
+            .files()
+            .filter(|f| f.path().extension().is_some_and(|e| e == "rhai"))
+            .collect();
+        files.sort_by_key(|f| f.path());
+        files
+            .into_iter()
+            .map(|file| {
+                let name = file
+                    .path()
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let label = format!("{DEFAULT_HOOKS_PATH}/{}", file.path().display());
+                let mut report = new_report(&name, Some(env!("CARGO_PKG_VERSION")), &label);
+                let tag = PluginTag::new(&name);
+                let folders = PluginFolders {
+                    root: PathBuf::new(),
+                    library_dirs: Vec::new(),
+                };
+                let engine = Arc::new(plugin_engine(&tag, &folders));
+                let text = file.contents_utf8().unwrap_or_default();
+                let outcome = CompiledHook::compile_source(engine, tag.clone(), &label, text)
+                    .and_then(|hook| self.register_all(&[Arc::new(hook)]));
+                self.settle(&mut report, tag, outcome);
+                report
+            })
+            .collect()
+    }
+
+    fn load_plugin(&self, plugin: &DiscoveredPlugin) -> PluginReport {
+        let mut report = new_report(
+            &plugin.name,
+            plugin.version.as_deref(),
+            &plugin.path.display().to_string(),
+        );
+        report.warnings = plugin.problems.clone();
+        for problem in &plugin.problems {
+            tracing::warn!("plugin '{}': {problem}", plugin.name);
+        }
+        if let Some(reason) = &plugin.skipped {
+            tracing::info!("plugin '{}' skipped: {reason}", plugin.name);
+            report.status = PluginStatus::Skipped;
+            report.reason = Some(reason.clone());
+            return report;
+        }
+        let (rhai, native): (Vec<_>, Vec<_>) = plugin
+            .hooks
+            .iter()
+            .partition(|h| h.kind == HookKind::Rhai);
+        if rhai.is_empty() {
+            report.kind = PluginKind::Native;
+            report.status = PluginStatus::Skipped;
+            report.reason = Some("native hooks are not supported by this version yet".into());
+            return report;
+        }
+        for hook in native {
+            report.warnings.push(format!(
+                "{}: native hooks are not supported by this version yet",
+                hook.path.display()
+            ));
+        }
+
+        let tag = PluginTag::new(&plugin.name);
+        let folders = PluginFolders {
+            root: plugin.root.clone(),
+            library_dirs: plugin.library_dirs.clone(),
+        };
+        let engine = Arc::new(plugin_engine(&tag, &folders));
+        let mut compiled = Vec::new();
+        let mut outcome = Ok(());
+        for hook in rhai {
+            match CompiledHook::compile(engine.clone(), tag.clone(), &hook.path) {
+                Ok(hook) if hook.defines_register() => compiled.push(Arc::new(hook)),
+                Ok(_) => {
+                    let warning = format!(
+                        "{}: defines no `fn register(session)`, not loaded as a hook",
+                        hook.path.display()
+                    );
+                    tracing::warn!("plugin '{}': {warning}", plugin.name);
+                    report.warnings.push(warning);
+                }
+                Err(err) => {
+                    outcome = Err(err);
+                    break;
+                }
+            }
+        }
+        if outcome.is_ok() && compiled.is_empty() {
+            report.status = PluginStatus::Skipped;
+            report.reason = Some("no hook file defines `fn register(session)`".into());
+            return report;
+        }
+        let outcome = outcome.and_then(|_| self.register_all(&compiled));
+        self.settle(&mut report, tag, outcome);
+        report
+    }
+
+    fn register_all(&self, hooks: &[Arc<CompiledHook>]) -> Result<(), ScriptError> {
+        hooks
+            .iter()
+            .try_for_each(|hook| hook.register(&self.hub, &self.session))
+    }
+
+    /// Records the outcome of loading; a failed plugin loses all its subscriptions.
+    fn settle(
+        &self,
+        report: &mut PluginReport,
+        tag: PluginTag,
+        outcome: Result<(), ScriptError>,
+    ) {
+        match outcome {
+            Ok(()) => {
+                report.status = PluginStatus::Loaded;
+                tracing::debug!("plugin '{}' loaded from {}", report.name, report.path);
+            }
+            Err(err) => {
+                let removed = self.hub.unsubscribe_plugin(&tag);
+                tracing::error!(
+                    "plugin '{}' failed to load ({}), {removed} subscriptions removed: {err}",
+                    report.name,
+                    report.path
+                );
+                report.status = PluginStatus::Failed;
+                report.error = Some(err.to_string());
+            }
+        }
+        report.tag = Some(tag);
+    }
+}
+
+fn new_report(name: &str, version: Option<&str>, path: &str) -> PluginReport {
+    PluginReport {
+        name: name.to_string(),
+        version: version.map(str::to_string),
+        kind: PluginKind::Rhai,
+        path: path.to_string(),
+        status: PluginStatus::Skipped,
+        error: None,
+        reason: None,
+        subscriptions: 0,
+        warnings: Vec::new(),
+        tag: None,
+    }
+}
+
+fn current_reports(hub: &EventHub, plugins: &RwLock<Vec<PluginReport>>) -> Vec<PluginReport> {
+    let mut reports = plugins.read().unwrap_or_else(|e| e.into_inner()).clone();
+    for report in &mut reports {
+        report.subscriptions = report
+            .tag
+            .as_ref()
+            .map_or(0, |tag| hub.subscription_count(tag));
+    }
+    reports
+}
+
+/// The answer to `ftrack.connect.plugin.debug-information`: the host itself, then each plugin.
+fn debug_information(reports: &[PluginReport]) -> Value {
+    let mut entries = vec![json!({
+        "name": "ftrack-connect",
+        "version": env!("CARGO_PKG_VERSION"),
+        "core": true,
+        "debug_information": {
+            "implementation": "Rust host",
+            "os": std::env::consts::OS,
+            "arch": std::env::consts::ARCH,
+        },
+    })];
+    entries.extend(reports.iter().map(|r| {
+        json!({
+            "name": r.name,
+            "version": r.version,
+            "kind": r.kind,
+            "path": r.path,
+            "status": r.status,
+        })
+    }));
+    Value::Array(entries)
+}
+

@@ -1,0 +1,795 @@
+//! The event hub: subscriptions, dispatch and replies, with ftrack's semantics.
+//!
+//! Plugins written for ftrack Connect depend on the exact dispatch rules of
+//! `ftrack_api.event.hub.EventHub`; this hub keeps them (see `ftrack-semantics.md` §2):
+//!
+//! - subscribers run in ascending priority, equal priorities in subscription order;
+//! - an event's non-empty `target` is matched against each subscriber's *metadata*;
+//! - every handler's return value is a result, `null` included; a failing handler is logged
+//!   with its plugin's name and left out, and dispatch goes on;
+//! - `event.stop()` ends dispatch after the current handler;
+//! - handlers get the event mutably: later handlers and the publisher see changes to `data`.
+//!
+//! Where it differs, it is on purpose: a bad target is logged rather than silently dropping
+//! the event, a plugin's subscriptions can be removed as a unit, and subscriptions are indexed
+//! by topic ([`SubscriptionIndex`]) so a publish tests only the subscriptions that can match,
+//! not every one (ftrack sorts and tests all of them on each publish).
+//!
+//! Locking: the index sits behind a `RwLock` that is held only to pick the candidates, never
+//! while a handler runs. That is what makes re-entrant publishing from inside a handler safe,
+//! and why (subscribing or unsubscribing during a dispatch) does not change that dispatch.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+
+use connect_plugin_api::{new_event_id, Event};
+use serde_json::{Map, Value};
+
+use crate::expression::{Expression, ExpressionError, TopicFilter};
+
+/// Topic of the reply events an asynchronous publish produces.
+pub const REPLY_TOPIC: &str = "ftrack.meta.reply";
+
+/// Default subscription priority, as in ftrack.
+pub const DEFAULT_PRIORITY: i64 = 100;
+
+/// Why a handler produced no result. The message is shown to the plugin author as it is.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct HandlerError(pub String);
+
+/// A subscription's callback.
+///
+/// Returning `Ok(value)` adds `value` to the publish results (and, for an asynchronous
+/// publish, sends it back as a reply unless it is `null`). Returning `Err` logs the error with
+/// the plugin's name; the event goes on to the next subscriber.
+pub trait Handler: Send + Sync {
+    fn handle(&self, event: &mut Event) -> Result<Value, HandlerError>;
+}
+
+impl<F> Handler for F
+where
+    F: Fn(&mut Event) -> Result<Value, HandlerError> + Send + Sync,
+{
+    fn handle(&self, event: &mut Event) -> Result<Value, HandlerError> {
+        self(event)
+    }
+}
+
+/// Called with each reply to an event published asynchronously.
+pub type ReplyCallback = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// Which plugin a subscription belongs to: named in logs, and removable as a unit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PluginTag {
+    pub id: u64,
+    pub name: Arc<str>,
+}
+
+impl PluginTag {
+    /// A tag with a process-unique id.
+    pub fn new(name: &str) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        PluginTag {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            name: name.into(),
+        }
+    }
+}
+
+/// Everything about a subscription but its expression and callback.
+#[derive(Debug, Clone)]
+pub struct SubscribeOptions {
+    /// Subscriber metadata, matched by events' `target`. Gets a fresh `id` when it has none.
+    pub subscriber: Map<String, Value>,
+    pub priority: i64,
+    pub plugin: Option<PluginTag>,
+}
+
+impl Default for SubscribeOptions {
+    fn default() -> Self {
+        SubscribeOptions {
+            subscriber: Map::new(),
+            priority: DEFAULT_PRIORITY,
+            plugin: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubscribeError {
+    #[error("invalid subscription {expression:?}: {source}")]
+    Expression {
+        expression: String,
+        source: ExpressionError,
+    },
+    #[error("Subscriber with identifier {0} already exists.")]
+    DuplicateSubscriber(String),
+    #[error("subscriber metadata `id` must be a string, not {0}")]
+    SubscriberIdNotString(Value),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("missing subscriber with identifier {0}")]
+pub struct UnknownSubscriber(pub String);
+
+struct Subscription {
+    seq: u64,
+    id: String,
+    expression: Expression,
+    metadata: Map<String, Value>,
+    priority: i64,
+    handler: Arc<dyn Handler>,
+    plugin: Option<PluginTag>,
+}
+
+impl Subscription {
+    fn plugin_name(&self) -> &str {
+        self.plugin.as_ref().map_or("host", |p| &p.name)
+    }
+}
+
+/// Subscriptions, indexed by what their expression requires of the event's topic.
+///
+/// Most subscriptions name an exact topic (`topic=ftrack.action.discover and ...`); those are
+/// found with one hash lookup. Substring wildcards (`topic=ftrack.*`) are kept in a list tested
+/// with a substring search, and subscriptions that constrain no topic (`source.user.username=x`)
+/// are always candidates. Candidates still get their full expression matched.
+#[derive(Default)]
+pub struct SubscriptionIndex {
+    by_id: HashMap<String, Arc<Subscription>>,
+    exact: HashMap<String, Vec<Arc<Subscription>>>,
+    containing: Vec<(String, Arc<Subscription>)>,
+    unconstrained: Vec<Arc<Subscription>>,
+}
+
+impl SubscriptionIndex {
+    fn insert(&mut self, subscription: Arc<Subscription>) {
+        match subscription.expression.topic_filter() {
+            TopicFilter::Any => self.unconstrained.push(subscription.clone()),
+            TopicFilter::OneOf { exact, containing } => {
+                for topic in exact {
+                    self.exact
+                        .entry(topic)
+                        .or_default()
+                        .push(subscription.clone());
+                }
+                for needle in containing {
+                    self.containing.push((needle, subscription.clone()));
+                }
+            }
+        }
+        self.by_id.insert(subscription.id.clone(), subscription);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Arc<Subscription>> {
+        let removed = self.by_id.remove(id)?;
+        let seq = removed.seq;
+        self.exact.retain(|_, subs| {
+            subs.retain(|s| s.seq != seq);
+            !subs.is_empty()
+        });
+        self.containing.retain(|(_, s)| s.seq != seq);
+        self.unconstrained.retain(|s| s.seq != seq);
+        Some(removed)
+    }
+
+    /// The subscriptions that may match an event on `topic`, in dispatch order.
+    fn candidates(&self, topic: &str) -> Vec<Arc<Subscription>> {
+        let mut found: Vec<Arc<Subscription>> = Vec::new();
+        if let Some(subs) = self.exact.get(topic) {
+            found.extend(subs.iter().cloned());
+        }
+        for (needle, sub) in &self.containing {
+            if topic.contains(needle.as_str()) {
+                found.push(sub.clone());
+            }
+        }
+        found.extend(self.unconstrained.iter().cloned());
+        found.sort_by_key(|s| (s.priority, s.seq));
+        found.dedup_by_key(|s| s.seq);
+        found
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
+/// Who publishes: filled into `source` where an event leaves it out.
+#[derive(Debug, Clone)]
+pub struct HubIdentity {
+    pub id: String,
+    pub username: String,
+    pub hostname: String,
+}
+
+impl HubIdentity {
+    /// This machine's identity for `username`, with a fresh hub id.
+    pub fn local(username: &str) -> Self {
+        HubIdentity {
+            id: new_event_id(),
+            username: username.to_string(),
+            hostname: gethostname::gethostname().to_string_lossy().into_owned(),
+        }
+    }
+}
+
+/// Replies still expected for one asynchronously published event.
+struct PendingReplies {
+    callback: ReplyCallback,
+    /// None while the event itself waits for dispatch; then how many replies are queued.
+    outstanding: Option<usize>,
+}
+
+#[derive(Default)]
+struct AsyncQueue {
+    events: Mutex<VecDeque<Event>>,
+    ready: Condvar,
+    replies: Mutex<HashMap<String, PendingReplies>>,
+    /// One drainer at a time, so an event's replies are handled after the event itself.
+    draining: Mutex<()>,
+}
+
+/// Sees every event the hub dispatches, after its handlers ran (used by `event watch`).
+pub type EventObserver = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// The event hub. Cheap to share: wrap it in an `Arc`.
+pub struct EventHub {
+    identity: HubIdentity,
+    index: RwLock<SubscriptionIndex>,
+    next_seq: AtomicU64,
+    queue: AsyncQueue,
+}
+
+impl EventHub {
+    pub fn new(identity: HubIdentity) -> Self {
+        EventHub {
+            identity,
+            index: RwLock::new(SubscriptionIndex::default()),
+            next_seq: AtomicU64::new(0),
+            queue: AsyncQueue::default(),
+        }
+    }
+
+    pub fn identity(&self) -> &HubIdentity {
+        &self.identity
+    }
+
+    /// Subscribes `handler` to events matching `expression`; returns the subscriber id.
+    pub fn subscribe(
+        &self,
+        expression: &str,
+        handler: Arc<dyn Handler>,
+        options: SubscribeOptions,
+    ) -> Result<String, SubscribeError> {
+        let parsed =
+            Expression::parse(expression).map_err(|source| SubscribeError::Expression {
+                expression: expression.to_string(),
+                source,
+            })?;
+        self.subscribe_expression(parsed, handler, options)
+    }
+
+    /// As [`EventHub::subscribe`], for an expression built in code.
+    pub fn subscribe_expression(
+        &self,
+        expression: Expression,
+        handler: Arc<dyn Handler>,
+        options: SubscribeOptions,
+    ) -> Result<String, SubscribeError> {
+        let mut metadata = options.subscriber;
+        let id = match metadata.get("id") {
+            None => {
+                let id = new_event_id();
+                metadata.insert("id".into(), Value::String(id.clone()));
+                id
+            }
+            Some(Value::String(id)) => id.clone(),
+            Some(other) => return Err(SubscribeError::SubscriberIdNotString(other.clone())),
+        };
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        if index.by_id.contains_key(&id) {
+            return Err(SubscribeError::DuplicateSubscriber(id));
+        }
+        index.insert(Arc::new(Subscription {
+            seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
+            id: id.clone(),
+            expression,
+            metadata,
+            priority: options.priority,
+            handler,
+            plugin: options.plugin,
+        }));
+        Ok(id)
+    }
+
+    pub fn unsubscribe(&self, id: &str) -> Result<(), UnknownSubscriber> {
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        index
+            .remove(id)
+            .map(|_| ())
+            .ok_or_else(|| UnknownSubscriber(id.to_string()))
+    }
+
+    /// Removes every subscription of `plugin`; returns how many there were.
+    pub fn unsubscribe_plugin(&self, plugin: &PluginTag) -> usize {
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        let ids: Vec<String> = index
+            .by_id
+            .values()
+            .filter(|s| s.plugin.as_ref().map(|p| p.id) == Some(plugin.id))
+            .map(|s| s.id.clone())
+            .collect();
+        for id in &ids {
+            index.remove(id);
+        }
+        ids.len()
+    }
+
+    /// How many subscriptions `plugin` holds.
+    pub fn subscription_count(&self, plugin: &PluginTag) -> usize {
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        index
+            .by_id
+            .values()
+            .filter(|s| s.plugin.as_ref().map(|p| p.id) == Some(plugin.id))
+            .count()
+    }
+
+    /// Publishes synchronously: runs the matching handlers now, in this thread, and returns
+    /// their results (`[]` when nothing matched). The caller's `event` carries the changes
+    /// handlers made.
+    pub fn publish(&self, event: &mut Event) -> Vec<Value> {
+        self.prepare(event);
+        self.dispatch(event, false)
+    }
+
+    /// Publishes asynchronously: queues the event for [`EventHub::drain`] or
+    /// [`EventHub::run_queue`]. Each non-null result comes back as an `ftrack.meta.reply` event
+    /// that reaches `on_reply`.
+    pub fn publish_async(&self, mut event: Event, on_reply: Option<ReplyCallback>) {
+        self.prepare(&mut event);
+        if let Some(callback) = on_reply {
+            self.lock_replies().insert(
+                event.id.clone(),
+                PendingReplies {
+                    callback,
+                    outstanding: None,
+                },
+            );
+        }
+        self.queue
+            .events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(event);
+        self.queue.ready.notify_all();
+    }
+
+    /// Dispatches queued asynchronous events, and the replies they cause, until none is left.
+    pub fn drain(&self) {
+        let _one_drainer = self.queue.draining.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(event) = self.pop_queued() {
+            self.dispatch_queued(event);
+        }
+    }
+
+    /// Dispatches queued events as they come until `stop` returns true (checked whenever the
+    /// queue is empty, and at least every 200 ms).
+    pub fn run_queue(&self, stop: &dyn Fn() -> bool) {
+        loop {
+            self.drain();
+            if stop() {
+                return;
+            }
+            let events = self.queue.events.lock().unwrap_or_else(|e| e.into_inner());
+            if events.is_empty() {
+                let _ = self
+                    .queue
+                    .ready
+                    .wait_timeout(events, std::time::Duration::from_millis(200));
+            }
+        }
+    }
+
+    /// Wakes a [`EventHub::run_queue`] loop so that it checks its stop condition.
+    pub fn wake(&self) {
+        self.queue.ready.notify_all();
+    }
+
+    fn pop_queued(&self) -> Option<Event> {
+        self.queue
+            .events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
+    }
+
+    fn lock_replies(&self) -> std::sync::MutexGuard<'_, HashMap<String, PendingReplies>> {
+        self.queue.replies.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn dispatch_queued(&self, mut event: Event) {
+        if event.topic == REPLY_TOPIC {
+            if let Some(original) = event.in_reply_to_event.clone() {
+                let callback = {
+                    let mut replies = self.lock_replies();
+                    let callback = replies.get(&original).map(|p| p.callback.clone());
+                    if let Some(pending) = replies.get_mut(&original) {
+                        if let Some(n) = pending.outstanding.as_mut() {
+                            *n = n.saturating_sub(1);
+                            if *n == 0 {
+                                replies.remove(&original);
+                            }
+                        }
+                    }
+                    callback
+                };
+                if let Some(callback) = callback {
+                    callback(&event);
+                }
+            }
+        }
+        let replies_sent = self.dispatch(&mut event, true).len();
+        let mut replies = self.lock_replies();
+        if let Some(pending) = replies.get_mut(&event.id) {
+            if replies_sent == 0 {
+                replies.remove(&event.id);
+            } else {
+                pending.outstanding = Some(replies_sent);
+            }
+        }
+    }
+
+    /// Fills `source.id`, `source.user.username` and `source.host` where missing.
+    fn prepare(&self, event: &mut Event) {
+        let source = &mut event.source;
+        source
+            .entry("id")
+            .or_insert_with(|| Value::String(self.identity.id.clone()));
+        let user = source
+            .entry("user")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(user) = user {
+            user.entry("username")
+                .or_insert_with(|| Value::String(self.identity.username.clone()));
+        }
+        source
+            .entry("host")
+            .or_insert_with(|| Value::String(self.identity.hostname.clone()));
+    }
+
+    /// Runs the handlers for `event`. With `reply`, queues each non-null result as a reply;
+    /// returns the results (for a queued event: the ones that were sent as replies).
+    fn dispatch(&self, event: &mut Event, reply: bool) -> Vec<Value> {
+        let target = match event.target.trim() {
+            "" => None,
+            text => match Expression::parse(text) {
+                Ok(target) => Some(target),
+                Err(err) => {
+                    tracing::warn!(
+                        "event {} on {:?} not dispatched: its target {:?} is not a valid expression: {err}",
+                        event.id,
+                        event.topic,
+                        event.target
+                    );
+                    return Vec::new();
+                }
+            },
+        };
+        let candidates = self
+            .index
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .candidates(&event.topic);
+        let mut results = Vec::new();
+        for sub in candidates {
+            if let Some(target) = &target {
+                if !target.matches(&sub.metadata) {
+                    continue;
+                }
+            }
+            if !sub.expression.matches(&*event) {
+                continue;
+            }
+            match sub.handler.handle(event) {
+                Ok(value) => {
+                    if reply {
+                        if !value.is_null() {
+                            self.publish_async(reply_to(event, &sub.metadata, value.clone()), None);
+                            results.push(value);
+                        }
+                    } else {
+                        results.push(value);
+                    }
+                }
+                Err(err) => tracing::warn!(
+                    plugin = sub.plugin_name(),
+                    "plugin '{}': handler for {:?} failed: {err}",
+                    sub.plugin_name(),
+                    event.topic
+                ),
+            }
+            if event.is_stopped() {
+                tracing::debug!(
+                    "plugin '{}' stopped event {} on {:?}",
+                    sub.plugin_name(),
+                    event.id,
+                    event.topic
+                );
+                break;
+            }
+        }
+        results
+    }
+
+    #[cfg(test)]
+    fn candidate_count(&self, topic: &str) -> usize {
+        self.index.read().unwrap().candidates(topic).len()
+    }
+}
+
+/// The reply a subscriber sends for `event`, as ftrack's `publish_reply` builds it.
+fn reply_to(event: &Event, subscriber: &Map<String, Value>, data: Value) -> Event {
+    let mut reply = Event::new(REPLY_TOPIC).with_data(data);
+    if let Some(source_id) = event.source.get("id").and_then(Value::as_str) {
+        reply.target = Expression::equals("id", source_id).to_string();
+    }
+    reply.in_reply_to_event = Some(event.id.clone());
+    reply.source = subscriber.clone();
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn hub() -> EventHub {
+        EventHub::new(HubIdentity {
+            id: "hub".into(),
+            username: "alice".into(),
+            hostname: "box".into(),
+        })
+    }
+
+    fn answer(value: Value) -> Arc<dyn Handler> {
+        Arc::new(move |_: &mut Event| Ok(value.clone()))
+    }
+
+    fn with_priority(priority: i64) -> SubscribeOptions {
+        SubscribeOptions {
+            priority,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn priority_then_subscription_order_and_null_results_kept() {
+        let hub = hub();
+        hub.subscribe("topic=t", answer(json!("late")), with_priority(200))
+            .unwrap();
+        hub.subscribe("topic=t", answer(json!("first")), with_priority(10))
+            .unwrap();
+        hub.subscribe("topic=t", answer(Value::Null), with_priority(100))
+            .unwrap();
+        hub.subscribe("topic=t", answer(json!("second")), with_priority(100))
+            .unwrap();
+        hub.subscribe("topic=other", answer(json!("no")), with_priority(1))
+            .unwrap();
+        let results = hub.publish(&mut Event::new("t"));
+        assert_eq!(results, vec![json!("first"), Value::Null, json!("second"), json!("late")]);
+    }
+
+    #[test]
+    fn stop_ends_dispatch_even_after_failure() {
+        let hub = hub();
+        hub.subscribe(
+            "topic=t",
+            Arc::new(|e: &mut Event| {
+                e.stop();
+                Err(HandlerError("boom".into()))
+            }),
+            with_priority(1),
+        )
+        .unwrap();
+        hub.subscribe("topic=t", answer(json!(2)), with_priority(2))
+            .unwrap();
+        assert!(hub.publish(&mut Event::new("t")).is_empty());
+    }
+
+    #[test]
+    fn failing_handler_is_left_out_and_dispatch_goes_on() {
+        let hub = hub();
+        hub.subscribe(
+            "topic=t",
+            Arc::new(|_: &mut Event| Err(HandlerError("boom".into()))),
+            with_priority(1),
+        )
+        .unwrap();
+        hub.subscribe("topic=t", answer(json!(2)), with_priority(2))
+            .unwrap();
+        assert_eq!(hub.publish(&mut Event::new("t")), vec![json!(2)]);
+    }
+
+    #[test]
+    fn data_changes_reach_later_handlers_and_publisher() {
+        let hub = hub();
+        hub.subscribe(
+            "topic=t",
+            Arc::new(|e: &mut Event| {
+                e.data["n"] = json!(1);
+                Ok(Value::Null)
+            }),
+            with_priority(1),
+        )
+        .unwrap();
+        hub.subscribe(
+            "topic=t",
+            Arc::new(|e: &mut Event| Ok(e.data["n"].clone())),
+            with_priority(2),
+        )
+        .unwrap();
+        let mut event = Event::new("t");
+        assert_eq!(hub.publish(&mut event), vec![Value::Null, json!(1)]);
+        assert_eq!(event.data, json!({"n": 1}));
+    }
+
+    #[test]
+    fn source_filled_only_where_missing() {
+        let hub = hub();
+        let mut event = Event::new("t");
+        event.source.insert("user".into(), json!({"username": "bob"}));
+        hub.publish(&mut event);
+        assert_eq!(
+            Value::Object(event.source),
+            json!({"user": {"username": "bob"}, "id": "hub", "host": "box"})
+        );
+    }
+
+    #[test]
+    fn target_matches_subscriber_metadata() {
+        let hub = hub();
+        let mut meta = Map::new();
+        meta.insert("id".into(), json!("one"));
+        meta.insert("applicationId".into(), json!("maya"));
+        hub.subscribe(
+            "topic=t",
+            answer(json!("maya")),
+            SubscribeOptions {
+                subscriber: meta,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        hub.subscribe("topic=t", answer(json!("any")), Default::default())
+            .unwrap();
+        let mut event = Event::new("t");
+        event.target = "applicationId=maya".into();
+        assert_eq!(hub.publish(&mut event), vec![json!("maya")]);
+        let mut bad = Event::new("t");
+        bad.target = "applicationId=".into();
+        assert!(hub.publish(&mut bad).is_empty());
+    }
+
+    #[test]
+    fn duplicate_and_unknown_subscribers_are_errors() {
+        let hub = hub();
+        let mut meta = Map::new();
+        meta.insert("id".into(), json!("x"));
+        let options = SubscribeOptions {
+            subscriber: meta,
+            ..Default::default()
+        };
+        hub.subscribe("topic=t", answer(json!(1)), options.clone())
+            .unwrap();
+        let err = hub
+            .subscribe("topic=t", answer(json!(1)), options)
+            .unwrap_err();
+        assert_eq!(err.to_string(), "Subscriber with identifier x already exists.");
+        hub.unsubscribe("x").unwrap();
+        assert_eq!(
+            hub.unsubscribe("x").unwrap_err().to_string(),
+            "missing subscriber with identifier x"
+        );
+        assert!(hub
+            .subscribe("topic=", answer(json!(1)), Default::default())
+            .is_err());
+    }
+
+    #[test]
+    fn reentrant_publish_and_subscribe_during_dispatch() {
+        let hub = Arc::new(hub());
+        hub.subscribe("topic=inner", answer(json!("inner")), Default::default())
+            .unwrap();
+        let weak = Arc::downgrade(&hub);
+        hub.subscribe(
+            "topic=outer",
+            Arc::new(move |_: &mut Event| {
+                let hub = weak.upgrade().unwrap();
+                // Added during the dispatch: must not run in this pass.
+                hub.subscribe("topic=outer", answer(json!("new")), with_priority(1000))
+                    .unwrap();
+                Ok(Value::Array(hub.publish(&mut Event::new("inner"))))
+            }),
+            Default::default(),
+        )
+        .unwrap();
+        assert_eq!(hub.publish(&mut Event::new("outer")), vec![json!(["inner"])]);
+    }
+
+    #[test]
+    fn async_publish_sends_replies_to_on_reply() {
+        let hub = hub();
+        hub.subscribe("topic=t", answer(json!({"a": 1})), with_priority(1))
+            .unwrap();
+        hub.subscribe("topic=t", answer(Value::Null), with_priority(2))
+            .unwrap();
+        hub.subscribe("topic=t", answer(json!("b")), with_priority(3))
+            .unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let event = Event::new("t");
+        let id = event.id.clone();
+        hub.publish_async(
+            event,
+            Some(Arc::new(move |reply: &Event| {
+                sink.lock().unwrap().push(reply.clone())
+            })),
+        );
+        hub.drain();
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].data, json!({"a": 1}));
+        assert_eq!(seen[1].data, json!("b"));
+        assert!(seen.iter().all(|r| r.in_reply_to_event.as_deref() == Some(&*id)));
+        assert!(seen.iter().all(|r| r.target == "id=hub"));
+        assert!(hub.lock_replies().is_empty(), "reply callbacks are released");
+    }
+
+    #[test]
+    fn index_tests_only_candidates() {
+        let hub = hub();
+        for i in 0..10_000 {
+            hub.subscribe(
+                &format!("topic=bench.other.{i} and data.kind=x"),
+                answer(Value::Null),
+                Default::default(),
+            )
+            .unwrap();
+        }
+        hub.subscribe("topic=bench.target", answer(json!(1)), Default::default())
+            .unwrap();
+        hub.subscribe("topic=bench*", answer(json!(2)), Default::default())
+            .unwrap();
+        hub.subscribe("data.kind=x", answer(json!(3)), Default::default())
+            .unwrap();
+        assert_eq!(hub.candidate_count("bench.target"), 3);
+        assert_eq!(hub.candidate_count("elsewhere"), 1);
+    }
+
+    #[test]
+    fn unsubscribe_plugin_removes_all_of_its_subscriptions() {
+        let hub = hub();
+        let plugin = PluginTag::new("p");
+        let options = SubscribeOptions {
+            plugin: Some(plugin.clone()),
+            ..Default::default()
+        };
+        hub.subscribe("topic=a", answer(json!(1)), options.clone())
+            .unwrap();
+        hub.subscribe("topic=b or topic=a", answer(json!(1)), options)
+            .unwrap();
+        hub.subscribe("topic=a", answer(json!(2)), Default::default())
+            .unwrap();
+        assert_eq!(hub.subscription_count(&plugin), 2);
+        assert_eq!(hub.unsubscribe_plugin(&plugin), 2);
+        assert_eq!(hub.publish(&mut Event::new("a")), vec![json!(2)]);
+    }
+}

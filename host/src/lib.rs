@@ -1,0 +1,24 @@
+//! `connect-host`: a host for ftrack Connect plugins.
+//!
+//! It runs the plugin folders and hooks that ftrack Connect runs, with ftrack's own event
+//! semantics, and is built from parts that each do one job:
+//!
+//! - [`expression`]: ftrack's subscription expressions, parsed and matched;
+//! - [`hub`]: the event hub (subscriptions, dispatch, replies);
+//! - [`discovery`]: which plugin folders and hook files exist, in a documented load order;
+//! - [`rhai_hook`]: compiling Rhai hooks and giving them a session;
+//! - [`host`]: loading everything into one hub and running Connect's start-up;
+//! - [`locations`], [`credentials`], [`instance_lock`], [`logging`]: the files and settings
+//!   around it.
+//!
+//! The `ftrack-connect` binary (`src/main.rs`) is the command line on top.
+
+pub mod credentials;
+pub mod discovery;
+pub mod expression;
+pub mod host;
+pub mod hub;
+pub mod instance_lock;
+pub mod locations;
+pub mod logging;
+pub mod rhai_hook;

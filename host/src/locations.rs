@@ -1,0 +1,74 @@
+//! Where the host looks for plugins and keeps its files, per OS, as ftrack Connect does.
+//!
+//! Plugin search order (see the README's "Load order"):
+//! 1. each `--plugin-path DIR`, in the order given;
+//! 2. the entries of `FTRACK_CONNECT_PLUGIN_PATH`, which (as in Connect 26) replace the
+//!    default plugin directory when set, else the default plugin directory;
+//! 3. the entries of `FTRACK_EVENT_PLUGIN_PATH`, each a hook directory walked directly.
+
+use std::path::{Path, PathBuf};
+
+use crate::discovery::SearchPaths;
+
+/// Folder of plugin folders (`FTRACK_CONNECT_PLUGIN_PATH`).
+pub const CONNECT_PLUGIN_PATH: &str = "FTRACK_CONNECT_PLUGIN_PATH";
+/// Hook directories (`FTRACK_EVENT_PLUGIN_PATH`).
+pub const EVENT_PLUGIN_PATH: &str = "FTRACK_EVENT_PLUGIN_PATH";
+
+/// Connect's per-user data directory: the lock file, `credentials.json` and `log/` live here.
+pub fn user_data_dir() -> PathBuf {
+    base_data_dir().join("ftrack-connect")
+}
+
+/// The default plugin directory: `~/.local/share/ftrack-connect-plugins` on Linux,
+/// `~/Library/Application Support/ftrack-connect-plugins` on macOS,
+/// `%LOCALAPPDATA%\ftrack\ftrack-connect-plugins` on Windows.
+pub fn default_plugin_dir() -> PathBuf {
+    base_data_dir().join("ftrack-connect-plugins")
+}
+
+fn base_data_dir() -> PathBuf {
+    let Some(dirs) = directories::BaseDirs::new() else {
+        // No home directory at all: keep going in the working directory rather than fail.
+        return PathBuf::from(".");
+    };
+    if cfg!(windows) {
+        dirs.data_local_dir().join("ftrack")
+    } else {
+        dirs.data_dir().to_path_buf()
+    }
+}
+
+/// Splits an OS path list, trimming entries and dropping empty ones.
+pub fn split_path_list(value: &str) -> Vec<PathBuf> {
+    std::env::split_paths(value)
+        .filter_map(|p| {
+            let text = p.to_string_lossy();
+            let trimmed = text.trim();
+            (!trimmed.is_empty()).then(|| PathBuf::from(trimmed))
+        })
+        .collect()
+}
+
+fn env_path_list(name: &str) -> Option<Vec<PathBuf>> {
+    std::env::var_os(name).map(|v| split_path_list(&v.to_string_lossy()))
+}
+
+/// The search paths for this process: CLI options first, then the environment.
+pub fn search_paths(cli_plugin_paths: &[PathBuf]) -> SearchPaths {
+    let mut plugin_roots: Vec<PathBuf> = cli_plugin_paths.to_vec();
+    match env_path_list(CONNECT_PLUGIN_PATH) {
+        Some(list) if !list.is_empty() => plugin_roots.extend(list),
+        _ => plugin_roots.push(default_plugin_dir()),
+    }
+    SearchPaths {
+        plugin_roots,
+        hook_dirs: env_path_list(EVENT_PLUGIN_PATH).unwrap_or_default(),
+    }
+}
+
+/// Creates `dir` (and parents) if needed; returns it.
+pub fn ensure_dir(dir: &Path) -> std::io::Result<&Path> {
+    std::fs::create_dir_all(dir)?;
+    Ok(dir)
+}

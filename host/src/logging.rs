@@ -1,0 +1,76 @@
+//! Logging: stderr for the person at the terminal, plus `log/ftrack_connect.log` in the user
+//! data directory for later (Connect's file name), through `tracing`.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::prelude::*;
+
+/// Connect's `--verbosity` levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Verbosity {
+    Notset,
+    Debug,
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+impl Verbosity {
+    fn level(self) -> LevelFilter {
+        match self {
+            Verbosity::Notset => LevelFilter::TRACE,
+            Verbosity::Debug => LevelFilter::DEBUG,
+            Verbosity::Info => LevelFilter::INFO,
+            Verbosity::Warning => LevelFilter::WARN,
+            Verbosity::Error | Verbosity::Critical => LevelFilter::ERROR,
+        }
+    }
+}
+
+/// Keeps the log file writer flushing until dropped (at exit).
+pub struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::WorkerGuard>);
+
+/// Sets up logging: stderr at `verbosity` (errors only when `silent`), the log file at
+/// `info` or more detail.
+pub fn init(verbosity: Verbosity, silent: bool, data_dir: &Path) -> LogGuard {
+    let console_level = if silent {
+        LevelFilter::ERROR
+    } else {
+        verbosity.level()
+    };
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .without_time()
+        .with_filter(console_level);
+
+    let log_dir = data_dir.join("log");
+    let file_level = verbosity.level().max(LevelFilter::INFO);
+    let (file_layer, guard) = match std::fs::create_dir_all(&log_dir) {
+        Ok(()) => {
+            let appender = tracing_appender::rolling::never(&log_dir, "ftrack_connect.log");
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            let layer = tracing_subscriber::fmt::layer()
+                .with_writer(writer)
+                .with_ansi(false)
+                .with_filter(file_level);
+            (Some(layer), Some(guard))
+        }
+        Err(err) => {
+            eprintln!(
+                "warning: cannot create log folder {}: {err}; logging to stderr only",
+                log_dir.display()
+            );
+            (None, None)
+        }
+    };
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(file_layer)
+        .init();
+    LogGuard(guard)
+}

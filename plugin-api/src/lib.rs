@@ -1,0 +1,115 @@
+//! The types that cross between the `ftrack-connect` host and its plugins.
+//!
+//! This crate holds data only: no I/O and no host logic, so that a plugin can depend on it
+//! without pulling in the host. Today that is the [`Event`], whose JSON form is the one ftrack's
+//! own event hub sends on the wire; the stable native ABI joins it in a later version.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One event, as ftrack's event hub defines it.
+///
+/// The JSON form matches ftrack's wire form field for field (`inReplyToEvent` included), so
+/// events can be read from and written to anything that speaks ftrack's protocol. Missing
+/// fields take ftrack's defaults: a fresh uuid4 hex `id`, empty `data` and `source`, an empty
+/// `target`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Unique id of this event instance: uuid4 as 32 hex digits.
+    #[serde(default = "new_event_id")]
+    pub id: String,
+    /// Dotted topic such as `ftrack.action.discover`.
+    pub topic: String,
+    /// Topic-specific payload, usually an object. Handlers may change it; later handlers and
+    /// the publisher see the change.
+    #[serde(default = "empty_object")]
+    pub data: Value,
+    /// Where the event came from: `id`, `user.username` and `host` are filled by the hub
+    /// when missing.
+    #[serde(default)]
+    pub source: Map<String, Value>,
+    /// A subscription expression matched against subscriber metadata; empty means everyone.
+    #[serde(default)]
+    pub target: String,
+    /// For a reply (`ftrack.meta.reply`): the id of the event it answers.
+    #[serde(
+        rename = "inReplyToEvent",
+        alias = "in_reply_to_event",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub in_reply_to_event: Option<String>,
+    /// Send time, as the sender chose to write it; the hub does not interpret it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<Value>,
+    /// Set by [`Event::stop`]; not part of the wire form, as in ftrack.
+    #[serde(skip)]
+    stopped: bool,
+}
+
+impl Event {
+    /// A new event on `topic` with empty data, a fresh id and nothing else set.
+    pub fn new(topic: impl Into<String>) -> Self {
+        Event {
+            id: new_event_id(),
+            topic: topic.into(),
+            data: empty_object(),
+            source: Map::new(),
+            target: String::new(),
+            in_reply_to_event: None,
+            sent: None,
+            stopped: false,
+        }
+    }
+
+    /// The same event with `data` replaced.
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = data;
+        self
+    }
+
+    /// Stops dispatch of this event after the current handler.
+    pub fn stop(&mut self) {
+        self.stopped = true;
+    }
+
+    /// Whether a handler called [`Event::stop`].
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+}
+
+/// A fresh event or subscriber id: uuid4 as 32 lower-case hex digits, as ftrack writes them.
+pub fn new_event_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_form_uses_ftrack_names_and_defaults() {
+        let event: Event =
+            serde_json::from_str(r#"{"topic": "t", "inReplyToEvent": "abc"}"#).unwrap();
+        assert_eq!(event.id.len(), 32);
+        assert!(event.id.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(event.data, serde_json::json!({}));
+        assert_eq!(event.in_reply_to_event.as_deref(), Some("abc"));
+        let text = serde_json::to_string(&event).unwrap();
+        assert!(text.contains(r#""inReplyToEvent":"abc""#), "{text}");
+    }
+
+    #[test]
+    fn stop_is_not_serialized() {
+        let mut event = Event::new("t");
+        event.stop();
+        assert!(event.is_stopped());
+        let back: Event = serde_json::from_str(&serde_json::to_string(&event).unwrap()).unwrap();
+        assert!(!back.is_stopped());
+    }
+}

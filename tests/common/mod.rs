@@ -1,0 +1,125 @@
+//! Shared harness for the integration tests: a private home for each test (user data dir,
+//! default plugin dir), real plugin folders written to disk, and the real `ftrack-connect`
+//! binary run against them with a clean environment.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ftrack-connect");
+
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let sandbox = Sandbox {
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        std::fs::create_dir_all(sandbox.plugins()).unwrap();
+        std::fs::create_dir_all(sandbox.home()).unwrap();
+        sandbox
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.path().join("home")
+    }
+
+    /// XDG data home: holds `ftrack-connect/` (lock, log, credentials) and the default plugin dir.
+    pub fn data_home(&self) -> PathBuf {
+        self.path().join("data")
+    }
+
+    pub fn user_data_dir(&self) -> PathBuf {
+        self.data_home().join("ftrack-connect")
+    }
+
+    pub fn default_plugin_dir(&self) -> PathBuf {
+        self.data_home().join("ftrack-connect-plugins")
+    }
+
+    /// The folder of plugin folders the tests pass with FTRACK_CONNECT_PLUGIN_PATH.
+    pub fn plugins(&self) -> PathBuf {
+        self.path().join("plugins")
+    }
+
+    /// Writes `text` at `relative` below the sandbox, creating folders.
+    pub fn write(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Writes a one-file plugin folder `plugins/<folder>/hook/<file>`.
+    pub fn hook(&self, folder: &str, file: &str, text: &str) -> PathBuf {
+        self.write(&format!("plugins/{folder}/hook/{file}"), text)
+    }
+
+    /// The binary with a clean environment: no FTRACK_* from the machine, a private home.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(BIN);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("FTRACK_") {
+                command.env_remove(&key);
+            }
+        }
+        command
+            .env("HOME", self.home())
+            .env("XDG_DATA_HOME", self.data_home())
+            .env("FTRACK_CONNECT_PLUGIN_PATH", self.plugins())
+            .env("FTRACK_API_USER", "alice")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("binary runs")
+    }
+
+    /// `event publish` with `args`, asserting success; returns (results, stderr).
+    pub fn publish_with(&self, topic: &str, args: &[&str]) -> (Vec<Value>, String) {
+        let mut all = vec!["event", "publish", topic];
+        all.extend_from_slice(args);
+        let output = self.run(&all);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "publish failed: {stderr}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let results: Value = serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\nstderr: {stderr}"));
+        match results {
+            Value::Array(items) => (items, stderr),
+            other => panic!("results are not an array: {other}"),
+        }
+    }
+
+    pub fn publish(&self, topic: &str, data: &str) -> Vec<Value> {
+        self.publish_with(topic, &["--data", data]).0
+    }
+
+    /// `plugins --json`, as (plugins, stderr).
+    pub fn plugins_json(&self) -> (Vec<Value>, String) {
+        let output = self.run(&["plugins", "--json"]);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "plugins failed: {stderr}");
+        let value: Value = serde_json::from_slice(&output.stdout).expect("plugins --json is JSON");
+        (value.as_array().expect("an array").clone(), stderr)
+    }
+
+    /// The `plugins --json` entry named `name` (panics if missing).
+    pub fn plugin(&self, name: &str) -> Value {
+        let (plugins, stderr) = self.plugins_json();
+        plugins
+            .into_iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no plugin {name}; stderr: {stderr}"))
+    }
+}

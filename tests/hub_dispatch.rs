@@ -1,0 +1,212 @@
+//! Dispatch semantics through the real binary and real Rhai hooks in real plugin folders:
+//! priority order across plugins, results (null included), stop, failing handlers, data
+//! changes, target matching, source filling, replies and re-entrant publishing.
+
+mod common;
+
+use common::Sandbox;
+use serde_json::json;
+
+#[test]
+fn results_in_priority_order_across_plugins_with_nulls_kept() {
+    let s = Sandbox::new();
+    s.hook(
+        "late",
+        "late.rhai",
+        r#"fn register(session) { session.event_hub.subscribe("topic=t", |e| "late", 200); }"#,
+    );
+    s.hook(
+        "early",
+        "early.rhai",
+        r#"fn register(session) {
+            session.event_hub.subscribe("topic=t", |e| "second", 50);
+            session.event_hub.subscribe("topic=t", |e| (), 50);
+            session.event_hub.subscribe("topic=t", |e| "first", 10);
+            session.event_hub.subscribe("topic=other", |e| "never");
+        }"#,
+    );
+    assert_eq!(
+        s.publish("t", "{}"),
+        vec![json!("first"), json!("second"), json!(null), json!("late")]
+    );
+    assert_eq!(s.publish("nothing.listens", "{}"), Vec::<serde_json::Value>::new());
+}
+
+#[test]
+fn stop_ends_dispatch_and_failing_handlers_are_logged_and_left_out() {
+    let s = Sandbox::new();
+    s.hook(
+        "chain",
+        "chain.rhai",
+        r#"fn register(session) {
+            session.event_hub.subscribe("topic=t", |e| { throw "broken on purpose"; }, 1);
+            session.event_hub.subscribe("topic=t", |e| 2, 2);
+            session.event_hub.subscribe("topic=t", |e| { if e.data.stop == true { e.stop(); } 3 }, 3);
+            session.event_hub.subscribe("topic=t", |e| 4, 4);
+        }"#,
+    );
+    let (results, stderr) = s.publish_with("t", &["--data", r#"{"stop": true}"#]);
+    assert_eq!(results, vec![json!(2), json!(3)]);
+    assert!(stderr.contains("plugin 'chain'"), "{stderr}");
+    assert!(stderr.contains("broken on purpose"), "{stderr}");
+    assert!(stderr.contains("chain.rhai:3:"), "error names file and line: {stderr}");
+    assert_eq!(s.publish("t", "{}"), vec![json!(2), json!(3), json!(4)]);
+}
+
+#[test]
+fn data_changes_reach_later_handlers() {
+    let s = Sandbox::new();
+    s.hook(
+        "a-writer",
+        "w.rhai",
+        r#"fn register(session) {
+            session.event_hub.subscribe("topic=t", |e| { e.data.command = e.data.command + " --batch"; () }, 1);
+        }"#,
+    );
+    s.hook(
+        "b-reader",
+        "r.rhai",
+        r#"fn register(session) {
+            session.event_hub.subscribe("topic=t", |e| e.data.command, 2);
+            session.event_hub.subscribe("topic=t", |e| e["data"]["command"].len(), 3);
+        }"#,
+    );
+    assert_eq!(
+        s.publish("t", r#"{"command": "maya"}"#),
+        vec![json!(null), json!("maya --batch"), json!(12)]
+    );
+}
+
+#[test]
+fn target_is_matched_against_subscriber_metadata() {
+    let s = Sandbox::new();
+    s.hook(
+        "apps",
+        "apps.rhai",
+        r#"fn register(session) {
+            session.event_hub.subscribe("topic=t", |e| "maya", #{ id: "maya-sub", applicationId: "maya" });
+            session.event_hub.subscribe("topic=t", |e| "nuke", #{ applicationId: "nuke" }, 5);
+            session.event_hub.subscribe("topic=t", |e| "anyone");
+        }"#,
+    );
+    let (results, _) = s.publish_with("t", &["--target", "applicationId=maya"]);
+    assert_eq!(results, vec![json!("maya")]);
+    let (results, _) = s.publish_with("t", &["--target", "id=maya-sub or applicationId=nuke"]);
+    assert_eq!(results, vec![json!("nuke"), json!("maya")]);
+    let (results, _) = s.publish_with("t", &[]);
+    assert_eq!(results.len(), 3);
+}
+
+#[test]
+fn source_is_filled_only_where_missing() {
+    let s = Sandbox::new();
+    s.hook(
+        "echo",
+        "echo.rhai",
+        r#"fn register(session) { session.event_hub.subscribe("topic=t", |e| e.source); }"#,
+    );
+    let (results, _) = s.publish_with("t", &[]);
+    let source = &results[0];
+    assert_eq!(source["user"]["username"], "alice");
+    assert_eq!(source["id"].as_str().unwrap().len(), 32);
+    assert!(source["host"].as_str().is_some_and(|h| !h.is_empty()));
+
+    let (results, _) = s.publish_with(
+        "t",
+        &["--source", r#"{"id": "mine", "user": {"username": "bob"}, "extra": 1}"#],
+    );
+    assert_eq!(results[0]["id"], "mine");
+    assert_eq!(results[0]["user"]["username"], "bob");
+    assert_eq!(results[0]["extra"], 1);
+}
+
+#[test]
+fn event_fields_and_return_types_reach_json() {
+    let s = Sandbox::new();
+    s.hook(
+        "types",
+        "types.rhai",
+        r#"fn register(session) {
+            session.event_hub.subscribe("topic=t", |e| #{
+                topic: e.topic, id_len: e.id.len(), target: e.target,
+                list: [1, 2.5, true, "x", ()], nested: #{ a: #{ b: [] } },
+                user: session.api_user, server: session.server_url
+            });
+            session.event_hub.subscribe("topic=t", |e| 42);
+            session.event_hub.subscribe("topic=t", |e| false);
+        }"#,
+    );
+    let (results, _) = s.publish_with("t", &["--target", "topic=zzz or id=*"]);
+    assert_eq!(results.len(), 3, "{results:?}");
+    assert_eq!(
+        results[0],
+        json!({"topic": "t", "id_len": 32, "target": "topic=zzz or id=*",
+               "list": [1, 2.5, true, "x", null], "nested": {"a": {"b": []}},
+               "user": "alice", "server": ""})
+    );
+    assert_eq!(results[1], json!(42));
+    assert_eq!(results[2], json!(false));
+}
+
+#[test]
+fn reentrant_sync_publish_and_unsubscribe() {
+    let s = Sandbox::new();
+    s.hook(
+        "nested",
+        "nested.rhai",
+        r#"fn register(session) {
+            let hub = session.event_hub;
+            hub.subscribe("topic=inner", |e| `inner got ${e.data.n}`);
+            let gone = hub.subscribe("topic=outer", |e| "should be unsubscribed");
+            hub.unsubscribe(gone);
+            hub.subscribe("topic=outer", |e| hub.publish(#{ topic: "inner", data: #{ n: 7 } }, true));
+        }"#,
+    );
+    assert_eq!(s.publish("outer", "{}"), vec![json!(["inner got 7"])]);
+}
+
+#[test]
+fn async_publish_replies_reach_on_reply() {
+    let s = Sandbox::new();
+    s.hook(
+        "asker",
+        "asker.rhai",
+        r#"fn register(session) {
+            let hub = session.event_hub;
+            let replies = [];
+            hub.subscribe("topic=question", |e| "answer one", 1);
+            hub.subscribe("topic=question", |e| (), 2);
+            hub.subscribe("topic=question", |e| #{ two: 2 }, 3);
+            hub.subscribe("topic=ftrack.api.session.ready", |e| {
+                hub.publish(#{ topic: "question" }, |reply| {
+                    replies.push(#{ data: reply.data, topic: reply.topic,
+                                    answers: reply.in_reply_to_event != () });
+                });
+                hub.publish(#{ topic: "fire-and-forget" });
+            });
+            hub.subscribe("topic=collect", |e| replies);
+        }"#,
+    );
+    assert_eq!(
+        s.publish("collect", "{}"),
+        vec![json!([
+            {"data": "answer one", "topic": "ftrack.meta.reply", "answers": true},
+            {"data": {"two": 2}, "topic": "ftrack.meta.reply", "answers": true}
+        ])]
+    );
+}
+
+#[test]
+fn subscribe_errors_fail_the_plugin_with_position() {
+    let s = Sandbox::new();
+    s.hook(
+        "bad-expr",
+        "bad.rhai",
+        "fn register(session) {\n    session.event_hub.subscribe(\"topic=a and\", |e| 1);\n}\n",
+    );
+    let plugin = s.plugin("bad-expr");
+    assert_eq!(plugin["status"], "failed");
+    let error = plugin["error"].as_str().unwrap();
+    assert!(error.contains("bad.rhai:2:"), "{error}");
+    assert!(error.contains("column 12"), "{error}");
+}
