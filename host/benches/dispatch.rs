@@ -1,0 +1,83 @@
+//! Cost of one synchronous publish reaching one matching handler, with 10 and with 10,000
+//! subscriptions on other topics (the index must make these about equal), and the same
+//! through a Rhai handler. Mirrors `shared/anchors/python_reference.py dispatch[-10k]`.
+//!
+//! Run: `cargo bench -p connect-host --bench dispatch`
+
+use std::sync::Arc;
+
+use connect_host::hub::{EventHub, Handler, HubIdentity};
+use connect_host::rhai_hook::{plugin_engine, CompiledHook, PluginFolders, SessionInfo};
+use connect_plugin_api::Event;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use serde_json::{json, Value};
+
+fn hub_with_others(others: usize) -> Arc<EventHub> {
+    let hub = Arc::new(EventHub::new(HubIdentity::local("alice")));
+    let idle: Arc<dyn Handler> = Arc::new(|_: &mut Event| Ok(Value::Null));
+    for i in 0..others {
+        hub.subscribe(
+            &format!("topic=bench.other.{i} and data.kind=x"),
+            idle.clone(),
+            Default::default(),
+        )
+        .unwrap();
+    }
+    hub
+}
+
+fn publish_once(hub: &EventHub) -> usize {
+    let mut event =
+        Event::new("bench.target").with_data(json!({"kind": "x", "selection": []}));
+    hub.publish(&mut event).len()
+}
+
+fn native_handler(c: &mut Criterion) {
+    let mut group = c.benchmark_group("dispatch");
+    for others in [10usize, 10_000] {
+        let hub = hub_with_others(others);
+        hub.subscribe(
+            "topic=bench.target and data.kind=x",
+            Arc::new(|_: &mut Event| Ok(json!({"ok": true}))),
+            Default::default(),
+        )
+        .unwrap();
+        assert_eq!(publish_once(&hub), 1);
+        group.bench_with_input(BenchmarkId::new("rust-handler", others), &hub, |b, hub| {
+            b.iter(|| publish_once(hub))
+        });
+    }
+    for others in [10usize, 10_000] {
+        let hub = hub_with_others(others);
+        let tag = connect_host::hub::PluginTag::new("bench");
+        let folders = PluginFolders {
+            root: std::env::temp_dir(),
+            library_dirs: Vec::new(),
+        };
+        let engine = Arc::new(plugin_engine(&tag, &folders));
+        let hook = Arc::new(
+            CompiledHook::compile_source(
+                engine,
+                tag,
+                "bench.rhai",
+                r#"fn register(session) {
+                    session.event_hub.subscribe("topic=bench.target and data.kind=x", |e| #{ ok: true });
+                }"#,
+            )
+            .unwrap(),
+        );
+        let info = SessionInfo {
+            api_user: "alice".into(),
+            server_url: String::new(),
+        };
+        hook.register(&hub, &info).unwrap();
+        assert_eq!(publish_once(&hub), 1);
+        group.bench_with_input(BenchmarkId::new("rhai-handler", others), &hub, |b, hub| {
+            b.iter(|| publish_once(hub))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, native_handler);
+criterion_main!(benches);

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the host and runs it against the example plugins in scripts/example-plugins:
+# lists them, asks them for actions, launches one, then starts the resident host (Ctrl-C stops).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+bin=target/release/ftrack-connect
+export FTRACK_CONNECT_PLUGIN_PATH="$PWD/scripts/example-plugins"
+echo "== plugins"
+"$bin" plugins
+echo "== ftrack.action.discover"
+"$bin" event publish ftrack.action.discover --data '{"selection": [{"entityId": "1", "entityType": "task"}]}'
+echo "== ftrack.action.launch"
+"$bin" event publish ftrack.action.launch --data '{"actionIdentifier": "example-hello"}'
+echo "== ftrack.connect.plugin.debug-information"
+"$bin" event publish ftrack.connect.plugin.debug-information
+echo "== resident host (Ctrl-C stops it)"
+exec "$bin" run --allow-multiple

@@ -1,0 +1,222 @@
+//! The resident host (`ftrack-connect run`): the start-up lifecycle, the single-instance lock,
+//! clean shutdown on SIGTERM and Ctrl-C, the log file, and the host's own answers.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use common::Sandbox;
+use serde_json::json;
+
+/// A running host whose stderr is read line by line.
+struct Running {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(s: &Sandbox, args: &[&str]) -> Running {
+        let mut child = s
+            .command()
+            .arg("run")
+            .args(args)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("host starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a stderr line containing `text` (liveness bound, not a speed check).
+    fn wait_for(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                self.seen.push(line.clone());
+                if line.contains(text) {
+                    return line;
+                }
+            }
+        }
+        panic!("no line with {text:?}; stderr so far:\n{}", self.seen.join("\n"));
+    }
+
+    fn signal(&self, signal: i32) {
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    /// Waits for exit; returns the status code and the rest of stderr.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let status = self.child.wait().unwrap();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
+        (status.code(), self.seen.join("\n"))
+    }
+}
+
+const LIFECYCLE_HOOK: &str = r#"
+fn register(session) {
+    let hub = session.event_hub;
+    hub.subscribe("topic=ftrack.api.session.configure-location", |e| { print(`step configure-location ${e.data.session.api_user}`); });
+    hub.subscribe("topic=ftrack.api.session.ready", |e| { print("step ready"); });
+    hub.subscribe("topic=ftrack.connect.verify-startup", |e| { print("step verify"); "studio share is not mounted" });
+    hub.subscribe("topic=ftrack.connect.verify-startup", |e| ());
+}
+"#;
+
+#[cfg(unix)]
+#[test]
+fn lifecycle_then_clean_shutdown_on_sigterm() {
+    let s = Sandbox::new();
+    s.hook("life", "life.rhai", LIFECYCLE_HOOK);
+    let mut host = Running::start(&s, &[]);
+    host.wait_for("step configure-location alice");
+    host.wait_for("step ready");
+    host.wait_for("step verify");
+    let warning = host.wait_for("studio share is not mounted");
+    assert!(warning.contains("WARN"), "{warning}");
+    host.wait_for("No ftrack server is configured");
+    host.wait_for("is running");
+    let lock = s.user_data_dir().join("ftrack-connect.lock");
+    assert!(lock.exists());
+
+    host.signal(libc::SIGTERM);
+    let (code, stderr) = host.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("terminated: shutting down"), "{stderr}");
+    assert!(!lock.exists(), "lock file removed on shutdown");
+    let log = std::fs::read_to_string(s.user_data_dir().join("log/ftrack_connect.log")).unwrap();
+    assert!(log.contains("studio share is not mounted"), "{log}");
+}
+
+#[cfg(unix)]
+#[test]
+fn second_instance_is_refused_unless_allowed() {
+    let s = Sandbox::new();
+    let mut first = Running::start(&s, &[]);
+    first.wait_for("is running");
+
+    let second = s.run(&["run"]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--allow-multiple"), "{stderr}");
+    assert!(stderr.contains(&first.child.id().to_string()), "names the running pid: {stderr}");
+
+    let mut allowed = Running::start(&s, &["--allow-multiple"]);
+    allowed.wait_for("is running");
+    allowed.signal(libc::SIGINT);
+    assert_eq!(allowed.finish().0, Some(0));
+
+    first.signal(libc::SIGINT);
+    let (code, stderr) = first.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("interrupted: shutting down"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_stale_lock_from_a_dead_process_does_not_block() {
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.user_data_dir()).unwrap();
+    // A host that was killed leaves its file behind, but no process holds the lock.
+    std::fs::write(s.user_data_dir().join("ftrack-connect.lock"), "4194000").unwrap();
+    let mut host = Running::start(&s, &["--silent"]);
+    // Silent: only errors on stderr, so wait for the log file instead.
+    let log = s.user_data_dir().join("log/ftrack_connect.log");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("is running")) {
+        assert!(Instant::now() < deadline, "host did not start");
+        assert!(host.child.try_wait().unwrap().is_none(), "host exited");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    host.signal(libc::SIGTERM);
+    let (code, stderr) = host.finish();
+    assert_eq!(code, Some(0));
+    assert!(!stderr.contains("is running"), "silent keeps stderr quiet: {stderr}");
+}
+
+#[test]
+fn host_answers_connect_discover_for_its_user_only() {
+    let s = Sandbox::new();
+    assert_eq!(s.publish("ftrack.connect.discover", "{}"), vec![json!(true)]);
+    let (results, _) = s.publish_with(
+        "ftrack.connect.discover",
+        &["--source", r#"{"user": {"username": "bob"}}"#],
+    );
+    assert!(results.is_empty());
+}
+
+#[test]
+fn debug_information_lists_host_and_plugins() {
+    let s = Sandbox::new();
+    s.hook("tools-2.0.1", "h.rhai", "fn register(session) {}");
+    s.hook("broken", "h.rhai", "fn register(session) { throw \"no\"; }");
+    let results = s.publish("ftrack.connect.plugin.debug-information", "{}");
+    assert_eq!(results.len(), 1, "{results:?}");
+    let entries = results[0].as_array().unwrap();
+    assert_eq!(entries[0]["name"], "ftrack-connect");
+    assert_eq!(entries[0]["core"], true);
+    let tools = entries.iter().find(|e| e["name"] == "tools").unwrap();
+    assert_eq!(tools["version"], "2.0.1");
+    assert_eq!(tools["kind"], "rhai");
+    assert_eq!(tools["status"], "loaded");
+    assert!(tools["path"].as_str().unwrap().ends_with("tools-2.0.1"));
+    let broken = entries.iter().find(|e| e["name"] == "broken").unwrap();
+    assert_eq!(broken["status"], "failed");
+}
+
+#[test]
+fn signed_in_user_comes_from_credentials_and_the_key_never_reaches_the_log() {
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.user_data_dir()).unwrap();
+    std::fs::write(
+        s.user_data_dir().join("credentials.json"),
+        r#"{"accounts": [{"server_url": "https://studio.ftrackapp.com", "api_user": "jane", "api_key": "KEY-0123456789"}]}"#,
+    )
+    .unwrap();
+    s.hook(
+        "who",
+        "h.rhai",
+        r#"fn register(session) { session.event_hub.subscribe("topic=who", |e| [session.api_user, session.server_url]); }"#,
+    );
+    let output = s.run(&["-v", "debug", "event", "publish", "who"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.trim(), r#"[["jane","https://studio.ftrackapp.com"]]"#);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let log = std::fs::read_to_string(s.user_data_dir().join("log/ftrack_connect.log")).unwrap();
+    assert!(!stderr.contains("KEY-0123456789") && !log.contains("KEY-0123456789"));
+}
+
+#[test]
+fn bad_cli_input_is_a_clear_error() {
+    let s = Sandbox::new();
+    for (args, expected) in [
+        (vec!["event", "publish", "t", "--data", "{oops"], "--data is not valid JSON"),
+        (vec!["event", "publish", "t", "--data", "[1]"], "--data must be a JSON object"),
+        (vec!["event", "publish", "t", "--source", "1"], "--source must be a JSON object"),
+        (vec!["event", "publish", "t", "--target", "a=b)"], "--target: column 4"),
+    ] {
+        let output = s.run(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
