@@ -17,7 +17,12 @@ fn run_match(expression: &str, input: &str) -> (Option<i32>, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     (
         output.status.code(),
@@ -44,14 +49,26 @@ fn one_answer_per_line_and_bad_lines_do_not_stop_reading() {
     assert_eq!(lines.len(), 7, "{stdout}");
     assert_eq!(lines[0], "true");
     assert_eq!(lines[1], "false");
-    assert!(lines[2].starts_with("error: line 3: not JSON"), "{}", lines[2]);
-    assert!(lines[3].starts_with("error: line 4: not a JSON object"), "{}", lines[3]);
+    assert!(
+        lines[2].starts_with("error: line 3: not JSON"),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[3].starts_with("error: line 4: not a JSON object"),
+        "{}",
+        lines[3]
+    );
     assert_eq!(lines[4], "false", "number 1 is not the string 1");
     assert_eq!(lines[5], "true");
     assert_eq!(lines[6], "false");
 
     let (_, stdout, _) = run_match("in_reply_to_event=abc", &input);
-    assert_eq!(stdout.lines().last(), Some("true"), "wire name inReplyToEvent is understood");
+    assert_eq!(
+        stdout.lines().last(),
+        Some("true"),
+        "wire name inReplyToEvent is understood"
+    );
 }
 
 #[test]

@@ -29,7 +29,10 @@ fn results_in_priority_order_across_plugins_with_nulls_kept() {
         s.publish("t", "{}"),
         vec![json!("first"), json!("second"), json!(null), json!("late")]
     );
-    assert_eq!(s.publish("nothing.listens", "{}"), Vec::<serde_json::Value>::new());
+    assert_eq!(
+        s.publish("nothing.listens", "{}"),
+        Vec::<serde_json::Value>::new()
+    );
 }
 
 #[test]
@@ -49,7 +52,10 @@ fn stop_ends_dispatch_and_failing_handlers_are_logged_and_left_out() {
     assert_eq!(results, vec![json!(2), json!(3)]);
     assert!(stderr.contains("plugin 'chain'"), "{stderr}");
     assert!(stderr.contains("broken on purpose"), "{stderr}");
-    assert!(stderr.contains("chain.rhai:3:"), "error names file and line: {stderr}");
+    assert!(
+        stderr.contains("chain.rhai:2:"),
+        "error names file and line: {stderr}"
+    );
     assert_eq!(s.publish("t", "{}"), vec![json!(2), json!(3), json!(4)]);
 }
 
@@ -113,7 +119,10 @@ fn source_is_filled_only_where_missing() {
 
     let (results, _) = s.publish_with(
         "t",
-        &["--source", r#"{"id": "mine", "user": {"username": "bob"}, "extra": 1}"#],
+        &[
+            "--source",
+            r#"{"id": "mine", "user": {"username": "bob"}, "extra": 1}"#,
+        ],
     );
     assert_eq!(results[0]["id"], "mine");
     assert_eq!(results[0]["user"]["username"], "bob");
@@ -127,10 +136,12 @@ fn event_fields_and_return_types_reach_json() {
         "types",
         "types.rhai",
         r#"fn register(session) {
+            let user = session.api_user;
+            let server = session.server_url;
             session.event_hub.subscribe("topic=t", |e| #{
                 topic: e.topic, id_len: e.id.len(), target: e.target,
                 list: [1, 2.5, true, "x", ()], nested: #{ a: #{ b: [] } },
-                user: session.api_user, server: session.server_url
+                user: user, server: server
             });
             session.event_hub.subscribe("topic=t", |e| 42);
             session.event_hub.subscribe("topic=t", |e| false);
@@ -159,7 +170,7 @@ fn reentrant_sync_publish_and_unsubscribe() {
             hub.subscribe("topic=inner", |e| `inner got ${e.data.n}`);
             let gone = hub.subscribe("topic=outer", |e| "should be unsubscribed");
             hub.unsubscribe(gone);
-            hub.subscribe("topic=outer", |e| hub.publish(#{ topic: "inner", data: #{ n: 7 } }, true));
+            session.event_hub.subscribe("topic=outer", |e| hub.publish(#{ topic: "inner", data: #{ n: 7 } }, true));
         }"#,
     );
     assert_eq!(s.publish("outer", "{}"), vec![json!(["inner got 7"])]);
@@ -177,7 +188,7 @@ fn async_publish_replies_reach_on_reply() {
             hub.subscribe("topic=question", |e| "answer one", 1);
             hub.subscribe("topic=question", |e| (), 2);
             hub.subscribe("topic=question", |e| #{ two: 2 }, 3);
-            hub.subscribe("topic=ftrack.api.session.ready", |e| {
+            session.event_hub.subscribe("topic=ftrack.api.session.ready", |e| {
                 hub.publish(#{ topic: "question" }, |reply| {
                     replies.push(#{ data: reply.data, topic: reply.topic,
                                     answers: reply.in_reply_to_event != () });
@@ -209,4 +220,19 @@ fn subscribe_errors_fail_the_plugin_with_position() {
     let error = plugin["error"].as_str().unwrap();
     assert!(error.contains("bad.rhai:2:"), "{error}");
     assert!(error.contains("column 12"), "{error}");
+}
+
+#[test]
+fn capturing_the_hub_a_method_is_called_on_explains_the_fix() {
+    let s = Sandbox::new();
+    s.hook(
+        "race",
+        "race.rhai",
+        "fn register(session) {\n    let hub = session.event_hub;\n    hub.subscribe(\"topic=t\", |e| hub.publish(#{ topic: \"x\" }, true));\n}\n",
+    );
+    let plugin = s.plugin("race");
+    assert_eq!(plugin["status"], "failed");
+    let error = plugin["error"].as_str().unwrap();
+    assert!(error.contains("race.rhai"), "{error}");
+    assert!(error.contains("let hub = session.event_hub;"), "{error}");
 }

@@ -42,7 +42,10 @@ fn default_hooks_are_listed_first() {
     let first = &plugins[0];
     assert_eq!(first["name"], "startup_checks");
     assert_eq!(first["status"], "loaded");
-    assert!(first["path"].as_str().unwrap().starts_with("<built-in>/hook/"));
+    assert!(first["path"]
+        .as_str()
+        .unwrap()
+        .starts_with("<built-in>/hook/"));
 }
 
 #[test]
@@ -56,7 +59,11 @@ fn only_the_newest_version_loads() {
     let tools: Vec<_> = plugins.iter().filter(|p| p["name"] == "tools").collect();
     assert_eq!(tools.len(), 3);
     for p in &tools {
-        let expected = if p["version"] == "1.10.0" { "loaded" } else { "skipped" };
+        let expected = if p["version"] == "1.10.0" {
+            "loaded"
+        } else {
+            "skipped"
+        };
         assert_eq!(p["status"], expected, "{p}");
     }
 }
@@ -96,7 +103,11 @@ fn search_order_cli_then_connect_path_then_event_path() {
 fn default_plugin_dir_is_used_unless_connect_path_is_set() {
     let s = Sandbox::new();
     std::fs::create_dir_all(s.default_plugin_dir().join("home-plugin/hook")).unwrap();
-    std::fs::write(s.default_plugin_dir().join("home-plugin/hook/h.rhai"), who("default")).unwrap();
+    std::fs::write(
+        s.default_plugin_dir().join("home-plugin/hook/h.rhai"),
+        who("default"),
+    )
+    .unwrap();
     s.hook("env-plugin", "h.rhai", &who("env"));
     assert_eq!(s.publish("who", "{}"), vec![json!("env")]);
     let output = s
@@ -114,7 +125,8 @@ fn dot_folders_skipped_and_same_directory_registers_once() {
     let s = Sandbox::new();
     s.hook(".hidden", "h.rhai", &who("hidden"));
     s.hook("once", "h.rhai", &who("once"));
-    let twice = std::env::join_paths([s.plugins(), s.plugins(), s.plugins().join("../plugins")]).unwrap();
+    let twice =
+        std::env::join_paths([s.plugins(), s.plugins(), s.plugins().join("../plugins")]).unwrap();
     let output = s
         .command()
         .env("FTRACK_CONNECT_PLUGIN_PATH", twice)
@@ -132,16 +144,25 @@ fn dot_folders_skipped_and_same_directory_registers_once() {
 #[test]
 fn folders_without_runnable_hooks_are_reported_as_skipped() {
     let s = Sandbox::new();
-    s.write("plugins/python-only/hook/action.py", "def register(session): pass\n");
+    s.write(
+        "plugins/python-only/hook/action.py",
+        "def register(session): pass\n",
+    );
     s.write("plugins/no-hook-folder/resource/x.rhai", "fn f() {}\n");
     s.hook("no-register", "h.rhai", "fn helper() { 1 }\n");
     let python = s.plugin("python-only");
     assert_eq!(python["status"], "skipped");
-    assert!(python["reason"].as_str().unwrap().contains("Python"), "{python}");
+    assert!(
+        python["reason"].as_str().unwrap().contains("Python"),
+        "{python}"
+    );
     assert_eq!(s.plugin("no-hook-folder")["status"], "skipped");
     let no_register = s.plugin("no-register");
     assert_eq!(no_register["status"], "skipped");
-    assert!(no_register["reason"].as_str().unwrap().contains("register"), "{no_register}");
+    assert!(
+        no_register["reason"].as_str().unwrap().contains("register"),
+        "{no_register}"
+    );
 }
 
 #[cfg(unix)]
@@ -149,15 +170,21 @@ fn folders_without_runnable_hooks_are_reported_as_skipped() {
 fn symlink_loops_are_reported_not_fatal() {
     let s = Sandbox::new();
     s.hook("looped", "h.rhai", &who("looped"));
-    std::os::unix::fs::symlink(s.plugins().join("looped/hook"), s.plugins().join("looped/hook/again"))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        s.plugins().join("looped/hook"),
+        s.plugins().join("looped/hook/again"),
+    )
+    .unwrap();
     s.hook("fine", "h.rhai", &who("fine"));
     let (results, stderr) = s.publish_with("who", &[]);
     assert_eq!(results, vec![json!("fine"), json!("looped")]);
     assert!(stderr.to_lowercase().contains("loop"), "{stderr}");
     let looped = s.plugin("looped");
     assert_eq!(looped["status"], "loaded");
-    assert!(!looped["warnings"].as_array().unwrap().is_empty(), "{looped}");
+    assert!(
+        !looped["warnings"].as_array().unwrap().is_empty(),
+        "{looped}"
+    );
 }
 
 #[cfg(unix)]
@@ -175,7 +202,11 @@ fn unreadable_folders_are_reported_not_fatal() {
     let output = if as_root {
         let mut command = std::process::Command::new("setpriv");
         command
-            .args(["--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search", "--"])
+            .args([
+                "--inh-caps=-all",
+                "--bounding-set=-dac_override,-dac_read_search",
+                "--",
+            ])
             .arg(common::BIN)
             .args(["event", "publish", "who"]);
         let base = s.command();
@@ -187,7 +218,10 @@ fn unreadable_folders_are_reported_not_fatal() {
         }
         command.output().expect("setpriv runs")
     } else {
-        s.command().args(["event", "publish", "who"]).output().unwrap()
+        s.command()
+            .args(["event", "publish", "who"])
+            .output()
+            .unwrap()
     };
     std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o755)).unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);

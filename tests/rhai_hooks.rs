@@ -21,14 +21,23 @@ fn named_function_and_closure_callbacks() {
             session.event_hub.subscribe("topic=t", |event| `${prefix} ${event.topic}`);
         }"#,
     );
-    assert_eq!(s.publish("t", "{}"), vec![json!("named t"), json!("closure t")]);
+    assert_eq!(
+        s.publish("t", "{}"),
+        vec![json!("named t"), json!("closure t")]
+    );
 }
 
 #[test]
 fn imports_resolve_in_resource_and_dependencies() {
     let s = Sandbox::new();
-    s.write("plugins/lib/resource/greet.rhai", r#"fn hello(n) { `hello ${n}` }"#);
-    s.write("plugins/lib/dependencies/util/math.rhai", "fn twice(x) { x * 2 }");
+    s.write(
+        "plugins/lib/resource/greet.rhai",
+        r#"fn hello(n) { `hello ${n}` }"#,
+    );
+    s.write(
+        "plugins/lib/dependencies/util/math.rhai",
+        "fn twice(x) { x * 2 }",
+    );
     s.hook(
         "lib",
         "h.rhai",
@@ -40,7 +49,10 @@ fn imports_resolve_in_resource_and_dependencies() {
         }
         fn register(session) { session.event_hub.subscribe("topic=t", Fn("answer")); }"#,
     );
-    assert_eq!(s.publish("t", r#"{"name": "bob"}"#), vec![json!(["hello bob", 42])]);
+    assert_eq!(
+        s.publish("t", r#"{"name": "bob"}"#),
+        vec![json!(["hello bob", 42])]
+    );
 }
 
 #[test]
@@ -49,8 +61,11 @@ fn imports_cannot_leave_the_plugin_folder() {
     s.write("secret.rhai", r#"fn key() { "s3cr3t" }"#);
     s.write("plugins/escape/resource/placeholder.rhai", "");
     #[cfg(unix)]
-    std::os::unix::fs::symlink(s.path().join("secret.rhai"), s.plugins().join("escape/resource/link.rhai"))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        s.path().join("secret.rhai"),
+        s.plugins().join("escape/resource/link.rhai"),
+    )
+    .unwrap();
     let attempt = |name: &str| {
         format!(
             r#"fn answer(event) {{ import "{name}" as m; m::key() }}
@@ -67,7 +82,8 @@ fn imports_cannot_leave_the_plugin_folder() {
         assert_eq!(results, Vec::<Value>::new(), "import {name} must fail");
         assert!(!stderr.contains("s3cr3t"));
         assert!(
-            stderr.contains("outside the plugin folder") || stderr.contains("must be a path inside"),
+            stderr.contains("outside the plugin folder")
+                || stderr.contains("must be a path inside"),
             "import {name}: {stderr}"
         );
     }
@@ -76,8 +92,16 @@ fn imports_cannot_leave_the_plugin_folder() {
 #[test]
 fn syntax_errors_carry_file_line_and_column() {
     let s = Sandbox::new();
-    s.hook("broken", "broken.rhai", "fn register(session) {\n    let x = ;\n}\n");
-    s.hook("fine", "fine.rhai", r#"fn register(session) { session.event_hub.subscribe("topic=t", |e| 1); }"#);
+    s.hook(
+        "broken",
+        "broken.rhai",
+        "fn register(session) {\n    let x = ;\n}\n",
+    );
+    s.hook(
+        "fine",
+        "fine.rhai",
+        r#"fn register(session) { session.event_hub.subscribe("topic=t", |e| 1); }"#,
+    );
     let broken = s.plugin("broken");
     assert_eq!(broken["status"], "failed");
     let error = broken["error"].as_str().unwrap();
@@ -90,13 +114,21 @@ fn syntax_errors_carry_file_line_and_column() {
 fn failing_register_removes_everything_the_plugin_subscribed() {
     let s = Sandbox::new();
     // Two hook files: the first registers fine, the second subscribes and then fails.
-    s.hook("half", "a.rhai", r#"fn register(session) { session.event_hub.subscribe("topic=t", |e| "a"); }"#);
+    s.hook(
+        "half",
+        "a.rhai",
+        r#"fn register(session) { session.event_hub.subscribe("topic=t", |e| "a"); }"#,
+    );
     s.hook(
         "half",
         "b.rhai",
         "fn register(session) {\n  session.event_hub.subscribe(\"topic=t\", |e| \"b\");\n  let n = 1 / 0;\n}\n",
     );
-    s.hook("other", "o.rhai", r#"fn register(session) { session.event_hub.subscribe("topic=t", |e| "other"); }"#);
+    s.hook(
+        "other",
+        "o.rhai",
+        r#"fn register(session) { session.event_hub.subscribe("topic=t", |e| "other"); }"#,
+    );
     let half = s.plugin("half");
     assert_eq!(half["status"], "failed");
     assert_eq!(half["subscriptions"], 0);
@@ -119,14 +151,21 @@ fn endless_loops_are_stopped_by_the_operations_limit() {
             session.event_hub.subscribe("topic=t", |e| "after", 2);
         }"#,
     );
-    s.hook("spin-register", "h.rhai", "fn register(session) { while true { } }");
+    s.hook(
+        "spin-register",
+        "h.rhai",
+        "fn register(session) { while true { } }",
+    );
     let (results, stderr) = s.publish_with("t", &[]);
     assert_eq!(results, vec![json!("after")]);
     assert!(stderr.contains("plugin 'spin'"), "{stderr}");
     assert!(stderr.contains("operations"), "{stderr}");
     let failed = s.plugin("spin-register");
     assert_eq!(failed["status"], "failed");
-    assert!(failed["error"].as_str().unwrap().contains("operations"), "{failed}");
+    assert!(
+        failed["error"].as_str().unwrap().contains("operations"),
+        "{failed}"
+    );
 }
 
 #[test]

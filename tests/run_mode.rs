@@ -55,7 +55,10 @@ impl Running {
                 }
             }
         }
-        panic!("no line with {text:?}; stderr so far:\n{}", self.seen.join("\n"));
+        panic!(
+            "no line with {text:?}; stderr so far:\n{}",
+            self.seen.join("\n")
+        );
     }
 
     fn signal(&self, signal: i32) {
@@ -91,9 +94,10 @@ fn lifecycle_then_clean_shutdown_on_sigterm() {
     host.wait_for("step configure-location alice");
     host.wait_for("step ready");
     host.wait_for("step verify");
+    // The default hooks load first, so their warning comes first.
+    host.wait_for("No ftrack server is configured");
     let warning = host.wait_for("studio share is not mounted");
     assert!(warning.contains("WARN"), "{warning}");
-    host.wait_for("No ftrack server is configured");
     host.wait_for("is running");
     let lock = s.user_data_dir().join("ftrack-connect.lock");
     assert!(lock.exists());
@@ -118,7 +122,10 @@ fn second_instance_is_refused_unless_allowed() {
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("--allow-multiple"), "{stderr}");
-    assert!(stderr.contains(&first.child.id().to_string()), "names the running pid: {stderr}");
+    assert!(
+        stderr.contains(&first.child.id().to_string()),
+        "names the running pid: {stderr}"
+    );
 
     let mut allowed = Running::start(&s, &["--allow-multiple"]);
     allowed.wait_for("is running");
@@ -150,13 +157,19 @@ fn a_stale_lock_from_a_dead_process_does_not_block() {
     host.signal(libc::SIGTERM);
     let (code, stderr) = host.finish();
     assert_eq!(code, Some(0));
-    assert!(!stderr.contains("is running"), "silent keeps stderr quiet: {stderr}");
+    assert!(
+        !stderr.contains("is running"),
+        "silent keeps stderr quiet: {stderr}"
+    );
 }
 
 #[test]
 fn host_answers_connect_discover_for_its_user_only() {
     let s = Sandbox::new();
-    assert_eq!(s.publish("ftrack.connect.discover", "{}"), vec![json!(true)]);
+    assert_eq!(
+        s.publish("ftrack.connect.discover", "{}"),
+        vec![json!(true)]
+    );
     let (results, _) = s.publish_with(
         "ftrack.connect.discover",
         &["--source", r#"{"user": {"username": "bob"}}"#],
@@ -195,11 +208,17 @@ fn signed_in_user_comes_from_credentials_and_the_key_never_reaches_the_log() {
     s.hook(
         "who",
         "h.rhai",
-        r#"fn register(session) { session.event_hub.subscribe("topic=who", |e| [session.api_user, session.server_url]); }"#,
+        r#"fn register(session) {
+            let who = [session.api_user, session.server_url];
+            session.event_hub.subscribe("topic=who", |e| who);
+        }"#,
     );
     let output = s.run(&["-v", "debug", "event", "publish", "who"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(stdout.trim(), r#"[["jane","https://studio.ftrackapp.com"]]"#);
+    assert_eq!(
+        stdout.trim(),
+        r#"[["jane","https://studio.ftrackapp.com"]]"#
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     let log = std::fs::read_to_string(s.user_data_dir().join("log/ftrack_connect.log")).unwrap();
     assert!(!stderr.contains("KEY-0123456789") && !log.contains("KEY-0123456789"));
@@ -209,10 +228,22 @@ fn signed_in_user_comes_from_credentials_and_the_key_never_reaches_the_log() {
 fn bad_cli_input_is_a_clear_error() {
     let s = Sandbox::new();
     for (args, expected) in [
-        (vec!["event", "publish", "t", "--data", "{oops"], "--data is not valid JSON"),
-        (vec!["event", "publish", "t", "--data", "[1]"], "--data must be a JSON object"),
-        (vec!["event", "publish", "t", "--source", "1"], "--source must be a JSON object"),
-        (vec!["event", "publish", "t", "--target", "a=b)"], "--target: column 4"),
+        (
+            vec!["event", "publish", "t", "--data", "{oops"],
+            "--data is not valid JSON",
+        ),
+        (
+            vec!["event", "publish", "t", "--data", "[1]"],
+            "--data must be a JSON object",
+        ),
+        (
+            vec!["event", "publish", "t", "--source", "1"],
+            "--source must be a JSON object",
+        ),
+        (
+            vec!["event", "publish", "t", "--target", "a=b)"],
+            "--target: column 4",
+        ),
     ] {
         let output = s.run(&args);
         let stderr = String::from_utf8_lossy(&output.stderr);

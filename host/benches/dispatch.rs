@@ -27,8 +27,7 @@ fn hub_with_others(others: usize) -> Arc<EventHub> {
 }
 
 fn publish_once(hub: &EventHub) -> usize {
-    let mut event =
-        Event::new("bench.target").with_data(json!({"kind": "x", "selection": []}));
+    let mut event = Event::new("bench.target").with_data(json!({"kind": "x", "selection": []}));
     hub.publish(&mut event).len()
 }
 

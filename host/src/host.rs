@@ -167,7 +167,11 @@ impl Host {
             Expression::equals("topic", "ftrack.connect.discover"),
             Expression::equals("source.user.username", &self.session.api_user),
         ]);
-        self.subscribe_own(discover, tag.clone(), Arc::new(|_: &mut Event| Ok(json!(true))));
+        self.subscribe_own(
+            discover,
+            tag.clone(),
+            Arc::new(|_: &mut Event| Ok(json!(true))),
+        );
 
         let hub = Arc::downgrade(&self.hub);
         let plugins = self.plugins.clone();
@@ -246,10 +250,8 @@ impl Host {
             report.reason = Some(reason.clone());
             return report;
         }
-        let (rhai, native): (Vec<_>, Vec<_>) = plugin
-            .hooks
-            .iter()
-            .partition(|h| h.kind == HookKind::Rhai);
+        let (rhai, native): (Vec<_>, Vec<_>) =
+            plugin.hooks.iter().partition(|h| h.kind == HookKind::Rhai);
         if rhai.is_empty() {
             report.kind = PluginKind::Native;
             report.status = PluginStatus::Skipped;
@@ -305,12 +307,7 @@ impl Host {
     }
 
     /// Records the outcome of loading; a failed plugin loses all its subscriptions.
-    fn settle(
-        &self,
-        report: &mut PluginReport,
-        tag: PluginTag,
-        outcome: Result<(), ScriptError>,
-    ) {
+    fn settle(&self, report: &mut PluginReport, tag: PluginTag, outcome: Result<(), ScriptError>) {
         match outcome {
             Ok(()) => {
                 report.status = PluginStatus::Loaded;
@@ -380,4 +377,3 @@ fn debug_information(reports: &[PluginReport]) -> Value {
     }));
     Value::Array(entries)
 }
-

@@ -374,7 +374,11 @@ impl EventHub {
 
     /// Dispatches queued asynchronous events, and the replies they cause, until none is left.
     pub fn drain(&self) {
-        let _one_drainer = self.queue.draining.lock().unwrap_or_else(|e| e.into_inner());
+        let _one_drainer = self
+            .queue
+            .draining
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         while let Some(event) = self.pop_queued() {
             self.dispatch_queued(event);
         }
@@ -584,7 +588,10 @@ mod tests {
         hub.subscribe("topic=other", answer(json!("no")), with_priority(1))
             .unwrap();
         let results = hub.publish(&mut Event::new("t"));
-        assert_eq!(results, vec![json!("first"), Value::Null, json!("second"), json!("late")]);
+        assert_eq!(
+            results,
+            vec![json!("first"), Value::Null, json!("second"), json!("late")]
+        );
     }
 
     #[test]
@@ -645,7 +652,9 @@ mod tests {
     fn source_filled_only_where_missing() {
         let hub = hub();
         let mut event = Event::new("t");
-        event.source.insert("user".into(), json!({"username": "bob"}));
+        event
+            .source
+            .insert("user".into(), json!({"username": "bob"}));
         hub.publish(&mut event);
         assert_eq!(
             Value::Object(event.source),
@@ -692,7 +701,10 @@ mod tests {
         let err = hub
             .subscribe("topic=t", answer(json!(1)), options)
             .unwrap_err();
-        assert_eq!(err.to_string(), "Subscriber with identifier x already exists.");
+        assert_eq!(
+            err.to_string(),
+            "Subscriber with identifier x already exists."
+        );
         hub.unsubscribe("x").unwrap();
         assert_eq!(
             hub.unsubscribe("x").unwrap_err().to_string(),
@@ -721,7 +733,10 @@ mod tests {
             Default::default(),
         )
         .unwrap();
-        assert_eq!(hub.publish(&mut Event::new("outer")), vec![json!(["inner"])]);
+        assert_eq!(
+            hub.publish(&mut Event::new("outer")),
+            vec![json!(["inner"])]
+        );
     }
 
     #[test]
@@ -748,9 +763,14 @@ mod tests {
         assert_eq!(seen.len(), 2);
         assert_eq!(seen[0].data, json!({"a": 1}));
         assert_eq!(seen[1].data, json!("b"));
-        assert!(seen.iter().all(|r| r.in_reply_to_event.as_deref() == Some(&*id)));
+        assert!(seen
+            .iter()
+            .all(|r| r.in_reply_to_event.as_deref() == Some(&*id)));
         assert!(seen.iter().all(|r| r.target == "id=hub"));
-        assert!(hub.lock_replies().is_empty(), "reply callbacks are released");
+        assert!(
+            hub.lock_replies().is_empty(),
+            "reply callbacks are released"
+        );
     }
 
     #[test]

@@ -89,7 +89,11 @@ fn main() -> ExitCode {
         Command::Run(args) => (Verbosity::Info, args.silent),
         _ => (Verbosity::Warning, false),
     };
-    let _log = logging::init(cli.verbosity.unwrap_or(default_verbosity), silent, &data_dir);
+    let _log = logging::init(
+        cli.verbosity.unwrap_or(default_verbosity),
+        silent,
+        &data_dir,
+    );
     let options = HostOptions {
         search_paths: locations::search_paths(&cli.plugin_paths),
         skip_default_hooks: false,
@@ -122,6 +126,13 @@ fn run(args: &RunArgs, data_dir: &std::path::Path, options: &HostOptions) -> Exi
             }
         }
     };
+    let signals = match ShutdownSignals::install() {
+        Ok(signals) => signals,
+        Err(err) => {
+            eprintln!("error: cannot install the Ctrl-C/SIGTERM handlers: {err}");
+            return ExitCode::from(1);
+        }
+    };
     let identity = credentials::current(data_dir);
     let host = Host::load(&identity, options);
     host.start_session();
@@ -138,7 +149,7 @@ fn run(args: &RunArgs, data_dir: &std::path::Path, options: &HostOptions) -> Exi
         identity.api_user,
         std::process::id()
     );
-    let signal = wait_for_shutdown_signal();
+    let signal = signals.wait();
     tracing::info!("{signal}: shutting down");
     stopping.store(true, Ordering::SeqCst);
     hub.wake();
@@ -147,28 +158,54 @@ fn run(args: &RunArgs, data_dir: &std::path::Path, options: &HostOptions) -> Exi
     ExitCode::SUCCESS
 }
 
-/// Blocks until Ctrl-C (SIGINT) or SIGTERM; returns which.
-fn wait_for_shutdown_signal() -> &'static str {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a single-threaded tokio runtime starts");
-    runtime.block_on(async {
+/// Ctrl-C and SIGTERM, caught from the moment this exists (before the host says it runs, so
+/// a signal sent right after that message is never missed).
+struct ShutdownSignals {
+    runtime: tokio::runtime::Runtime,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> std::io::Result<ShutdownSignals> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => "interrupted",
-                _ = term.recv() => "terminated",
-            }
+            let _context = runtime.enter();
+            let interrupt = signal(SignalKind::interrupt())?;
+            let terminate = signal(SignalKind::terminate())?;
+            Ok(ShutdownSignals {
+                interrupt,
+                terminate,
+                runtime,
+            })
         }
         #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            "interrupted"
-        }
-    })
+        Ok(ShutdownSignals { runtime })
+    }
+
+    /// Blocks until a signal arrives; returns what happened, for the log.
+    fn wait(mut self) -> &'static str {
+        self.runtime.block_on(async {
+            #[cfg(unix)]
+            {
+                tokio::select! {
+                    _ = self.interrupt.recv() => "interrupted",
+                    _ = self.terminate.recv() => "terminated",
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+                "interrupted"
+            }
+        })
+    }
 }
 
 fn print_plugins(reports: &[PluginReport], json: bool) -> ExitCode {
@@ -189,7 +226,10 @@ fn print_plugins(reports: &[PluginReport], json: bool) -> ExitCode {
             "{} {} [{}] {status}\n    {}",
             r.name,
             r.version.as_deref().unwrap_or("-"),
-            serde_json::to_value(r.kind).unwrap_or_default().as_str().unwrap_or(""),
+            serde_json::to_value(r.kind)
+                .unwrap_or_default()
+                .as_str()
+                .unwrap_or(""),
             r.path
         );
         for line in r.error.iter().chain(&r.reason).chain(&r.warnings) {

@@ -118,6 +118,11 @@ impl ScriptError {
             EvalAltResult::ErrorRuntime(value, _) if value.is_string() => {
                 value.clone().into_string().unwrap_or_default()
             }
+            EvalAltResult::ErrorDataRace(..) => format!(
+                "{current}: a callback cannot capture the variable whose method it is passed to; \
+                 copy what it needs first, e.g. `let hub = session.event_hub;` and then \
+                 `session.event_hub.subscribe(expr, |event| hub.publish(...))`"
+            ),
             other => {
                 // Rhai appends " (line L, position C)"; the position is shown up front instead.
                 let text = other.to_string();
@@ -151,6 +156,9 @@ pub struct PluginFolders {
 pub fn plugin_engine(plugin: &PluginTag, folders: &PluginFolders) -> Engine {
     let mut engine = Engine::new();
     engine.set_max_operations(MAX_OPERATIONS);
+    // Rhai's defaults (64, and 32 inside functions) reject ordinary hooks that nest a closure
+    // with an interpolated string in a call; these still bound the parser's recursion.
+    engine.set_max_expr_depths(256, 128);
     engine.set_module_resolver(PluginModuleResolver::new(folders.clone()));
     let name = plugin.name.clone();
     engine.on_print(move |text| tracing::info!(plugin = &*name, "[{name}] {text}"));
@@ -251,8 +259,9 @@ impl Handler for ScriptHandler {
             self.callback
                 .call::<Dynamic>(&self.hook.engine, &self.hook.ast, (shared.clone(),));
         shared.write_back(event)?;
-        let value = outcome
-            .map_err(|err| HandlerError(ScriptError::from_eval(&self.hook.path, &err).to_string()))?;
+        let value = outcome.map_err(|err| {
+            HandlerError(ScriptError::from_eval(&self.hook.path, &err).to_string())
+        })?;
         to_json(&value).map_err(|err| {
             HandlerError(format!(
                 "{}: handler returned a value that is not JSON: {err}",
@@ -304,7 +313,7 @@ impl ScriptHub {
     }
 
     fn subscribe(
-        &mut self,
+        &self,
         expression: &str,
         callback: FnPtr,
         subscriber: RhaiMap,
@@ -327,7 +336,7 @@ impl ScriptHub {
         }
     }
 
-    fn publish(&mut self, event: Dynamic, synchronous: bool) -> RhaiResult<Dynamic> {
+    fn publish(&self, event: Dynamic, synchronous: bool) -> RhaiResult<Dynamic> {
         let (hub, _) = self.parts()?;
         let mut event = event_from_script(event)?;
         if synchronous {
@@ -339,7 +348,7 @@ impl ScriptHub {
         }
     }
 
-    fn publish_with_reply(&mut self, event: Dynamic, on_reply: FnPtr) -> RhaiResult<()> {
+    fn publish_with_reply(&self, event: Dynamic, on_reply: FnPtr) -> RhaiResult<()> {
         let (hub, hook) = self.parts()?;
         let event = event_from_script(event)?;
         let plugin = hook.plugin.name.clone();
@@ -352,7 +361,10 @@ impl ScriptHub {
             Some(Arc::new(move |reply: &Event| {
                 let mut reply = reply.clone();
                 if let Err(err) = handler.handle(&mut reply) {
-                    tracing::warn!(plugin = &*plugin, "plugin '{plugin}': reply callback failed: {err}");
+                    tracing::warn!(
+                        plugin = &*plugin,
+                        "plugin '{plugin}': reply callback failed: {err}"
+                    );
                 }
             })),
         );
@@ -494,33 +506,41 @@ fn register_api(engine: &mut Engine) {
         .register_get("api_user", |s: &mut ScriptSession| s.api_user.clone())
         .register_get("server_url", |s: &mut ScriptSession| s.server_url.clone());
 
+    // The hub is taken by value (a cheap clone of two weak references), not `&mut`: a
+    // callback closure usually captures the very `hub` variable the method is called on, and
+    // Rhai refuses to lend a captured value mutably while the closure holds it.
     engine
         .register_type_with_name::<ScriptHub>("EventHub")
-        .register_fn("subscribe", |h: &mut ScriptHub, e: &str, cb: FnPtr| {
+        .register_fn("subscribe", |h: ScriptHub, e: &str, cb: FnPtr| {
             h.subscribe(e, cb, RhaiMap::new(), DEFAULT_PRIORITY)
         })
-        .register_fn("subscribe", |h: &mut ScriptHub, e: &str, cb: FnPtr, p: i64| {
+        .register_fn("subscribe", |h: ScriptHub, e: &str, cb: FnPtr, p: i64| {
             h.subscribe(e, cb, RhaiMap::new(), p)
         })
         .register_fn(
             "subscribe",
-            |h: &mut ScriptHub, e: &str, cb: FnPtr, s: RhaiMap| {
-                h.subscribe(e, cb, s, DEFAULT_PRIORITY)
-            },
+            |h: ScriptHub, e: &str, cb: FnPtr, s: RhaiMap| h.subscribe(e, cb, s, DEFAULT_PRIORITY),
         )
         .register_fn(
             "subscribe",
-            |h: &mut ScriptHub, e: &str, cb: FnPtr, s: RhaiMap, p: i64| h.subscribe(e, cb, s, p),
+            |h: ScriptHub, e: &str, cb: FnPtr, s: RhaiMap, p: i64| h.subscribe(e, cb, s, p),
         )
-        .register_fn("unsubscribe", |h: &mut ScriptHub, id: &str| {
+        .register_fn("unsubscribe", |h: ScriptHub, id: &str| {
             let (hub, _) = h.parts()?;
-            hub.unsubscribe(id).or_else(|e| runtime_error(e.to_string()))
+            hub.unsubscribe(id)
+                .or_else(|e| runtime_error(e.to_string()))
         })
-        .register_fn("publish", |h: &mut ScriptHub, event: Dynamic| {
+        .register_fn("publish", |h: ScriptHub, event: Dynamic| {
             h.publish(event, false).map(|_| ())
         })
-        .register_fn("publish", ScriptHub::publish)
-        .register_fn("publish", ScriptHub::publish_with_reply);
+        .register_fn(
+            "publish",
+            |h: ScriptHub, event: Dynamic, synchronous: bool| h.publish(event, synchronous),
+        )
+        .register_fn(
+            "publish",
+            |h: ScriptHub, event: Dynamic, on_reply: FnPtr| h.publish_with_reply(event, on_reply),
+        );
 
     engine
         .register_type_with_name::<ScriptEvent>("Event")
@@ -633,7 +653,12 @@ impl ModuleResolver for PluginModuleResolver {
             Ok(file) => file,
             Err(message) => return fail(message),
         };
-        if let Some(module) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&file) {
+        if let Some(module) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&file)
+        {
             return Ok(module.clone());
         }
         if !self
