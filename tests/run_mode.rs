@@ -19,10 +19,10 @@ struct Running {
 }
 
 impl Running {
+    /// Starts `ftrack-connect ARGS` (`run` is the default command).
     fn start(s: &Sandbox, args: &[&str]) -> Running {
         let mut child = s
             .command()
-            .arg("run")
             .args(args)
             .stderr(Stdio::piped())
             .stdout(Stdio::piped())
@@ -90,7 +90,7 @@ fn register(session) {
 fn lifecycle_then_clean_shutdown_on_sigterm() {
     let s = Sandbox::new();
     s.hook("life", "life.rhai", LIFECYCLE_HOOK);
-    let mut host = Running::start(&s, &[]);
+    let mut host = Running::start(&s, &["run"]);
     host.wait_for("step configure-location alice");
     host.wait_for("step ready");
     host.wait_for("step verify");
@@ -115,7 +115,7 @@ fn lifecycle_then_clean_shutdown_on_sigterm() {
 #[test]
 fn second_instance_is_refused_unless_allowed() {
     let s = Sandbox::new();
-    let mut first = Running::start(&s, &[]);
+    let mut first = Running::start(&s, &["run"]);
     first.wait_for("is running");
 
     let second = s.run(&["run"]);
@@ -127,6 +127,7 @@ fn second_instance_is_refused_unless_allowed() {
         "names the running pid: {stderr}"
     );
 
+    // No `run`: it is the default command, and takes its options without the word.
     let mut allowed = Running::start(&s, &["--allow-multiple"]);
     allowed.wait_for("is running");
     allowed.signal(libc::SIGINT);
@@ -145,7 +146,7 @@ fn a_stale_lock_from_a_dead_process_does_not_block() {
     std::fs::create_dir_all(s.user_data_dir()).unwrap();
     // A host that was killed leaves its file behind, but no process holds the lock.
     std::fs::write(s.user_data_dir().join("ftrack-connect.lock"), "4194000").unwrap();
-    let mut host = Running::start(&s, &["--silent"]);
+    let mut host = Running::start(&s, &["run", "--silent"]);
     // Silent: only errors on stderr, so wait for the log file instead.
     let log = s.user_data_dir().join("log/ftrack_connect.log");
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -236,9 +236,6 @@ struct AsyncQueue {
     draining: Mutex<()>,
 }
 
-/// Sees every event the hub dispatches, after its handlers ran (used by `event watch`).
-pub type EventObserver = Arc<dyn Fn(&Event) + Send + Sync>;
-
 /// The event hub. Cheap to share: wrap it in an `Arc`.
 pub struct EventHub {
     identity: HubIdentity,

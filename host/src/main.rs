@@ -30,6 +30,9 @@ struct Cli {
     /// A folder of plugin folders to search before FTRACK_CONNECT_PLUGIN_PATH (repeatable).
     #[arg(long = "plugin-path", value_name = "DIR", global = true)]
     plugin_paths: Vec<PathBuf>,
+    /// `run`'s options, also accepted without the word `run` (as Connect's `ftrack-connect -a`).
+    #[command(flatten)]
+    run: RunArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -49,7 +52,7 @@ enum Command {
     Event(EventCommand),
 }
 
-#[derive(clap::Args, Default)]
+#[derive(clap::Args)]
 struct RunArgs {
     /// Log only errors on stderr.
     #[arg(short, long)]
@@ -83,7 +86,14 @@ const USAGE_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Run(RunArgs::default()));
+    let command = match cli.command {
+        None => Command::Run(cli.run),
+        Some(Command::Run(args)) => Command::Run(RunArgs {
+            silent: args.silent || cli.run.silent,
+            allow_multiple: args.allow_multiple || cli.run.allow_multiple,
+        }),
+        Some(other) => other,
+    };
     let data_dir = locations::user_data_dir();
     let (default_verbosity, silent) = match &command {
         Command::Run(args) => (Verbosity::Info, args.silent),
