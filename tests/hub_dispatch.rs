@@ -195,15 +195,20 @@ fn async_publish_replies_reach_on_reply() {
                 });
                 hub.publish(#{ topic: "fire-and-forget" });
             });
-            hub.subscribe("topic=collect", |e| replies);
+            let fired = [];
+            hub.subscribe("topic=fire-and-forget", |e| { fired.push(e.topic); () });
+            hub.subscribe("topic=collect", |e| #{ replies: replies, fired: fired });
         }"#,
     );
     assert_eq!(
         s.publish("collect", "{}"),
-        vec![json!([
-            {"data": "answer one", "topic": "ftrack.meta.reply", "answers": true},
-            {"data": {"two": 2}, "topic": "ftrack.meta.reply", "answers": true}
-        ])]
+        vec![json!({
+            "replies": [
+                {"data": "answer one", "topic": "ftrack.meta.reply", "answers": true},
+                {"data": {"two": 2}, "topic": "ftrack.meta.reply", "answers": true}
+            ],
+            "fired": ["fire-and-forget"]
+        })]
     );
 }
 

@@ -252,3 +252,35 @@ fn bad_cli_input_is_a_clear_error() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn without_sign_in_or_ftrack_api_user_the_user_is_the_os_account() {
+    let s = Sandbox::new();
+    let whoami = std::process::Command::new("whoami").output().unwrap();
+    let os_user = String::from_utf8_lossy(&whoami.stdout).trim().to_string();
+    let output = s
+        .command()
+        .env_remove("FTRACK_API_USER")
+        .args(["event", "publish", "ftrack.connect.discover"])
+        .args([
+            "--source",
+            &format!(r#"{{"user": {{"username": "{os_user}"}}}}"#),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "[true]");
+    let s2 = Sandbox::new();
+    s2.hook(
+        "who",
+        "h.rhai",
+        r#"fn register(session) { let u = session.api_user; session.event_hub.subscribe("topic=who", |e| [u, e.source.user.username]); }"#,
+    );
+    let output = s2
+        .command()
+        .env_remove("FTRACK_API_USER")
+        .args(["event", "publish", "who"])
+        .output()
+        .unwrap();
+    let results: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(results, json!([[os_user, os_user]]));
+}

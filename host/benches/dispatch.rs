@@ -31,7 +31,7 @@ fn publish_once(hub: &EventHub) -> usize {
     hub.publish(&mut event).len()
 }
 
-fn native_handler(c: &mut Criterion) {
+fn one_matching_handler(c: &mut Criterion) {
     let mut group = c.benchmark_group("dispatch");
     for others in [10usize, 10_000] {
         let hub = hub_with_others(others);
@@ -78,5 +78,5 @@ fn native_handler(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, native_handler);
+criterion_group!(benches, one_matching_handler);
 criterion_main!(benches);

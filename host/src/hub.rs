@@ -12,7 +12,7 @@
 //!
 //! Where it differs, it is on purpose: a bad target is logged rather than silently dropping
 //! the event, a plugin's subscriptions can be removed as a unit, and subscriptions are indexed
-//! by topic ([`SubscriptionIndex`]) so a publish tests only the subscriptions that can match,
+//! by topic (`SubscriptionIndex`) so a publish tests only the subscriptions that can match,
 //! not every one (ftrack sorts and tests all of them on each publish).
 //!
 //! Locking: the index sits behind a `RwLock` that is held only to pick the candidates, never
@@ -137,7 +137,7 @@ impl Subscription {
 /// with a substring search, and subscriptions that constrain no topic (`source.user.username=x`)
 /// are always candidates. Candidates still get their full expression matched.
 #[derive(Default)]
-pub struct SubscriptionIndex {
+struct SubscriptionIndex {
     by_id: HashMap<String, Arc<Subscription>>,
     exact: HashMap<String, Vec<Arc<Subscription>>>,
     containing: Vec<(String, Arc<Subscription>)>,
@@ -190,14 +190,6 @@ impl SubscriptionIndex {
         found.sort_by_key(|s| (s.priority, s.seq));
         found.dedup_by_key(|s| s.seq);
         found
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_id.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
     }
 }
 

@@ -6,7 +6,7 @@
 //!    default plugin directory when set, else the default plugin directory;
 //! 3. the entries of `FTRACK_EVENT_PLUGIN_PATH`, each a hook directory walked directly.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::discovery::SearchPaths;
 
@@ -65,10 +65,4 @@ pub fn search_paths(cli_plugin_paths: &[PathBuf]) -> SearchPaths {
         plugin_roots,
         hook_dirs: env_path_list(EVENT_PLUGIN_PATH).unwrap_or_default(),
     }
-}
-
-/// Creates `dir` (and parents) if needed; returns it.
-pub fn ensure_dir(dir: &Path) -> std::io::Result<&Path> {
-    std::fs::create_dir_all(dir)?;
-    Ok(dir)
 }
