@@ -18,7 +18,8 @@ use crate::credentials::Identity;
 use crate::discovery::{self, DiscoveredPlugin, HookKind, SearchPaths};
 use crate::expression::Expression;
 use crate::hub::{EventHub, HubIdentity, PluginTag, SubscribeOptions};
-use crate::rhai_hook::{plugin_engine, CompiledHook, PluginFolders, ScriptError, SessionInfo};
+use crate::native_hook::{self, NativeModule};
+use crate::rhai_hook::{plugin_engine, CompiledHook, PluginFolders, SessionInfo};
 
 /// The default hooks shipped with the host (the workspace's `hook/` folder), loaded before
 /// any user plugin.
@@ -40,6 +41,27 @@ pub enum PluginStatus {
 pub enum PluginKind {
     Rhai,
     Native,
+    /// A plugin folder holding both Rhai and native hooks.
+    Mixed,
+}
+
+/// One hook of a plugin, ready to register.
+enum LoadedHook {
+    Rhai(Arc<CompiledHook>),
+    Native(NativeModule),
+}
+
+fn plugin_kind(plugin: &DiscoveredPlugin) -> PluginKind {
+    let native = plugin
+        .hooks
+        .iter()
+        .filter(|h| h.kind == HookKind::Native)
+        .count();
+    match native {
+        0 => PluginKind::Rhai,
+        n if n == plugin.hooks.len() => PluginKind::Native,
+        _ => PluginKind::Mixed,
+    }
 }
 
 /// What the host knows about one plugin, as `ftrack-connect plugins --json` prints it.
@@ -62,16 +84,17 @@ pub struct PluginReport {
 }
 
 /// Options for [`Host::load`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HostOptions {
     pub search_paths: SearchPaths,
-    /// Load the default hooks from `hook/` (tests of plugin discovery may leave them out).
-    pub skip_default_hooks: bool,
+    /// A private folder where native libraries are copied to be loaded (see [`native_hook`]).
+    pub native_copy_dir: PathBuf,
 }
 
 /// A loaded host: the hub with every plugin registered.
 pub struct Host {
     hub: Arc<EventHub>,
+    native_copy_dir: PathBuf,
     session: SessionInfo,
     plugins: Arc<RwLock<Vec<PluginReport>>>,
 }
@@ -86,14 +109,13 @@ impl Host {
         };
         let host = Host {
             hub,
+            native_copy_dir: options.native_copy_dir.clone(),
             session,
             plugins: Arc::default(),
         };
         host.subscribe_own_answers();
         let mut reports = Vec::new();
-        if !options.skip_default_hooks {
-            reports.extend(host.load_default_hooks());
-        }
+        reports.extend(host.load_default_hooks());
         let found = discovery::discover(&options.search_paths);
         for problem in &found.problems {
             tracing::warn!("plugin discovery: {problem}");
@@ -227,7 +249,8 @@ impl Host {
                 let engine = Arc::new(plugin_engine(&tag, &folders));
                 let text = file.contents_utf8().unwrap_or_default();
                 let outcome = CompiledHook::compile_source(engine, tag.clone(), &label, text)
-                    .and_then(|hook| self.register_all(&[Arc::new(hook)]));
+                    .map_err(|err| err.to_string())
+                    .and_then(|hook| self.register_all(&[LoadedHook::Rhai(Arc::new(hook))], &tag));
                 self.settle(&mut report, tag, outcome);
                 report
             })
@@ -240,6 +263,7 @@ impl Host {
             plugin.version.as_deref(),
             &plugin.path.display().to_string(),
         );
+        report.kind = plugin_kind(plugin);
         report.warnings = plugin.problems.clone();
         for problem in &plugin.problems {
             tracing::warn!("plugin '{}': {problem}", plugin.name);
@@ -250,33 +274,35 @@ impl Host {
             report.reason = Some(reason.clone());
             return report;
         }
-        let (rhai, native): (Vec<_>, Vec<_>) =
-            plugin.hooks.iter().partition(|h| h.kind == HookKind::Rhai);
-        if rhai.is_empty() {
-            report.kind = PluginKind::Native;
-            report.status = PluginStatus::Skipped;
-            report.reason = Some("native hooks are not supported by this version yet".into());
-            return report;
-        }
-        for hook in native {
-            report.warnings.push(format!(
-                "{}: native hooks are not supported by this version yet",
-                hook.path.display()
-            ));
-        }
 
         let tag = PluginTag::new(&plugin.name);
-        let folders = PluginFolders {
-            root: plugin.root.clone(),
-            library_dirs: plugin.library_dirs.clone(),
-        };
-        let engine = Arc::new(plugin_engine(&tag, &folders));
-        let mut compiled = Vec::new();
+        let mut hooks = Vec::new();
         let mut outcome = Ok(());
-        for hook in rhai {
-            match CompiledHook::compile(engine.clone(), tag.clone(), &hook.path) {
-                Ok(hook) if hook.defines_register() => compiled.push(Arc::new(hook)),
-                Ok(_) => {
+        let mut engine = None;
+        for hook in &plugin.hooks {
+            let loaded = match hook.kind {
+                HookKind::Rhai => {
+                    let engine = engine.get_or_insert_with(|| {
+                        let folders = PluginFolders {
+                            root: plugin.root.clone(),
+                            library_dirs: plugin.library_dirs.clone(),
+                        };
+                        Arc::new(plugin_engine(&tag, &folders))
+                    });
+                    CompiledHook::compile(engine.clone(), tag.clone(), &hook.path)
+                        .map(|compiled| {
+                            compiled
+                                .defines_register()
+                                .then(|| LoadedHook::Rhai(Arc::new(compiled)))
+                        })
+                        .map_err(|err| err.to_string())
+                }
+                HookKind::Native => native_hook::load(&hook.path, &self.native_copy_dir)
+                    .map(|module| Some(LoadedHook::Native(module))),
+            };
+            match loaded {
+                Ok(Some(hook)) => hooks.push(hook),
+                Ok(None) => {
                     let warning = format!(
                         "{}: defines no `fn register(session)`, not loaded as a hook",
                         hook.path.display()
@@ -290,24 +316,34 @@ impl Host {
                 }
             }
         }
-        if outcome.is_ok() && compiled.is_empty() {
+        if outcome.is_ok() && hooks.is_empty() {
             report.status = PluginStatus::Skipped;
             report.reason = Some("no hook file defines `fn register(session)`".into());
             return report;
         }
-        let outcome = outcome.and_then(|_| self.register_all(&compiled));
+        if report.version.is_none() {
+            // A bare native hook file has no folder version: take the one it declares.
+            report.version = hooks.iter().find_map(|hook| match hook {
+                LoadedHook::Native(module) => Some(module.declared().1),
+                LoadedHook::Rhai(_) => None,
+            });
+        }
+        let outcome = outcome.and_then(|()| self.register_all(&hooks, &tag));
         self.settle(&mut report, tag, outcome);
         report
     }
 
-    fn register_all(&self, hooks: &[Arc<CompiledHook>]) -> Result<(), ScriptError> {
-        hooks
-            .iter()
-            .try_for_each(|hook| hook.register(&self.hub, &self.session))
+    fn register_all(&self, hooks: &[LoadedHook], tag: &PluginTag) -> Result<(), String> {
+        hooks.iter().try_for_each(|hook| match hook {
+            LoadedHook::Rhai(hook) => hook
+                .register(&self.hub, &self.session)
+                .map_err(|err| err.to_string()),
+            LoadedHook::Native(module) => module.register(&self.hub, tag, &self.session),
+        })
     }
 
     /// Records the outcome of loading; a failed plugin loses all its subscriptions.
-    fn settle(&self, report: &mut PluginReport, tag: PluginTag, outcome: Result<(), ScriptError>) {
+    fn settle(&self, report: &mut PluginReport, tag: PluginTag, outcome: Result<(), String>) {
         match outcome {
             Ok(()) => {
                 report.status = PluginStatus::Loaded;

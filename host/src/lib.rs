@@ -7,6 +7,7 @@
 //! - [`hub`]: the event hub (subscriptions, dispatch, replies);
 //! - [`discovery`]: which plugin folders and hook files exist, in a documented load order;
 //! - [`rhai_hook`]: compiling Rhai hooks and giving them a session;
+//! - [`native_hook`]: loading native (`cdylib`) plugins through the stable ABI;
 //! - [`host`]: loading everything into one hub and running Connect's start-up;
 //! - [`locations`], [`credentials`], [`instance_lock`], [`logging`]: the files and settings
 //!   around it.
@@ -21,4 +22,5 @@ pub mod hub;
 pub mod instance_lock;
 pub mod locations;
 pub mod logging;
+pub mod native_hook;
 pub mod rhai_hook;

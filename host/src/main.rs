@@ -106,7 +106,7 @@ fn main() -> ExitCode {
     );
     let options = HostOptions {
         search_paths: locations::search_paths(&cli.plugin_paths),
-        skip_default_hooks: false,
+        native_copy_dir: data_dir.join("native"),
     };
     match command {
         Command::Run(args) => run(&args, &data_dir, &options),

@@ -1,8 +1,18 @@
 //! The types that cross between the `ftrack-connect` host and its plugins.
 //!
-//! This crate holds data only: no I/O and no host logic, so that a plugin can depend on it
-//! without pulling in the host. Today that is the [`Event`], whose JSON form is the one ftrack's
-//! own event hub sends on the wire; the stable native ABI joins it in a later version.
+//! This crate holds what crosses the boundary and nothing else (no I/O, no host logic), so
+//! that a plugin can depend on it without pulling in the host:
+//!
+//! - [`Event`], whose JSON form is the one ftrack's own event hub sends on the wire;
+//! - [`abi`]: the stable ABI of native plugins (`abi_stable`), with events as JSON text;
+//! - [`author`]: the plain-Rust layer native plugin authors write against, and the
+//!   [`export_plugin!`] macro.
+
+pub mod abi;
+pub mod author;
+
+/// Re-exported for [`export_plugin!`]; plugin crates also depend on it directly.
+pub use abi_stable;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

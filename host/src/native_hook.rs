@@ -1,0 +1,328 @@
+//! Native hooks: loading `cdylib` plugins through the stable ABI of `connect-plugin-api`.
+//!
+//! Each library is loaded from a private copy at a unique path. The dynamic loader hands back
+//! the already-loaded library for a path it has seen, so a rebuilt plugin at the same path
+//! would silently stay the old one; a fresh copy per load avoids that (and lets hot reload
+//! switch versions). The copy is removed once loaded on Unix (the mapping stays).
+//!
+//! Loading goes through `lib_header_from_path` and `init_root_module` rather than
+//! `RootModule::load_from_*`: those cache one module per interface type, so every plugin after
+//! the first would come back as the first. abi_stable checks the plugin's `connect-plugin-api`
+//! version and then the layout of every type that crosses; a mismatch is reported in one
+//! line (the full report goes to the log) and the host goes on. Loaded libraries are never
+//! unloaded: handlers point into them.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+use abi_stable::library::{lib_header_from_path, LibraryError};
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RErr, ROk, RResult, RStr, RString};
+use connect_plugin_api::abi::{
+    EventHandlerBox, HostSession, HostSession_TO, PluginModRef, PublishOutcome,
+};
+use connect_plugin_api::Event;
+use serde_json::Value;
+
+use crate::hub::{EventHub, Handler, HandlerError, PluginTag, SubscribeOptions};
+use crate::rhai_hook::SessionInfo;
+
+/// A native plugin's root module, loaded and checked.
+pub struct NativeModule {
+    module: PluginModRef,
+    path: PathBuf,
+}
+
+/// Loads the library at `path` from a fresh copy in `copy_dir`; the error is one line.
+pub fn load(path: &Path, copy_dir: &Path) -> Result<NativeModule, String> {
+    let copy = private_copy(path, copy_dir)
+        .map_err(|err| format!("cannot copy {} to load it: {err}", path.display()))?;
+    let header = lib_header_from_path(&copy);
+    if cfg!(unix) {
+        let _ = std::fs::remove_file(&copy);
+    }
+    let module = header
+        .and_then(|header| header.init_root_module::<PluginModRef>())
+        .map_err(|err| describe(path, &copy, &err))?;
+    Ok(NativeModule {
+        module,
+        path: path.to_path_buf(),
+    })
+}
+
+impl NativeModule {
+    /// The name and version the plugin declares.
+    pub fn declared(&self) -> (String, String) {
+        (
+            self.module.name().to_string(),
+            self.module.version().to_string(),
+        )
+    }
+
+    /// Runs the plugin's `register` with a session on `hub`.
+    pub fn register(
+        &self,
+        hub: &Arc<EventHub>,
+        plugin: &PluginTag,
+        info: &SessionInfo,
+    ) -> Result<(), String> {
+        let session = HostSession_TO::from_ptr(
+            abi_stable::std_types::RArc::new(NativeSession {
+                hub: Arc::downgrade(hub),
+                plugin: plugin.clone(),
+                info: info.clone(),
+            }),
+            TD_Opaque,
+        );
+        match (self.module.register())(session) {
+            ROk(()) => Ok(()),
+            RErr(err) => Err(format!("{}: register failed: {err}", self.path.display())),
+        }
+    }
+}
+
+/// Copies `path` into `dir` under a name no earlier load has used.
+fn private_copy(path: &Path, dir: &Path) -> std::io::Result<PathBuf> {
+    static LOADS: AtomicU64 = AtomicU64::new(0);
+    create_private_dir(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let copy = dir.join(format!(
+        "{}-{}-{name}",
+        std::process::id(),
+        LOADS.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::copy(path, &copy)?;
+    Ok(copy)
+}
+
+/// The copies are code the host will run: nobody else may write there.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// One line saying why `path` (loaded from `copy`) could not be loaded; the whole story goes
+/// to the log.
+fn describe(path: &Path, copy: &Path, err: &LibraryError) -> String {
+    let file = path.display();
+    match err {
+        LibraryError::OpenError { err, .. } => {
+            let reason = foreign_platform(path).unwrap_or_else(|| {
+                err.to_string()
+                    .replace(&copy.display().to_string(), &file.to_string())
+            });
+            format!(
+                "{file} is not a library this host can load ({} {}): {reason}",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            )
+        }
+        LibraryError::GetSymbolError { .. } => format!(
+            "{file} is not an ftrack-connect native plugin: it exports no root module \
+             (export one with connect_plugin_api::export_plugin!)"
+        ),
+        LibraryError::IncompatibleVersionNumber {
+            expected_version,
+            actual_version,
+            ..
+        } => format!(
+            "{file} was built against connect-plugin-api {actual_version}, which this host \
+             ({expected_version}) cannot load: rebuild it against connect-plugin-api {expected_version}"
+        ),
+        LibraryError::AbiInstability(report) => {
+            let report = report.to_string();
+            tracing::error!("{file}: abi_stable's layout report:\n{report}");
+            format!(
+                "{file} does not match this host's plugin interface: {} (full report in the log)",
+                layout_summary(&report)
+            )
+        }
+        other => {
+            let text = other.to_string();
+            tracing::error!("{file}: {text}");
+            format!(
+                "{file} cannot be loaded: {}",
+                text.lines().find(|l| !l.trim().is_empty()).unwrap_or("")
+            )
+        }
+    }
+}
+
+/// Says which platform a library was built for, when its header shows it is not this one.
+/// (glibc reports an ELF for another machine as "No such file or directory".)
+fn foreign_platform(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    std::fs::File::open(path)
+        .ok()?
+        .read_exact(&mut header)
+        .ok()?;
+    let found = match header {
+        [0x7f, b'E', b'L', b'F', ..] => {
+            let machine = u16::from_le_bytes([header[18], header[19]]);
+            let arch = match machine {
+                0x03 => "x86",
+                0x28 => "arm",
+                0x3e => "x86_64",
+                0xb7 => "aarch64",
+                0xf3 => "riscv",
+                _ => "an unknown machine",
+            };
+            if cfg!(target_os = "linux") && arch == std::env::consts::ARCH {
+                return None;
+            }
+            format!("an ELF library for {arch}")
+        }
+        [b'M', b'Z', ..] => "a Windows DLL".to_string(),
+        [0xcf, 0xfa, 0xed, 0xfe, ..] | [0xca, 0xfe, 0xba, 0xbe, ..] => {
+            "a macOS library".to_string()
+        }
+        _ => return None,
+    };
+    Some(format!("it is {found}"))
+}
+
+/// abi_stable's layout report ends with an `Error:` block saying what differs; that block on
+/// one line, or the last line that says anything.
+fn layout_summary(report: &str) -> String {
+    let lines: Vec<&str> = report.lines().map(str::trim).collect();
+    match lines.iter().rposition(|l| l.starts_with("Error:")) {
+        Some(start) => lines[start..]
+            .iter()
+            .take_while(|l| !l.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => lines
+            .iter()
+            .rfind(|l| l.chars().any(char::is_alphanumeric))
+            .unwrap_or(&"layout mismatch")
+            .to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_summary_keeps_the_error_block() {
+        let report = "Compared <this>:\n  lots\n\nError:mismatched package\nExpected:\n    a\nFound:\n    b\n\n";
+        assert_eq!(
+            layout_summary(report),
+            "Error:mismatched package Expected: a Found: b"
+        );
+        assert_eq!(layout_summary("x\n---\nlast words\n===\n"), "last words");
+    }
+}
+
+/// The session a native plugin gets: the hub, weakly (the plugin may keep the session).
+#[derive(Clone)]
+struct NativeSession {
+    hub: Weak<EventHub>,
+    plugin: PluginTag,
+    info: SessionInfo,
+}
+
+impl NativeSession {
+    fn hub(&self) -> Result<Arc<EventHub>, RString> {
+        self.hub
+            .upgrade()
+            .ok_or_else(|| RString::from("the host is shutting down"))
+    }
+}
+
+/// Runs `f`, turning a panic into an error: host code called from a plugin must not unwind
+/// into it.
+fn guarded<T>(f: impl FnOnce() -> Result<T, RString>) -> RResult<T, RString> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result.into(),
+        Err(_) => RErr(RString::from("the host failed while handling this call")),
+    }
+}
+
+impl HostSession for NativeSession {
+    fn subscribe(
+        &self,
+        expression: RStr<'_>,
+        priority: i64,
+        handler: EventHandlerBox,
+    ) -> RResult<RString, RString> {
+        guarded(|| {
+            let options = SubscribeOptions {
+                priority,
+                plugin: Some(self.plugin.clone()),
+                ..Default::default()
+            };
+            self.hub()?
+                .subscribe(
+                    expression.as_str(),
+                    Arc::new(NativeHandler(handler)),
+                    options,
+                )
+                .map(RString::from)
+                .map_err(|e| e.to_string().into())
+        })
+    }
+
+    fn unsubscribe(&self, id: RStr<'_>) -> RResult<(), RString> {
+        guarded(|| {
+            self.hub()?
+                .unsubscribe(id.as_str())
+                .map_err(|e| e.to_string().into())
+        })
+    }
+
+    fn publish(&self, event: RStr<'_>) -> RResult<PublishOutcome, RString> {
+        guarded(|| {
+            let mut event: Event = serde_json::from_str(event.as_str())
+                .map_err(|e| RString::from(format!("invalid event: {e}")))?;
+            let results = self.hub()?.publish(&mut event);
+            Ok(PublishOutcome {
+                results: Value::Array(results).to_string().into(),
+                data: event.data.to_string().into(),
+            })
+        })
+    }
+
+    fn api_user(&self) -> RString {
+        self.info.api_user.as_str().into()
+    }
+
+    fn server_url(&self) -> RString {
+        self.info.server_url.as_str().into()
+    }
+}
+
+/// A plugin's handler, as the hub calls it: the event crosses as JSON text.
+struct NativeHandler(EventHandlerBox);
+
+impl Handler for NativeHandler {
+    fn handle(&self, event: &mut Event) -> Result<Value, HandlerError> {
+        let text = serde_json::to_string(&*event).map_err(|e| HandlerError(e.to_string()))?;
+        let outcome = self
+            .0
+            .handle(RStr::from(text.as_str()))
+            .into_result()
+            .map_err(|e| HandlerError(e.into_string()))?;
+        if let Some(data) = outcome.data.into_option() {
+            event.data = serde_json::from_str(&data)
+                .map_err(|e| HandlerError(format!("the handler's event data is not JSON: {e}")))?;
+        }
+        if outcome.stop {
+            event.stop();
+        }
+        serde_json::from_str(&outcome.result)
+            .map_err(|e| HandlerError(format!("the handler's result is not JSON: {e}")))
+    }
+}
