@@ -1,12 +1,16 @@
 //! Cost of one synchronous publish reaching one matching handler, with 10 and with 10,000
-//! subscriptions on other topics (the index must make these about equal), and the same
-//! through a Rhai handler. Mirrors `shared/anchors/python_reference.py dispatch[-10k]`.
+//! subscriptions on other topics (the index must make these about equal): a Rust handler in
+//! the host, a Rhai handler, and a native plugin's handler across the stable ABI (the
+//! `fixture-faulty` plugin, built in release mode first). Mirrors
+//! `shared/anchors/python_reference.py dispatch[-10k]`.
 //!
 //! Run: `cargo bench -p connect-host --bench dispatch`
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use connect_host::hub::{EventHub, Handler, HubIdentity};
+use connect_host::hub::{EventHub, Handler, HubIdentity, PluginTag};
+use connect_host::native_hook;
 use connect_host::rhai_hook::{plugin_engine, CompiledHook, PluginFolders, SessionInfo};
 use connect_plugin_api::Event;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -75,7 +79,61 @@ fn one_matching_handler(c: &mut Criterion) {
             b.iter(|| publish_once(hub))
         });
     }
+    let library = native_fixture();
+    let copies = std::env::temp_dir().join(format!("connect-bench-{}", std::process::id()));
+    for others in [10usize, 10_000] {
+        let hub = hub_with_others(others);
+        let module = native_hook::load(&library, &copies).expect("fixture loads");
+        let info = SessionInfo {
+            api_user: "alice".into(),
+            server_url: String::new(),
+        };
+        module
+            .register(&hub, &PluginTag::new("native"), &info)
+            .unwrap();
+        let mut event = Event::new("native.instance");
+        assert_eq!(hub.publish(&mut event), vec![json!(1)]);
+        group.bench_with_input(
+            BenchmarkId::new("native-handler", others),
+            &hub,
+            |b, hub| {
+                b.iter(|| {
+                    let mut event = Event::new("native.instance")
+                        .with_data(json!({"kind": "x", "selection": []}));
+                    hub.publish(&mut event).len()
+                })
+            },
+        );
+    }
+    let _ = std::fs::remove_dir_all(copies);
     group.finish();
+}
+
+/// Builds the `fixture-faulty` native plugin in release mode; returns its library.
+fn native_fixture() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let target = workspace.join("target").join("native-bench-builds");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let status = std::process::Command::new(cargo)
+        .current_dir(workspace)
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--locked",
+            "-p",
+            "fixture-faulty",
+        ])
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the native fixture failed");
+    target.join("release").join(format!(
+        "{}fixture_faulty{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
 }
 
 criterion_group!(benches, one_matching_handler);
