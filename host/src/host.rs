@@ -6,8 +6,9 @@
 //! kept as a list of [`PluginReport`]s, which `ftrack-connect plugins` prints and
 //! `ftrack.connect.plugin.debug-information` answers with.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use connect_plugin_api::Event;
 use include_dir::{include_dir, Dir};
@@ -15,7 +16,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::credentials::Identity;
-use crate::discovery::{self, DiscoveredPlugin, HookKind, SearchPaths};
+use crate::discovery::{self, DiscoveredPlugin, HookKind, PluginLayout, SearchPaths};
 use crate::expression::Expression;
 use crate::hub::{EventHub, HubIdentity, PluginTag, SubscribeOptions};
 use crate::native_hook::{self, NativeModule};
@@ -79,8 +80,58 @@ pub struct PluginReport {
     pub subscriptions: usize,
     /// Problems that did not stop the plugin: unreadable folders, files without `register`.
     pub warnings: Vec<String>,
+    /// How many times `run --watch` reloaded the plugin after a change (tried, failed or not).
+    pub reloads: u32,
+    /// Native libraries of earlier versions that stay mapped (code may still point into
+    /// them), and their size in bytes.
+    pub retired_libraries: usize,
+    pub retired_library_bytes: u64,
     #[serde(skip)]
     tag: Option<PluginTag>,
+    /// Which plugin this is across reloads; `None` for the built-in hooks and skipped entries.
+    #[serde(skip)]
+    key: Option<String>,
+    /// The state of its files when it was (re)loaded.
+    #[serde(skip)]
+    fingerprint: Fingerprint,
+    /// Native libraries this version mapped: how many, and their size.
+    #[serde(skip)]
+    libraries: (usize, u64),
+}
+
+/// What a plugin's files looked like: path, modification time and size of every file that
+/// makes it up (hooks, importable modules). A change to any of them is a reason to reload.
+type Fingerprint = Vec<(PathBuf, Option<std::time::SystemTime>, u64)>;
+
+fn fingerprint(plugin: &DiscoveredPlugin) -> Fingerprint {
+    let hooks = plugin.hooks.iter().map(|h| h.path.clone());
+    let modules = plugin.library_dirs.iter().flat_map(|dir| {
+        walkdir::WalkDir::new(dir)
+            .follow_links(true)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.into_path())
+    });
+    std::iter::once(plugin.path.clone())
+        .chain(hooks)
+        .chain(modules)
+        .map(|path| {
+            let meta = std::fs::metadata(&path).ok();
+            let modified = meta.as_ref().and_then(|m| m.modified().ok());
+            let size = meta.map_or(0, |m| m.len());
+            (path, modified, size)
+        })
+        .collect()
+}
+
+/// Identifies a plugin across reloads: a folder by its name (so a newer `name-x.y.z` replaces
+/// it), a bare hook file by its path.
+fn plugin_key(plugin: &DiscoveredPlugin) -> String {
+    match plugin.layout {
+        PluginLayout::Folder => format!("folder:{}", plugin.name),
+        PluginLayout::HookFile => format!("file:{}", plugin.path.display()),
+    }
 }
 
 /// Options for [`Host::load`].
@@ -94,9 +145,12 @@ pub struct HostOptions {
 /// A loaded host: the hub with every plugin registered.
 pub struct Host {
     hub: Arc<EventHub>,
+    search_paths: SearchPaths,
     native_copy_dir: PathBuf,
     session: SessionInfo,
     plugins: Arc<RwLock<Vec<PluginReport>>>,
+    /// One refresh at a time.
+    refreshing: Mutex<()>,
 }
 
 impl Host {
@@ -109,9 +163,11 @@ impl Host {
         };
         let host = Host {
             hub,
+            search_paths: options.search_paths.clone(),
             native_copy_dir: options.native_copy_dir.clone(),
             session,
             plugins: Arc::default(),
+            refreshing: Mutex::new(()),
         };
         host.subscribe_own_answers();
         let mut reports = Vec::new();
@@ -141,6 +197,97 @@ impl Host {
 
     pub fn hub(&self) -> &Arc<EventHub> {
         &self.hub
+    }
+
+    /// Every folder plugins are discovered in (what `run --watch` watches).
+    pub fn search_paths(&self) -> &SearchPaths {
+        &self.search_paths
+    }
+
+    /// Discovers again and brings the loaded plugins in line: loads new ones, unloads removed
+    /// ones, and reloads those whose files changed. A reload that fails (compile, load or
+    /// `register`) keeps the last good version subscribed and reports the error on it.
+    pub fn refresh(&self) {
+        let _one_at_a_time = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
+        let found = discovery::discover(&self.search_paths);
+        let previous = self
+            .plugins
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut by_key: HashMap<String, PluginReport> = HashMap::new();
+        let mut next = Vec::new();
+        for report in previous {
+            match report.key.clone() {
+                Some(key) => {
+                    by_key.insert(key, report);
+                }
+                None if report.path.starts_with(DEFAULT_HOOKS_PATH) => next.push(report),
+                None => {}
+            }
+        }
+        for plugin in &found.plugins {
+            if plugin.skipped.is_some() {
+                next.push(self.load_plugin(plugin));
+                continue;
+            }
+            let current = fingerprint(plugin);
+            next.push(match by_key.remove(&plugin_key(plugin)) {
+                Some(old) if old.fingerprint == current => old,
+                Some(old) => self.reload(old, plugin),
+                None => {
+                    tracing::info!("new plugin '{}' at {}", plugin.name, plugin.path.display());
+                    self.load_plugin(plugin)
+                }
+            });
+        }
+        for (_, gone) in by_key {
+            if let Some(tag) = &gone.tag {
+                self.hub.unsubscribe_plugin(tag);
+            }
+            tracing::info!("plugin '{}' removed ({}): unloaded", gone.name, gone.path);
+        }
+        *self.plugins.write().unwrap_or_else(|e| e.into_inner()) = next;
+    }
+
+    /// Loads the changed `plugin` in place of `old`, or keeps `old` if the new one fails.
+    fn reload(&self, old: PluginReport, plugin: &DiscoveredPlugin) -> PluginReport {
+        let mut new = self.load_plugin(plugin);
+        new.reloads = old.reloads + 1;
+        // Whatever either version mapped stays mapped: handlers may point into it.
+        let (retired, retired_bytes) =
+            if new.status == PluginStatus::Failed && old.status == PluginStatus::Loaded {
+                new.libraries
+            } else {
+                old.libraries
+            };
+        if new.status == PluginStatus::Failed && old.status == PluginStatus::Loaded {
+            let error = new.error.unwrap_or_default();
+            tracing::error!(
+                "plugin '{}': the changed version failed, the last good version stays loaded: {error}",
+                old.name
+            );
+            return PluginReport {
+                error: Some(format!("{error} (the last good version is still loaded)")),
+                reloads: new.reloads,
+                fingerprint: new.fingerprint,
+                retired_libraries: old.retired_libraries + retired,
+                retired_library_bytes: old.retired_library_bytes + retired_bytes,
+                ..old
+            };
+        }
+        if let Some(tag) = &old.tag {
+            self.hub.unsubscribe_plugin(tag);
+        }
+        new.retired_libraries = old.retired_libraries + retired;
+        new.retired_library_bytes = old.retired_library_bytes + retired_bytes;
+        tracing::info!(
+            "plugin '{}' reloaded from {}: {:?}",
+            new.name,
+            new.path,
+            new.status
+        );
+        new
     }
 
     /// Every plugin with its current subscription count.
@@ -265,6 +412,10 @@ impl Host {
         );
         report.kind = plugin_kind(plugin);
         report.warnings = plugin.problems.clone();
+        if plugin.skipped.is_none() {
+            report.key = Some(plugin_key(plugin));
+            report.fingerprint = fingerprint(plugin);
+        }
         for problem in &plugin.problems {
             tracing::warn!("plugin '{}': {problem}", plugin.name);
         }
@@ -321,6 +472,10 @@ impl Host {
             report.reason = Some("no hook file defines `fn register(session)`".into());
             return report;
         }
+        report.libraries = hooks.iter().fold((0, 0), |(n, bytes), hook| match hook {
+            LoadedHook::Native(module) => (n + 1, bytes + module.size()),
+            LoadedHook::Rhai(_) => (n, bytes),
+        });
         if report.version.is_none() {
             // A bare native hook file has no folder version: take the one it declares.
             report.version = hooks.iter().find_map(|hook| match hook {
@@ -375,7 +530,13 @@ fn new_report(name: &str, version: Option<&str>, path: &str) -> PluginReport {
         reason: None,
         subscriptions: 0,
         warnings: Vec::new(),
+        reloads: 0,
+        retired_libraries: 0,
+        retired_library_bytes: 0,
         tag: None,
+        key: None,
+        fingerprint: Vec::new(),
+        libraries: (0, 0),
     }
 }
 

@@ -228,12 +228,17 @@ struct AsyncQueue {
     draining: Mutex<()>,
 }
 
+/// Sees every event the hub dispatches, after its handlers ran (`ftrack-connect event watch`).
+/// Returns false when it wants no more events.
+pub type EventObserver = Box<dyn Fn(&Event) -> bool + Send + Sync>;
+
 /// The event hub. Cheap to share: wrap it in an `Arc`.
 pub struct EventHub {
     identity: HubIdentity,
     index: RwLock<SubscriptionIndex>,
     next_seq: AtomicU64,
     queue: AsyncQueue,
+    observers: RwLock<Vec<EventObserver>>,
 }
 
 impl EventHub {
@@ -243,11 +248,32 @@ impl EventHub {
             index: RwLock::new(SubscriptionIndex::default()),
             next_seq: AtomicU64::new(0),
             queue: AsyncQueue::default(),
+            observers: RwLock::default(),
         }
     }
 
-    pub fn identity(&self) -> &HubIdentity {
-        &self.identity
+    /// Shows every dispatched event to `observer` until it returns false.
+    pub fn observe(&self, observer: EventObserver) {
+        self.observers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(observer);
+    }
+
+    fn notify_observers(&self, event: &Event) {
+        if self
+            .observers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+        {
+            return;
+        }
+        // Observers only queue the event elsewhere, so holding the lock while they run is brief.
+        self.observers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|observer| observer(event));
     }
 
     /// Subscribes `handler` to events matching `expression`; returns the subscriber id.
@@ -519,6 +545,7 @@ impl EventHub {
                 break;
             }
         }
+        self.notify_observers(event);
         results
     }
 

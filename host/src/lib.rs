@@ -9,6 +9,8 @@
 //! - [`rhai_hook`]: compiling Rhai hooks and giving them a session;
 //! - [`native_hook`]: loading native (`cdylib`) plugins through the stable ABI;
 //! - [`host`]: loading everything into one hub and running Connect's start-up;
+//! - [`plugin_watcher`], [`endpoint`], [`scaffold`]: development mode (`run --watch`, the
+//!   local endpoint other commands talk to, `plugin new`);
 //! - [`locations`], [`credentials`], [`instance_lock`], [`logging`]: the files and settings
 //!   around it.
 //!
@@ -16,6 +18,7 @@
 
 pub mod credentials;
 pub mod discovery;
+pub mod endpoint;
 pub mod expression;
 pub mod host;
 pub mod hub;
@@ -23,4 +26,6 @@ pub mod instance_lock;
 pub mod locations;
 pub mod logging;
 pub mod native_hook;
+pub mod plugin_watcher;
 pub mod rhai_hook;
+pub mod scaffold;

@@ -1,20 +1,22 @@
 //! `ftrack-connect`: the command line of the Rust host for ftrack Connect plugins.
 
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use connect_host::credentials;
+use connect_host::endpoint::{Client, Endpoint};
 use connect_host::expression::Expression;
-use connect_host::host::{Host, HostOptions, PluginReport, PluginStatus};
+use connect_host::host::{Host, HostOptions};
 use connect_host::instance_lock::InstanceLock;
 use connect_host::locations;
 use connect_host::logging::{self, Verbosity};
+use connect_host::{plugin_watcher, scaffold};
 use connect_plugin_api::Event;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 #[derive(Parser)]
 #[command(
@@ -41,15 +43,37 @@ struct Cli {
 enum Command {
     /// Run the resident host (the default command).
     Run(RunArgs),
-    /// List every discovered plugin and whether it loaded.
+    /// List every plugin and whether it loaded (the running host's, if one runs).
     Plugins {
         /// Print a JSON array instead of a table.
         #[arg(long)]
         json: bool,
+        /// Load the plugins here even if a host is running.
+        #[arg(long)]
+        standalone: bool,
     },
-    /// Publish or test events.
+    /// Publish, watch or test events.
     #[command(subcommand)]
     Event(EventCommand),
+    /// Create plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Create a plugin folder with a working hook.
+    New {
+        name: String,
+        /// A native (Rust) plugin crate instead of a Rhai hook.
+        #[arg(long)]
+        native: bool,
+        /// Where to create it (default: the default plugin directory).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Print (and create) the default plugin directory.
+    Dir,
 }
 
 #[derive(clap::Args)]
@@ -60,6 +84,9 @@ struct RunArgs {
     /// Start even if another instance runs for this user.
     #[arg(short, long)]
     allow_multiple: bool,
+    /// Reload plugins as their files change.
+    #[arg(short, long)]
+    watch: bool,
 }
 
 #[derive(Subcommand)]
@@ -76,7 +103,12 @@ enum EventCommand {
         /// A subscription expression matched against subscriber metadata.
         #[arg(long, value_name = "EXPR")]
         target: Option<String>,
+        /// Load the plugins here even if a host is running.
+        #[arg(long)]
+        standalone: bool,
     },
+    /// Print every event passing through the running host (matching EXPRESSION) as JSON lines.
+    Watch { expression: Option<String> },
     /// Read events as JSON lines on stdin; print `true` or `false` for each.
     Match { expression: String },
 }
@@ -91,6 +123,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => Command::Run(RunArgs {
             silent: args.silent || cli.run.silent,
             allow_multiple: args.allow_multiple || cli.run.allow_multiple,
+            watch: args.watch || cli.run.watch,
         }),
         Some(other) => other,
     };
@@ -110,21 +143,69 @@ fn main() -> ExitCode {
     };
     match command {
         Command::Run(args) => run(&args, &data_dir, &options),
-        Command::Plugins { json } => {
-            let host = Host::load(&credentials::current(&data_dir), &options);
-            print_plugins(&host.plugin_reports(), json)
+        Command::Plugins { json, standalone } => {
+            let running = (!standalone).then(|| Client::find(&data_dir)).flatten();
+            let reports = match running {
+                Some(client) => match client.request(json!({"request": "plugins"})) {
+                    Ok(answer) => answer["plugins"].as_array().cloned().unwrap_or_default(),
+                    Err(err) => return fail(&err.to_string()),
+                },
+                None => {
+                    let host = Host::load(&credentials::current(&data_dir), &options);
+                    let reports = serde_json::to_value(host.plugin_reports());
+                    reports
+                        .ok()
+                        .and_then(|r| r.as_array().cloned())
+                        .unwrap_or_default()
+                }
+            };
+            print_plugins(&reports, json)
         }
         Command::Event(EventCommand::Publish {
             topic,
             data,
             source,
             target,
-        }) => publish(&data_dir, &options, topic, data, source, target),
+            standalone,
+        }) => {
+            let event = match event_from_flags(topic, data, source, target) {
+                Ok(event) => event,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return ExitCode::from(USAGE_ERROR);
+                }
+            };
+            match (!standalone).then(|| Client::find(&data_dir)).flatten() {
+                Some(client) => publish_to(&client, event),
+                None => publish_here(&data_dir, &options, event),
+            }
+        }
+        Command::Event(EventCommand::Watch { expression }) => watch_events(&data_dir, expression),
         Command::Event(EventCommand::Match { expression }) => match_lines(&expression),
+        Command::Plugin(PluginCommand::New { name, native, dir }) => {
+            let dir = dir.unwrap_or_else(locations::default_plugin_dir);
+            match scaffold::new_plugin(&name, &dir, native) {
+                Ok(folder) => {
+                    println!("{}", folder.display());
+                    ExitCode::SUCCESS
+                }
+                Err(err) => fail(&err.to_string()),
+            }
+        }
+        Command::Plugin(PluginCommand::Dir) => {
+            let dir = locations::default_plugin_dir();
+            match std::fs::create_dir_all(&dir) {
+                Ok(()) => {
+                    println!("{}", dir.display());
+                    ExitCode::SUCCESS
+                }
+                Err(err) => fail(&format!("cannot create {}: {err}", dir.display())),
+            }
+        }
     }
 }
 
-fn run(args: &RunArgs, data_dir: &std::path::Path, options: &HostOptions) -> ExitCode {
+fn run(args: &RunArgs, data_dir: &Path, options: &HostOptions) -> ExitCode {
     let _lock = if args.allow_multiple {
         None
     } else {
@@ -144,9 +225,22 @@ fn run(args: &RunArgs, data_dir: &std::path::Path, options: &HostOptions) -> Exi
         }
     };
     let identity = credentials::current(data_dir);
-    let host = Host::load(&identity, options);
+    let host = Arc::new(Host::load(&identity, options));
     host.start_session();
     host.verify_startup();
+    let _endpoint = Endpoint::start(host.clone(), data_dir)
+        .inspect_err(|err| {
+            tracing::error!("no local endpoint (other commands will not see this host): {err}")
+        })
+        .ok();
+    let _watcher = if args.watch {
+        match plugin_watcher::watch(host.clone()) {
+            Ok(watcher) => Some(watcher),
+            Err(err) => return fail(&format!("cannot watch the plugin folders: {err}")),
+        }
+    } else {
+        None
+    };
     let hub = host.hub().clone();
     let stopping = Arc::new(AtomicBool::new(false));
     let queue = {
@@ -218,32 +312,33 @@ impl ShutdownSignals {
     }
 }
 
-fn print_plugins(reports: &[PluginReport], json: bool) -> ExitCode {
+fn print_plugins(reports: &[Value], json: bool) -> ExitCode {
     let mut out = std::io::stdout().lock();
     if json {
         let text = serde_json::to_string_pretty(reports).expect("reports serialize");
         let _ = writeln!(out, "{text}");
         return ExitCode::SUCCESS;
     }
+    let text = |value: &Value| value.as_str().unwrap_or("-").to_string();
     for r in reports {
-        let status = match r.status {
-            PluginStatus::Loaded => format!("loaded, {} subscriptions", r.subscriptions),
-            PluginStatus::Failed => "FAILED".to_string(),
-            PluginStatus::Skipped => "skipped".to_string(),
+        let status = match r["status"].as_str() {
+            Some("loaded") => format!("loaded, {} subscriptions", r["subscriptions"]),
+            Some("failed") => "FAILED".to_string(),
+            _ => text(&r["status"]),
         };
         let _ = writeln!(
             out,
             "{} {} [{}] {status}\n    {}",
-            r.name,
-            r.version.as_deref().unwrap_or("-"),
-            serde_json::to_value(r.kind)
-                .unwrap_or_default()
-                .as_str()
-                .unwrap_or(""),
-            r.path
+            text(&r["name"]),
+            text(&r["version"]),
+            text(&r["kind"]),
+            text(&r["path"])
         );
-        for line in r.error.iter().chain(&r.reason).chain(&r.warnings) {
-            let _ = writeln!(out, "    {line}");
+        let notes = [&r["error"], &r["reason"]]
+            .into_iter()
+            .chain(r["warnings"].as_array().into_iter().flatten());
+        for note in notes.filter_map(Value::as_str) {
+            let _ = writeln!(out, "    {note}");
         }
     }
     ExitCode::SUCCESS
@@ -258,32 +353,45 @@ fn json_object(flag: &str, text: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
-fn publish(
-    data_dir: &std::path::Path,
-    options: &HostOptions,
+/// The event `event publish` sends, from its flags; the error is for the user.
+fn event_from_flags(
     topic: String,
     data: Option<String>,
     source: Option<String>,
     target: Option<String>,
-) -> ExitCode {
+) -> Result<Event, String> {
     let mut event = Event::new(topic);
-    let parsed = (|| -> Result<(), String> {
-        if let Some(data) = data {
-            event.data = Value::Object(json_object("--data", &data)?);
-        }
-        if let Some(source) = source {
-            event.source = json_object("--source", &source)?;
-        }
-        if let Some(target) = target {
-            Expression::parse(&target).map_err(|e| format!("--target: {e}"))?;
-            event.target = target;
-        }
-        Ok(())
-    })();
-    if let Err(message) = parsed {
-        eprintln!("error: {message}");
-        return ExitCode::from(USAGE_ERROR);
+    if let Some(data) = data {
+        event.data = Value::Object(json_object("--data", &data)?);
     }
+    if let Some(source) = source {
+        event.source = json_object("--source", &source)?;
+    }
+    if let Some(target) = target {
+        Expression::parse(&target).map_err(|e| format!("--target: {e}"))?;
+        event.target = target;
+    }
+    Ok(event)
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(1)
+}
+
+/// Publishes through the running host and prints its results.
+fn publish_to(client: &Client, event: Event) -> ExitCode {
+    match client.request(json!({"request": "publish", "event": event})) {
+        Ok(answer) => {
+            println!("{}", answer["results"]);
+            ExitCode::SUCCESS
+        }
+        Err(err) => fail(&err.to_string()),
+    }
+}
+
+/// Loads the plugins in this process, publishes, prints the results.
+fn publish_here(data_dir: &Path, options: &HostOptions, mut event: Event) -> ExitCode {
     let host = Host::load(&credentials::current(data_dir), options);
     host.start_session();
     let results = host.hub().publish(&mut event);
@@ -293,6 +401,26 @@ fn publish(
         serde_json::to_string(&results).expect("results are JSON")
     );
     ExitCode::SUCCESS
+}
+
+fn watch_events(data_dir: &Path, expression: Option<String>) -> ExitCode {
+    if let Some(Err(err)) = expression.as_deref().map(Expression::parse) {
+        eprintln!("error: invalid expression: {err}");
+        return ExitCode::from(USAGE_ERROR);
+    }
+    let Some(client) = Client::find(data_dir) else {
+        return fail(
+            "no ftrack-connect host is running for this user (start one with `ftrack-connect run`)",
+        );
+    };
+    let mut out = std::io::stdout().lock();
+    let outcome = client.watch(expression.as_deref(), |line| {
+        writeln!(out, "{line}").and_then(|_| out.flush()).is_ok()
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&err.to_string()),
+    }
 }
 
 fn match_lines(expression: &str) -> ExitCode {

@@ -33,6 +33,8 @@ use crate::rhai_hook::SessionInfo;
 pub struct NativeModule {
     module: PluginModRef,
     path: PathBuf,
+    /// Size of the library file: what stays mapped once it is loaded.
+    size: u64,
 }
 
 /// Loads the library at `path` from a fresh copy in `copy_dir`; the error is one line.
@@ -49,6 +51,7 @@ pub fn load(path: &Path, copy_dir: &Path) -> Result<NativeModule, String> {
     Ok(NativeModule {
         module,
         path: path.to_path_buf(),
+        size: std::fs::metadata(path).map_or(0, |m| m.len()),
     })
 }
 
@@ -59,6 +62,11 @@ impl NativeModule {
             self.module.name().to_string(),
             self.module.version().to_string(),
         )
+    }
+
+    /// Bytes of library the load mapped (the file's size).
+    pub fn size(&self) -> u64 {
+        self.size
     }
 
     /// Runs the plugin's `register` with a session on `hub`.

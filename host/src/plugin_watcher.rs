@@ -1,0 +1,51 @@
+//! `run --watch`: notices edits in the plugin folders and has the host reload what changed.
+//!
+//! File events are debounced per path: a path is reported once it has been quiet for
+//! [`DEBOUNCE`]. An editor that saves through a temporary file and a rename, or cargo replacing
+//! a library (remove, then link), thus produce one batch, and the host's fingerprint
+//! comparison reloads each changed plugin once. Events for files that are no part of a plugin
+//! (editor swap files, backups) change no fingerprint and reload nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::RecursiveMode;
+use notify_debouncer_mini::{new_debouncer, DebounceEventResult, DebouncedEventKind, Debouncer};
+
+use crate::host::Host;
+
+/// Quiet time before a changed path is acted on.
+pub const DEBOUNCE: Duration = Duration::from_millis(50);
+
+/// Watches while it lives.
+pub struct PluginWatcher {
+    _debouncer: Debouncer<notify::RecommendedWatcher>,
+}
+
+/// Starts watching every plugin root and hook directory of `host`.
+pub fn watch(host: Arc<Host>) -> notify::Result<PluginWatcher> {
+    let refresher = host.clone();
+    let mut debouncer = new_debouncer(DEBOUNCE, move |result: DebounceEventResult| match result {
+        // `AnyContinuous` means a path is still being written: wait for its final `Any`.
+        Ok(events) if events.iter().any(|e| e.kind == DebouncedEventKind::Any) => {
+            tracing::debug!("{} paths changed", events.len());
+            refresher.refresh();
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!("watching plugin folders: {err}"),
+    })?;
+    let paths = host.search_paths();
+    for dir in paths.plugin_roots.iter().chain(&paths.hook_dirs) {
+        if !dir.is_dir() {
+            tracing::warn!("not watching {}: no such folder", dir.display());
+            continue;
+        }
+        match debouncer.watcher().watch(dir, RecursiveMode::Recursive) {
+            Ok(()) => tracing::info!("watching {}", dir.display()),
+            Err(err) => tracing::warn!("cannot watch {}: {err}", dir.display()),
+        }
+    }
+    Ok(PluginWatcher {
+        _debouncer: debouncer,
+    })
+}
