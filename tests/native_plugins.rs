@@ -4,56 +4,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::path::PathBuf;
 
-use common::Sandbox;
+use common::{library, Sandbox};
 use serde_json::{json, Value};
-
-const CRATES: &[&str] = &[
-    "machine-info",
-    "selection-actions",
-    "fixture-faulty",
-    "fixture-incompatible-version",
-    "fixture-incompatible-layout",
-    "fixture-no-root-module",
-];
-
-/// Builds the native crates once; returns the folder holding the libraries.
-fn built() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        // A target folder of their own: the one running this test is locked by cargo.
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace.join("target"))
-            .join("native-test-builds");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let mut command = Command::new(cargo);
-        command
-            .current_dir(workspace)
-            .args(["build", "--quiet", "--locked", "--target-dir"])
-            .arg(&target);
-        for name in CRATES {
-            command.args(["-p", name]);
-        }
-        let status = command.status().expect("cargo runs");
-        assert!(status.success(), "building the native plugins failed");
-        target.join("debug")
-    })
-}
-
-/// The built library of crate `name`.
-fn library(name: &str) -> PathBuf {
-    let stem = name.replace('-', "_");
-    built().join(format!(
-        "{}{stem}{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ))
-}
 
 /// Copies crate `name`'s library into `plugins/<folder>/hook/`.
 fn install(s: &Sandbox, folder: &str, name: &str) -> PathBuf {

@@ -1,0 +1,387 @@
+//! Development mode through the real binary: `run --watch` against real plugin folders, driven
+//! with `event publish` and `plugins` (which reach the running host through its endpoint),
+//! `event watch`, the endpoint's token check, and `plugin new`/`plugin dir`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Stdio;
+
+use common::{eventually, library, KillOnDrop, Running, Sandbox};
+use serde_json::{json, Value};
+
+/// A hook answering `topic=t` with `answer` and how many times it answered in this process.
+fn counting_hook(answer: &str) -> String {
+    format!(
+        r#"fn register(session) {{
+            let calls = [];
+            session.event_hub.subscribe("topic=t", |e| {{ calls.push(1); ["{answer}", calls.len()] }});
+        }}"#
+    )
+}
+
+/// Saves like an editor does: write a temporary file, then rename it over the original.
+fn save(path: &Path, text: &str) {
+    let temporary = path.with_extension("rhai.tmp~");
+    std::fs::write(&temporary, text).unwrap();
+    std::fs::rename(&temporary, path).unwrap();
+}
+
+fn start_watching(s: &Sandbox) -> Running {
+    let mut host = Running::start(s, &["run", "--watch", "-v", "debug"]);
+    host.wait_for("is running");
+    host
+}
+
+fn answer(s: &Sandbox, topic: &str) -> Vec<Value> {
+    s.publish(topic, "{}")
+}
+
+#[cfg(unix)]
+#[test]
+fn an_edit_goes_live_a_broken_edit_keeps_the_last_good_version() {
+    let s = Sandbox::new();
+    let hook = s.hook("live", "live.rhai", &counting_hook("v1"));
+    let host = start_watching(&s);
+
+    // Through the running host: its state lives on between publishes.
+    assert_eq!(answer(&s, "t"), vec![json!(["v1", 1])]);
+    assert_eq!(answer(&s, "t"), vec![json!(["v1", 2])]);
+    let (standalone, _) = s.publish_with("t", &["--standalone"]);
+    assert_eq!(standalone, vec![json!(["v1", 1])]);
+
+    save(&hook, &counting_hook("v2"));
+    eventually("the edit to answer", || {
+        (answer(&s, "t") == vec![json!(["v2", 1])]).then_some(())
+    });
+    // One save through a temporary file and a rename: exactly one reload.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(s.plugin("live")["reloads"], 1);
+
+    save(&hook, "fn register(session) {\n    let broken = ;\n}\n");
+    let plugin = eventually("the broken edit to be reported", || {
+        let plugin = s.plugin("live");
+        plugin["error"].is_string().then_some(plugin)
+    });
+    let error = plugin["error"].as_str().unwrap();
+    assert!(error.contains("live.rhai:2:"), "{error}");
+    assert!(
+        error.contains("last good version is still loaded"),
+        "{error}"
+    );
+    assert_eq!(plugin["status"], "loaded");
+    assert_eq!(plugin["subscriptions"], 1);
+    assert_eq!(
+        answer(&s, "t"),
+        vec![json!(["v2", 2])],
+        "the last good version answers"
+    );
+
+    save(&hook, &counting_hook("v3"));
+    eventually("the next good save to replace it", || {
+        (answer(&s, "t") == vec![json!(["v3", 1])]).then_some(())
+    });
+    assert_eq!(s.plugin("live")["error"], Value::Null);
+
+    host.signal(libc::SIGTERM);
+    let (code, stderr) = host.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("plugin 'live' reloaded"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn added_removed_and_newer_versions_are_followed() {
+    let s = Sandbox::new();
+    s.hook(
+        "stays",
+        "h.rhai",
+        r#"fn register(session) { session.event_hub.subscribe("topic=who", |e| "stays"); }"#,
+    );
+    let host = start_watching(&s);
+    assert_eq!(answer(&s, "who"), vec![json!("stays")]);
+
+    let who = |name: &str| {
+        format!(
+            r#"fn register(session) {{ session.event_hub.subscribe("topic=who", |e| "{name}", 50); }}"#
+        )
+    };
+    s.hook("added", "h.rhai", &who("added"));
+    eventually("the new plugin", || {
+        (answer(&s, "who") == vec![json!("added"), json!("stays")]).then_some(())
+    });
+
+    s.hook("tools-1.0.0", "h.rhai", &who("tools 1.0.0"));
+    eventually("tools 1.0.0", || {
+        answer(&s, "who")
+            .contains(&json!("tools 1.0.0"))
+            .then_some(())
+    });
+    s.hook("tools-1.1.0", "h.rhai", &who("tools 1.1.0"));
+    eventually("the switch to tools 1.1.0", || {
+        let results = answer(&s, "who");
+        (results.contains(&json!("tools 1.1.0")) && !results.contains(&json!("tools 1.0.0")))
+            .then_some(())
+    });
+
+    std::fs::remove_dir_all(s.plugins().join("added")).unwrap();
+    eventually("the removed plugin to go", || {
+        (!answer(&s, "who").contains(&json!("added"))).then_some(())
+    });
+    let (plugins, _) = s.plugins_json();
+    assert!(!plugins.iter().any(|p| p["name"] == "added"));
+    let tools: Vec<_> = plugins.iter().filter(|p| p["name"] == "tools").collect();
+    assert_eq!(tools.len(), 2);
+    assert!(tools
+        .iter()
+        .any(|p| p["version"] == "1.1.0" && p["status"] == "loaded"));
+    host.signal(libc::SIGTERM);
+    assert_eq!(host.finish().0, Some(0));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_rebuilt_native_library_is_picked_up_once_and_the_old_copy_accounted() {
+    let s = Sandbox::new();
+    let hook = s.plugins().join("native/hook");
+    std::fs::create_dir_all(&hook).unwrap();
+    let installed = hook.join(library("fixture-faulty").file_name().unwrap());
+    std::fs::copy(library("fixture-faulty"), &installed).unwrap();
+    let host = start_watching(&s);
+    assert_eq!(answer(&s, "native.instance"), vec![json!(1)]);
+
+    // As cargo replaces a library: remove it, then link the new build in its place.
+    std::fs::remove_file(&installed).unwrap();
+    std::fs::hard_link(library("machine-info"), &installed)
+        .or_else(|_| std::fs::copy(library("machine-info"), &installed).map(|_| ()))
+        .unwrap();
+    let about = eventually("the rebuilt library to answer", || {
+        let about = answer(&s, "ftrack.connect.plugin.debug-information");
+        about
+            .iter()
+            .any(|r| r["name"] == "machine-info")
+            .then_some(about)
+    });
+    assert!(!about.is_empty());
+    assert!(
+        answer(&s, "native.instance").is_empty(),
+        "the old build is unsubscribed"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let plugin = s.plugin("native");
+    assert_eq!(plugin["reloads"], 1, "{plugin}");
+    assert_eq!(plugin["retired_libraries"], 1, "{plugin}");
+    let size = std::fs::metadata(library("fixture-faulty")).unwrap().len();
+    assert_eq!(plugin["retired_library_bytes"], size, "{plugin}");
+    host.signal(libc::SIGTERM);
+    assert_eq!(host.finish().0, Some(0));
+}
+
+#[cfg(unix)]
+#[test]
+fn the_endpoint_is_loopback_only_private_and_checks_the_token() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Sandbox::new();
+    let host = start_watching(&s);
+    let file = s.user_data_dir().join("endpoint.json");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let endpoint: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let address = endpoint["address"].as_str().unwrap().to_string();
+    assert!(address.starts_with("127.0.0.1:"), "{address}");
+    let token = endpoint["token"].as_str().unwrap().to_string();
+
+    let ask = |request: Value| -> Value {
+        let mut stream = TcpStream::connect(&address).unwrap();
+        writeln!(stream, "{request}").unwrap();
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap()
+    };
+    let publish = json!({"request": "publish", "event": {"topic": "ftrack.connect.discover"}});
+    let mut wrong = publish.clone();
+    wrong["token"] = json!(format!("{}x", &token[..token.len() - 1]));
+    let refused = ask(wrong);
+    assert_eq!(refused["ok"], false);
+    assert!(refused["error"].as_str().unwrap().contains("token"));
+    assert_eq!(ask(publish.clone())["ok"], false, "no token, no answer");
+    let mut right = publish;
+    right["token"] = json!(token);
+    assert_eq!(ask(right), json!({"ok": true, "results": [true]}));
+
+    host.signal(libc::SIGTERM);
+    let (_, stderr) = host.finish();
+    assert!(
+        stderr.contains("refused a request without the right token"),
+        "{stderr}"
+    );
+    assert!(!file.exists(), "the endpoint file goes with the host");
+}
+
+#[cfg(unix)]
+#[test]
+fn event_watch_prints_matching_events_and_replies() {
+    let s = Sandbox::new();
+    s.hook(
+        "asker",
+        "h.rhai",
+        r#"fn register(session) {
+            let hub = session.event_hub;
+            session.event_hub.subscribe("topic=watch.question", |e| "an answer");
+            session.event_hub.subscribe("topic=watch.ask", |e| { hub.publish(#{ topic: "watch.question" }, |reply| ()); "asked" });
+        }"#,
+    );
+    let host = start_watching(&s);
+    let mut watch = KillOnDrop(
+        s.command()
+            .args(["event", "watch", "topic=watch* or topic=ftrack.meta.reply"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(watch.0.stdout.take().unwrap()).lines();
+    // The watcher is registered once the host has answered it; publish until it sees events.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.by_ref().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen: Vec<Value> = Vec::new();
+    eventually("the watched events", || {
+        answer(&s, "unrelated.topic");
+        answer(&s, "watch.ask");
+        while let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            seen.push(serde_json::from_str(&line).expect("each line is an event"));
+        }
+        let topics: Vec<&str> = seen.iter().filter_map(|e| e["topic"].as_str()).collect();
+        (topics.contains(&"watch.ask")
+            && topics.contains(&"watch.question")
+            && topics.contains(&"ftrack.meta.reply"))
+        .then_some(())
+    });
+    assert!(!seen.iter().any(|e| e["topic"] == "unrelated.topic"));
+    let reply = seen
+        .iter()
+        .find(|e| e["topic"] == "ftrack.meta.reply")
+        .unwrap();
+    assert_eq!(reply["data"], "an answer");
+    assert!(reply["inReplyToEvent"].is_string());
+    drop(watch);
+    host.signal(libc::SIGTERM);
+    assert_eq!(host.finish().0, Some(0));
+}
+
+#[test]
+fn watch_without_a_running_host_says_so() {
+    let s = Sandbox::new();
+    let output = s.run(&["event", "watch"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no ftrack-connect host is running"));
+}
+
+#[test]
+fn plugin_dir_and_a_new_rhai_plugin_that_works() {
+    let s = Sandbox::new();
+    let output = s.run(&["plugin", "dir"]);
+    assert!(output.status.success());
+    let dir = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    assert_eq!(Path::new(&dir), s.default_plugin_dir());
+    assert!(s.default_plugin_dir().is_dir());
+
+    let output = s.run(&[
+        "plugin",
+        "new",
+        "shot-tools",
+        "--dir",
+        s.plugins().to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let plugin = s.plugin("shot-tools");
+    assert_eq!(plugin["status"], "loaded", "{plugin}");
+    let items = s.publish(
+        "ftrack.action.discover",
+        r#"{"selection": [{"entityId": "1", "entityType": "Task"}]}"#,
+    );
+    assert_eq!(items[0]["items"][0]["actionIdentifier"], "shot-tools");
+    let launched = s.publish(
+        "ftrack.action.launch",
+        r#"{"actionIdentifier": "shot-tools"}"#,
+    );
+    assert_eq!(
+        launched,
+        vec![json!({"success": true, "message": "shot-tools ran"})]
+    );
+
+    let again = s.run(&[
+        "plugin",
+        "new",
+        "shot-tools",
+        "--dir",
+        s.plugins().to_str().unwrap(),
+    ]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let bad = s.run(&["plugin", "new", "../escape"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid plugin name"));
+}
+
+#[test]
+fn a_new_native_plugin_builds_and_loads() {
+    let s = Sandbox::new();
+    let output = s.run(&[
+        "plugin",
+        "new",
+        "native-tools",
+        "--native",
+        "--dir",
+        s.plugins().to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let folder = s.plugins().join("native-tools");
+    // Share the native test builds' target folder: the dependencies are already built there.
+    let target = common::built().parent().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--quiet", "--offline", "--manifest-path"])
+        .arg(folder.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the generated crate builds");
+    let name = format!(
+        "{}native_tools{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    std::fs::copy(
+        target.join("debug").join(&name),
+        folder.join("hook").join(&name),
+    )
+    .unwrap();
+    let plugin = s.plugin("native-tools");
+    assert_eq!(plugin["kind"], "native", "{plugin}");
+    assert_eq!(plugin["status"], "loaded", "{plugin}");
+    let launched = s.publish(
+        "ftrack.action.launch",
+        r#"{"actionIdentifier": "native-tools"}"#,
+    );
+    assert_eq!(
+        launched,
+        vec![json!({"success": true, "message": "native-tools ran"})]
+    );
+}
