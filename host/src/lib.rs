@@ -9,17 +9,21 @@
 //! - [`rhai_hook`]: compiling Rhai hooks and giving them a session;
 //! - [`native_hook`]: loading native (`cdylib`) plugins through the stable ABI;
 //! - [`host`]: loading everything into one hub and running Connect's start-up;
+//! - [`launcher`]: the built-in application launcher (launcher configs, installed versions,
+//!   starting programs); [`actions`]: the `actions` command that lists and runs actions;
 //! - [`locations`], [`credentials`], [`instance_lock`], [`logging`]: the files and settings
 //!   around it.
 //!
 //! The `ftrack-connect` binary (`src/main.rs`) is the command line on top.
 
+pub mod actions;
 pub mod credentials;
 pub mod discovery;
 pub mod expression;
 pub mod host;
 pub mod hub;
 pub mod instance_lock;
+pub mod launcher;
 pub mod locations;
 pub mod logging;
 pub mod native_hook;

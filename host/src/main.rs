@@ -50,6 +50,8 @@ enum Command {
     /// Publish or test events.
     #[command(subcommand)]
     Event(EventCommand),
+    /// List the actions for a selection, or launch one.
+    Actions(connect_host::actions::ActionsArgs),
 }
 
 #[derive(clap::Args)]
@@ -107,6 +109,7 @@ fn main() -> ExitCode {
     let options = HostOptions {
         search_paths: locations::search_paths(&cli.plugin_paths),
         native_copy_dir: data_dir.join("native"),
+        launcher_config_paths: locations::launcher_config_paths(),
     };
     match command {
         Command::Run(args) => run(&args, &data_dir, &options),
@@ -121,6 +124,7 @@ fn main() -> ExitCode {
             target,
         }) => publish(&data_dir, &options, topic, data, source, target),
         Command::Event(EventCommand::Match { expression }) => match_lines(&expression),
+        Command::Actions(args) => connect_host::actions::run(&args, &data_dir, &options),
     }
 }
 
