@@ -65,7 +65,7 @@ impl Context {
                         .and_then(Value::as_str)
                         .is_some_and(|kind| {
                             let kind = kind.to_lowercase();
-                            lower_case.iter().any(|wanted| *wanted == kind)
+                            lower_case.contains(&kind)
                         })
                 })
             }
