@@ -471,7 +471,7 @@ fn a_program_that_cannot_start_is_reported_with_the_os_error() {
     let results = s.publish("ftrack.action.launch", &shot.to_string());
     assert_eq!(
         results[0]["message"],
-        "Painter 10 is not offered for this selection (it needs task)"
+        "Painter 10 is not offered for this selection (it needs Task)"
     );
 }
 
@@ -508,11 +508,12 @@ fn bad_configs_are_reported_and_skipped() {
     );
     s.write("configs/broken.yml", "identifier: x\n");
 
+    let config_paths =
+        std::env::join_paths([s.path().join("configs"), s.path().join("missing")]).unwrap();
     let mut command = s.command();
-    command.args(["plugins", "--json"]).env(
-        "FTRACK_APPLICATION_LAUNCHER_CONFIG_PATHS",
-        s.path().join("configs"),
-    );
+    command
+        .args(["plugins", "--json"])
+        .env("FTRACK_APPLICATION_LAUNCHER_CONFIG_PATHS", config_paths);
     let output = command.output().unwrap();
     assert!(output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -573,7 +574,7 @@ fn bad_configs_are_reported_and_skipped() {
     // A config from the config paths is the launcher's own problem.
     let launcher = entry("application-launcher");
     let launcher_warnings = launcher["warnings"].as_array().unwrap();
-    assert_eq!(launcher_warnings.len(), 1, "{launcher_warnings:?}");
+    assert_eq!(launcher_warnings.len(), 2, "{launcher_warnings:?}");
     let warning = launcher_warnings[0].as_str().unwrap();
     assert!(
         warning.starts_with(&format!(
@@ -581,6 +582,13 @@ fn bad_configs_are_reported_and_skipped() {
             s.path().join("configs/broken.yml").display()
         )),
         "{warning}"
+    );
+    assert_eq!(
+        launcher_warnings[1],
+        format!(
+            "launcher config folder {} (from FTRACK_APPLICATION_LAUNCHER_CONFIG_PATHS) does not exist",
+            s.path().join("missing").display()
+        )
     );
 
     // The good config still works.

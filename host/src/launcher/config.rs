@@ -39,10 +39,11 @@ pub enum Context {
     /// `context: null` (or no `context`): offered whatever is selected, nothing included.
     Any,
     /// A list of entity types: offered when every selected entity has one of these types
-    /// (compared case-insensitively, as the web UI sends `task` where the API says `Task`).
-    /// A `null` in the list, as ftrack allows, also offers it when nothing is selected.
+    /// (compared case-insensitively, as the web UI sends `task` where the API says `Task`;
+    /// entity type names are ASCII identifiers). A `null` in the list, as ftrack allows, also
+    /// offers it when nothing is selected.
     Types {
-        lower_case: Vec<String>,
+        names: Vec<String>,
         allow_empty: bool,
     },
 }
@@ -52,10 +53,7 @@ impl Context {
     pub fn accepts(&self, selection: &[Value]) -> bool {
         match self {
             Context::Any => true,
-            Context::Types {
-                lower_case,
-                allow_empty,
-            } => {
+            Context::Types { names, allow_empty } => {
                 if selection.is_empty() {
                     return *allow_empty;
                 }
@@ -64,8 +62,7 @@ impl Context {
                         .get("entityType")
                         .and_then(Value::as_str)
                         .is_some_and(|kind| {
-                            let kind = kind.to_lowercase();
-                            lower_case.contains(&kind)
+                            names.iter().any(|name| name.eq_ignore_ascii_case(kind))
                         })
                 })
             }
@@ -76,11 +73,8 @@ impl Context {
     pub fn describe(&self) -> String {
         match self {
             Context::Any => "any selection".into(),
-            Context::Types {
-                lower_case,
-                allow_empty,
-            } => {
-                let mut text = lower_case.join(", ");
+            Context::Types { names, allow_empty } => {
+                let mut text = names.join(", ");
                 if *allow_empty {
                     text.push_str(", or nothing");
                 }
@@ -262,11 +256,7 @@ fn check(file: &Path, mut raw: RawConfig, platform: &str) -> Result<LauncherConf
         }
         Some(types) => Context::Types {
             allow_empty: types.iter().any(Option::is_none),
-            lower_case: types
-                .into_iter()
-                .flatten()
-                .map(|t| t.to_lowercase())
-                .collect(),
+            names: types.into_iter().flatten().collect(),
         },
     };
     let mut integrations = Vec::new();
@@ -430,7 +420,7 @@ mod tests {
         assert_eq!(
             config.context,
             Context::Types {
-                lower_case: vec!["task".into()],
+                names: vec!["Task".into()],
                 allow_empty: true
             }
         );
@@ -444,7 +434,7 @@ mod tests {
     #[test]
     fn context_compares_entity_types_case_insensitively() {
         let context = Context::Types {
-            lower_case: vec!["task".into()],
+            names: vec!["Task".into()],
             allow_empty: false,
         };
         assert!(context.accepts(&[json!({"entityType": "TASK", "entityId": "1"})]));

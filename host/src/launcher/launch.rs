@@ -125,6 +125,13 @@ pub(super) fn start(
         Some(Value::String(cwd)) if !cwd.is_empty() => Some(PathBuf::from(cwd)),
         _ => None,
     };
+    if let Some(cwd) = cwd.as_ref().filter(|cwd| !cwd.is_dir()) {
+        // Else the OS reports a bad working folder as if the program were missing.
+        return Err(format!(
+            "its working folder {} (data.options.cwd) is not a folder",
+            cwd.display()
+        ));
+    }
 
     let mut variables: Vec<(OsString, OsString)> = env
         .iter()

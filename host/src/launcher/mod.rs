@@ -23,19 +23,13 @@
 //! A config that cannot be read or checked is reported (with its file) and skipped; the others
 //! work regardless.
 
-mod config;
-mod environment;
+pub mod config;
+pub mod environment;
 mod launch;
-mod search;
-mod spawn;
+pub mod search;
+pub mod spawn;
 
-pub use config::{
-    platform, ConfigError, Context, Format, LauncherConfig, SearchPath, DEFAULT_VERSION_EXPRESSION,
-    LAST_PRIORITY,
-};
-pub use environment::{EnvAction, PATH_SEPARATOR};
-pub use search::{find_installations, Installation, UNKNOWN_VERSION};
-pub use spawn::spawn_detached;
+pub use config::platform;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -48,6 +42,8 @@ use crate::credentials::Identity;
 use crate::discovery::{DiscoveredPlugin, PluginLayout};
 use crate::expression::Expression;
 use crate::hub::{EventHub, Handler, HandlerError, PluginTag, SubscribeOptions};
+use config::{Format, LauncherConfig, SearchPath, LAST_PRIORITY};
+use search::{find_installations, Installation};
 
 /// The launcher's name in `ftrack-connect plugins`.
 pub const NAME: &str = "application-launcher";
