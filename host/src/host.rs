@@ -19,6 +19,7 @@ use crate::credentials::Identity;
 use crate::discovery::{self, DiscoveredPlugin, HookKind, PluginLayout, SearchPaths};
 use crate::expression::Expression;
 use crate::hub::{EventHub, HubIdentity, PluginTag, SubscribeOptions};
+use crate::launcher;
 use crate::native_hook::{self, NativeModule};
 use crate::rhai_hook::{plugin_engine, CompiledHook, PluginFolders, SessionInfo};
 
@@ -140,6 +141,8 @@ pub struct HostOptions {
     pub search_paths: SearchPaths,
     /// A private folder where native libraries are copied to be loaded (see [`native_hook`]).
     pub native_copy_dir: PathBuf,
+    /// Folders of launcher configs read besides plugins' `launch/` folders (see [`launcher`]).
+    pub launcher_config_paths: Vec<PathBuf>,
 }
 
 /// A loaded host: the hub with every plugin registered.
@@ -176,8 +179,15 @@ impl Host {
         for problem in &found.problems {
             tracing::warn!("plugin discovery: {problem}");
         }
+        let (launcher_report, mut launch_warnings) =
+            host.load_application_launcher(&found.plugins, options, identity);
+        reports.push(launcher_report);
         for plugin in &found.plugins {
-            reports.push(host.load_plugin(plugin));
+            let mut report = host.load_plugin(plugin);
+            report
+                .warnings
+                .extend(launch_warnings.remove(&plugin.path).unwrap_or_default());
+            reports.push(report);
         }
         let loaded = reports
             .iter()
@@ -222,7 +232,8 @@ impl Host {
                 Some(key) => {
                     by_key.insert(key, report);
                 }
-                None if report.path.starts_with(DEFAULT_HOOKS_PATH) => next.push(report),
+                // Built into the binary: nothing on disk to change.
+                None if report.path.starts_with("<built-in>/") => next.push(report),
                 None => {}
             }
         }
@@ -402,6 +413,32 @@ impl Host {
                 report
             })
             .collect()
+    }
+
+    /// The built-in application launcher, reading the `launch/` folders of `plugins` and
+    /// `options.launcher_config_paths`. Returns its report (with the problems of configs from
+    /// the config paths) and the problems of configs in each plugin's `launch/`, by plugin
+    /// path, for that plugin's report.
+    fn load_application_launcher(
+        &self,
+        plugins: &[DiscoveredPlugin],
+        options: &HostOptions,
+        identity: &Identity,
+    ) -> (PluginReport, HashMap<PathBuf, Vec<String>>) {
+        let tag = PluginTag::new(launcher::NAME);
+        let version = Some(env!("CARGO_PKG_VERSION"));
+        let mut report = new_report(launcher::NAME, version, launcher::BUILTIN_PATH);
+        report.kind = PluginKind::Native;
+        let dirs = launcher::config_dirs(plugins, &options.launcher_config_paths);
+        let mut by_plugin: HashMap<PathBuf, Vec<String>> = HashMap::new();
+        for problem in launcher::register(&self.hub, &tag, &dirs, identity) {
+            match problem.plugin {
+                Some(plugin) => by_plugin.entry(plugin).or_default().push(problem.message),
+                None => report.warnings.push(problem.message),
+            }
+        }
+        self.settle(&mut report, tag, Ok(()));
+        (report, by_plugin)
     }
 
     fn load_plugin(&self, plugin: &DiscoveredPlugin) -> PluginReport {

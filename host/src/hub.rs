@@ -252,6 +252,10 @@ impl EventHub {
         }
     }
 
+    pub fn identity(&self) -> &HubIdentity {
+        &self.identity
+    }
+
     /// Shows every dispatched event to `observer` until it returns false.
     pub fn observe(&self, observer: EventObserver) {
         self.observers

@@ -11,11 +11,14 @@
 //! - [`host`]: loading everything into one hub and running Connect's start-up;
 //! - [`plugin_watcher`], [`endpoint`], [`scaffold`]: development mode (`run --watch`, the
 //!   local endpoint other commands talk to, `plugin new`);
+//! - [`launcher`]: the built-in application launcher (launcher configs, installed versions,
+//!   starting programs); [`actions`]: the `actions` command that lists and runs actions;
 //! - [`locations`], [`credentials`], [`instance_lock`], [`logging`]: the files and settings
 //!   around it.
 //!
 //! The `ftrack-connect` binary (`src/main.rs`) is the command line on top.
 
+pub mod actions;
 pub mod credentials;
 pub mod discovery;
 pub mod endpoint;
@@ -23,6 +26,7 @@ pub mod expression;
 pub mod host;
 pub mod hub;
 pub mod instance_lock;
+pub mod launcher;
 pub mod locations;
 pub mod logging;
 pub mod native_hook;

@@ -54,6 +54,11 @@ fn env_path_list(name: &str) -> Option<Vec<PathBuf>> {
     std::env::var_os(name).map(|v| split_path_list(&v.to_string_lossy()))
 }
 
+/// The folders of `FTRACK_APPLICATION_LAUNCHER_CONFIG_PATHS` (none when unset).
+pub fn launcher_config_paths() -> Vec<PathBuf> {
+    env_path_list(crate::launcher::CONFIG_PATHS_VAR).unwrap_or_default()
+}
+
 /// The search paths for this process: CLI options first, then the environment.
 pub fn search_paths(cli_plugin_paths: &[PathBuf]) -> SearchPaths {
     let mut plugin_roots: Vec<PathBuf> = cli_plugin_paths.to_vec();

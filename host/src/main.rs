@@ -55,6 +55,8 @@ enum Command {
     /// Publish, watch or test events.
     #[command(subcommand)]
     Event(EventCommand),
+    /// List the actions for a selection, or launch one.
+    Actions(connect_host::actions::ActionsArgs),
     /// Create plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -140,6 +142,7 @@ fn main() -> ExitCode {
     let options = HostOptions {
         search_paths: locations::search_paths(&cli.plugin_paths),
         native_copy_dir: data_dir.join("native"),
+        launcher_config_paths: locations::launcher_config_paths(),
     };
     match command {
         Command::Run(args) => run(&args, &data_dir, &options),
@@ -202,6 +205,7 @@ fn main() -> ExitCode {
                 Err(err) => fail(&format!("cannot create {}: {err}", dir.display())),
             }
         }
+        Command::Actions(args) => connect_host::actions::run(&args, &data_dir, &options),
     }
 }
 

@@ -265,3 +265,105 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+// ---- The application launcher: fake installed programs and what they record.
+
+/// The `search_path` key of launcher configs on this OS.
+pub fn os_key() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "darwin"
+    } else if cfg!(windows) {
+        "windows"
+    } else {
+        "linux"
+    }
+}
+
+/// How a fake program was started, as it recorded it.
+#[derive(Debug)]
+pub struct ProgramRecord {
+    pub pid: u32,
+    /// The program's session id.
+    pub sid: u32,
+    pub cwd: String,
+    pub args: Vec<String>,
+    pub env: std::collections::HashMap<String, String>,
+}
+
+impl Sandbox {
+    /// Writes an executable `#!/bin/sh` fake program at `relative`. When started, it writes
+    /// `<program>.record`: its pid, its session id, its working folder, each argument and its
+    /// environment. If `FAKE_WAIT_FOR` is set it then waits (at most a minute) for that file
+    /// to exist and writes `<program>.survived`.
+    #[cfg(unix)]
+    pub fn fake_program(&self, relative: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.write(
+            relative,
+            r#"#!/bin/sh
+record="$0.record"
+{
+  echo "pid=$$"
+  echo "sid=$(cut -d' ' -f6 /proc/$$/stat 2>/dev/null || ps -o sess= -p $$ | tr -d ' ')"
+  echo "cwd=$(pwd)"
+  for arg in "$@"; do echo "arg=$arg"; done
+  env | sed 's/^/env=/'
+} > "$record.partial"
+mv "$record.partial" "$record"
+if [ -n "$FAKE_WAIT_FOR" ]; then
+  i=0
+  while [ ! -e "$FAKE_WAIT_FOR" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done
+  echo alive > "$0.survived"
+fi
+"#,
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+}
+
+/// Waits for `path` to exist (liveness only: a generous bound, never a speed assertion).
+pub fn wait_for_file(path: &Path) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Waits for the record of the fake program at `program` and parses it.
+pub fn wait_for_record(program: &Path) -> ProgramRecord {
+    let text = wait_for_file(&PathBuf::from(format!("{}.record", program.display())));
+    let mut record = ProgramRecord {
+        pid: 0,
+        sid: 0,
+        cwd: String::new(),
+        args: Vec::new(),
+        env: Default::default(),
+    };
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        match key {
+            "pid" => record.pid = value.trim().parse().expect("pid"),
+            "sid" => record.sid = value.trim().parse().expect("sid"),
+            "cwd" => record.cwd = value.to_string(),
+            "arg" => record.args.push(value.to_string()),
+            "env" => {
+                if let Some((name, value)) = value.split_once('=') {
+                    record.env.insert(name.to_string(), value.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    record
+}

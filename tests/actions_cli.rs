@@ -1,0 +1,219 @@
+//! `ftrack-connect actions` through the real binary, against Rhai action hooks: grouping as
+//! Connect shows actions, the flat `--json` items, `actions launch` with the item's fields and
+//! the selection, its exit status, and the errors for identifiers and variants that do not
+//! exist.
+
+mod common;
+
+use common::Sandbox;
+use serde_json::{json, Value};
+
+/// Two plugins answering `ftrack.action.discover`, loaded in this order (folder names sorted).
+fn action_plugins(s: &Sandbox) {
+    s.hook(
+        "a-actions",
+        "actions.rhai",
+        r#"
+        fn discover(event) {
+            #{ items: [
+                #{ label: "zeta", actionIdentifier: "z" },
+                #{ label: "Review", variant: "2", actionIdentifier: "review", applicationData: #{ take: 2 } },
+                #{ label: "Echo", actionIdentifier: "echo", selected: event.data.selection },
+            ] }
+        }
+        fn launch_review(event) {
+            #{ success: true,
+               message: `review ${event.data.variant} of ${event.data.selection.len()} entities, first ${event.data.selection[0].entityId}, take ${event.data.applicationData.take}` }
+        }
+        fn register(session) {
+            session.event_hub.subscribe("topic=ftrack.action.discover", Fn("discover"));
+            session.event_hub.subscribe(
+                "topic=ftrack.action.launch and data.actionIdentifier=review", Fn("launch_review"));
+            session.event_hub.subscribe(
+                "topic=ftrack.action.launch and data.actionIdentifier=z",
+                |event| #{ success: false, message: "zeta is broken today" });
+        }"#,
+    );
+    s.hook(
+        "b-actions",
+        "actions.rhai",
+        r#"
+        fn register(session) {
+            session.event_hub.subscribe("topic=ftrack.action.discover", |event| #{ items: [
+                #{ label: "alpha", actionIdentifier: "a", description: "The first one." },
+                #{ label: "Review", variant: "1", actionIdentifier: "review", applicationData: #{ take: 1 } },
+            ] });
+        }"#,
+    );
+}
+
+fn run(s: &Sandbox, args: &[&str]) -> (i32, String, String) {
+    let output = s.run(args);
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn actions_are_grouped_by_label_and_sorted() {
+    let s = Sandbox::new();
+    action_plugins(&s);
+    let (status, stdout, stderr) = run(&s, &["actions", "--selection", "Task:t1"]);
+    assert_eq!(status, 0, "{stderr}");
+    let expected = [
+        "alpha                                    a",
+        "    The first one.",
+        "Echo                                     echo",
+        "Review",
+        "    Review 2                             review --variant 2",
+        "    Review 1                             review --variant 1",
+        "zeta                                     z",
+    ];
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), expected, "{stdout}");
+}
+
+#[test]
+fn json_prints_the_flat_items_with_all_their_fields() {
+    let s = Sandbox::new();
+    action_plugins(&s);
+    let (status, stdout, stderr) = run(
+        &s,
+        &[
+            "actions",
+            "--json",
+            "--selection",
+            "Task:t1",
+            "--selection",
+            "Shot:s1",
+        ],
+    );
+    assert_eq!(status, 0, "{stderr}");
+    let items: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+    let ids: Vec<&str> = items
+        .iter()
+        .map(|i| i["actionIdentifier"].as_str().unwrap())
+        .collect();
+    // In reply order, not grouped.
+    assert_eq!(ids, ["z", "review", "echo", "a", "review"]);
+    assert_eq!(items[1]["applicationData"], json!({"take": 2}));
+    assert_eq!(items[3]["description"], "The first one.");
+    // The selection reached the hooks as ftrack's data.selection.
+    assert_eq!(
+        items[2]["selected"],
+        json!([
+            {"entityType": "Task", "entityId": "t1"},
+            {"entityType": "Shot", "entityId": "s1"}
+        ])
+    );
+}
+
+#[test]
+fn launch_publishes_the_item_and_the_selection() {
+    let s = Sandbox::new();
+    action_plugins(&s);
+    let (status, stdout, stderr) = run(
+        &s,
+        &[
+            "actions",
+            "launch",
+            "review",
+            "--variant",
+            "1",
+            "--selection",
+            "Task:t1",
+            "--selection",
+            "Shot:s1",
+        ],
+    );
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "review 1 of 2 entities, first t1, take 1");
+
+    // --selection also works before the subcommand; --json prints the replies.
+    let (status, stdout, stderr) = run(
+        &s,
+        &[
+            "actions",
+            "--selection",
+            "Task:t9",
+            "launch",
+            "review",
+            "--variant",
+            "2",
+            "--json",
+        ],
+    );
+    assert_eq!(status, 0, "{stderr}");
+    let replies: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        replies,
+        json!([{"success": true, "message": "review 2 of 1 entities, first t9, take 2"}])
+    );
+}
+
+#[test]
+fn launch_exit_status_says_whether_a_reply_succeeded() {
+    let s = Sandbox::new();
+    action_plugins(&s);
+    let (status, stdout, stderr) = run(&s, &["actions", "launch", "z"]);
+    assert_eq!(status, 1, "{stdout}");
+    assert!(
+        stderr.contains("launch failed: zeta is broken today"),
+        "{stderr}"
+    );
+
+    // Nobody answers the launch of `a`.
+    let (status, _, stderr) = run(&s, &["actions", "launch", "a"]);
+    assert_eq!(status, 1);
+    assert!(
+        stderr.contains(r#"error: no handler answered the launch of "a""#),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unknown_identifiers_and_variants_list_what_exists() {
+    let s = Sandbox::new();
+    action_plugins(&s);
+    let (status, _, stderr) = run(&s, &["actions", "launch", "nope"]);
+    assert_eq!(status, 2);
+    assert!(
+        stderr.contains(
+            r#"error: no action "nope" for this selection; available: a, echo, review, z"#
+        ),
+        "{stderr}"
+    );
+    let (status, _, stderr) = run(&s, &["actions", "launch", "review", "--variant", "3"]);
+    assert_eq!(status, 2);
+    assert!(
+        stderr.contains(r#"error: action "review" has no variant "3"; its variants: 2, 1"#),
+        "{stderr}"
+    );
+    let (status, _, stderr) = run(&s, &["actions", "launch", "review"]);
+    assert_eq!(status, 2);
+    assert!(
+        stderr.contains(
+            r#"error: action "review" has several variants: 2, 1; choose one with --variant"#
+        ),
+        "{stderr}"
+    );
+
+    // Nothing at all to launch.
+    let empty = Sandbox::new();
+    let (status, _, stderr) = run(&empty, &["actions", "launch", "x"]);
+    assert_eq!(status, 2);
+    assert!(stderr.contains("there are none"), "{stderr}");
+    let (status, stdout, stderr) = run(&empty, &["actions"]);
+    assert_eq!(status, 0);
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("no actions for this selection"), "{stderr}");
+}
+
+#[test]
+fn a_malformed_selection_is_a_usage_error() {
+    let s = Sandbox::new();
+    let (status, _, stderr) = run(&s, &["actions", "--selection", "Task"]);
+    assert_eq!(status, 2);
+    assert!(stderr.contains("expected TYPE:ID"), "{stderr}");
+}
