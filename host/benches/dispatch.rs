@@ -6,7 +6,6 @@
 //!
 //! Run: `cargo bench -p connect-host --bench dispatch`
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use connect_host::hub::{EventHub, Handler, HubIdentity, PluginTag};
@@ -14,6 +13,8 @@ use connect_host::native_hook;
 use connect_host::rhai_hook::{plugin_engine, CompiledHook, PluginFolders, SessionInfo};
 use connect_plugin_api::Event;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+
+mod common;
 use serde_json::{json, Value};
 
 fn hub_with_others(others: usize) -> Arc<EventHub> {
@@ -79,7 +80,7 @@ fn one_matching_handler(c: &mut Criterion) {
             b.iter(|| publish_once(hub))
         });
     }
-    let library = native_fixture();
+    let library = common::release_library("fixture-faulty");
     let copies = std::env::temp_dir().join(format!("connect-bench-{}", std::process::id()));
     for others in [10usize, 10_000] {
         let hub = hub_with_others(others);
@@ -107,33 +108,6 @@ fn one_matching_handler(c: &mut Criterion) {
     }
     let _ = std::fs::remove_dir_all(copies);
     group.finish();
-}
-
-/// Builds the `fixture-faulty` native plugin in release mode; returns its library.
-fn native_fixture() -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let target = workspace.join("target").join("native-bench-builds");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let status = std::process::Command::new(cargo)
-        .current_dir(workspace)
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--locked",
-            "-p",
-            "fixture-faulty",
-        ])
-        .arg("--target-dir")
-        .arg(&target)
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building the native fixture failed");
-    target.join("release").join(format!(
-        "{}fixture_faulty{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ))
 }
 
 criterion_group!(benches, one_matching_handler);

@@ -33,7 +33,7 @@ use crate::rhai_hook::SessionInfo;
 pub struct NativeModule {
     module: PluginModRef,
     path: PathBuf,
-    /// Size of the library file: what stays mapped once it is loaded.
+    /// Bytes of address space the library's mappings take (what stays mapped once loaded).
     size: u64,
 }
 
@@ -42,6 +42,8 @@ pub fn load(path: &Path, copy_dir: &Path) -> Result<NativeModule, String> {
     let copy = private_copy(path, copy_dir)
         .map_err(|err| format!("cannot copy {} to load it: {err}", path.display()))?;
     let header = lib_header_from_path(&copy);
+    let size =
+        mapped_bytes(&copy).unwrap_or_else(|| std::fs::metadata(path).map_or(0, |m| m.len()));
     if cfg!(unix) {
         let _ = std::fs::remove_file(&copy);
     }
@@ -51,7 +53,7 @@ pub fn load(path: &Path, copy_dir: &Path) -> Result<NativeModule, String> {
     Ok(NativeModule {
         module,
         path: path.to_path_buf(),
-        size: std::fs::metadata(path).map_or(0, |m| m.len()),
+        size,
     })
 }
 
@@ -64,7 +66,7 @@ impl NativeModule {
         )
     }
 
-    /// Bytes of library the load mapped (the file's size).
+    /// Bytes of address space the library is mapped in (on Linux; elsewhere its file size).
     pub fn size(&self) -> u64 {
         self.size
     }
@@ -89,6 +91,25 @@ impl NativeModule {
             RErr(err) => Err(format!("{}: register failed: {err}", self.path.display())),
         }
     }
+}
+
+/// How much address space the mappings of the loaded library at `path` take, from
+/// `/proc/self/maps` (debug sections are in the file but never mapped, so the file size would
+/// overstate it). `None` where there is no such file.
+fn mapped_bytes(path: &Path) -> Option<u64> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let wanted = path.to_str()?;
+    let total = maps
+        .lines()
+        .filter(|line| line.ends_with(wanted))
+        .filter_map(|line| {
+            let (start, end) = line.split_whitespace().next()?.split_once('-')?;
+            let start = u64::from_str_radix(start, 16).ok()?;
+            let end = u64::from_str_radix(end, 16).ok()?;
+            Some(end.saturating_sub(start))
+        })
+        .sum();
+    Some(total)
 }
 
 /// Copies `path` into `dir` under a name no earlier load has used.

@@ -4,13 +4,15 @@
 //! [`DEBOUNCE`]. An editor that saves through a temporary file and a rename, or cargo replacing
 //! a library (remove, then link), thus produce one batch, and the host's fingerprint
 //! comparison reloads each changed plugin once. Events for files that are no part of a plugin
-//! (editor swap files, backups) change no fingerprint and reload nothing.
+//! (editor swap files, backups) change no fingerprint and reload nothing. Reads are not
+//! changes: inotify reports every open, including the host's own reads while it reloads, so
+//! access events are ignored (else each refresh would trigger the next).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify::RecursiveMode;
-use notify_debouncer_mini::{new_debouncer, DebounceEventResult, DebouncedEventKind, Debouncer};
+use notify::{EventKind, RecursiveMode};
+use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 
 use crate::host::Host;
 
@@ -19,28 +21,41 @@ pub const DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// Watches while it lives.
 pub struct PluginWatcher {
-    _debouncer: Debouncer<notify::RecommendedWatcher>,
+    _debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
 }
 
 /// Starts watching every plugin root and hook directory of `host`.
 pub fn watch(host: Arc<Host>) -> notify::Result<PluginWatcher> {
     let refresher = host.clone();
-    let mut debouncer = new_debouncer(DEBOUNCE, move |result: DebounceEventResult| match result {
-        // `AnyContinuous` means a path is still being written: wait for its final `Any`.
-        Ok(events) if events.iter().any(|e| e.kind == DebouncedEventKind::Any) => {
-            tracing::debug!("{} paths changed", events.len());
-            refresher.refresh();
-        }
-        Ok(_) => {}
-        Err(err) => tracing::warn!("watching plugin folders: {err}"),
-    })?;
+    let mut debouncer =
+        new_debouncer(
+            DEBOUNCE,
+            None,
+            move |result: DebounceEventResult| match result {
+                Ok(events) => {
+                    let changes = events
+                        .iter()
+                        .filter(|e| !matches!(e.kind, EventKind::Access(_)))
+                        .count();
+                    if changes > 0 {
+                        tracing::debug!("{changes} file system changes in plugin folders");
+                        refresher.refresh();
+                    }
+                }
+                Err(errors) => {
+                    for err in errors {
+                        tracing::warn!("watching plugin folders: {err}");
+                    }
+                }
+            },
+        )?;
     let paths = host.search_paths();
     for dir in paths.plugin_roots.iter().chain(&paths.hook_dirs) {
         if !dir.is_dir() {
             tracing::warn!("not watching {}: no such folder", dir.display());
             continue;
         }
-        match debouncer.watcher().watch(dir, RecursiveMode::Recursive) {
+        match debouncer.watch(dir, RecursiveMode::Recursive) {
             Ok(()) => tracing::info!("watching {}", dir.display()),
             Err(err) => tracing::warn!("cannot watch {}: {err}", dir.display()),
         }
