@@ -110,6 +110,16 @@ fn resident_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The running host's `plugins` entry of the plugin named `native`.
+fn native_report(client: &Client) -> Value {
+    let plugins = client.request(json!({"request": "plugins"})).unwrap();
+    plugins["plugins"]
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["name"] == "native"))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
 fn native_reload_memory(root: &Path) {
     let builds = [
         common::release_library("fixture-faulty"),
@@ -135,15 +145,7 @@ fn native_reload_memory(root: &Path) {
             ("bench.none", json!([]))
         };
         loop {
-            let plugins = client.request(json!({"request": "plugins"})).unwrap();
-            let native = plugins["plugins"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|p| p["name"] == "native")
-                .cloned()
-                .unwrap();
-            if native["reloads"] == json!(reload) {
+            if native_report(&client)["reloads"] == json!(reload) {
                 break;
             }
             assert!(started.elapsed() < Duration::from_secs(60), "no reload");
@@ -153,14 +155,7 @@ fn native_reload_memory(root: &Path) {
         std::thread::sleep(Duration::from_millis(150));
     }
     let after = resident_kib(host.child.id());
-    let plugins = client.request(json!({"request": "plugins"})).unwrap();
-    let native = plugins["plugins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "native")
-        .cloned()
-        .unwrap();
+    let native = native_report(&client);
     println!(
         "reload/native-memory-per-reload: resident +{:.0} KiB per reload; {} retired libraries keep {} KiB mapped (n={NATIVE_RELOADS})",
         (after.saturating_sub(before)) as f64 / NATIVE_RELOADS as f64,
