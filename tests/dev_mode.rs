@@ -391,3 +391,54 @@ fn a_new_native_plugin_builds_and_loads() {
         vec![json!({"success": true, "message": "native-tools ran"})]
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn launcher_configs_added_while_watching_are_offered() {
+    let s = Sandbox::new();
+    s.hook("studio-apps", "noop.rhai", "fn register(session) {}");
+    s.fake_program("apps/painter7/bin/painter");
+    let host = start_watching(&s);
+    let discover = || {
+        s.publish("ftrack.action.discover", r#"{"selection": []}"#)
+            .iter()
+            .flat_map(|r| r["items"].as_array().cloned().unwrap_or_default())
+            .filter_map(|item| item["actionIdentifier"].as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    assert!(!discover().contains(&"studio-painter".to_string()));
+    let config = json!({
+        "identifier": "studio-painter",
+        "applicationIdentifier": "painter_{variant}",
+        "label": "Painter",
+        "variant": "{version}",
+        "context": null,
+        "search_path": {common::os_key(): {
+            "prefix": [s.path().join("apps"), "painter\\d+"],
+            "expression": ["bin", "painter$"]
+        }}
+    });
+    s.write(
+        "plugins/studio-apps/launch/painter.json",
+        &config.to_string(),
+    );
+    eventually("the new launcher config to be offered", || {
+        discover()
+            .contains(&"studio-painter".to_string())
+            .then_some(())
+    });
+    // A broken config added later is reported on its plugin, the good one keeps working.
+    s.write("plugins/studio-apps/launch/broken.json", "{ not json");
+    let plugin = eventually("the broken config to be reported", || {
+        let plugin = s.plugin("studio-apps");
+        let warnings = plugin["warnings"].as_array().cloned().unwrap_or_default();
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap_or("").contains("broken.json"))
+            .then_some(plugin)
+    });
+    assert_eq!(plugin["warnings"].as_array().unwrap().len(), 1, "{plugin}");
+    assert!(discover().contains(&"studio-painter".to_string()));
+    host.signal(libc::SIGTERM);
+    assert_eq!(host.finish().0, Some(0));
+}

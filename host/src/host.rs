@@ -7,7 +7,7 @@
 //! `ftrack.connect.plugin.debug-information` answers with.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use connect_plugin_api::Event;
@@ -98,15 +98,31 @@ pub struct PluginReport {
     /// Native libraries this version mapped: how many, and their size.
     #[serde(skip)]
     libraries: (usize, u64),
+    /// The part of `warnings` about this plugin's launcher configs (replaced when re-read).
+    #[serde(skip)]
+    launch_warnings: Vec<String>,
+}
+
+impl PluginReport {
+    /// Replaces the warnings about this plugin's launcher configs.
+    fn set_launch_warnings(&mut self, warnings: Vec<String>) {
+        let previous = std::mem::take(&mut self.launch_warnings);
+        self.warnings.retain(|w| !previous.contains(w));
+        self.warnings.extend(warnings.iter().cloned());
+        self.launch_warnings = warnings;
+    }
 }
 
 /// What a plugin's files looked like: path, modification time and size of every file that
-/// makes it up (hooks, importable modules). A change to any of them is a reason to reload.
+/// makes it up (hooks, importable modules, launcher configs). A change to any of them is a
+/// reason to reload.
 type Fingerprint = Vec<(PathBuf, Option<std::time::SystemTime>, u64)>;
 
 fn fingerprint(plugin: &DiscoveredPlugin) -> Fingerprint {
     let hooks = plugin.hooks.iter().map(|h| h.path.clone());
-    let modules = plugin.library_dirs.iter().flat_map(|dir| {
+    let launch =
+        (plugin.layout == PluginLayout::Folder).then(|| plugin.path.join(launcher::LAUNCH_FOLDER));
+    let modules = plugin.library_dirs.iter().chain(&launch).flat_map(|dir| {
         walkdir::WalkDir::new(dir)
             .follow_links(true)
             .into_iter()
@@ -148,6 +164,8 @@ pub struct HostOptions {
 /// A loaded host: the hub with every plugin registered.
 pub struct Host {
     hub: Arc<EventHub>,
+    identity: Identity,
+    launcher_config_paths: Vec<PathBuf>,
     search_paths: SearchPaths,
     native_copy_dir: PathBuf,
     session: SessionInfo,
@@ -166,6 +184,8 @@ impl Host {
         };
         let host = Host {
             hub,
+            identity: identity.clone(),
+            launcher_config_paths: options.launcher_config_paths.clone(),
             search_paths: options.search_paths.clone(),
             native_copy_dir: options.native_copy_dir.clone(),
             session,
@@ -179,14 +199,11 @@ impl Host {
         for problem in &found.problems {
             tracing::warn!("plugin discovery: {problem}");
         }
-        let (launcher_report, mut launch_warnings) =
-            host.load_application_launcher(&found.plugins, options, identity);
+        let (launcher_report, mut launch_warnings) = host.load_application_launcher(&found.plugins);
         reports.push(launcher_report);
         for plugin in &found.plugins {
             let mut report = host.load_plugin(plugin);
-            report
-                .warnings
-                .extend(launch_warnings.remove(&plugin.path).unwrap_or_default());
+            report.set_launch_warnings(launch_warnings.remove(&plugin.path).unwrap_or_default());
             reports.push(report);
         }
         let loaded = reports
@@ -227,6 +244,7 @@ impl Host {
             .clone();
         let mut by_key: HashMap<String, PluginReport> = HashMap::new();
         let mut next = Vec::new();
+        let mut changed = false;
         for report in previous {
             match report.key.clone() {
                 Some(key) => {
@@ -245,20 +263,54 @@ impl Host {
             let current = fingerprint(plugin);
             next.push(match by_key.remove(&plugin_key(plugin)) {
                 Some(old) if old.fingerprint == current => old,
-                Some(old) => self.reload(old, plugin),
+                Some(old) => {
+                    changed = true;
+                    self.reload(old, plugin)
+                }
                 None => {
+                    changed = true;
                     tracing::info!("new plugin '{}' at {}", plugin.name, plugin.path.display());
                     self.load_plugin(plugin)
                 }
             });
         }
         for (_, gone) in by_key {
+            changed = true;
             if let Some(tag) = &gone.tag {
                 self.hub.unsubscribe_plugin(tag);
             }
             tracing::info!("plugin '{}' removed ({}): unloaded", gone.name, gone.path);
         }
+        if changed {
+            self.reload_application_launcher(&found.plugins, &mut next);
+        }
         *self.plugins.write().unwrap_or_else(|e| e.into_inner()) = next;
+    }
+
+    /// Reads the launcher configs again (the set of plugins, or their `launch/` folders,
+    /// changed) and re-subscribes the launcher in place of its previous registration.
+    fn reload_application_launcher(
+        &self,
+        plugins: &[DiscoveredPlugin],
+        reports: &mut [PluginReport],
+    ) {
+        let Some(at) = reports
+            .iter()
+            .position(|r| r.path == launcher::BUILTIN_PATH)
+        else {
+            return;
+        };
+        if let Some(tag) = &reports[at].tag {
+            self.hub.unsubscribe_plugin(tag);
+        }
+        let (launcher_report, mut launch_warnings) = self.load_application_launcher(plugins);
+        reports[at] = launcher_report;
+        for report in reports.iter_mut() {
+            let warnings = launch_warnings
+                .remove(Path::new(&report.path))
+                .unwrap_or_default();
+            report.set_launch_warnings(warnings);
+        }
     }
 
     /// Loads the changed `plugin` in place of `old`, or keeps `old` if the new one fails.
@@ -415,23 +467,21 @@ impl Host {
             .collect()
     }
 
-    /// The built-in application launcher, reading the `launch/` folders of `plugins` and
-    /// `options.launcher_config_paths`. Returns its report (with the problems of configs from
-    /// the config paths) and the problems of configs in each plugin's `launch/`, by plugin
-    /// path, for that plugin's report.
+    /// The built-in application launcher, reading the `launch/` folders of `plugins` and the
+    /// launcher config paths. Returns its report (with the problems of configs from the config
+    /// paths) and the problems of configs in each plugin's `launch/`, by plugin path, for that
+    /// plugin's report.
     fn load_application_launcher(
         &self,
         plugins: &[DiscoveredPlugin],
-        options: &HostOptions,
-        identity: &Identity,
     ) -> (PluginReport, HashMap<PathBuf, Vec<String>>) {
         let tag = PluginTag::new(launcher::NAME);
         let version = Some(env!("CARGO_PKG_VERSION"));
         let mut report = new_report(launcher::NAME, version, launcher::BUILTIN_PATH);
         report.kind = PluginKind::Native;
-        let dirs = launcher::config_dirs(plugins, &options.launcher_config_paths);
+        let dirs = launcher::config_dirs(plugins, &self.launcher_config_paths);
         let mut by_plugin: HashMap<PathBuf, Vec<String>> = HashMap::new();
-        for problem in launcher::register(&self.hub, &tag, &dirs, identity) {
+        for problem in launcher::register(&self.hub, &tag, &dirs, &self.identity) {
             match problem.plugin {
                 Some(plugin) => by_plugin.entry(plugin).or_default().push(problem.message),
                 None => report.warnings.push(problem.message),
@@ -574,6 +624,7 @@ fn new_report(name: &str, version: Option<&str>, path: &str) -> PluginReport {
         key: None,
         fingerprint: Vec::new(),
         libraries: (0, 0),
+        launch_warnings: Vec::new(),
     }
 }
 
