@@ -8,11 +8,13 @@ bin=target/release/ftrack-connect
 export FTRACK_CONNECT_PLUGIN_PATH="$PWD/scripts/example-plugins"
 echo "== plugins"
 "$bin" plugins
+echo "== actions (grouped as Connect shows them)"
+"$bin" actions --selection Task:1
 echo "== ftrack.action.discover"
 "$bin" event publish ftrack.action.discover --data '{"selection": [{"entityId": "1", "entityType": "task"}]}'
 echo "== ftrack.action.launch"
 "$bin" event publish ftrack.action.launch --data '{"actionIdentifier": "example-hello"}'
 echo "== ftrack.connect.plugin.debug-information"
 "$bin" event publish ftrack.connect.plugin.debug-information
-echo "== resident host (Ctrl-C stops it)"
-exec "$bin" run --allow-multiple
+echo "== resident host, reloading plugins as you edit them (Ctrl-C stops it)"
+exec "$bin" run --watch --allow-multiple

@@ -50,6 +50,14 @@ pub fn watch(host: Arc<Host>) -> notify::Result<PluginWatcher> {
             },
         )?;
     let paths = host.search_paths();
+    // Connect creates its default plugin directory on demand; without it there would be
+    // nothing to watch for the first plugin a user drops in.
+    let default_dir = crate::locations::default_plugin_dir();
+    if paths.plugin_roots.contains(&default_dir) && !default_dir.exists() {
+        if let Err(err) = std::fs::create_dir_all(&default_dir) {
+            tracing::warn!("cannot create {}: {err}", default_dir.display());
+        }
+    }
     for dir in paths.plugin_roots.iter().chain(&paths.hook_dirs) {
         if !dir.is_dir() {
             tracing::warn!("not watching {}: no such folder", dir.display());
