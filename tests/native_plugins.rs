@@ -219,3 +219,18 @@ fn each_plugin_is_its_own_library_even_when_built_from_the_same_crate() {
     let left: Vec<_> = std::fs::read_dir(&copies).unwrap().collect();
     assert!(left.is_empty(), "loaded copies are removed: {left:?}");
 }
+
+#[test]
+fn a_handler_publishing_its_own_topic_is_stopped_not_the_host() {
+    let s = Sandbox::new();
+    install(&s, "faulty", "fixture-faulty");
+    let (results, stderr) = s.publish_with("native.recurse", &[]);
+    // Each level answers with how many results the level below gave: the deepest got none.
+    assert_eq!(results, vec![json!(1)]);
+    assert!(stderr.contains("nested 32 deep"), "{stderr}");
+    assert_eq!(
+        s.publish("native.instance", "{}"),
+        vec![json!(1)],
+        "the host is fine"
+    );
+}

@@ -34,6 +34,37 @@ pub const REPLY_TOPIC: &str = "ftrack.meta.reply";
 /// Default subscription priority, as in ftrack.
 pub const DEFAULT_PRIORITY: i64 = 100;
 
+/// How deeply synchronous publishes from inside handlers may nest. A handler whose publish
+/// leads back to itself would otherwise recurse until the stack overflows, which aborts the
+/// whole host; real hooks nest two or three deep.
+pub const MAX_NESTED_DISPATCH: u32 = 32;
+
+thread_local! {
+    /// How many dispatches are running in this thread, one inside the other.
+    static DISPATCH_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one nested dispatch while it lives.
+struct NestedDispatch;
+
+impl NestedDispatch {
+    /// Enters a dispatch; `None` when that would nest too deeply.
+    fn enter() -> Option<NestedDispatch> {
+        DISPATCH_DEPTH.with(|depth| {
+            (depth.get() < MAX_NESTED_DISPATCH).then(|| {
+                depth.set(depth.get() + 1);
+                NestedDispatch
+            })
+        })
+    }
+}
+
+impl Drop for NestedDispatch {
+    fn drop(&mut self) {
+        DISPATCH_DEPTH.with(|depth| depth.set(depth.get() - 1));
+    }
+}
+
 /// Why a handler produced no result. The message is shown to the plugin author as it is.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
@@ -491,6 +522,14 @@ impl EventHub {
     /// Runs the handlers for `event`. With `reply`, queues each non-null result as a reply;
     /// returns the results (for a queued event: the ones that were sent as replies).
     fn dispatch(&self, event: &mut Event, reply: bool) -> Vec<Value> {
+        let Some(_nested) = NestedDispatch::enter() else {
+            tracing::error!(
+                "event on {:?} not dispatched: publishes nested {MAX_NESTED_DISPATCH} deep \
+                 (a handler publishing an event that leads back to itself?)",
+                event.topic
+            );
+            return Vec::new();
+        };
         let target = match event.target.trim() {
             "" => None,
             text => match Expression::parse(text) {
@@ -790,6 +829,35 @@ mod tests {
         assert!(
             hub.lock_replies().is_empty(),
             "reply callbacks are released"
+        );
+    }
+
+    #[test]
+    fn publishing_in_a_loop_stops_at_the_nesting_limit() {
+        let hub = Arc::new(hub());
+        let weak = Arc::downgrade(&hub);
+        let calls = Arc::new(AtomicU64::new(0));
+        let counter = calls.clone();
+        hub.subscribe(
+            "topic=again",
+            Arc::new(move |_: &mut Event| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                let hub = weak.upgrade().unwrap();
+                Ok(Value::Array(hub.publish(&mut Event::new("again"))))
+            }),
+            Default::default(),
+        )
+        .unwrap();
+        hub.publish(&mut Event::new("again"));
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            u64::from(MAX_NESTED_DISPATCH)
+        );
+        // The depth is released: the next publish runs as deep again.
+        hub.publish(&mut Event::new("again"));
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            2 * u64::from(MAX_NESTED_DISPATCH)
         );
     }
 
