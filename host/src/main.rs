@@ -215,17 +215,15 @@ fn run(args: &RunArgs, data_dir: &Path, options: &HostOptions) -> ExitCode {
     } else {
         match InstanceLock::acquire(data_dir) {
             Ok(lock) => Some(lock),
-            Err(err) => {
-                eprintln!("error: {err}");
-                return ExitCode::from(1);
-            }
+            Err(err) => return fail(&err.to_string()),
         }
     };
     let signals = match ShutdownSignals::install() {
         Ok(signals) => signals,
         Err(err) => {
-            eprintln!("error: cannot install the Ctrl-C/SIGTERM handlers: {err}");
-            return ExitCode::from(1);
+            return fail(&format!(
+                "cannot install the Ctrl-C/SIGTERM handlers: {err}"
+            ))
         }
     };
     let identity = credentials::current(data_dir);
