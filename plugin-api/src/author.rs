@@ -104,12 +104,46 @@ fn into_result<T>(result: RResult<T, RString>) -> Result<T, Error> {
 
 struct ClosureHandler<F>(F);
 
+thread_local! {
+    /// The last event text this plugin's handlers received on this thread, and its parse.
+    static LAST_EVENT: std::cell::RefCell<ParsedEvents> = Default::default();
+}
+
+/// Parses the event texts handlers receive, reusing the parse when the same text comes again:
+/// the host sends one text to every native handler of a dispatch (until one changes `data`),
+/// so an event answered by many handlers of a plugin is parsed twice, not once per handler.
+///
+/// The parse is kept only from the second time a text is seen, so a single handler per event
+/// pays nothing for it; a handler always gets an event of its own, never a shared one.
+#[derive(Default)]
+struct ParsedEvents {
+    text: String,
+    parsed: Option<Event>,
+}
+
+impl ParsedEvents {
+    /// The event in `text`, as a value of its own.
+    fn take(&mut self, text: &str) -> Result<Event, serde_json::Error> {
+        if self.text == text {
+            let parsed = match &self.parsed {
+                Some(parsed) => parsed,
+                None => self.parsed.insert(serde_json::from_str(text)?),
+            };
+            return Ok(parsed.clone());
+        }
+        self.text.clear();
+        self.text.push_str(text);
+        self.parsed = None;
+        serde_json::from_str(text)
+    }
+}
+
 impl<F> ClosureHandler<F>
 where
     F: Fn(&mut Event) -> HandlerResult,
 {
     fn run(&self, text: &str) -> Result<HandlerOutcome, Error> {
-        let mut event: Event = serde_json::from_str(text)?;
+        let mut event = LAST_EVENT.with(|last| last.borrow_mut().take(text))?;
         let before = event.data.clone();
         let result = (self.0)(&mut event)?;
         let data = if event.data != before {
