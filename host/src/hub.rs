@@ -324,6 +324,8 @@ pub type EventObserver = Box<dyn Fn(&Event) -> bool + Send + Sync>;
 /// The event hub. Cheap to share: wrap it in an `Arc`.
 pub struct EventHub {
     identity: HubIdentity,
+    /// The `source` an event without one gets: built once, cloned per publish.
+    default_source: Map<String, Value>,
     index: RwLock<SubscriptionIndex>,
     next_seq: AtomicU64,
     queue: AsyncQueue,
@@ -332,13 +334,18 @@ pub struct EventHub {
 
 impl EventHub {
     pub fn new(identity: HubIdentity) -> Self {
-        EventHub {
+        let mut hub = EventHub {
             identity,
+            default_source: Map::new(),
             index: RwLock::new(SubscriptionIndex::default()),
             next_seq: AtomicU64::new(0),
             queue: AsyncQueue::default(),
             observers: RwLock::default(),
-        }
+        };
+        let mut source = Map::new();
+        hub.fill_source(&mut source);
+        hub.default_source = source;
+        hub
     }
 
     pub fn identity(&self) -> &HubIdentity {
@@ -561,7 +568,14 @@ impl EventHub {
 
     /// Fills `source.id`, `source.user.username` and `source.host` where missing.
     fn prepare(&self, event: &mut Event) {
-        let source = &mut event.source;
+        if event.source.is_empty() {
+            event.source = self.default_source.clone();
+        } else {
+            self.fill_source(&mut event.source);
+        }
+    }
+
+    fn fill_source(&self, source: &mut Map<String, Value>) {
         source
             .entry("id")
             .or_insert_with(|| Value::String(self.identity.id.clone()));
