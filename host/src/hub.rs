@@ -897,6 +897,63 @@ mod tests {
         );
     }
 
+    /// A handler that reads the event through a shared form, as Rhai and native handlers do:
+    /// answers with the `data` its form was made from and how many forms were made so far.
+    struct FormReader(Arc<AtomicU64>);
+
+    struct DataForm(Value);
+
+    impl Handler for FormReader {
+        fn handle(&self, _: &mut Event) -> Result<Value, HandlerError> {
+            unreachable!("dispatch calls handle_in_dispatch")
+        }
+
+        fn handle_in_dispatch(
+            &self,
+            event: &mut Event,
+            forms: &mut EventForms,
+        ) -> Result<Value, HandlerError> {
+            let made = &self.0;
+            let form = forms.get_or_insert_with(|| {
+                made.fetch_add(1, Ordering::Relaxed);
+                DataForm(event.data.clone())
+            });
+            Ok(json!([form.0, made.load(Ordering::Relaxed)]))
+        }
+    }
+
+    #[test]
+    fn forms_are_shared_until_a_handler_may_have_changed_the_event() {
+        let hub = hub();
+        let made = Arc::new(AtomicU64::new(0));
+        let reader = || -> Arc<dyn Handler> { Arc::new(FormReader(made.clone())) };
+        hub.subscribe("topic=t", reader(), with_priority(1))
+            .unwrap();
+        hub.subscribe("topic=t", reader(), with_priority(2))
+            .unwrap();
+        hub.subscribe(
+            "topic=t",
+            Arc::new(|e: &mut Event| {
+                e.data["n"] = json!(2);
+                Ok(Value::Null)
+            }),
+            with_priority(3),
+        )
+        .unwrap();
+        hub.subscribe("topic=t", reader(), with_priority(4))
+            .unwrap();
+        let mut event = Event::new("t").with_data(json!({"n": 1}));
+        assert_eq!(
+            hub.publish(&mut event),
+            vec![
+                json!([{"n": 1}, 1]),
+                json!([{"n": 1}, 1]),
+                Value::Null,
+                json!([{"n": 2}, 2])
+            ]
+        );
+    }
+
     #[test]
     fn index_tests_only_candidates() {
         let hub = hub();
