@@ -4,6 +4,8 @@
 //! `fixture-faulty` plugin, built in release mode first). Mirrors
 //! `shared/anchors/python_reference.py dispatch[-10k]`.
 //!
+//! Also `ftrack.action.discover` answered by 200 Rhai hooks, and by 200 native handlers.
+//!
 //! Run: `cargo bench -p connect-host --bench dispatch`
 
 use std::sync::Arc;
@@ -110,5 +112,53 @@ fn one_matching_handler(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, one_matching_handler);
+/// `ftrack.action.discover` answered by 200 handlers, each returning one action item: Rhai
+/// hooks (one plugin, engine and compiled hook each, as the host loads plugin folders) and a
+/// native plugin's handlers. Mirrors `python_reference.py discover-fanout`.
+fn discover_fanout(c: &mut Criterion) {
+    let mut group = c.benchmark_group("discover-fanout");
+    let hub = hub_with_others(0);
+    let info = SessionInfo {
+        api_user: "alice".into(),
+        server_url: String::new(),
+    };
+    for i in 0..200 {
+        let tag = PluginTag::new(&format!("plugin_{i}"));
+        let folders = PluginFolders {
+            root: std::env::temp_dir(),
+            library_dirs: Vec::new(),
+        };
+        let engine = Arc::new(plugin_engine(&tag, &folders));
+        let source = format!(
+            "fn discover(event) {{ #{{ items: [#{{ label: \"App {i}\", actionIdentifier: \"app-{i}\", variant: \"1.{i}\" }}] }} }}\n\
+             fn register(session) {{ session.event_hub.subscribe(\"topic=ftrack.action.discover\", Fn(\"discover\")); }}"
+        );
+        let hook =
+            Arc::new(CompiledHook::compile_source(engine, tag, "hook.rhai", &source).unwrap());
+        hook.register(&hub, &info).unwrap();
+    }
+    let discover = |hub: &EventHub| {
+        let mut event =
+            Event::new("ftrack.action.discover").with_data(json!({"kind": "x", "selection": []}));
+        hub.publish(&mut event).len()
+    };
+    assert_eq!(discover(&hub), 200);
+    group.bench_function("rhai-200", |b| b.iter(|| discover(&hub)));
+
+    let library = common::release_library("fixture-bench");
+    let copies = std::env::temp_dir().join(format!("connect-bench-fanout-{}", std::process::id()));
+    let hub = hub_with_others(0);
+    std::env::set_var("FIXTURE_BENCH_FANOUT", "200");
+    let module = native_hook::load(&library, &copies).expect("fixture loads");
+    module
+        .register(&hub, &PluginTag::new("fixture-bench"), &info)
+        .unwrap();
+    std::env::remove_var("FIXTURE_BENCH_FANOUT");
+    assert_eq!(discover(&hub), 200);
+    group.bench_function("native-200", |b| b.iter(|| discover(&hub)));
+    let _ = std::fs::remove_dir_all(copies);
+    group.finish();
+}
+
+criterion_group!(benches, one_matching_handler, discover_fanout);
 criterion_main!(benches);

@@ -77,6 +77,51 @@ pub struct HandlerError(pub String);
 /// the plugin's name; the event goes on to the next subscriber.
 pub trait Handler: Send + Sync {
     fn handle(&self, event: &mut Event) -> Result<Value, HandlerError>;
+
+    /// What dispatch calls: [`Handler::handle`] with the forms other handlers already converted
+    /// this event to (see [`EventForms`]). A handler that converts the event (to Rhai values, to
+    /// JSON text) overrides this to take its form from `forms`, or add it, and must clear
+    /// `forms` when it changed the event. The default assumes any change is possible.
+    fn handle_in_dispatch(
+        &self,
+        event: &mut Event,
+        forms: &mut EventForms,
+    ) -> Result<Value, HandlerError> {
+        let outcome = self.handle(event);
+        forms.clear();
+        outcome
+    }
+}
+
+/// The forms one dispatch has converted its event to, shared by the handlers that need them.
+///
+/// Rhai handlers see the event as Rhai values, native handlers as JSON text. Converting once
+/// per publish rather than once per handler is what makes an event answered by 200 hooks
+/// cheap; a form stays valid until a handler changes the event, which clears them all.
+#[derive(Default)]
+pub struct EventForms {
+    forms: Vec<Box<dyn std::any::Any>>,
+}
+
+impl EventForms {
+    /// The form of type `T`, made by `make` if this dispatch has none yet.
+    pub fn get_or_insert_with<T: 'static>(&mut self, make: impl FnOnce() -> T) -> &T {
+        let index = match self.forms.iter().position(|form| form.is::<T>()) {
+            Some(index) => index,
+            None => {
+                self.forms.push(Box::new(make()));
+                self.forms.len() - 1
+            }
+        };
+        self.forms[index]
+            .downcast_ref()
+            .expect("the form at this index has this type")
+    }
+
+    /// Forgets every form: the event changed.
+    pub fn clear(&mut self) {
+        self.forms.clear();
+    }
 }
 
 impl<F> Handler for F
@@ -167,10 +212,14 @@ impl Subscription {
 /// found with one hash lookup. Substring wildcards (`topic=ftrack.*`) are kept in a list tested
 /// with a substring search, and subscriptions that constrain no topic (`source.user.username=x`)
 /// are always candidates. Candidates still get their full expression matched.
+///
+/// Each exact-topic bucket is kept in dispatch order and shared copy-on-write, so a publish on
+/// a topic with no wildcard or unconstrained subscriptions takes its candidates without
+/// allocating or sorting anything.
 #[derive(Default)]
 struct SubscriptionIndex {
     by_id: HashMap<String, Arc<Subscription>>,
-    exact: HashMap<String, Vec<Arc<Subscription>>>,
+    exact: HashMap<String, Arc<Vec<Arc<Subscription>>>>,
     containing: Vec<(String, Arc<Subscription>)>,
     unconstrained: Vec<Arc<Subscription>>,
 }
@@ -181,10 +230,13 @@ impl SubscriptionIndex {
             TopicFilter::Any => self.unconstrained.push(subscription.clone()),
             TopicFilter::OneOf { exact, containing } => {
                 for topic in exact {
-                    self.exact
-                        .entry(topic)
-                        .or_default()
-                        .push(subscription.clone());
+                    let bucket = Arc::make_mut(self.exact.entry(topic).or_default());
+                    if bucket.iter().any(|s| s.seq == subscription.seq) {
+                        continue;
+                    }
+                    let order = dispatch_order(&subscription);
+                    let at = bucket.partition_point(|s| dispatch_order(s) < order);
+                    bucket.insert(at, subscription.clone());
                 }
                 for needle in containing {
                     self.containing.push((needle, subscription.clone()));
@@ -198,7 +250,9 @@ impl SubscriptionIndex {
         let removed = self.by_id.remove(id)?;
         let seq = removed.seq;
         self.exact.retain(|_, subs| {
-            subs.retain(|s| s.seq != seq);
+            if subs.iter().any(|s| s.seq == seq) {
+                Arc::make_mut(subs).retain(|s| s.seq != seq);
+            }
             !subs.is_empty()
         });
         self.containing.retain(|(_, s)| s.seq != seq);
@@ -207,9 +261,20 @@ impl SubscriptionIndex {
     }
 
     /// The subscriptions that may match an event on `topic`, in dispatch order.
-    fn candidates(&self, topic: &str) -> Vec<Arc<Subscription>> {
+    fn candidates(&self, topic: &str) -> Candidates {
+        let exact = self.exact.get(topic);
+        let any_containing = self
+            .containing
+            .iter()
+            .any(|(needle, _)| topic.contains(needle.as_str()));
+        if !any_containing && self.unconstrained.is_empty() {
+            return match exact {
+                Some(bucket) => Candidates::Bucket(bucket.clone()),
+                None => Candidates::Merged(Vec::new()),
+            };
+        }
         let mut found: Vec<Arc<Subscription>> = Vec::new();
-        if let Some(subs) = self.exact.get(topic) {
+        if let Some(subs) = exact {
             found.extend(subs.iter().cloned());
         }
         for (needle, sub) in &self.containing {
@@ -218,9 +283,33 @@ impl SubscriptionIndex {
             }
         }
         found.extend(self.unconstrained.iter().cloned());
-        found.sort_by_key(|s| (s.priority, s.seq));
+        found.sort_by_key(|s| dispatch_order(s));
         found.dedup_by_key(|s| s.seq);
-        found
+        Candidates::Merged(found)
+    }
+}
+
+/// Ascending priority, then subscription order.
+fn dispatch_order(subscription: &Subscription) -> (i64, u64) {
+    (subscription.priority, subscription.seq)
+}
+
+/// The subscriptions one publish considers, in dispatch order.
+enum Candidates {
+    /// An exact-topic bucket as it was when the publish began.
+    Bucket(Arc<Vec<Arc<Subscription>>>),
+    /// Several kinds merged and sorted.
+    Merged(Vec<Arc<Subscription>>),
+}
+
+impl std::ops::Deref for Candidates {
+    type Target = [Arc<Subscription>];
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Candidates::Bucket(bucket) => bucket,
+            Candidates::Merged(found) => found,
+        }
     }
 }
 
@@ -266,6 +355,8 @@ pub type EventObserver = Box<dyn Fn(&Event) -> bool + Send + Sync>;
 /// The event hub. Cheap to share: wrap it in an `Arc`.
 pub struct EventHub {
     identity: HubIdentity,
+    /// The `source` an event without one gets: built once, cloned per publish.
+    default_source: Map<String, Value>,
     index: RwLock<SubscriptionIndex>,
     next_seq: AtomicU64,
     queue: AsyncQueue,
@@ -274,13 +365,18 @@ pub struct EventHub {
 
 impl EventHub {
     pub fn new(identity: HubIdentity) -> Self {
-        EventHub {
+        let mut hub = EventHub {
             identity,
+            default_source: Map::new(),
             index: RwLock::new(SubscriptionIndex::default()),
             next_seq: AtomicU64::new(0),
             queue: AsyncQueue::default(),
             observers: RwLock::default(),
-        }
+        };
+        let mut source = Map::new();
+        hub.fill_source(&mut source);
+        hub.default_source = source;
+        hub
     }
 
     pub fn identity(&self) -> &HubIdentity {
@@ -503,7 +599,14 @@ impl EventHub {
 
     /// Fills `source.id`, `source.user.username` and `source.host` where missing.
     fn prepare(&self, event: &mut Event) {
-        let source = &mut event.source;
+        if event.source.is_empty() {
+            event.source = self.default_source.clone();
+        } else {
+            self.fill_source(&mut event.source);
+        }
+    }
+
+    fn fill_source(&self, source: &mut Map<String, Value>) {
         source
             .entry("id")
             .or_insert_with(|| Value::String(self.identity.id.clone()));
@@ -551,7 +654,8 @@ impl EventHub {
             .unwrap_or_else(|e| e.into_inner())
             .candidates(&event.topic);
         let mut results = Vec::new();
-        for sub in candidates {
+        let mut forms = EventForms::default();
+        for sub in candidates.iter() {
             if let Some(target) = &target {
                 if !target.matches(&sub.metadata) {
                     continue;
@@ -560,7 +664,7 @@ impl EventHub {
             if !sub.expression.matches(&*event) {
                 continue;
             }
-            match sub.handler.handle(event) {
+            match sub.handler.handle_in_dispatch(event, &mut forms) {
                 Ok(value) => {
                     if reply {
                         if !value.is_null() {
@@ -829,6 +933,63 @@ mod tests {
         assert!(
             hub.lock_replies().is_empty(),
             "reply callbacks are released"
+        );
+    }
+
+    /// A handler that reads the event through a shared form, as Rhai and native handlers do:
+    /// answers with the `data` its form was made from and how many forms were made so far.
+    struct FormReader(Arc<AtomicU64>);
+
+    struct DataForm(Value);
+
+    impl Handler for FormReader {
+        fn handle(&self, _: &mut Event) -> Result<Value, HandlerError> {
+            unreachable!("dispatch calls handle_in_dispatch")
+        }
+
+        fn handle_in_dispatch(
+            &self,
+            event: &mut Event,
+            forms: &mut EventForms,
+        ) -> Result<Value, HandlerError> {
+            let made = &self.0;
+            let form = forms.get_or_insert_with(|| {
+                made.fetch_add(1, Ordering::Relaxed);
+                DataForm(event.data.clone())
+            });
+            Ok(json!([form.0, made.load(Ordering::Relaxed)]))
+        }
+    }
+
+    #[test]
+    fn forms_are_shared_until_a_handler_may_have_changed_the_event() {
+        let hub = hub();
+        let made = Arc::new(AtomicU64::new(0));
+        let reader = || -> Arc<dyn Handler> { Arc::new(FormReader(made.clone())) };
+        hub.subscribe("topic=t", reader(), with_priority(1))
+            .unwrap();
+        hub.subscribe("topic=t", reader(), with_priority(2))
+            .unwrap();
+        hub.subscribe(
+            "topic=t",
+            Arc::new(|e: &mut Event| {
+                e.data["n"] = json!(2);
+                Ok(Value::Null)
+            }),
+            with_priority(3),
+        )
+        .unwrap();
+        hub.subscribe("topic=t", reader(), with_priority(4))
+            .unwrap();
+        let mut event = Event::new("t").with_data(json!({"n": 1}));
+        assert_eq!(
+            hub.publish(&mut event),
+            vec![
+                json!([{"n": 1}, 1]),
+                json!([{"n": 1}, 1]),
+                Value::Null,
+                json!([{"n": 2}, 2])
+            ]
         );
     }
 

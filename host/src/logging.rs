@@ -4,8 +4,12 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
+use tracing_appender::non_blocking::NonBlockingBuilder;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::prelude::*;
+
+/// Log lines waiting to be written to the log file.
+const LOG_QUEUE_LINES: usize = 1024;
 
 /// Connect's `--verbosity` levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -53,7 +57,13 @@ pub fn init(verbosity: Verbosity, silent: bool, data_dir: &Path) -> LogGuard {
     let (file_layer, guard) = match std::fs::create_dir_all(&log_dir) {
         Ok(()) => {
             let appender = tracing_appender::rolling::never(&log_dir, "ftrack_connect.log");
-            let (writer, guard) = tracing_appender::non_blocking(appender);
+            // tracing_appender's default queue holds 128,000 lines, allocated up front: 4 MiB
+            // and most of the start-up time of a short command. A small queue that makes
+            // logging wait when full (rather than drop lines, the default) costs neither.
+            let (writer, guard) = NonBlockingBuilder::default()
+                .buffered_lines_limit(LOG_QUEUE_LINES)
+                .lossy(false)
+                .finish(appender);
             let layer = tracing_subscriber::fmt::layer()
                 .with_writer(writer)
                 .with_ansi(false)

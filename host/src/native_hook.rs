@@ -26,7 +26,7 @@ use connect_plugin_api::abi::{
 use connect_plugin_api::Event;
 use serde_json::Value;
 
-use crate::hub::{EventHub, Handler, HandlerError, PluginTag, SubscribeOptions};
+use crate::hub::{EventForms, EventHub, Handler, HandlerError, PluginTag, SubscribeOptions};
 use crate::rhai_hook::SessionInfo;
 
 /// A native plugin's root module, loaded and checked.
@@ -336,22 +336,62 @@ impl HostSession for NativeSession {
 /// A plugin's handler, as the hub calls it: the event crosses as JSON text.
 struct NativeHandler(EventHandlerBox);
 
-impl Handler for NativeHandler {
-    fn handle(&self, event: &mut Event) -> Result<Value, HandlerError> {
-        let text = serde_json::to_string(&*event).map_err(|e| HandlerError(e.to_string()))?;
-        let outcome = self
-            .0
-            .handle(RStr::from(text.as_str()))
-            .into_result()
-            .map_err(|e| HandlerError(e.into_string()))?;
-        if let Some(data) = outcome.data.into_option() {
-            event.data = serde_json::from_str(&data)
-                .map_err(|e| HandlerError(format!("the handler's event data is not JSON: {e}")))?;
-        }
+/// The [`EventForms`] entry of native handlers: the event as JSON text, written once per
+/// dispatch and sent to every native handler until one changes `data`.
+struct EventText(Result<String, String>);
+
+impl NativeHandler {
+    /// Calls the plugin with `text`; applies its outcome to `event`. Says whether `data`
+    /// changed.
+    fn run(&self, event: &mut Event, text: &str) -> (Result<Value, HandlerError>, bool) {
+        let outcome = match self.0.handle(RStr::from(text)).into_result() {
+            Ok(outcome) => outcome,
+            Err(err) => return (Err(HandlerError(err.into_string())), false),
+        };
         if outcome.stop {
             event.stop();
         }
-        serde_json::from_str(&outcome.result)
-            .map_err(|e| HandlerError(format!("the handler's result is not JSON: {e}")))
+        let mut changed = false;
+        if let Some(data) = outcome.data.into_option() {
+            match serde_json::from_str(&data) {
+                Ok(data) => {
+                    event.data = data;
+                    changed = true;
+                }
+                Err(e) => {
+                    let message = format!("the handler's event data is not JSON: {e}");
+                    return (Err(HandlerError(message)), false);
+                }
+            }
+        }
+        let result = serde_json::from_str(&outcome.result)
+            .map_err(|e| HandlerError(format!("the handler's result is not JSON: {e}")));
+        (result, changed)
+    }
+}
+
+fn event_text(event: &Event) -> Result<String, String> {
+    serde_json::to_string(event).map_err(|e| e.to_string())
+}
+
+impl Handler for NativeHandler {
+    fn handle(&self, event: &mut Event) -> Result<Value, HandlerError> {
+        let text = event_text(event).map_err(HandlerError)?;
+        self.run(event, &text).0
+    }
+
+    fn handle_in_dispatch(
+        &self,
+        event: &mut Event,
+        forms: &mut EventForms,
+    ) -> Result<Value, HandlerError> {
+        let (result, changed) = match &forms.get_or_insert_with(|| EventText(event_text(event))).0 {
+            Ok(text) => self.run(event, text),
+            Err(err) => return Err(HandlerError(err.clone())),
+        };
+        if changed {
+            forms.clear();
+        }
+        result
     }
 }

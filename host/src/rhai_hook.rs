@@ -24,9 +24,10 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use connect_plugin_api::Event;
+use rhai::packages::{Package, StandardPackage};
 use rhai::{
     Array, Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map as RhaiMap, Module,
     ModuleResolver, Position, Scope, AST,
@@ -36,12 +37,17 @@ use serde_json::Value;
 /// A compiled module shared between imports (Rhai's `Shared<Module>` with the `sync` feature).
 type SharedModule = Arc<Module>;
 
-use crate::hub::{EventHub, Handler, HandlerError, PluginTag, SubscribeOptions, DEFAULT_PRIORITY};
+use crate::hub::{
+    EventForms, EventHub, Handler, HandlerError, PluginTag, SubscribeOptions, DEFAULT_PRIORITY,
+};
 
 /// Operations a single script call (a `register`, a handler) may run before it is stopped.
 /// About a second of busy work: far beyond what any hook needs, short enough that an endless
 /// loop is reported instead of freezing the host.
 pub const MAX_OPERATIONS: u64 = 20_000_000;
+
+/// The size of each engine's string interner (Rhai's default for `Engine::new`).
+const STRINGS_INTERNED: usize = 256;
 
 /// An error in a script, with where it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,9 +160,23 @@ pub struct PluginFolders {
     pub library_dirs: Vec<PathBuf>,
 }
 
-/// Builds the engine for one plugin.
+/// Rhai's standard library, built once and shared by every plugin's engine.
+///
+/// `Engine::new` builds a fresh copy of it (thousands of functions) per engine: with one engine
+/// per plugin, that was most of the start-up time and memory of a host with 200 plugins.
+fn standard_package() -> SharedModule {
+    static PACKAGE: OnceLock<SharedModule> = OnceLock::new();
+    PACKAGE
+        .get_or_init(|| StandardPackage::new().as_shared_module())
+        .clone()
+}
+
+/// Builds the engine for one plugin: what `Engine::new` sets up, with the shared standard
+/// library, this plugin's import resolver and log sinks.
 pub fn plugin_engine(plugin: &PluginTag, folders: &PluginFolders) -> Engine {
-    let mut engine = Engine::new();
+    let mut engine = Engine::new_raw();
+    engine.set_max_strings_interned(STRINGS_INTERNED);
+    engine.register_global_module(standard_package());
     engine.set_max_operations(MAX_OPERATIONS);
     // Rhai's defaults (64, and 32 inside functions) reject ordinary hooks that nest a closure
     // with an interpolated string in a call; these still bound the parser's recursion.
@@ -254,13 +274,26 @@ struct ScriptHandler {
     callback: FnPtr,
 }
 
-impl Handler for ScriptHandler {
-    fn handle(&self, event: &mut Event) -> Result<Value, HandlerError> {
-        let shared = ScriptEvent::new(event);
+impl ScriptHandler {
+    /// Calls the script with `snapshot` (the event as Rhai values); copies what the script
+    /// changed back into `event` and says whether it changed anything but `stop`.
+    fn run(
+        &self,
+        event: &mut Event,
+        snapshot: Arc<ScriptSnapshot>,
+    ) -> (Result<Value, HandlerError>, bool) {
+        let shared = ScriptEvent::new(snapshot, event.is_stopped());
         let outcome =
             self.callback
                 .call::<Dynamic>(&self.hook.engine, &self.hook.ast, (shared.clone(),));
-        shared.write_back(event)?;
+        let changed = match shared.write_back(event) {
+            Ok(changed) => changed,
+            Err(err) => return (Err(err), true),
+        };
+        (self.result(outcome), changed)
+    }
+
+    fn result(&self, outcome: RhaiResult<Dynamic>) -> Result<Value, HandlerError> {
         let value = outcome.map_err(|err| {
             HandlerError(ScriptError::from_eval(&self.hook.path, &err).to_string())
         })?;
@@ -273,15 +306,98 @@ impl Handler for ScriptHandler {
     }
 }
 
+impl Handler for ScriptHandler {
+    fn handle(&self, event: &mut Event) -> Result<Value, HandlerError> {
+        let snapshot = Arc::new(ScriptSnapshot::new(event));
+        self.run(event, snapshot).0
+    }
+
+    /// Shares one conversion of the event among every Rhai handler of a dispatch.
+    fn handle_in_dispatch(
+        &self,
+        event: &mut Event,
+        forms: &mut EventForms,
+    ) -> Result<Value, HandlerError> {
+        let snapshot = forms
+            .get_or_insert_with(|| SharedSnapshot(Arc::new(ScriptSnapshot::new(event))))
+            .0
+            .clone();
+        let (result, changed) = self.run(event, snapshot);
+        if changed {
+            forms.clear();
+        }
+        result
+    }
+}
+
+/// JSON for a script's value. The common types are converted directly (going through serde
+/// for every value doubled the cost of a simple handler); anything else goes through
+/// Rhai's serde support, which says what cannot be JSON.
 fn to_json(value: &Dynamic) -> Result<Value, String> {
+    // Type tests first: a failed `as_*` builds an error naming the type, which costs more
+    // than the conversion.
     if value.is_unit() {
         return Ok(Value::Null);
+    }
+    if value.is_map() {
+        if let Some(map) = value.read_lock::<RhaiMap>() {
+            let mut object = serde_json::Map::with_capacity(map.len());
+            for (key, item) in map.iter() {
+                object.insert(key.as_str().to_owned(), to_json(item)?);
+            }
+            return Ok(Value::Object(object));
+        }
+    }
+    if value.is_string() {
+        if let Ok(text) = value.as_immutable_string_ref() {
+            return Ok(Value::String(text.as_str().to_owned()));
+        }
+    }
+    if value.is_array() {
+        if let Some(array) = value.read_lock::<Array>() {
+            return array
+                .iter()
+                .map(to_json)
+                .collect::<Result<_, _>>()
+                .map(Value::Array);
+        }
+    }
+    if value.is_int() {
+        if let Ok(number) = value.as_int() {
+            return Ok(Value::from(number));
+        }
+    }
+    if value.is_bool() {
+        if let Ok(flag) = value.as_bool() {
+            return Ok(Value::Bool(flag));
+        }
+    }
+    if value.is_float() {
+        if let Some(number) = value.as_float().ok().and_then(serde_json::Number::from_f64) {
+            return Ok(Value::Number(number));
+        }
     }
     rhai::serde::from_dynamic::<Value>(value).map_err(|e| e.to_string())
 }
 
+/// Rhai values for JSON, directly (see [`to_json`]); numbers beyond `i64` go through serde.
 fn to_dynamic(value: &Value) -> Dynamic {
-    rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT)
+    match value {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(flag) => Dynamic::from_bool(*flag),
+        Value::Number(number) => match number.as_i64() {
+            Some(int) => Dynamic::from_int(int),
+            None => rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT),
+        },
+        Value::String(text) => Dynamic::from(ImmutableString::from(text.as_str())),
+        Value::Array(items) => Dynamic::from_array(items.iter().map(to_dynamic).collect()),
+        Value::Object(object) => Dynamic::from_map(
+            object
+                .iter()
+                .map(|(key, item)| (key.as_str().into(), to_dynamic(item)))
+                .collect(),
+        ),
+    }
 }
 
 #[derive(Clone)]
@@ -387,12 +503,9 @@ fn event_from_script(value: Dynamic) -> RhaiResult<Event> {
     serde_json::from_value(json).or_else(|e| runtime_error(format!("invalid event: {e}")))
 }
 
-/// The event a handler sees. Clones share state, so changes a script makes to `event.data`
-/// reach the hub (Rhai passes arguments by value).
-#[derive(Clone)]
-struct ScriptEvent(Arc<Mutex<EventState>>);
-
-struct EventState {
+/// An event as Rhai values: made once per dispatch and shared, read-only, by the Rhai
+/// handlers of that dispatch until one of them changes the event.
+struct ScriptSnapshot {
     id: ImmutableString,
     topic: ImmutableString,
     target: ImmutableString,
@@ -400,14 +513,11 @@ struct EventState {
     sent: Dynamic,
     data: Dynamic,
     source: Dynamic,
-    stopped: bool,
-    data_changed: bool,
-    source_changed: bool,
 }
 
-impl ScriptEvent {
+impl ScriptSnapshot {
     fn new(event: &Event) -> Self {
-        ScriptEvent(Arc::new(Mutex::new(EventState {
+        ScriptSnapshot {
             id: event.id.as_str().into(),
             topic: event.topic.as_str().into(),
             target: event.target.as_str().into(),
@@ -417,10 +527,52 @@ impl ScriptEvent {
                 .map_or(Dynamic::UNIT, |id| Dynamic::from(id.to_string())),
             sent: event.sent.as_ref().map_or(Dynamic::UNIT, to_dynamic),
             data: to_dynamic(&event.data),
-            source: to_dynamic(&Value::Object(event.source.clone())),
-            stopped: event.is_stopped(),
-            data_changed: false,
-            source_changed: false,
+            source: Dynamic::from_map(
+                event
+                    .source
+                    .iter()
+                    .map(|(key, item)| (key.as_str().into(), to_dynamic(item)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// The [`EventForms`] entry of Rhai handlers.
+struct SharedSnapshot(Arc<ScriptSnapshot>);
+
+/// The event a handler sees. Clones share state, so changes a script makes to `event.data`
+/// reach the hub (Rhai passes arguments by value). It reads from the shared snapshot until
+/// the script assigns `data` or `source`, which then belong to this handler's call.
+#[derive(Clone)]
+struct ScriptEvent(Arc<Mutex<EventState>>);
+
+struct EventState {
+    snapshot: Arc<ScriptSnapshot>,
+    /// What the script assigned to `event.data`, if it did.
+    data: Option<Dynamic>,
+    /// What the script assigned to `event.source`, if it did.
+    source: Option<Dynamic>,
+    stopped: bool,
+}
+
+impl EventState {
+    fn data(&self) -> &Dynamic {
+        self.data.as_ref().unwrap_or(&self.snapshot.data)
+    }
+
+    fn source(&self) -> &Dynamic {
+        self.source.as_ref().unwrap_or(&self.snapshot.source)
+    }
+}
+
+impl ScriptEvent {
+    fn new(snapshot: Arc<ScriptSnapshot>, stopped: bool) -> Self {
+        ScriptEvent(Arc::new(Mutex::new(EventState {
+            snapshot,
+            data: None,
+            source: None,
+            stopped,
         })))
     }
 
@@ -428,51 +580,53 @@ impl ScriptEvent {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Copies what the script changed back into `event`.
-    fn write_back(&self, event: &mut Event) -> Result<(), HandlerError> {
+    /// Copies what the script changed back into `event`; says whether it changed `data` or
+    /// `source`.
+    fn write_back(&self, event: &mut Event) -> Result<bool, HandlerError> {
         let state = self.lock();
         if state.stopped {
             event.stop();
         }
-        if state.data_changed {
-            event.data = to_json(&state.data)
-                .map_err(|e| HandlerError(format!("event.data is not JSON: {e}")))?;
+        if let Some(data) = &state.data {
+            event.data =
+                to_json(data).map_err(|e| HandlerError(format!("event.data is not JSON: {e}")))?;
         }
-        if state.source_changed {
-            match to_json(&state.source) {
+        if let Some(source) = &state.source {
+            match to_json(source) {
                 Ok(Value::Object(source)) => event.source = source,
                 _ => return Err(HandlerError("event.source must be a map".into())),
             }
         }
-        Ok(())
+        Ok(state.data.is_some() || state.source.is_some())
     }
 
     /// A copy of the event as it is now, for publishing it again (not stopped).
     fn to_event(&self) -> Result<Event, HandlerError> {
         let state = self.lock();
-        let mut event = Event::new(state.topic.as_str());
-        event.id = state.id.to_string();
-        event.target = state.target.to_string();
-        event.data = to_json(&state.data)
+        let snapshot = &state.snapshot;
+        let mut event = Event::new(snapshot.topic.as_str());
+        event.id = snapshot.id.to_string();
+        event.target = snapshot.target.to_string();
+        event.data = to_json(state.data())
             .map_err(|e| HandlerError(format!("event.data is not JSON: {e}")))?;
-        if let Ok(Value::Object(source)) = to_json(&state.source) {
+        if let Ok(Value::Object(source)) = to_json(state.source()) {
             event.source = source;
         }
-        event.in_reply_to_event = state.in_reply_to_event.clone().into_string().ok();
-        event.sent = to_json(&state.sent).ok().filter(|v| !v.is_null());
+        event.in_reply_to_event = snapshot.in_reply_to_event.clone().into_string().ok();
+        event.sent = to_json(&snapshot.sent).ok().filter(|v| !v.is_null());
         Ok(event)
     }
 
     fn get(&self, field: &str) -> RhaiResult<Dynamic> {
         let state = self.lock();
         Ok(match field {
-            "id" => state.id.clone().into(),
-            "topic" => state.topic.clone().into(),
-            "target" => state.target.clone().into(),
-            "in_reply_to_event" => state.in_reply_to_event.clone(),
-            "sent" => state.sent.clone(),
-            "data" => state.data.clone(),
-            "source" => state.source.clone(),
+            "id" => state.snapshot.id.clone().into(),
+            "topic" => state.snapshot.topic.clone().into(),
+            "target" => state.snapshot.target.clone().into(),
+            "in_reply_to_event" => state.snapshot.in_reply_to_event.clone(),
+            "sent" => state.snapshot.sent.clone(),
+            "data" => state.data().clone(),
+            "source" => state.source().clone(),
             other => return runtime_error(format!("an event has no field '{other}'")),
         })
     }
@@ -480,14 +634,8 @@ impl ScriptEvent {
     fn set(&self, field: &str, value: Dynamic) -> RhaiResult<()> {
         let mut state = self.lock();
         match field {
-            "data" => {
-                state.data = value;
-                state.data_changed = true;
-            }
-            "source" => {
-                state.source = value;
-                state.source_changed = true;
-            }
+            "data" => state.data = Some(value),
+            "source" => state.source = Some(value),
             other => return runtime_error(format!("event field '{other}' cannot be changed")),
         }
         Ok(())
@@ -497,7 +645,13 @@ impl ScriptEvent {
 impl fmt::Display for ScriptEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.lock();
-        write!(f, "<Event {} {}: {}>", state.topic, state.id, state.data)
+        write!(
+            f,
+            "<Event {} {}: {}>",
+            state.snapshot.topic,
+            state.snapshot.id,
+            state.data()
+        )
     }
 }
 

@@ -21,7 +21,9 @@
 //! whole host.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RErr, RNone, ROk, RResult, RSome, RStr, RString};
@@ -104,24 +106,82 @@ fn into_result<T>(result: RResult<T, RString>) -> Result<T, Error> {
 
 struct ClosureHandler<F>(F);
 
+thread_local! {
+    /// The last event text this plugin's handlers received on this thread, and its parse.
+    static LAST_EVENT: std::cell::RefCell<ParsedEvents> = Default::default();
+}
+
+/// Parses the event texts handlers receive, reusing the parse when the same text comes again:
+/// the host sends one text to every native handler of a dispatch (until one changes `data`),
+/// so an event answered by many handlers of a plugin is parsed twice, not once per handler.
+///
+/// The parse is kept only from the second time a text is seen, so a single handler per event
+/// pays nothing for it. A handler always gets an event of its own: a copy of the kept parse,
+/// or the previous handler's event when that handler left it exactly as it was.
+#[derive(Default)]
+struct ParsedEvents {
+    text: String,
+    pristine: Option<Rc<Event>>,
+    spare: Option<Event>,
+}
+
+impl ParsedEvents {
+    /// The event in `text`, as a value of its own, and the kept parse it equals if any.
+    fn take(&mut self, text: &str) -> Result<(Event, Option<Rc<Event>>), serde_json::Error> {
+        if self.text == text {
+            let pristine = match &self.pristine {
+                Some(pristine) => pristine.clone(),
+                None => self
+                    .pristine
+                    .insert(Rc::new(serde_json::from_str(text)?))
+                    .clone(),
+            };
+            let event = self.spare.take().unwrap_or_else(|| (*pristine).clone());
+            return Ok((event, Some(pristine)));
+        }
+        self.text.clear();
+        self.text.push_str(text);
+        self.pristine = None;
+        self.spare = None;
+        Ok((serde_json::from_str(text)?, None))
+    }
+
+    /// Keeps `event`, a handler's event for `text` that it left unchanged, for the next one.
+    fn give_back(&mut self, text: &str, event: Event) {
+        if self.text == text {
+            self.spare = Some(event);
+        }
+    }
+}
+
 impl<F> ClosureHandler<F>
 where
     F: Fn(&mut Event) -> HandlerResult,
 {
     fn run(&self, text: &str) -> Result<HandlerOutcome, Error> {
-        let mut event: Event = serde_json::from_str(text)?;
-        let before = event.data.clone();
+        let (mut event, pristine) = LAST_EVENT.with(|last| last.borrow_mut().take(text))?;
+        let before: Cow<'_, Value> = match &pristine {
+            Some(pristine) => Cow::Borrowed(&pristine.data),
+            None => Cow::Owned(event.data.clone()),
+        };
         let result = (self.0)(&mut event)?;
-        let data = if event.data != before {
+        let data = if event.data != *before {
             RSome(serde_json::to_string(&event.data)?.into())
         } else {
             RNone
         };
-        Ok(HandlerOutcome {
+        let outcome = HandlerOutcome {
             result: serde_json::to_string(&result)?.into(),
             data,
             stop: event.is_stopped(),
-        })
+        };
+        if pristine
+            .as_ref()
+            .is_some_and(|pristine| **pristine == event)
+        {
+            LAST_EVENT.with(|last| last.borrow_mut().give_back(text, event));
+        }
+        Ok(outcome)
     }
 }
 
@@ -197,4 +257,34 @@ macro_rules! export_plugin {
             .leak_into_prefix()
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_handler_gets_the_event_as_sent_even_when_the_parse_is_reused() {
+        let text = serde_json::to_string(&Event::new("t").with_data(json!({"n": 1}))).unwrap();
+        let meddler = ClosureHandler(|event: &mut Event| {
+            event.topic = "changed".into();
+            event.source.insert("x".into(), json!(1));
+            Ok(Value::Null)
+        });
+        let reader = ClosureHandler(|event: &mut Event| {
+            Ok(json!([event.topic, event.source.len(), event.data]))
+        });
+        let writer = ClosureHandler(|event: &mut Event| {
+            event.data["n"] = json!(2);
+            Ok(Value::Null)
+        });
+        for _ in 0..3 {
+            assert_eq!(meddler.run(&text).unwrap().data, RNone);
+            let read = reader.run(&text).unwrap();
+            assert_eq!(read.result.as_str(), r#"["t",0,{"n":1}]"#);
+            assert_eq!(read.data, RNone);
+            let written = writer.run(&text).unwrap();
+            assert_eq!(written.data, RSome(RString::from(r#"{"n":2}"#)));
+        }
+    }
 }

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Side-by-side benchmarks against ftrack's own Python event hub (PyPI ftrack-python-api 3.1.0),
+# same workloads, same run. Prints one line per workload:
+#   NAME: rust <figure>, python <figure>, ratio <python/rust>x
+# Needs a Rust toolchain and python3 with venv; the virtualenv is made once in
+# target/bench-venv. Takes a few minutes (most of it the Python side and the first build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+venv=$target/bench-venv
+
+if ! "$venv/bin/python" -c 'import ftrack_api' >/dev/null 2>&1; then
+    echo "setting up $venv with ftrack-python-api==3.1.0..." >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet ftrack-python-api==3.1.0
+fi
+
+echo "building (release)..." >&2
+cargo build --quiet --release --locked -p connect-host --bin ftrack-connect --example bench_vs_python
+cargo build --quiet --release --locked -p fixture-bench
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/rhai" "$work/python" "$work/home"
+# 200 Rhai plugin folders answering ftrack.action.discover as the Python ones do.
+for i in $(seq 1 200); do
+    mkdir -p "$work/rhai/plugin_$i/hook"
+    cat >"$work/rhai/plugin_$i/hook/hook.rhai" <<RHAI
+fn discover(event) {
+    #{ items: [#{ label: "App $i", actionIdentifier: "app-$i", variant: "1.$i" }] }
+}
+fn register(session) {
+    session.event_hub.subscribe("topic=ftrack.action.discover", Fn("discover"));
+}
+RHAI
+done
+"$venv/bin/python" scripts/python_reference.py make-plugins "$work/python" 200
+
+library=$target/release/$(
+    case "$(uname -s)" in
+        Darwin) echo libfixture_bench.dylib ;;
+        MINGW* | MSYS* | CYGWIN*) echo fixture_bench.dll ;;
+        *) echo libfixture_bench.so ;;
+    esac
+)
+exec "$venv/bin/python" scripts/bench_vs_python.py \
+    --driver "$target/release/examples/bench_vs_python" \
+    --host "$target/release/ftrack-connect" \
+    --native-library "$library" \
+    --work "$work"
