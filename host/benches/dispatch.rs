@@ -10,28 +10,14 @@
 
 use std::sync::Arc;
 
-use connect_host::hub::{EventHub, Handler, HubIdentity, PluginTag};
+use connect_host::hub::{EventHub, PluginTag};
 use connect_host::native_hook;
 use connect_host::rhai_hook::{plugin_engine, CompiledHook, PluginFolders, SessionInfo};
 use connect_plugin_api::Event;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 mod common;
-use serde_json::{json, Value};
-
-fn hub_with_others(others: usize) -> Arc<EventHub> {
-    let hub = Arc::new(EventHub::new(HubIdentity::local("alice")));
-    let idle: Arc<dyn Handler> = Arc::new(|_: &mut Event| Ok(Value::Null));
-    for i in 0..others {
-        hub.subscribe(
-            &format!("topic=bench.other.{i} and data.kind=x"),
-            idle.clone(),
-            Default::default(),
-        )
-        .unwrap();
-    }
-    hub
-}
+use serde_json::json;
 
 fn publish_once(hub: &EventHub) -> usize {
     let mut event = Event::new("bench.target").with_data(json!({"kind": "x", "selection": []}));
@@ -41,7 +27,7 @@ fn publish_once(hub: &EventHub) -> usize {
 fn one_matching_handler(c: &mut Criterion) {
     let mut group = c.benchmark_group("dispatch");
     for others in [10usize, 10_000] {
-        let hub = hub_with_others(others);
+        let hub = common::hub_with_others(others);
         hub.subscribe(
             "topic=bench.target and data.kind=x",
             Arc::new(|_: &mut Event| Ok(json!({"ok": true}))),
@@ -54,7 +40,7 @@ fn one_matching_handler(c: &mut Criterion) {
         });
     }
     for others in [10usize, 10_000] {
-        let hub = hub_with_others(others);
+        let hub = common::hub_with_others(others);
         let tag = connect_host::hub::PluginTag::new("bench");
         let folders = PluginFolders {
             root: std::env::temp_dir(),
@@ -85,7 +71,7 @@ fn one_matching_handler(c: &mut Criterion) {
     let library = common::release_library("fixture-faulty");
     let copies = std::env::temp_dir().join(format!("connect-bench-{}", std::process::id()));
     for others in [10usize, 10_000] {
-        let hub = hub_with_others(others);
+        let hub = common::hub_with_others(others);
         let module = native_hook::load(&library, &copies).expect("fixture loads");
         let info = SessionInfo {
             api_user: "alice".into(),
@@ -117,7 +103,7 @@ fn one_matching_handler(c: &mut Criterion) {
 /// native plugin's handlers. Mirrors `python_reference.py discover-fanout`.
 fn discover_fanout(c: &mut Criterion) {
     let mut group = c.benchmark_group("discover-fanout");
-    let hub = hub_with_others(0);
+    let hub = common::hub_with_others(0);
     let info = SessionInfo {
         api_user: "alice".into(),
         server_url: String::new(),
@@ -147,7 +133,7 @@ fn discover_fanout(c: &mut Criterion) {
 
     let library = common::release_library("fixture-bench");
     let copies = std::env::temp_dir().join(format!("connect-bench-fanout-{}", std::process::id()));
-    let hub = hub_with_others(0);
+    let hub = common::hub_with_others(0);
     std::env::set_var("FIXTURE_BENCH_FANOUT", "200");
     let module = native_hook::load(&library, &copies).expect("fixture loads");
     module

@@ -18,17 +18,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connect_host::hub::{EventHub, Handler, HubIdentity, PluginTag};
+use connect_host::hub::{EventHub, PluginTag};
 use connect_host::native_hook;
 use connect_host::rhai_hook::{plugin_engine, CompiledHook, PluginFolders, SessionInfo};
 use connect_plugin_api::Event;
-use serde_json::{json, Value};
+use serde_json::json;
 
 struct Options {
     native_library: PathBuf,
     rhai_plugins: PathBuf,
     only: Option<String>,
 }
+
+#[path = "../benches/common/mod.rs"]
+mod common;
 
 fn options() -> Options {
     let mut native_library = None;
@@ -55,21 +58,6 @@ fn session_info() -> SessionInfo {
         api_user: "alice".into(),
         server_url: String::new(),
     }
-}
-
-/// A hub with `others` idle subscriptions on other topics, as `python_reference.py` makes.
-fn hub_with_others(others: usize) -> Arc<EventHub> {
-    let hub = Arc::new(EventHub::new(HubIdentity::local("alice")));
-    let idle: Arc<dyn Handler> = Arc::new(|_: &mut Event| Ok(Value::Null));
-    for i in 0..others {
-        hub.subscribe(
-            &format!("topic=bench.other.{i} and data.kind=x"),
-            idle.clone(),
-            Default::default(),
-        )
-        .unwrap();
-    }
-    hub
 }
 
 fn load_native(hub: &Arc<EventHub>, library: &Path, copies: &Path, fanout: usize) {
@@ -164,12 +152,12 @@ fn main() {
     };
 
     if wanted("dispatch") {
-        let hub = hub_with_others(100);
+        let hub = common::hub_with_others(100);
         load_native(&hub, &options.native_library, &copies, 0);
         report("dispatch", per_event(&hub, "bench.target", 1));
     }
     if wanted("dispatch-rhai") {
-        let hub = hub_with_others(100);
+        let hub = common::hub_with_others(100);
         load_rhai_source(
             &hub,
             "bench-rhai",
@@ -181,12 +169,12 @@ fn main() {
         report("dispatch-rhai", per_event(&hub, "bench.target", 1));
     }
     if wanted("dispatch-10k") {
-        let hub = hub_with_others(10_000);
+        let hub = common::hub_with_others(10_000);
         load_native(&hub, &options.native_library, &copies, 0);
         report("dispatch-10k", per_event(&hub, "bench.target", 1));
     }
     if wanted("discover-fanout") {
-        let hub = hub_with_others(0);
+        let hub = common::hub_with_others(0);
         let hooks = load_rhai_plugins(&hub, &options.rhai_plugins);
         report(
             "discover-fanout",
@@ -194,7 +182,7 @@ fn main() {
         );
     }
     if wanted("discover-fanout-native") {
-        let hub = hub_with_others(0);
+        let hub = common::hub_with_others(0);
         load_native(&hub, &options.native_library, &copies, 200);
         report(
             "discover-fanout-native",
