@@ -39,6 +39,15 @@ fn answer(s: &Sandbox, topic: &str) -> Vec<Value> {
     s.publish(topic, "{}")
 }
 
+/// `plugin new NAME [EXTRA...] --dir <plugins>`.
+fn plugin_new(s: &Sandbox, name: &str, extra: &[&str]) -> std::process::Output {
+    let dir = s.plugins().display().to_string();
+    let mut args = vec!["plugin", "new", name];
+    args.extend_from_slice(extra);
+    args.extend(["--dir", dir.as_str()]);
+    s.run(&args)
+}
+
 #[cfg(unix)]
 #[test]
 fn an_edit_goes_live_a_broken_edit_keeps_the_last_good_version() {
@@ -299,13 +308,7 @@ fn plugin_dir_and_a_new_rhai_plugin_that_works() {
     assert_eq!(Path::new(&dir), s.default_plugin_dir());
     assert!(s.default_plugin_dir().is_dir());
 
-    let output = s.run(&[
-        "plugin",
-        "new",
-        "shot-tools",
-        "--dir",
-        s.plugins().to_str().unwrap(),
-    ]);
+    let output = plugin_new(&s, "shot-tools", &[]);
     assert!(
         output.status.success(),
         "{}",
@@ -327,13 +330,7 @@ fn plugin_dir_and_a_new_rhai_plugin_that_works() {
         vec![json!({"success": true, "message": "shot-tools ran"})]
     );
 
-    let again = s.run(&[
-        "plugin",
-        "new",
-        "shot-tools",
-        "--dir",
-        s.plugins().to_str().unwrap(),
-    ]);
+    let again = plugin_new(&s, "shot-tools", &[]);
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
     let bad = s.run(&["plugin", "new", "../escape"]);
@@ -344,14 +341,7 @@ fn plugin_dir_and_a_new_rhai_plugin_that_works() {
 #[test]
 fn a_new_native_plugin_builds_and_loads() {
     let s = Sandbox::new();
-    let output = s.run(&[
-        "plugin",
-        "new",
-        "native-tools",
-        "--native",
-        "--dir",
-        s.plugins().to_str().unwrap(),
-    ]);
+    let output = plugin_new(&s, "native-tools", &["--native"]);
     assert!(
         output.status.success(),
         "{}",
@@ -439,6 +429,23 @@ fn launcher_configs_added_while_watching_are_offered() {
     });
     assert_eq!(plugin["warnings"].as_array().unwrap().len(), 1, "{plugin}");
     assert!(discover().contains(&"studio-painter".to_string()));
+    host.signal(libc::SIGTERM);
+    assert_eq!(host.finish().0, Some(0));
+}
+
+#[cfg(unix)]
+#[test]
+fn without_watch_a_hook_is_compiled_once_and_an_edit_waits_for_a_restart() {
+    let s = Sandbox::new();
+    let hook = s.hook("once", "once.rhai", &counting_hook("compiled"));
+    let mut host = Running::start(&s, &["run"]);
+    host.wait_for("is running");
+    assert_eq!(answer(&s, "t"), vec![json!(["compiled", 1])]);
+    // The file is not read again per call: the running host keeps what it compiled.
+    save(&hook, "fn register(session) { this does not even parse }");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(answer(&s, "t"), vec![json!(["compiled", 2])]);
+    assert_eq!(s.plugin("once")["error"], Value::Null);
     host.signal(libc::SIGTERM);
     assert_eq!(host.finish().0, Some(0));
 }

@@ -202,7 +202,7 @@ impl Host {
         let (launcher_report, mut launch_warnings) = host.load_application_launcher(&found.plugins);
         reports.push(launcher_report);
         for plugin in &found.plugins {
-            let mut report = host.load_plugin(plugin);
+            let mut report = host.load_plugin(plugin, fingerprint(plugin));
             report.set_launch_warnings(launch_warnings.remove(&plugin.path).unwrap_or_default());
             reports.push(report);
         }
@@ -251,13 +251,17 @@ impl Host {
                     by_key.insert(key, report);
                 }
                 // Built into the binary: nothing on disk to change.
-                None if report.path.starts_with("<built-in>/") => next.push(report),
+                None if report.path.starts_with(DEFAULT_HOOKS_PATH)
+                    || report.path == launcher::BUILTIN_PATH =>
+                {
+                    next.push(report)
+                }
                 None => {}
             }
         }
         for plugin in &found.plugins {
             if plugin.skipped.is_some() {
-                next.push(self.load_plugin(plugin));
+                next.push(self.load_plugin(plugin, Fingerprint::new()));
                 continue;
             }
             let current = fingerprint(plugin);
@@ -265,12 +269,12 @@ impl Host {
                 Some(old) if old.fingerprint == current => old,
                 Some(old) => {
                     changed = true;
-                    self.reload(old, plugin)
+                    self.reload(old, plugin, current)
                 }
                 None => {
                     changed = true;
                     tracing::info!("new plugin '{}' at {}", plugin.name, plugin.path.display());
-                    self.load_plugin(plugin)
+                    self.load_plugin(plugin, current)
                 }
             });
         }
@@ -314,17 +318,24 @@ impl Host {
     }
 
     /// Loads the changed `plugin` in place of `old`, or keeps `old` if the new one fails.
-    fn reload(&self, old: PluginReport, plugin: &DiscoveredPlugin) -> PluginReport {
-        let mut new = self.load_plugin(plugin);
+    fn reload(
+        &self,
+        old: PluginReport,
+        plugin: &DiscoveredPlugin,
+        current: Fingerprint,
+    ) -> PluginReport {
+        let mut new = self.load_plugin(plugin, current);
         new.reloads = old.reloads + 1;
-        // Whatever either version mapped stays mapped: handlers may point into it.
-        let (retired, retired_bytes) =
-            if new.status == PluginStatus::Failed && old.status == PluginStatus::Loaded {
-                new.libraries
-            } else {
-                old.libraries
-            };
-        if new.status == PluginStatus::Failed && old.status == PluginStatus::Loaded {
+        let keep_old = new.status == PluginStatus::Failed && old.status == PluginStatus::Loaded;
+        // The version that goes keeps its libraries mapped: handlers may point into them.
+        let (retired, retired_bytes) = if keep_old {
+            new.libraries
+        } else {
+            old.libraries
+        };
+        let retired_libraries = old.retired_libraries + retired;
+        let retired_library_bytes = old.retired_library_bytes + retired_bytes;
+        if keep_old {
             let error = new.error.unwrap_or_default();
             tracing::error!(
                 "plugin '{}': the changed version failed, the last good version stays loaded: {error}",
@@ -334,23 +345,25 @@ impl Host {
                 error: Some(format!("{error} (the last good version is still loaded)")),
                 reloads: new.reloads,
                 fingerprint: new.fingerprint,
-                retired_libraries: old.retired_libraries + retired,
-                retired_library_bytes: old.retired_library_bytes + retired_bytes,
+                retired_libraries,
+                retired_library_bytes,
                 ..old
             };
         }
         if let Some(tag) = &old.tag {
             self.hub.unsubscribe_plugin(tag);
         }
-        new.retired_libraries = old.retired_libraries + retired;
-        new.retired_library_bytes = old.retired_library_bytes + retired_bytes;
         tracing::info!(
             "plugin '{}' reloaded from {}: {:?}",
             new.name,
             new.path,
             new.status
         );
-        new
+        PluginReport {
+            retired_libraries,
+            retired_library_bytes,
+            ..new
+        }
     }
 
     /// Every plugin with its current subscription count.
@@ -491,7 +504,8 @@ impl Host {
         (report, by_plugin)
     }
 
-    fn load_plugin(&self, plugin: &DiscoveredPlugin) -> PluginReport {
+    /// Loads `plugin`; `fingerprint` is the state of its files the caller just read.
+    fn load_plugin(&self, plugin: &DiscoveredPlugin, fingerprint: Fingerprint) -> PluginReport {
         let mut report = new_report(
             &plugin.name,
             plugin.version.as_deref(),
@@ -501,7 +515,7 @@ impl Host {
         report.warnings = plugin.problems.clone();
         if plugin.skipped.is_none() {
             report.key = Some(plugin_key(plugin));
-            report.fingerprint = fingerprint(plugin);
+            report.fingerprint = fingerprint;
         }
         for problem in &plugin.problems {
             tracing::warn!("plugin '{}': {problem}", plugin.name);
