@@ -24,6 +24,10 @@ use connect_host::rhai_hook::{plugin_engine, CompiledHook, PluginFolders, Sessio
 use connect_plugin_api::Event;
 use serde_json::json;
 
+/// The allocator the `ftrack-connect` binary uses, so the figures are the host's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Options {
     native_library: PathBuf,
     rhai_plugins: PathBuf,

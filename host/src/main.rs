@@ -18,6 +18,11 @@ use connect_host::{plugin_watcher, scaffold};
 use connect_plugin_api::Event;
 use serde_json::{json, Map, Value};
 
+/// mimalloc: a publish allocates many small maps and strings, and glibc's allocator was a
+/// third of the time of a 200-hook fan-out (`docs/benchmarks.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "ftrack-connect",
