@@ -241,3 +241,38 @@ fn capturing_the_hub_a_method_is_called_on_explains_the_fix() {
     assert!(error.contains("race.rhai"), "{error}");
     assert!(error.contains("let hub = session.event_hub;"), "{error}");
 }
+
+#[test]
+fn results_handed_to_a_publishing_hook_are_its_own() {
+    let s = Sandbox::new();
+    s.hook(
+        "counter",
+        "counter.rhai",
+        r#"fn register(session) {
+            let state = #{ n: 1 };
+            session.event_hub.subscribe("topic=count", |e| { state.n += 1; state });
+            session.event_hub.subscribe("topic=count", |e| Fn("register"), 200);
+        }"#,
+    );
+    s.hook(
+        "asker",
+        "asker.rhai",
+        r#"fn register(session) {
+            let hub = session.event_hub;
+            session.event_hub.subscribe("topic=ask", |e| {
+                let first = hub.publish(#{ topic: "count" }, true);
+                first[0].n = 100;
+                let second = hub.publish(#{ topic: "count" }, true);
+                [first, second]
+            });
+        }"#,
+    );
+    let (results, stderr) = s.publish_with("ask", &[]);
+    // The counter's own state went on from 2 to 3, whatever the asker did to its copy; the
+    // function pointer, which JSON cannot hold, failed its handler and was left out.
+    assert_eq!(results, vec![json!([[{"n": 100}], [{"n": 3}]])], "{stderr}");
+    assert!(
+        stderr.contains("plugin 'counter'") && stderr.contains("not JSON"),
+        "{stderr}"
+    );
+}

@@ -192,7 +192,7 @@ fn serve(host: &Host, stream: TcpStream, expected_token: &str) {
                     return answer(&mut writer, json!({"ok": false, "error": error}));
                 }
             }
-            let results = host.hub().publish(&mut event);
+            let results = host.hub().publish_replies(&mut event);
             answer(&mut writer, json!({"ok": true, "results": results}));
         }
         "plugins" => answer(

@@ -27,6 +27,7 @@ use connect_plugin_api::{new_event_id, Event};
 use serde_json::{Map, Value};
 
 use crate::expression::{Expression, ExpressionError, TopicFilter};
+use crate::reply::Reply;
 
 /// Topic of the reply events an asynchronous publish produces.
 pub const REPLY_TOPIC: &str = "ftrack.meta.reply";
@@ -82,14 +83,17 @@ pub trait Handler: Send + Sync {
     /// this event to (see [`EventForms`]). A handler that converts the event (to Rhai values, to
     /// JSON text) overrides this to take its form from `forms`, or add it, and must clear
     /// `forms` when it changed the event. The default assumes any change is possible.
+    ///
+    /// The result is a [`Reply`], so a handler whose results are not JSON values to begin with
+    /// (Rhai values, native JSON text) hands them on unconverted.
     fn handle_in_dispatch(
         &self,
         event: &mut Event,
         forms: &mut EventForms,
-    ) -> Result<Value, HandlerError> {
+    ) -> Result<Reply, HandlerError> {
         let outcome = self.handle(event);
         forms.clear();
-        outcome
+        outcome.map(Reply::Json)
     }
 }
 
@@ -489,9 +493,19 @@ impl EventHub {
     }
 
     /// Publishes synchronously: runs the matching handlers now, in this thread, and returns
-    /// their results (`[]` when nothing matched). The caller's `event` carries the changes
-    /// handlers made.
+    /// their results as JSON values (`[]` when nothing matched). The caller's `event` carries
+    /// the changes handlers made.
     pub fn publish(&self, event: &mut Event) -> Vec<Value> {
+        self.publish_replies(event)
+            .into_iter()
+            .map(Reply::into_json)
+            .collect()
+    }
+
+    /// [`EventHub::publish`], with the results in the form each handler made them: for
+    /// readers that want another form than a JSON value (JSON text, Rhai values), which then
+    /// convert each result once.
+    pub fn publish_replies(&self, event: &mut Event) -> Vec<Reply> {
         self.prepare(event);
         self.dispatch(event, false)
     }
@@ -624,7 +638,7 @@ impl EventHub {
 
     /// Runs the handlers for `event`. With `reply`, queues each non-null result as a reply;
     /// returns the results (for a queued event: the ones that were sent as replies).
-    fn dispatch(&self, event: &mut Event, reply: bool) -> Vec<Value> {
+    fn dispatch(&self, event: &mut Event, reply: bool) -> Vec<Reply> {
         let Some(_nested) = NestedDispatch::enter() else {
             tracing::error!(
                 "event on {:?} not dispatched: publishes nested {MAX_NESTED_DISPATCH} deep \
@@ -668,7 +682,10 @@ impl EventHub {
                 Ok(value) => {
                     if reply {
                         if !value.is_null() {
-                            self.publish_async(reply_to(event, &sub.metadata, value.clone()), None);
+                            self.publish_async(
+                                reply_to(event, &sub.metadata, value.to_json()),
+                                None,
+                            );
                             results.push(value);
                         }
                     } else {
@@ -951,13 +968,13 @@ mod tests {
             &self,
             event: &mut Event,
             forms: &mut EventForms,
-        ) -> Result<Value, HandlerError> {
+        ) -> Result<Reply, HandlerError> {
             let made = &self.0;
             let form = forms.get_or_insert_with(|| {
                 made.fetch_add(1, Ordering::Relaxed);
                 DataForm(event.data.clone())
             });
-            Ok(json!([form.0, made.load(Ordering::Relaxed)]))
+            Ok(json!([form.0, made.load(Ordering::Relaxed)]).into())
         }
     }
 

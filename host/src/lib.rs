@@ -4,7 +4,8 @@
 //! semantics, and is built from parts that each do one job:
 //!
 //! - [`expression`]: ftrack's subscription expressions, parsed and matched;
-//! - [`hub`]: the event hub (subscriptions, dispatch, replies);
+//! - [`hub`]: the event hub (subscriptions, dispatch, replies); [`reply`]: handler results,
+//!   kept in the form each handler made them until read;
 //! - [`discovery`]: which plugin folders and hook files exist, in a documented load order;
 //! - [`rhai_hook`]: compiling Rhai hooks and giving them a session;
 //! - [`native_hook`]: loading native (`cdylib`) plugins through the stable ABI;
@@ -31,5 +32,6 @@ pub mod locations;
 pub mod logging;
 pub mod native_hook;
 pub mod plugin_watcher;
+pub mod reply;
 pub mod rhai_hook;
 pub mod scaffold;

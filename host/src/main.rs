@@ -401,7 +401,7 @@ fn publish_to(client: &Client, event: Event) -> ExitCode {
 fn publish_here(data_dir: &Path, options: &HostOptions, mut event: Event) -> ExitCode {
     let host = Host::load(&credentials::current(data_dir), options);
     host.start_session();
-    let results = host.hub().publish(&mut event);
+    let results = host.hub().publish_replies(&mut event);
     host.hub().drain();
     println!(
         "{}",

@@ -27,6 +27,7 @@ use connect_plugin_api::Event;
 use serde_json::Value;
 
 use crate::hub::{EventForms, EventHub, Handler, HandlerError, PluginTag, SubscribeOptions};
+use crate::reply::Reply;
 use crate::rhai_hook::SessionInfo;
 
 /// A native plugin's root module, loaded and checked.
@@ -316,9 +317,11 @@ impl HostSession for NativeSession {
         guarded(|| {
             let mut event: Event = serde_json::from_str(event.as_str())
                 .map_err(|e| RString::from(format!("invalid event: {e}")))?;
-            let results = self.hub()?.publish(&mut event);
+            let results = self.hub()?.publish_replies(&mut event);
+            let results = serde_json::to_string(&results)
+                .map_err(|e| RString::from(format!("results are not JSON: {e}")))?;
             Ok(PublishOutcome {
-                results: Value::Array(results).to_string().into(),
+                results: results.into(),
                 data: event.data.to_string().into(),
             })
         })
@@ -343,7 +346,7 @@ struct EventText(Result<String, String>);
 impl NativeHandler {
     /// Calls the plugin with `text`; applies its outcome to `event`. Says whether `data`
     /// changed.
-    fn run(&self, event: &mut Event, text: &str) -> (Result<Value, HandlerError>, bool) {
+    fn run(&self, event: &mut Event, text: &str) -> (Result<Reply, HandlerError>, bool) {
         let outcome = match self.0.handle(RStr::from(text)).into_result() {
             Ok(outcome) => outcome,
             Err(err) => return (Err(HandlerError(err.into_string())), false),
@@ -364,7 +367,8 @@ impl NativeHandler {
                 }
             }
         }
-        let result = serde_json::from_str(&outcome.result)
+        // Checked here, parsed only if a reader wants a JSON value (see `crate::reply`).
+        let result = Reply::from_text(outcome.result.into_string())
             .map_err(|e| HandlerError(format!("the handler's result is not JSON: {e}")));
         (result, changed)
     }
@@ -377,14 +381,14 @@ fn event_text(event: &Event) -> Result<String, String> {
 impl Handler for NativeHandler {
     fn handle(&self, event: &mut Event) -> Result<Value, HandlerError> {
         let text = event_text(event).map_err(HandlerError)?;
-        self.run(event, &text).0
+        self.run(event, &text).0.map(Reply::into_json)
     }
 
     fn handle_in_dispatch(
         &self,
         event: &mut Event,
         forms: &mut EventForms,
-    ) -> Result<Value, HandlerError> {
+    ) -> Result<Reply, HandlerError> {
         let (result, changed) = match &forms.get_or_insert_with(|| EventText(event_text(event))).0 {
             Ok(text) => self.run(event, text),
             Err(err) => return Err(HandlerError(err.clone())),

@@ -40,6 +40,7 @@ type SharedModule = Arc<Module>;
 use crate::hub::{
     EventForms, EventHub, Handler, HandlerError, PluginTag, SubscribeOptions, DEFAULT_PRIORITY,
 };
+use crate::reply::Reply;
 
 /// Operations a single script call (a `register`, a handler) may run before it is stopped.
 /// About a second of busy work: far beyond what any hook needs, short enough that an endless
@@ -285,7 +286,7 @@ impl ScriptHandler {
         &self,
         event: &mut Event,
         snapshot: Arc<ScriptSnapshot>,
-    ) -> (Result<Value, HandlerError>, bool) {
+    ) -> (Result<Reply, HandlerError>, bool) {
         let shared = ScriptEvent::new(snapshot, event.is_stopped());
         let outcome = if self.direct {
             let name = self.callback.fn_name();
@@ -319,11 +320,11 @@ impl ScriptHandler {
         (self.result(outcome), changed)
     }
 
-    fn result(&self, outcome: RhaiResult<Dynamic>) -> Result<Value, HandlerError> {
+    fn result(&self, outcome: RhaiResult<Dynamic>) -> Result<Reply, HandlerError> {
         let value = outcome.map_err(|err| {
             HandlerError(ScriptError::from_eval(&self.hook.path, &err).to_string())
         })?;
-        to_json(&value).map_err(|err| {
+        ScriptValue::reply(value).map_err(|err| {
             HandlerError(format!(
                 "{}: handler returned a value that is not JSON: {err}",
                 self.hook.path
@@ -335,7 +336,7 @@ impl ScriptHandler {
 impl Handler for ScriptHandler {
     fn handle(&self, event: &mut Event) -> Result<Value, HandlerError> {
         let snapshot = Arc::new(ScriptSnapshot::new(event));
-        self.run(event, snapshot).0
+        self.run(event, snapshot).0.map(Reply::into_json)
     }
 
     /// Shares one conversion of the event among every Rhai handler of a dispatch.
@@ -343,7 +344,7 @@ impl Handler for ScriptHandler {
         &self,
         event: &mut Event,
         forms: &mut EventForms,
-    ) -> Result<Value, HandlerError> {
+    ) -> Result<Reply, HandlerError> {
         let snapshot = forms
             .get_or_insert_with(|| SharedSnapshot(Arc::new(ScriptSnapshot::new(event))))
             .0
@@ -354,6 +355,59 @@ impl Handler for ScriptHandler {
         }
         result
     }
+}
+
+/// A Rhai hook's result, kept as Rhai values until read (see [`crate::reply`]); only types
+/// JSON can hold.
+#[derive(Debug, Clone)]
+pub struct ScriptValue(Dynamic);
+
+impl ScriptValue {
+    /// The reply for a script's return value: kept as it is when [`to_json`] converts it
+    /// directly (it then cannot fail), converted now otherwise; `Err` when JSON cannot hold it.
+    fn reply(value: Dynamic) -> Result<Reply, String> {
+        // A reply must never alias the script's state (a captured variable is shared).
+        let value = value.flatten();
+        if is_plain_json(&value) {
+            Ok(Reply::Script(ScriptValue(value)))
+        } else {
+            to_json(&value).map(Reply::Json)
+        }
+    }
+
+    pub(crate) fn is_unit(&self) -> bool {
+        self.0.is_unit()
+    }
+
+    pub(crate) fn to_json(&self) -> Value {
+        to_json(&self.0).expect("a ScriptValue holds only types to_json converts")
+    }
+
+    /// The value for another script (a hook that published).
+    fn into_dynamic(self) -> Dynamic {
+        self.0
+    }
+}
+
+/// Whether `value` is made only of what [`to_json`] converts directly, without fail.
+fn is_plain_json(value: &Dynamic) -> bool {
+    if value.is_unit() || value.is_string() || value.is_int() || value.is_bool() {
+        return true;
+    }
+    if value.is_float() {
+        return value.as_float().is_ok_and(f64::is_finite);
+    }
+    if value.is_map() {
+        return value
+            .read_lock::<RhaiMap>()
+            .is_some_and(|map| map.values().all(is_plain_json));
+    }
+    if value.is_array() {
+        return value
+            .read_lock::<Array>()
+            .is_some_and(|array| array.iter().all(is_plain_json));
+    }
+    false
 }
 
 /// JSON for a script's value. The common types are converted directly (going through serde
@@ -493,7 +547,14 @@ impl ScriptHub {
         let (hub, _) = self.parts()?;
         let mut event = event_from_script(event)?;
         if synchronous {
-            let results: Array = hub.publish(&mut event).iter().map(to_dynamic).collect();
+            let results: Array = hub
+                .publish_replies(&mut event)
+                .into_iter()
+                .map(|reply| match reply {
+                    Reply::Script(value) => value.into_dynamic(),
+                    other => to_dynamic(&other.into_json()),
+                })
+                .collect();
             Ok(results.into())
         } else {
             hub.publish_async(event, None);
