@@ -318,6 +318,25 @@ impl Expression {
         }
     }
 
+    /// The topic this expression is exactly a test for (`topic=ftrack.action.discover`, the
+    /// most common subscription): it matches every event on that topic and nothing else, so a
+    /// hub that looked the event up by topic need not evaluate it.
+    pub fn only_topic(&self) -> Option<&str> {
+        let Expression::Condition(condition) = self else {
+            return None;
+        };
+        let TopicFilter::OneOf { exact, containing } = condition.topic_filter() else {
+            return None;
+        };
+        // Checked on a real event rather than assumed: whatever the operator and value, it
+        // must accept its own topic.
+        let only = condition.path.len() == 1
+            && containing.is_empty()
+            && exact.len() == 1
+            && self.matches(&Event::new(exact[0].as_str()));
+        only.then_some(condition.value.as_str())
+    }
+
     /// Evaluates with short-circuits; `Err` when a condition that was evaluated is one ftrack
     /// would raise on.
     fn eval<F: Fields + ?Sized>(&self, fields: &F) -> Result<bool, Invalid<'_>> {
@@ -1456,6 +1475,22 @@ mod tests {
         error(&nots);
         let long = vec!["a=b"; 10_000].join(" or ");
         assert!(parse(&long).matches(&json!({"a": "b"})));
+    }
+
+    #[test]
+    fn only_topic_is_an_exact_topic_test_alone() {
+        let only = |text: &str| parse(text).only_topic().map(str::to_owned);
+        assert_eq!(
+            only("topic=ftrack.action.discover").as_deref(),
+            Some("ftrack.action.discover")
+        );
+        assert_eq!(only("topic='a b'").as_deref(), Some("a b"));
+        assert_eq!(only("topic=a*"), None);
+        assert_eq!(only("topic!=a"), None);
+        assert_eq!(only("topic=a and data.x=1"), None);
+        assert_eq!(only("topic=a or topic=b"), None);
+        assert_eq!(only("not topic=a"), None);
+        assert_eq!(only("topic.x=a"), None);
     }
 
     #[test]

@@ -198,6 +198,9 @@ struct Subscription {
     seq: u64,
     id: String,
     expression: Expression,
+    /// The expression only tests for the topic of the exact-topic bucket the subscription is
+    /// indexed in ([`Expression::only_topic`]): every event that finds it there matches.
+    only_topic: bool,
     metadata: Map<String, Value>,
     priority: i64,
     handler: Arc<dyn Handler>,
@@ -450,6 +453,7 @@ impl EventHub {
         index.insert(Arc::new(Subscription {
             seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
             id: id.clone(),
+            only_topic: expression.only_topic().is_some(),
             expression,
             metadata,
             priority: options.priority,
@@ -675,7 +679,7 @@ impl EventHub {
                     continue;
                 }
             }
-            if !sub.expression.matches(&*event) {
+            if !sub.only_topic && !sub.expression.matches(&*event) {
                 continue;
             }
             match sub.handler.handle_in_dispatch(event, &mut forms) {
