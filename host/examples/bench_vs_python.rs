@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connect_host::hub::{EventHub, PluginTag};
+use connect_host::hub::{EventHub, Handler, PluginTag};
 use connect_host::native_hook;
 use connect_host::rhai_hook::{plugin_engine, CompiledHook, PluginFolders, SessionInfo};
 use connect_plugin_api::Event;
@@ -159,6 +159,18 @@ fn main() {
         let hub = common::hub_with_others(100);
         load_native(&hub, &options.native_library, &copies, 0);
         report("dispatch", per_event(&hub, "bench.target", 1));
+    }
+    if wanted("dispatch-host") {
+        // Not a workload of the issue: the hub's own floor, a Rust handler inside the host.
+        let hub = common::hub_with_others(100);
+        let handler: Arc<dyn Handler> = Arc::new(|_: &mut Event| Ok(json!({"ok": true})));
+        hub.subscribe(
+            "topic=bench.target and data.kind=x",
+            handler,
+            Default::default(),
+        )
+        .unwrap();
+        report("dispatch-host", per_event(&hub, "bench.target", 1));
     }
     if wanted("dispatch-rhai") {
         let hub = common::hub_with_others(100);

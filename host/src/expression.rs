@@ -247,7 +247,9 @@ impl Expression {
         let result = match self.eval(fields) {
             // ftrack evaluates every condition, so any condition it would raise on makes the
             // whole expression raise; short-circuiting may have skipped some, so look again.
-            Ok(true) => self.find_invalid(fields).map_or(Ok(true), Err),
+            Ok(true) if !self.evaluates_all_when(true) => {
+                self.find_invalid(fields).map_or(Ok(true), Err)
+            }
             other => other,
         };
         match result {
@@ -358,6 +360,23 @@ impl Expression {
                     }
                 }
                 Ok(false)
+            }
+        }
+    }
+
+    /// Whether [`Expression::eval`] returning `result` has evaluated every condition, so
+    /// none can be left for [`Expression::find_invalid`] to find: `a and b` is true only
+    /// after both were evaluated, while `a or b` stops at a true `a`. Deciding this walks the
+    /// tree without looking up any field, which the second evaluation would.
+    fn evaluates_all_when(&self, result: bool) -> bool {
+        match self {
+            Expression::Condition(_) => true,
+            Expression::Not(child) => child.evaluates_all_when(!result),
+            Expression::All(children) => {
+                result && children.iter().all(|child| child.evaluates_all_when(true))
+            }
+            Expression::Any(children) => {
+                !result && children.iter().all(|child| child.evaluates_all_when(false))
             }
         }
     }

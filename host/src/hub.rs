@@ -23,7 +23,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
-use connect_plugin_api::{new_event_id, Event};
+use connect_plugin_api::{new_event_id, Event, Source};
 use serde_json::{Map, Value};
 
 use crate::expression::{Expression, ExpressionError, TopicFilter};
@@ -362,8 +362,8 @@ pub type EventObserver = Box<dyn Fn(&Event) -> bool + Send + Sync>;
 /// The event hub. Cheap to share: wrap it in an `Arc`.
 pub struct EventHub {
     identity: HubIdentity,
-    /// The `source` an event without one gets: built once, cloned per publish.
-    default_source: Map<String, Value>,
+    /// The `source` an event without one gets: built once, shared by every such event.
+    default_source: Source,
     index: RwLock<SubscriptionIndex>,
     next_seq: AtomicU64,
     queue: AsyncQueue,
@@ -374,7 +374,7 @@ impl EventHub {
     pub fn new(identity: HubIdentity) -> Self {
         let mut hub = EventHub {
             identity,
-            default_source: Map::new(),
+            default_source: Source::default(),
             index: RwLock::new(SubscriptionIndex::default()),
             next_seq: AtomicU64::new(0),
             queue: AsyncQueue::default(),
@@ -382,7 +382,7 @@ impl EventHub {
         };
         let mut source = Map::new();
         hub.fill_source(&mut source);
-        hub.default_source = source;
+        hub.default_source = source.into();
         hub
     }
 
@@ -730,7 +730,7 @@ fn reply_to(event: &Event, subscriber: &Map<String, Value>, data: Value) -> Even
         reply.target = Expression::equals("id", source_id).to_string();
     }
     reply.in_reply_to_event = Some(event.id.clone());
-    reply.source = subscriber.clone();
+    reply.source = subscriber.clone().into();
     reply
 }
 
@@ -841,7 +841,7 @@ mod tests {
             .insert("user".into(), json!({"username": "bob"}));
         hub.publish(&mut event);
         assert_eq!(
-            Value::Object(event.source),
+            Value::Object(event.source.into_map()),
             json!({"user": {"username": "bob"}, "id": "hub", "host": "box"})
         );
     }

@@ -372,7 +372,7 @@ fn event_from_flags(
         event.data = Value::Object(json_object("--data", &data)?);
     }
     if let Some(source) = source {
-        event.source = json_object("--source", &source)?;
+        event.source = json_object("--source", &source)?.into();
     }
     if let Some(target) = target {
         Expression::parse(&target).map_err(|e| format!("--target: {e}"))?;

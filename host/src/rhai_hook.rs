@@ -690,7 +690,7 @@ impl ScriptEvent {
         }
         if let Some(source) = &state.source {
             match to_json(source) {
-                Ok(Value::Object(source)) => event.source = source,
+                Ok(Value::Object(source)) => event.source = source.into(),
                 _ => return Err(HandlerError("event.source must be a map".into())),
             }
         }
@@ -707,7 +707,7 @@ impl ScriptEvent {
         event.data = to_json(state.data())
             .map_err(|e| HandlerError(format!("event.data is not JSON: {e}")))?;
         if let Ok(Value::Object(source)) = to_json(state.source()) {
-            event.source = source;
+            event.source = source.into();
         }
         event.in_reply_to_event = snapshot.in_reply_to_event.clone().into_string().ok();
         event.sent = to_json(&snapshot.sent).ok().filter(|v| !v.is_null());

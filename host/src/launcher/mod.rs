@@ -384,7 +384,10 @@ fn launch_context(event: &Event) -> Value {
         Value::Object(data) => data.clone(),
         _ => Map::new(),
     };
-    context.insert("source".into(), Value::Object(event.source.clone()));
+    context.insert(
+        "source".into(),
+        Value::Object(event.source.clone().into_map()),
+    );
     Value::Object(context)
 }
 
