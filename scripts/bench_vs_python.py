@@ -97,7 +97,14 @@ def main():
     python = {name: python_workload(name) for name in ("dispatch", "dispatch-10k", "discover-fanout")}
     python["dispatch-rhai"] = python["dispatch"]
     python["discover-fanout-native"] = python["discover-fanout"]
-    for name in ("dispatch", "dispatch-rhai", "dispatch-10k", "discover-fanout", "discover-fanout-native"):
+    # The workloads of the issue, then three reported for context against the same Python
+    # figures: the hub's floor (a Rust handler inside the host), and the fan-outs with every
+    # result converted to a serde_json::Value instead of handed on as the handler made it.
+    python["dispatch-host"] = python["dispatch"]
+    python["discover-fanout-as-json"] = python["discover-fanout"]
+    python["discover-fanout-native-as-json"] = python["discover-fanout"]
+    for name in ("dispatch", "dispatch-rhai", "dispatch-10k", "discover-fanout", "discover-fanout-native",
+                 "dispatch-host", "discover-fanout-as-json", "discover-fanout-native-as-json"):
         print("%s: rust %.2f us, python %.2f us, ratio %.1fx"
               % (name, rust[name], python[name], python[name] / rust[name]), flush=True)
     sides = startup(args, args.startup_runs)

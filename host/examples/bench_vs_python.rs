@@ -8,6 +8,11 @@
 //!   folder in `--rhai-plugins` (200 in the script), each compiled and registered as the host
 //!   does it; `discover-fanout-native`: answered by 200 native handlers.
 //!
+//! Also, for context: `dispatch-host` (a Rust handler inside the host: the hub's own floor)
+//! and `discover-fanout[-native]-as-json` (every result converted to a `serde_json::Value`;
+//! the workloads proper take results as the handlers made them, as the host's own readers do,
+//! see `connect_host::reply`).
+//!
 //! Each figure is the median of five rounds of about 0.2 s each, per published event, with
 //! the event built in the loop as the Python side does.
 //!
@@ -109,19 +114,40 @@ fn load_rhai_plugins(hub: &Arc<EventHub>, root: &Path) -> usize {
     folders.len()
 }
 
-fn publish(hub: &EventHub, topic: &str) -> usize {
+/// How a workload's publisher takes the results.
+#[derive(Clone, Copy)]
+enum Results {
+    /// As the handlers made them ([`EventHub::publish_replies`]): what the endpoint, `event
+    /// publish` and publishing hooks take, each converting once to the form it needs.
+    AsMade,
+    /// Every result converted to a `serde_json::Value` ([`EventHub::publish`]).
+    AsJson,
+}
+
+fn publish(hub: &EventHub, topic: &str, results: Results) -> usize {
     let mut event = Event::new(topic).with_data(json!({"kind": "x", "selection": []}));
-    hub.publish_replies(&mut event).len()
+    match results {
+        Results::AsMade => hub.publish_replies(&mut event).len(),
+        Results::AsJson => hub.publish(&mut event).len(),
+    }
 }
 
 /// Microseconds per published event: the median of five rounds of about 0.2 s.
 fn per_event(hub: &EventHub, topic: &str, expected_results: usize) -> f64 {
-    assert_eq!(publish(hub, topic), expected_results, "results of {topic}");
+    per_event_taking(hub, topic, expected_results, Results::AsMade)
+}
+
+fn per_event_taking(hub: &EventHub, topic: &str, expected_results: usize, results: Results) -> f64 {
+    assert_eq!(
+        publish(hub, topic, results),
+        expected_results,
+        "results of {topic}"
+    );
     let mut batch = 1usize;
     loop {
         let start = Instant::now();
         for _ in 0..batch {
-            publish(hub, topic);
+            publish(hub, topic, results);
         }
         if start.elapsed() >= Duration::from_millis(20) {
             break;
@@ -133,7 +159,7 @@ fn per_event(hub: &EventHub, topic: &str, expected_results: usize) -> f64 {
         .map(|_| {
             let start = Instant::now();
             for _ in 0..iterations {
-                publish(hub, topic);
+                publish(hub, topic, results);
             }
             start.elapsed().as_secs_f64() * 1e6 / iterations as f64
         })
@@ -196,6 +222,10 @@ fn main() {
             "discover-fanout",
             per_event(&hub, "ftrack.action.discover", hooks),
         );
+        report(
+            "discover-fanout-as-json",
+            per_event_taking(&hub, "ftrack.action.discover", hooks, Results::AsJson),
+        );
     }
     if wanted("discover-fanout-native") {
         let hub = common::hub_with_others(0);
@@ -203,6 +233,10 @@ fn main() {
         report(
             "discover-fanout-native",
             per_event(&hub, "ftrack.action.discover", 200),
+        );
+        report(
+            "discover-fanout-native-as-json",
+            per_event_taking(&hub, "ftrack.action.discover", 200, Results::AsJson),
         );
     }
     let _ = std::fs::remove_dir_all(copies);
