@@ -20,7 +20,7 @@
 //! and why (subscribing or unsubscribing during a dispatch) does not change that dispatch.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use connect_plugin_api::{new_event_id, Event, Source};
@@ -367,7 +367,10 @@ pub struct EventHub {
     index: RwLock<SubscriptionIndex>,
     next_seq: AtomicU64,
     queue: AsyncQueue,
-    observers: RwLock<Vec<EventObserver>>,
+    observers: Mutex<Vec<EventObserver>>,
+    /// Whether `observers` may hold any: checked without the lock on every publish, since
+    /// nobody watches almost always.
+    observed: AtomicBool,
 }
 
 impl EventHub {
@@ -378,7 +381,8 @@ impl EventHub {
             index: RwLock::new(SubscriptionIndex::default()),
             next_seq: AtomicU64::new(0),
             queue: AsyncQueue::default(),
-            observers: RwLock::default(),
+            observers: Mutex::default(),
+            observed: AtomicBool::new(false),
         };
         let mut source = Map::new();
         hub.fill_source(&mut source);
@@ -392,26 +396,19 @@ impl EventHub {
 
     /// Shows every dispatched event to `observer` until it returns false.
     pub fn observe(&self, observer: EventObserver) {
-        self.observers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(observer);
+        let mut observers = self.observers.lock().unwrap_or_else(|e| e.into_inner());
+        observers.push(observer);
+        self.observed.store(true, Ordering::Release);
     }
 
     fn notify_observers(&self, event: &Event) {
-        if self
-            .observers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty()
-        {
+        if !self.observed.load(Ordering::Acquire) {
             return;
         }
         // Observers only queue the event elsewhere, so holding the lock while they run is brief.
-        self.observers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|observer| observer(event));
+        let mut observers = self.observers.lock().unwrap_or_else(|e| e.into_inner());
+        observers.retain(|observer| observer(event));
+        self.observed.store(!observers.is_empty(), Ordering::Release);
     }
 
     /// Subscribes `handler` to events matching `expression`; returns the subscriber id.
