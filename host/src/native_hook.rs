@@ -244,6 +244,11 @@ fn layout_summary(report: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use abi_stable::std_types::RNone;
+    use connect_plugin_api::abi::{
+        DispatchedEventRef, EventHandler, EventHandler_TO, HandlerOutcome,
+    };
+
     use super::*;
 
     #[test]
@@ -254,6 +259,52 @@ mod tests {
             "Error:mismatched package Expected: a Found: b"
         );
         assert_eq!(layout_summary("x\n---\nlast words\n===\n"), "last words");
+    }
+
+    /// A plugin's handler that answers the length of the event text, reading it or not.
+    struct Peek {
+        reads: bool,
+    }
+
+    impl EventHandler for Peek {
+        fn handle(&self, event: DispatchedEventRef<'_>) -> RResult<HandlerOutcome, RString> {
+            let len = if self.reads { event.json().len() } else { 0 };
+            ROk(HandlerOutcome {
+                result: len.to_string().into(),
+                data: RNone,
+                stop: false,
+            })
+        }
+    }
+
+    #[test]
+    fn the_event_is_written_only_when_a_handler_asks_and_then_once() {
+        let handler = |reads| NativeHandler(EventHandler_TO::from_value(Peek { reads }, TD_Opaque));
+        let (ignorer, reader) = (handler(false), handler(true));
+        let mut event = Event::new("t");
+        let mut forms = EventForms::default();
+        let written = |forms: &mut EventForms| {
+            forms
+                .get_or_insert_with(EventText::default)
+                .0
+                .get()
+                .map(|text| text.as_ref().unwrap().as_ptr())
+        };
+
+        ignorer.handle_in_dispatch(&mut event, &mut forms).unwrap();
+        assert_eq!(written(&mut forms), None);
+
+        let len = serde_json::to_string(&event).unwrap().len();
+        let first = reader.handle_in_dispatch(&mut event, &mut forms).unwrap();
+        assert_eq!(first, serde_json::json!(len));
+        let text = written(&mut forms);
+        assert!(text.is_some());
+        reader.handle_in_dispatch(&mut event, &mut forms).unwrap();
+        assert_eq!(
+            written(&mut forms),
+            text,
+            "the text is shared, not rewritten"
+        );
     }
 }
 
