@@ -199,6 +199,13 @@ impl Deref for IncomingEvent<'_> {
     }
 }
 
+impl std::fmt::Debug for IncomingEvent<'_> {
+    /// Shows the event, as `Event`'s `Debug` does (reading it from the host if not yet read).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
 impl DerefMut for IncomingEvent<'_> {
     fn deref_mut(&mut self) -> &mut Event {
         let own = match self.own.take() {
