@@ -408,7 +408,8 @@ impl EventHub {
         // Observers only queue the event elsewhere, so holding the lock while they run is brief.
         let mut observers = self.observers.lock().unwrap_or_else(|e| e.into_inner());
         observers.retain(|observer| observer(event));
-        self.observed.store(!observers.is_empty(), Ordering::Release);
+        self.observed
+            .store(!observers.is_empty(), Ordering::Release);
     }
 
     /// Subscribes `handler` to events matching `expression`; returns the subscriber id.

@@ -12,6 +12,7 @@
 //! line (the full report goes to the log) and the host goes on. Loaded libraries are never
 //! unloaded: handlers point into them.
 
+use std::cell::OnceCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +22,8 @@ use abi_stable::library::{lib_header_from_path, LibraryError};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RErr, ROk, RResult, RStr, RString};
 use connect_plugin_api::abi::{
-    EventHandlerBox, HostSession, HostSession_TO, PluginModRef, PublishOutcome,
+    DispatchedEvent, DispatchedEvent_TO, EventHandlerBox, HostSession, HostSession_TO,
+    PluginModRef, PublishOutcome,
 };
 use connect_plugin_api::Event;
 use serde_json::Value;
@@ -243,6 +245,11 @@ fn layout_summary(report: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use abi_stable::std_types::RNone;
+    use connect_plugin_api::abi::{
+        DispatchedEventRef, EventHandler, EventHandler_TO, HandlerOutcome,
+    };
+
     use super::*;
 
     #[test]
@@ -253,6 +260,52 @@ mod tests {
             "Error:mismatched package Expected: a Found: b"
         );
         assert_eq!(layout_summary("x\n---\nlast words\n===\n"), "last words");
+    }
+
+    /// A plugin's handler that answers the length of the event text, reading it or not.
+    struct Peek {
+        reads: bool,
+    }
+
+    impl EventHandler for Peek {
+        fn handle(&self, event: DispatchedEventRef<'_>) -> RResult<HandlerOutcome, RString> {
+            let len = if self.reads { event.json().len() } else { 0 };
+            ROk(HandlerOutcome {
+                result: len.to_string().into(),
+                data: RNone,
+                stop: false,
+            })
+        }
+    }
+
+    #[test]
+    fn the_event_is_written_only_when_a_handler_asks_and_then_once() {
+        let handler = |reads| NativeHandler(EventHandler_TO::from_value(Peek { reads }, TD_Opaque));
+        let (ignorer, reader) = (handler(false), handler(true));
+        let mut event = Event::new("t");
+        let mut forms = EventForms::default();
+        let written = |forms: &mut EventForms| {
+            forms
+                .get_or_insert_with(EventText::default)
+                .0
+                .get()
+                .map(|text| text.as_ref().unwrap().as_ptr())
+        };
+
+        ignorer.handle_in_dispatch(&mut event, &mut forms).unwrap();
+        assert_eq!(written(&mut forms), None);
+
+        let len = serde_json::to_string(&event).unwrap().len();
+        let first = reader.handle_in_dispatch(&mut event, &mut forms).unwrap();
+        assert_eq!(first, serde_json::json!(len));
+        let text = written(&mut forms);
+        assert!(text.is_some());
+        reader.handle_in_dispatch(&mut event, &mut forms).unwrap();
+        assert_eq!(
+            written(&mut forms),
+            text,
+            "the text is shared, not rewritten"
+        );
     }
 }
 
@@ -336,18 +389,44 @@ impl HostSession for NativeSession {
     }
 }
 
-/// A plugin's handler, as the hub calls it: the event crosses as JSON text.
+/// A plugin's handler, as the hub calls it: the event crosses as JSON text, written only if
+/// the handler asks for it.
 struct NativeHandler(EventHandlerBox);
 
-/// The [`EventForms`] entry of native handlers: the event as JSON text, written once per
-/// dispatch and sent to every native handler until one changes `data`.
-struct EventText(Result<String, String>);
+/// The [`EventForms`] entry of native handlers: the event as JSON text, written when the
+/// first native handler of a dispatch asks for it and shared by the others until one
+/// changes `data`.
+#[derive(Default)]
+struct EventText(OnceCell<Result<String, String>>);
+
+/// What a native handler is called with: the event, and where its text is (or will be) kept.
+struct EventView<'a> {
+    event: &'a Event,
+    text: &'a EventText,
+}
+
+impl DispatchedEvent for EventView<'_> {
+    fn json(&self) -> RStr<'_> {
+        match self.text.0.get_or_init(|| event_text(self.event)) {
+            Ok(text) => text.as_str().into(),
+            // The plugin fails to parse this; `run` reports the real error instead.
+            Err(_) => RStr::from(""),
+        }
+    }
+}
 
 impl NativeHandler {
-    /// Calls the plugin with `text`; applies its outcome to `event`. Says whether `data`
-    /// changed.
-    fn run(&self, event: &mut Event, text: &str) -> (Result<Reply, HandlerError>, bool) {
-        let outcome = match self.0.handle(RStr::from(text)).into_result() {
+    /// Calls the plugin with a view of `event` whose text is kept in `text`; applies its
+    /// outcome to `event`. Says whether `data` changed.
+    fn run(&self, event: &mut Event, text: &EventText) -> (Result<Reply, HandlerError>, bool) {
+        let view = EventView { event, text };
+        let outcome = self
+            .0
+            .handle(DispatchedEvent_TO::from_ptr(&view, TD_Opaque));
+        if let Some(Err(err)) = text.0.get() {
+            return (Err(HandlerError(err.clone())), false);
+        }
+        let outcome = match outcome.into_result() {
             Ok(outcome) => outcome,
             Err(err) => return (Err(HandlerError(err.into_string())), false),
         };
@@ -380,8 +459,9 @@ fn event_text(event: &Event) -> Result<String, String> {
 
 impl Handler for NativeHandler {
     fn handle(&self, event: &mut Event) -> Result<Value, HandlerError> {
-        let text = event_text(event).map_err(HandlerError)?;
-        self.run(event, &text).0.map(Reply::into_json)
+        self.run(event, &EventText::default())
+            .0
+            .map(Reply::into_json)
     }
 
     fn handle_in_dispatch(
@@ -389,10 +469,7 @@ impl Handler for NativeHandler {
         event: &mut Event,
         forms: &mut EventForms,
     ) -> Result<Reply, HandlerError> {
-        let (result, changed) = match &forms.get_or_insert_with(|| EventText(event_text(event))).0 {
-            Ok(text) => self.run(event, text),
-            Err(err) => return Err(HandlerError(err.clone())),
-        };
+        let (result, changed) = self.run(event, forms.get_or_insert_with(EventText::default));
         if changed {
             forms.clear();
         }

@@ -6,7 +6,10 @@
 //!
 //! Design: events, data and results cross the boundary as JSON text. That keeps the ABI tiny
 //! and fixed while `Event` and the JSON values inside it evolve freely on both sides, and JSON
-//! is what ftrack events are anyway. The root module's version is this crate's version
+//! is what ftrack events are anyway. A handler does not receive that text, though, but a
+//! [`DispatchedEventRef`] it can ask for the text: the host writes it only when a handler first
+//! asks, so a handler that never looks at its event (many answer `discover` the same way
+//! whatever it says) costs neither side a serialization nor a parse. The root module's version is this crate's version
 //! (`package_version_strings!`), so abi_stable itself refuses a plugin built against an
 //! incompatible `connect-plugin-api` (for 0.x, a different minor version) before any of its code
 //! runs, and checks the layout of every type here when the versions agree.
@@ -23,7 +26,7 @@ use abi_stable::{
     declare_root_module_statics,
     library::RootModule,
     package_version_strings, sabi_trait,
-    sabi_types::VersionStrings,
+    sabi_types::{RRef, VersionStrings},
     std_types::{RArc, RBox, ROption, RResult, RStr, RString},
     StableAbi,
 };
@@ -83,14 +86,26 @@ pub type HostSessionBox = HostSession_TO<'static, RArc<()>>;
 /// A plugin's handler for one subscription.
 #[sabi_trait]
 pub trait EventHandler: Send + Sync {
-    /// Handles one event (JSON, ftrack's wire form). `RErr` is logged with the plugin's name
-    /// and leaves this handler out of the results.
+    /// Handles one event, which `event` gives on demand. `RErr` is logged with the plugin's
+    /// name and leaves this handler out of the results.
     #[sabi(last_prefix_field)]
-    fn handle(&self, event: RStr<'_>) -> RResult<HandlerOutcome, RString>;
+    fn handle(&self, event: DispatchedEventRef<'_>) -> RResult<HandlerOutcome, RString>;
 }
 
 /// A handler as the host holds it.
 pub type EventHandlerBox = EventHandler_TO<'static, RBox<()>>;
+
+/// The event a handler is called with, as the host lends it for the length of the call.
+#[sabi_trait]
+pub trait DispatchedEvent {
+    /// The event as JSON text in ftrack's wire form. The host writes it at most once per
+    /// dispatch, when a handler first asks, and shares it until a handler changes the event.
+    #[sabi(last_prefix_field)]
+    fn json(&self) -> RStr<'_>;
+}
+
+/// The borrowed view of the event [`EventHandler::handle`] receives.
+pub type DispatchedEventRef<'a> = DispatchedEvent_TO<'a, RRef<'a, ()>>;
 
 /// What a handler did with an event.
 #[repr(C)]

@@ -13,15 +13,19 @@
 //! connect_plugin_api::export_plugin!(register);
 //! ```
 //!
-//! Handlers are closures taking `&mut Event` and returning a JSON value or any error (`?`
-//! works on everything that implements `std::error::Error`). They may change `event.data`
-//! (later handlers and the publisher see it) and call `event.stop()`. A panic in `register` or
-//! in a handler is caught here, inside the plugin, and reported to the host as an error:
+//! Handlers are closures taking `&mut IncomingEvent` and returning a JSON value or any error
+//! (`?` works on everything that implements `std::error::Error`). An [`IncomingEvent`] derefs
+//! to the [`Event`], so handlers read `event.topic` and `event.data["x"]`, may change
+//! `event.data` (later handlers and the publisher see it) and call `event.stop()`. The event is
+//! fetched from the host and parsed only when the handler first touches it: a handler that
+//! answers without looking costs no serialization and no parse. A panic in `register` or in
+//! a handler is caught here, inside the plugin, and reported to the host as an error:
 //! unwinding must never reach the `extern "C"` boundary, where abi_stable would abort the
 //! whole host.
 
 use std::any::Any;
-use std::borrow::Cow;
+use std::cell::{OnceCell, RefCell};
+use std::ops::{Deref, DerefMut};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
@@ -29,7 +33,10 @@ use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RErr, RNone, ROk, RResult, RSome, RStr, RString};
 pub use serde_json::{json, Value};
 
-use crate::abi::{EventHandler, EventHandlerBox, EventHandler_TO, HandlerOutcome, HostSessionBox};
+use crate::abi::{
+    DispatchedEventRef, EventHandler, EventHandlerBox, EventHandler_TO, HandlerOutcome,
+    HostSessionBox,
+};
 use crate::Event;
 
 /// Any error a handler or `register` returns; its message reaches the host's log.
@@ -51,7 +58,7 @@ impl Session {
     /// Subscribes `handler` at the default priority; returns the subscriber id.
     pub fn subscribe<F>(&self, expression: &str, handler: F) -> Result<String, Error>
     where
-        F: Fn(&mut Event) -> HandlerResult + Send + Sync + 'static,
+        F: Fn(&mut IncomingEvent<'_>) -> HandlerResult + Send + Sync + 'static,
     {
         self.subscribe_with_priority(expression, DEFAULT_PRIORITY, handler)
     }
@@ -64,7 +71,7 @@ impl Session {
         handler: F,
     ) -> Result<String, Error>
     where
-        F: Fn(&mut Event) -> HandlerResult + Send + Sync + 'static,
+        F: Fn(&mut IncomingEvent<'_>) -> HandlerResult + Send + Sync + 'static,
     {
         let handler: EventHandlerBox =
             EventHandler_TO::from_value(ClosureHandler(handler), TD_Opaque);
@@ -104,96 +111,194 @@ fn into_result<T>(result: RResult<T, RString>) -> Result<T, Error> {
     result.into_result().map_err(|e| e.into_string().into())
 }
 
-struct ClosureHandler<F>(F);
-
-thread_local! {
-    /// The last event text this plugin's handlers received on this thread, and its parse.
-    static LAST_EVENT: std::cell::RefCell<ParsedEvents> = Default::default();
+/// The event a handler is called with: an [`Event`], read from the host only when the handler
+/// first looks at it.
+///
+/// It derefs to the [`Event`], so `event.topic`, `event.data["x"]` and `event.stop()` work as
+/// on an `Event`. Until the handler touches it the host has not even written the event out.
+/// Reading shares one parse with the plugin's other handlers of the same dispatch; taking the
+/// event mutably (anything that needs `&mut Event`) gives the handler a copy of its own, which
+/// is compared with what the host sent to tell the host whether `data` changed.
+///
+/// Should the host's text not be an event (a host bug), the first access panics; the panic
+/// is caught here and reported to the host as the handler's error.
+pub struct IncomingEvent<'a> {
+    host: DispatchedEventRef<'a>,
+    /// The event as the host sent it, parsed on first access, or why it could not be.
+    sent: OnceCell<Result<Rc<Event>, String>>,
+    /// The handler's own copy, made when it first takes the event mutably.
+    own: Option<Event>,
 }
 
-/// Parses the event texts handlers receive, reusing the parse when the same text comes again:
+impl<'a> IncomingEvent<'a> {
+    fn new(host: DispatchedEventRef<'a>) -> Self {
+        IncomingEvent {
+            host,
+            sent: OnceCell::new(),
+            own: None,
+        }
+    }
+
+    fn sent(&self) -> &Rc<Event> {
+        let sent = self.sent.get_or_init(|| {
+            let text = self.host.json();
+            LAST_EVENT
+                .with(|last| last.borrow_mut().parse(text.as_str()))
+                .map_err(|e| format!("the host sent an event this plugin cannot read: {e}"))
+        });
+        match sent {
+            Ok(sent) => sent,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    /// Why the host's event could not be read, if the handler tried and it could not.
+    fn unreadable(&self) -> Option<&str> {
+        match self.sent.get() {
+            Some(Err(err)) => Some(err),
+            _ => None,
+        }
+    }
+
+    /// What the handler did, for the host: `data` only when the handler took the event
+    /// mutably and changed it.
+    fn outcome(&mut self, result: &Value) -> Result<HandlerOutcome, Error> {
+        let result = serde_json::to_string(result)?.into();
+        let (Some(own), Some(Ok(sent))) = (self.own.take(), self.sent.get()) else {
+            if let Some(err) = self.unreadable() {
+                return Err(err.into());
+            }
+            // Never taken mutably, so neither changed nor stopped.
+            return Ok(HandlerOutcome {
+                result,
+                data: RNone,
+                stop: false,
+            });
+        };
+        let data = if own.data != sent.data {
+            RSome(serde_json::to_string(&own.data)?.into())
+        } else {
+            RNone
+        };
+        let stop = own.is_stopped();
+        if own == **sent {
+            LAST_EVENT.with(|last| last.borrow_mut().give_back(sent, own));
+        }
+        Ok(HandlerOutcome { result, data, stop })
+    }
+}
+
+impl Deref for IncomingEvent<'_> {
+    type Target = Event;
+
+    fn deref(&self) -> &Event {
+        match &self.own {
+            Some(own) => own,
+            None => self.sent(),
+        }
+    }
+}
+
+impl std::fmt::Debug for IncomingEvent<'_> {
+    /// Shows the event, as `Event`'s `Debug` does (reading it from the host if not yet read).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl DerefMut for IncomingEvent<'_> {
+    fn deref_mut(&mut self) -> &mut Event {
+        let own = match self.own.take() {
+            Some(own) => own,
+            None => {
+                let sent = self.sent().clone();
+                LAST_EVENT.with(|last| last.borrow_mut().copy(&sent))
+            }
+        };
+        self.own.insert(own)
+    }
+}
+
+thread_local! {
+    /// The last event text this plugin's handlers read on this thread, and its parse.
+    static LAST_EVENT: RefCell<ParsedEvents> = Default::default();
+}
+
+/// Parses the event texts handlers read, reusing the parse when the same text comes again:
 /// the host sends one text to every native handler of a dispatch (until one changes `data`),
-/// so an event answered by many handlers of a plugin is parsed twice, not once per handler.
+/// so an event read by many handlers of a plugin is parsed once, not once per handler.
 ///
-/// The parse is kept only from the second time a text is seen, so a single handler per event
-/// pays nothing for it. A handler always gets an event of its own: a copy of the kept parse,
-/// or the previous handler's event when that handler left it exactly as it was.
+/// Handlers that only read share the parse. A handler that takes its event mutably gets a
+/// copy of its own: the previous such handler's event when that one left it exactly as sent,
+/// or else a clone of the parse.
 #[derive(Default)]
 struct ParsedEvents {
     text: String,
-    pristine: Option<Rc<Event>>,
+    parsed: Option<Rc<Event>>,
+    /// A handler's copy of `parsed` that it left unchanged.
     spare: Option<Event>,
 }
 
 impl ParsedEvents {
-    /// The event in `text`, as a value of its own, and the kept parse it equals if any.
-    fn take(&mut self, text: &str) -> Result<(Event, Option<Rc<Event>>), serde_json::Error> {
-        if self.text == text {
-            let pristine = match &self.pristine {
-                Some(pristine) => pristine.clone(),
-                None => self
-                    .pristine
-                    .insert(Rc::new(serde_json::from_str(text)?))
-                    .clone(),
-            };
-            let event = self.spare.take().unwrap_or_else(|| (*pristine).clone());
-            return Ok((event, Some(pristine)));
+    /// The event in `text`, parsed now unless it is the text parsed last.
+    fn parse(&mut self, text: &str) -> Result<Rc<Event>, serde_json::Error> {
+        if let Some(parsed) = &self.parsed {
+            if self.text == text {
+                return Ok(parsed.clone());
+            }
         }
+        self.parsed = None;
+        self.spare = None;
         self.text.clear();
         self.text.push_str(text);
-        self.pristine = None;
-        self.spare = None;
-        Ok((serde_json::from_str(text)?, None))
+        let parsed: Rc<Event> = Rc::new(serde_json::from_str(text)?);
+        self.parsed = Some(parsed.clone());
+        Ok(parsed)
     }
 
-    /// Keeps `event`, a handler's event for `text` that it left unchanged, for the next one.
-    fn give_back(&mut self, text: &str, event: Event) {
-        if self.text == text {
+    /// A copy of `sent` (a parse from [`ParsedEvents::parse`]) for a handler to change.
+    fn copy(&mut self, sent: &Rc<Event>) -> Event {
+        match self.spare.take() {
+            // The spare belongs to the current parse, and `sent` being alive means no other
+            // parse can have its address: the same pointer is the same text.
+            Some(spare) if self.is_current(sent) => spare,
+            _ => (**sent).clone(),
+        }
+    }
+
+    /// Keeps `event`, a handler's copy of `sent` that it left unchanged, for the next one.
+    fn give_back(&mut self, sent: &Rc<Event>, event: Event) {
+        if self.is_current(sent) {
             self.spare = Some(event);
         }
     }
-}
 
-impl<F> ClosureHandler<F>
-where
-    F: Fn(&mut Event) -> HandlerResult,
-{
-    fn run(&self, text: &str) -> Result<HandlerOutcome, Error> {
-        let (mut event, pristine) = LAST_EVENT.with(|last| last.borrow_mut().take(text))?;
-        let before: Cow<'_, Value> = match &pristine {
-            Some(pristine) => Cow::Borrowed(&pristine.data),
-            None => Cow::Owned(event.data.clone()),
-        };
-        let result = (self.0)(&mut event)?;
-        let data = if event.data != *before {
-            RSome(serde_json::to_string(&event.data)?.into())
-        } else {
-            RNone
-        };
-        let outcome = HandlerOutcome {
-            result: serde_json::to_string(&result)?.into(),
-            data,
-            stop: event.is_stopped(),
-        };
-        if pristine
+    fn is_current(&self, sent: &Rc<Event>) -> bool {
+        self.parsed
             .as_ref()
-            .is_some_and(|pristine| **pristine == event)
-        {
-            LAST_EVENT.with(|last| last.borrow_mut().give_back(text, event));
-        }
-        Ok(outcome)
+            .is_some_and(|parsed| Rc::ptr_eq(parsed, sent))
     }
 }
 
+struct ClosureHandler<F>(F);
+
 impl<F> EventHandler for ClosureHandler<F>
 where
-    F: Fn(&mut Event) -> HandlerResult + Send + Sync,
+    F: Fn(&mut IncomingEvent<'_>) -> HandlerResult + Send + Sync,
 {
-    fn handle(&self, event: RStr<'_>) -> RResult<HandlerOutcome, RString> {
-        match catch_unwind(AssertUnwindSafe(|| self.run(event.as_str()))) {
+    fn handle(&self, event: DispatchedEventRef<'_>) -> RResult<HandlerOutcome, RString> {
+        let mut event = IncomingEvent::new(event);
+        let ran = catch_unwind(AssertUnwindSafe(|| {
+            let result = (self.0)(&mut event)?;
+            event.outcome(&result)
+        }));
+        match ran {
             Ok(Ok(outcome)) => ROk(outcome),
             Ok(Err(err)) => RErr(err.to_string().into()),
-            Err(panic) => RErr(format!("handler panicked: {}", panic_message(&panic)).into()),
+            Err(panic) => RErr(match event.unreadable() {
+                Some(err) => err.into(),
+                None => format!("handler panicked: {}", panic_message(&panic)).into(),
+            }),
         }
     }
 }
@@ -261,30 +366,110 @@ macro_rules! export_plugin {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
     use super::*;
+    use crate::abi::{DispatchedEvent, DispatchedEvent_TO};
+
+    /// The host's side of a call: the event's text, counting how often a handler asks for it.
+    struct SentText {
+        text: String,
+        asked: Cell<usize>,
+    }
+
+    impl SentText {
+        fn new(event: &Event) -> Self {
+            SentText {
+                text: serde_json::to_string(event).unwrap(),
+                asked: Cell::new(0),
+            }
+        }
+
+        fn call(&self, handler: &impl EventHandler) -> Result<HandlerOutcome, String> {
+            let view = DispatchedEvent_TO::from_ptr(self, TD_Opaque);
+            handler
+                .handle(view)
+                .into_result()
+                .map_err(RString::into_string)
+        }
+    }
+
+    impl DispatchedEvent for SentText {
+        fn json(&self) -> RStr<'_> {
+            self.asked.set(self.asked.get() + 1);
+            self.text.as_str().into()
+        }
+    }
 
     #[test]
     fn each_handler_gets_the_event_as_sent_even_when_the_parse_is_reused() {
-        let text = serde_json::to_string(&Event::new("t").with_data(json!({"n": 1}))).unwrap();
-        let meddler = ClosureHandler(|event: &mut Event| {
+        let sent = SentText::new(&Event::new("t").with_data(json!({"n": 1})));
+        let meddler = ClosureHandler(|event: &mut IncomingEvent| {
             event.topic = "changed".into();
             event.source.insert("x".into(), json!(1));
             Ok(Value::Null)
         });
-        let reader = ClosureHandler(|event: &mut Event| {
+        let reader = ClosureHandler(|event: &mut IncomingEvent| {
             Ok(json!([event.topic, event.source.len(), event.data]))
         });
-        let writer = ClosureHandler(|event: &mut Event| {
+        let writer = ClosureHandler(|event: &mut IncomingEvent| {
             event.data["n"] = json!(2);
             Ok(Value::Null)
         });
+        let idler = ClosureHandler(|event: &mut IncomingEvent| {
+            let _ = &mut **event;
+            Ok(Value::Null)
+        });
+        let stopper = ClosureHandler(|event: &mut IncomingEvent| {
+            event.stop();
+            Ok(Value::Null)
+        });
         for _ in 0..3 {
-            assert_eq!(meddler.run(&text).unwrap().data, RNone);
-            let read = reader.run(&text).unwrap();
+            assert_eq!(sent.call(&meddler).unwrap().data, RNone);
+            let read = sent.call(&reader).unwrap();
             assert_eq!(read.result.as_str(), r#"["t",0,{"n":1}]"#);
             assert_eq!(read.data, RNone);
-            let written = writer.run(&text).unwrap();
+            let written = sent.call(&writer).unwrap();
             assert_eq!(written.data, RSome(RString::from(r#"{"n":2}"#)));
+            assert_eq!(sent.call(&idler).unwrap().data, RNone);
+            let stopped = sent.call(&stopper).unwrap();
+            assert!(stopped.stop);
+            assert_eq!(stopped.data, RNone);
+            assert!(!sent.call(&idler).unwrap().stop);
+            assert!(!sent.call(&reader).unwrap().stop);
         }
+    }
+
+    #[test]
+    fn a_handler_that_ignores_its_event_never_asks_the_host_for_it() {
+        let sent = SentText::new(&Event::new("t"));
+        let ignorer = ClosureHandler(|_event: &mut IncomingEvent| Ok(json!({"ok": true})));
+        let outcome = sent.call(&ignorer).unwrap();
+        assert_eq!(outcome.result.as_str(), r#"{"ok":true}"#);
+        assert_eq!((outcome.data, outcome.stop), (RNone, false));
+        assert_eq!(sent.asked.get(), 0);
+
+        let reader = ClosureHandler(|event: &mut IncomingEvent| Ok(json!(event.topic)));
+        assert_eq!(sent.call(&reader).unwrap().result.as_str(), r#""t""#);
+        assert_eq!(sent.asked.get(), 1);
+    }
+
+    #[test]
+    fn panics_and_unreadable_events_come_back_as_errors() {
+        let sent = SentText::new(&Event::new("t"));
+        let panicker =
+            ClosureHandler(|_event: &mut IncomingEvent| -> HandlerResult { panic!("boom") });
+        assert_eq!(sent.call(&panicker).unwrap_err(), "handler panicked: boom");
+
+        let garbled = SentText {
+            text: "{not json".into(),
+            asked: Cell::new(0),
+        };
+        let reader = ClosureHandler(|event: &mut IncomingEvent| Ok(json!(event.topic)));
+        let err = garbled.call(&reader).unwrap_err();
+        assert!(
+            err.starts_with("the host sent an event this plugin cannot read: "),
+            "{err}"
+        );
     }
 }

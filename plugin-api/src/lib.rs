@@ -4,7 +4,8 @@
 //! that a plugin can depend on it without pulling in the host:
 //!
 //! - [`Event`], whose JSON form is the one ftrack's own event hub sends on the wire;
-//! - [`abi`]: the stable ABI of native plugins (`abi_stable`), with events as JSON text;
+//! - [`abi`]: the stable ABI of native plugins (`abi_stable`), with events as JSON text that
+//!   the host writes only when a handler asks for it;
 //! - [`author`]: the plain-Rust layer native plugin authors write against, and the
 //!   [`export_plugin!`] macro.
 

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use connect_plugin_api::author::{json, Error, Session, Value};
+use connect_plugin_api::author::{json, Error, IncomingEvent, Session, Value};
 use connect_plugin_api::Event;
 use serde::Deserialize;
 
@@ -26,7 +26,7 @@ fn selection(event: &Event) -> Result<Vec<Selected>, Error> {
     }
 }
 
-fn discover(event: &mut Event) -> Result<Value, Error> {
+fn discover(event: &mut IncomingEvent) -> Result<Value, Error> {
     if selection(event)?.is_empty() {
         return Ok(Value::Null);
     }
@@ -38,7 +38,7 @@ fn discover(event: &mut Event) -> Result<Value, Error> {
     }]}))
 }
 
-fn launch(event: &mut Event) -> Result<Value, Error> {
+fn launch(event: &mut IncomingEvent) -> Result<Value, Error> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for entity in selection(event)? {
         *counts.entry(entity.entity_type).or_default() += 1;
