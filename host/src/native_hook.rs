@@ -447,7 +447,7 @@ impl NativeHandler {
             }
         }
         // Checked here, parsed only if a reader wants a JSON value (see `crate::reply`).
-        let result = Reply::from_text(outcome.result.into_string())
+        let result = Reply::from_text(outcome.result)
             .map_err(|e| HandlerError(format!("the handler's result is not JSON: {e}")));
         (result, changed)
     }
