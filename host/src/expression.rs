@@ -339,6 +339,41 @@ impl Expression {
         only.then_some(condition.value.as_str())
     }
 
+    /// What is left to test of this expression for an event already known to be on the one
+    /// topic [`Expression::topic_filter`] names: `None` for `topic=x` alone, `data.y=1` for
+    /// `topic=x and data.y=1` (the usual shape of a subscription), the whole expression
+    /// otherwise. Removing the topic test changes no result: it is true for that topic and
+    /// cannot raise.
+    pub fn after_topic(&self) -> Option<Expression> {
+        if self.only_topic().is_some() {
+            return None;
+        }
+        let whole = Some(self.clone());
+        let (Expression::All(children), TopicFilter::OneOf { exact, containing }) =
+            (self, self.topic_filter())
+        else {
+            return whole;
+        };
+        let [topic] = exact.as_slice() else {
+            return whole;
+        };
+        let Some(at) = children
+            .iter()
+            .position(|child| child.only_topic() == Some(topic.as_str()))
+        else {
+            return whole;
+        };
+        if !containing.is_empty() {
+            return whole;
+        }
+        let mut rest = children.clone();
+        rest.remove(at);
+        Some(match rest.len() {
+            1 => rest.remove(0),
+            _ => Expression::All(rest),
+        })
+    }
+
     /// Evaluates with short-circuits; `Err` when a condition that was evaluated is one ftrack
     /// would raise on.
     fn eval<F: Fields + ?Sized>(&self, fields: &F) -> Result<bool, Invalid<'_>> {
@@ -1494,6 +1529,44 @@ mod tests {
         error(&nots);
         let long = vec!["a=b"; 10_000].join(" or ");
         assert!(parse(&long).matches(&json!({"a": "b"})));
+    }
+
+    #[test]
+    fn after_topic_drops_the_topic_test_the_index_made() {
+        let rest = |text: &str| parse(text).after_topic().map(|e| e.to_string());
+        assert_eq!(rest("topic=a"), None);
+        assert_eq!(rest("topic=a and data.x=1").as_deref(), Some("data.x=1"));
+        assert_eq!(
+            rest("data.y=2 and topic=a and data.x=1").as_deref(),
+            Some("data.y=2 and data.x=1")
+        );
+        assert_eq!(
+            rest("topic=a or data.x=1").as_deref(),
+            Some("topic=a or data.x=1")
+        );
+        assert_eq!(
+            rest("topic=a* and data.x=1").as_deref(),
+            Some("topic=a* and data.x=1")
+        );
+        assert_eq!(rest("data.x=1").as_deref(), Some("data.x=1"));
+        // Whatever is left, it matches exactly the events on the topic the whole one does.
+        let event = |topic: &str, x: i64| Event::new(topic).with_data(serde_json::json!({"x": x}));
+        for text in [
+            "topic=a and data.x=1",
+            "topic=a and not data.x=2",
+            "topic=a and (data.x=1 or data.y=1)",
+        ] {
+            let whole = parse(text);
+            let rest = whole.after_topic();
+            for x in [1, 2] {
+                let on_topic = event("a", x);
+                assert_eq!(
+                    rest.as_ref().is_none_or(|rest| rest.matches(&on_topic)),
+                    whole.matches(&on_topic),
+                    "{text} on {x}"
+                );
+            }
+        }
     }
 
     #[test]

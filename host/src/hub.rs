@@ -198,9 +198,10 @@ struct Subscription {
     seq: u64,
     id: String,
     expression: Expression,
-    /// The expression only tests for the topic of the exact-topic bucket the subscription is
-    /// indexed in ([`Expression::only_topic`]): every event that finds it there matches.
-    only_topic: bool,
+    /// What dispatch tests of `expression`: nothing when it only tests the topic (every event
+    /// that finds the subscription in its exact-topic bucket matches), and without its topic
+    /// test when the subscription is indexed by that topic ([`Expression::after_topic`]).
+    test: Option<Expression>,
     metadata: Map<String, Value>,
     priority: i64,
     handler: Arc<dyn Handler>,
@@ -454,7 +455,7 @@ impl EventHub {
         index.insert(Arc::new(Subscription {
             seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
             id: id.clone(),
-            only_topic: expression.only_topic().is_some(),
+            test: expression.after_topic(),
             expression,
             metadata,
             priority: options.priority,
@@ -680,8 +681,10 @@ impl EventHub {
                     continue;
                 }
             }
-            if !sub.only_topic && !sub.expression.matches(&*event) {
-                continue;
+            if let Some(test) = &sub.test {
+                if !test.matches(&*event) {
+                    continue;
+                }
             }
             match sub.handler.handle_in_dispatch(event, &mut forms) {
                 Ok(value) => {
