@@ -19,7 +19,9 @@ use connect_plugin_api::Event;
 use serde_json::{json, Map, Value};
 
 /// mimalloc: a publish allocates many small maps and strings, and glibc's allocator was a
-/// third of the time of a 200-hook fan-out (`docs/benchmarks.md`).
+/// fifth of the time of a 200-hook fan-out (`docs/benchmarks.md`). Version 2 without
+/// transparent huge pages (`host/Cargo.toml`): v3 freed and re-made a page on every publish of
+/// the dispatch workload, and huge pages raised a short command's peak memory by half.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
