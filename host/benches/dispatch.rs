@@ -123,13 +123,20 @@ fn discover_fanout(c: &mut Criterion) {
             Arc::new(CompiledHook::compile_source(engine, tag, "hook.rhai", &source).unwrap());
         hook.register(&hub, &info).unwrap();
     }
+    // Results as the handlers made them (what the host's readers take), and as JSON values.
     let discover = |hub: &EventHub| {
+        let mut event =
+            Event::new("ftrack.action.discover").with_data(json!({"kind": "x", "selection": []}));
+        hub.publish_replies(&mut event).len()
+    };
+    let discover_as_json = |hub: &EventHub| {
         let mut event =
             Event::new("ftrack.action.discover").with_data(json!({"kind": "x", "selection": []}));
         hub.publish(&mut event).len()
     };
     assert_eq!(discover(&hub), 200);
     group.bench_function("rhai-200", |b| b.iter(|| discover(&hub)));
+    group.bench_function("rhai-200-as-json", |b| b.iter(|| discover_as_json(&hub)));
 
     let library = common::release_library("fixture-bench");
     let copies = std::env::temp_dir().join(format!("connect-bench-fanout-{}", std::process::id()));
@@ -142,6 +149,7 @@ fn discover_fanout(c: &mut Criterion) {
     std::env::remove_var("FIXTURE_BENCH_FANOUT");
     assert_eq!(discover(&hub), 200);
     group.bench_function("native-200", |b| b.iter(|| discover(&hub)));
+    group.bench_function("native-200-as-json", |b| b.iter(|| discover_as_json(&hub)));
     let _ = std::fs::remove_dir_all(copies);
     group.finish();
 }
