@@ -9,10 +9,12 @@
 //! is what ftrack events are anyway. A handler does not receive that text, though, but a
 //! [`DispatchedEventRef`] it can ask for the text: the host writes it only when a handler first
 //! asks, so a handler that never looks at its event (many answer `discover` the same way
-//! whatever it says) costs neither side a serialization nor a parse. The root module's version is this crate's version
-//! (`package_version_strings!`), so abi_stable itself refuses a plugin built against an
-//! incompatible `connect-plugin-api` (for 0.x, a different minor version) before any of its code
-//! runs, and checks the layout of every type here when the versions agree.
+//! whatever it says) costs neither side a serialization nor a parse.
+//!
+//! The root module's version is this crate's version (`package_version_strings!`), so
+//! abi_stable itself refuses a plugin built against an incompatible `connect-plugin-api` (for
+//! 0.x, a different minor version) before any of its code runs, and checks the layout of every
+//! type here when the versions agree.
 //!
 //! Nothing here may panic across the boundary: abi_stable aborts the process when a panic
 //! reaches an `extern "C"` function, so each side catches panics in its own code (see
