@@ -673,7 +673,7 @@ impl EventHub {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .candidates(&event.topic);
-        let mut results = Vec::new();
+        let mut results = Vec::with_capacity(candidates.len());
         let mut forms = EventForms::default();
         for sub in candidates.iter() {
             if let Some(target) = &target {
