@@ -27,8 +27,10 @@ fn examples_load_and_answer_mixed_with_rhai_in_priority_order() {
         "rhai-actions",
         "actions.rhai",
         r#"fn register(session) {
+            let hub = session.event_hub;
             session.event_hub.subscribe("topic=ftrack.action.discover", |e| #{ items: [#{ label: "early" }] }, 10);
             session.event_hub.subscribe("topic=ftrack.action.discover", |e| #{ items: [#{ label: "late" }] }, 500);
+            session.event_hub.subscribe("topic=labels", |e| hub.publish(#{ topic: "ftrack.action.discover", data: e.data }, true).map(|r| r.items[0].label));
         }"#,
     );
     let plugin = s.plugin("selection-actions");
@@ -44,6 +46,11 @@ fn examples_load_and_answer_mixed_with_rhai_in_priority_order() {
         .map(|r| r["items"][0]["label"].as_str().unwrap())
         .collect();
     assert_eq!(labels, vec!["early", "Summarise selection", "late"]);
+    // A hook that publishes gets the native plugin's answer as Rhai values too.
+    assert_eq!(
+        s.publish("labels", selection),
+        vec![json!(["early", "Summarise selection", "late"])]
+    );
 
     let launch = selection.replace(
         "{\"selection\"",

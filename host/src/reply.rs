@@ -120,6 +120,11 @@ mod tests {
         let text = r#"{"z":1,"a":[1.5,"x"]}"#;
         let reply = Reply::from_text(text).unwrap();
         assert_eq!(serde_json::to_string(&reply).unwrap(), text);
+        // Into a JSON value too, as the endpoint's answer takes it.
+        assert_eq!(
+            serde_json::to_value(&reply).unwrap(),
+            json!({"z": 1, "a": [1.5, "x"]})
+        );
         assert_eq!(reply, json!({"z": 1, "a": [1.5, "x"]}));
         assert!(!reply.is_null());
         assert!(Reply::from_text("null").unwrap().is_null());
