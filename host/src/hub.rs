@@ -1048,6 +1048,33 @@ mod tests {
     }
 
     #[test]
+    fn the_rest_of_an_expression_is_still_tested_after_the_topic_lookup() {
+        let hub = hub();
+        hub.subscribe(
+            "topic=t and data.x=1",
+            answer(json!("x is 1")),
+            Default::default(),
+        )
+        .unwrap();
+        hub.subscribe("topic=t", answer(json!("any t")), Default::default())
+            .unwrap();
+        hub.subscribe(
+            "data.x=1 and topic=u",
+            answer(json!("u")),
+            Default::default(),
+        )
+        .unwrap();
+        // Values are text: ftrack compares `data.x=1` as a string, so a number 1 never matches.
+        let publish =
+            |topic: &str, x: &str| hub.publish(&mut Event::new(topic).with_data(json!({"x": x})));
+        assert_eq!(publish("t", "1"), vec![json!("x is 1"), json!("any t")]);
+        assert_eq!(publish("t", "2"), vec![json!("any t")]);
+        assert_eq!(publish("u", "1"), vec![json!("u")]);
+        assert!(publish("u", "2").is_empty());
+        assert!(publish("tt", "1").is_empty());
+    }
+
+    #[test]
     fn index_tests_only_candidates() {
         let hub = hub();
         for i in 0..10_000 {

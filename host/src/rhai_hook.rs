@@ -366,8 +366,8 @@ impl ScriptValue {
     /// The reply for a script's return value: kept as it is when [`to_json`] converts it
     /// directly (it then cannot fail), converted now otherwise; `Err` when JSON cannot hold it.
     fn reply(value: Dynamic) -> Result<Reply, String> {
-        // A reply must never alias the script's state (a captured variable is shared).
-        let value = value.flatten();
+        // Rhai returns values, never a script's variable itself (even a captured one):
+        // `results_handed_to_a_publishing_hook_are_its_own` holds it to that.
         if is_plain_json(&value) {
             Ok(Reply::Script(ScriptValue(value)))
         } else {
