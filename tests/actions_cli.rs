@@ -3,9 +3,8 @@
 //! the selection, its exit status, and the errors for identifiers and variants that do not
 //! exist.
 
-mod common;
 
-use common::Sandbox;
+use crate::kit::Sandbox;
 use serde_json::{json, Value};
 
 /// Two plugins answering `ftrack.action.discover`, loaded in this order (folder names sorted).

@@ -2,14 +2,13 @@
 //! with `event publish` and `plugins` (which reach the running host through its endpoint),
 //! `event watch`, the endpoint's token check, and `plugin new`/`plugin dir`.
 
-mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Stdio;
 
-use common::{eventually, library, KillOnDrop, Running, Sandbox};
+use crate::kit::{eventually, library, KillOnDrop, Running, Sandbox};
 use serde_json::{json, Value};
 
 /// A hook answering `topic=t` with `answer` and how many times it answered in this process.
@@ -349,7 +348,7 @@ fn a_new_native_plugin_builds_and_loads() {
     );
     let folder = s.plugins().join("native-tools");
     // Share the native test builds' target folder: the dependencies are already built there.
-    let target = common::built().parent().unwrap();
+    let target = crate::kit::built().parent().unwrap();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let status = std::process::Command::new(cargo)
         .args(["build", "--quiet", "--offline", "--manifest-path"])
@@ -403,7 +402,7 @@ fn launcher_configs_added_while_watching_are_offered() {
         "label": "Painter",
         "variant": "{version}",
         "context": null,
-        "search_path": {common::os_key(): {
+        "search_path": {crate::kit::os_key(): {
             "prefix": [s.path().join("apps"), "painter\\d+"],
             "expression": ["bin", "painter$"]
         }}

@@ -1,11 +1,10 @@
 //! `ftrack-connect event match`: JSON lines in, `true`/`false` out, errors per line.
 
-mod common;
 
 use std::io::Write;
 use std::process::Stdio;
 
-use common::Sandbox;
+use crate::kit::Sandbox;
 
 fn run_match(expression: &str, input: &str) -> (Option<i32>, String, String) {
     let s = Sandbox::new();

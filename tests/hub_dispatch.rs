@@ -2,9 +2,8 @@
 //! priority order across plugins, results (null included), stop, failing handlers, data
 //! changes, target matching, source filling, replies and re-entrant publishing.
 
-mod common;
 
-use common::Sandbox;
+use crate::kit::Sandbox;
 use serde_json::json;
 
 #[test]

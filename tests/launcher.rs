@@ -4,13 +4,12 @@
 //! record how they were started: arguments, environment, working folder and session.
 #![cfg(unix)]
 
-mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use common::{os_key, wait_for_file, wait_for_record, Sandbox};
+use crate::kit::{os_key, wait_for_file, wait_for_record, Sandbox};
 use serde_json::{json, Value};
 
 /// A plugin folder with a hook (so discovery loads it) and, in `launch/`, the given files.

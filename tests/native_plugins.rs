@@ -2,11 +2,10 @@
 //! (once per run, into their own target folder), copied into real plugin folders next to Rhai
 //! hooks, and the host is driven with `event publish` and `plugins --json`.
 
-mod common;
 
 use std::path::PathBuf;
 
-use common::{library, Sandbox};
+use crate::kit::{library, Sandbox};
 use serde_json::{json, Value};
 
 /// Copies crate `name`'s library into `plugins/<folder>/hook/`.

@@ -1,9 +1,8 @@
 //! Plugin discovery through the real binary: the environment variables, `--plugin-path`, the
 //! default plugin directory, versions, dot folders, duplicates, load order and broken folders.
 
-mod common;
 
-use common::Sandbox;
+use crate::kit::Sandbox;
 use serde_json::{json, Value};
 
 /// A hook that answers `topic=who` with `name`.
@@ -207,7 +206,7 @@ fn unreadable_folders_are_reported_not_fatal() {
                 "--bounding-set=-dac_override,-dac_read_search",
                 "--",
             ])
-            .arg(common::BIN)
+            .arg(crate::kit::BIN)
             .args(["event", "publish", "who"]);
         let base = s.command();
         for (key, value) in base.get_envs() {

@@ -2,9 +2,8 @@
 //! script errors with positions, the operations limit, print/debug in the log, and a failing
 //! `register` that takes its subscriptions with it while other plugins load.
 
-mod common;
 
-use common::Sandbox;
+use crate::kit::Sandbox;
 use serde_json::{json, Value};
 
 #[test]

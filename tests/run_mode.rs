@@ -1,11 +1,10 @@
 //! The resident host (`ftrack-connect run`): the start-up lifecycle, the single-instance lock,
 //! clean shutdown on SIGTERM and Ctrl-C, the log file, and the host's own answers.
 
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Running, Sandbox};
+use crate::kit::{Running, Sandbox};
 use serde_json::json;
 
 const LIFECYCLE_HOOK: &str = r#"

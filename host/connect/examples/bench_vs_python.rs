@@ -1,0 +1,243 @@
+//! The Rust side of `scripts/bench-vs-python.sh`: the in-process workloads of
+//! `python_reference.py`, run on this host's real parts, printed as `NAME: rust <us> us`.
+//!
+//! - `dispatch`, `dispatch-10k`: one synchronous publish reaching one native handler (the
+//!   `fixture-bench` plugin loaded through `native_hook::load`) among 101 / 10,001
+//!   subscriptions; `dispatch-rhai`: the same with a Rhai handler;
+//! - `discover-fanout`: `ftrack.action.discover` answered by the Rhai hooks of every plugin
+//!   folder in `--rhai-plugins` (200 in the script), each compiled and registered as the host
+//!   does it; `discover-fanout-native`: answered by 200 native handlers.
+//!
+//! Also, for context: `dispatch-host` (a Rust handler inside the host: the hub's own floor)
+//! and `discover-fanout[-native]-as-json` (every result converted to a `serde_json::Value`;
+//! the workloads proper take results as the handlers made them, as the host's own readers do,
+//! see `connect_host::reply`).
+//!
+//! Each figure is the median of five rounds of about 0.2 s each, per published event, with
+//! the event built in the loop as the Python side does.
+//!
+//! Run through the script, or:
+//! `cargo run --release -p connect-host --example bench_vs_python -- --native-library LIB --rhai-plugins DIR`
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use connect_host::hub::{EventHub, Handler, PluginTag};
+use connect_host::native_hook;
+use connect_host::rhai_hook::{plugin_engine, CompiledHook, PluginFolders, SessionInfo};
+use connect_event::Event;
+use serde_json::json;
+
+/// The allocator the `ftrack-connect` binary uses, so the figures are the host's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+struct Options {
+    native_library: PathBuf,
+    rhai_plugins: PathBuf,
+    only: Option<String>,
+}
+
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+fn options() -> Options {
+    let mut native_library = None;
+    let mut rhai_plugins = None;
+    let mut only = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--native-library" => native_library = args.next().map(PathBuf::from),
+            "--rhai-plugins" => rhai_plugins = args.next().map(PathBuf::from),
+            "--only" => only = args.next(),
+            other => panic!("unknown argument {other:?}"),
+        }
+    }
+    Options {
+        native_library: native_library.expect("--native-library LIB"),
+        rhai_plugins: rhai_plugins.expect("--rhai-plugins DIR"),
+        only,
+    }
+}
+
+fn session_info() -> SessionInfo {
+    SessionInfo {
+        api_user: "alice".into(),
+        server_url: String::new(),
+    }
+}
+
+fn load_native(hub: &Arc<EventHub>, library: &Path, copies: &Path, fanout: usize) {
+    if fanout == 0 {
+        std::env::remove_var("FIXTURE_BENCH_FANOUT");
+    } else {
+        std::env::set_var("FIXTURE_BENCH_FANOUT", fanout.to_string());
+    }
+    let module = native_hook::load(library, copies).expect("the bench fixture loads");
+    module
+        .register(hub, &PluginTag::new("fixture-bench"), &session_info())
+        .expect("the bench fixture registers");
+}
+
+fn load_rhai_source(hub: &Arc<EventHub>, name: &str, file: &str, source: &str) {
+    let tag = PluginTag::new(name);
+    let folders = PluginFolders {
+        root: std::env::temp_dir(),
+        library_dirs: Vec::new(),
+    };
+    let engine = Arc::new(plugin_engine(&tag, &folders));
+    let hook = Arc::new(CompiledHook::compile_source(engine, tag, file, source).unwrap());
+    hook.register(hub, &session_info()).unwrap();
+}
+
+/// Loads `DIR/*/hook/*.rhai` as the host loads plugin folders: one engine per plugin.
+fn load_rhai_plugins(hub: &Arc<EventHub>, root: &Path) -> usize {
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(root)
+        .expect("the Rhai plugin folder exists")
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    folders.sort();
+    for folder in &folders {
+        let name = folder.file_name().unwrap().to_string_lossy().into_owned();
+        let tag = PluginTag::new(&name);
+        let plugin_folders = PluginFolders {
+            root: folder.clone(),
+            library_dirs: Vec::new(),
+        };
+        let engine = Arc::new(plugin_engine(&tag, &plugin_folders));
+        let hook_path = folder.join("hook").join("hook.rhai");
+        let hook = Arc::new(CompiledHook::compile(engine, tag, &hook_path).unwrap());
+        hook.register(hub, &session_info()).unwrap();
+    }
+    folders.len()
+}
+
+/// How a workload's publisher takes the results.
+#[derive(Clone, Copy)]
+enum Results {
+    /// As the handlers made them ([`EventHub::publish_replies`]): what the endpoint, `event
+    /// publish` and publishing hooks take, each converting once to the form it needs.
+    AsMade,
+    /// Every result converted to a `serde_json::Value` ([`EventHub::publish`]).
+    AsJson,
+}
+
+fn publish(hub: &EventHub, topic: &str, results: Results) -> usize {
+    let mut event = Event::new(topic).with_data(json!({"kind": "x", "selection": []}));
+    match results {
+        Results::AsMade => hub.publish_replies(&mut event).len(),
+        Results::AsJson => hub.publish(&mut event).len(),
+    }
+}
+
+/// Microseconds per published event: the median of five rounds of about 0.2 s.
+fn per_event(hub: &EventHub, topic: &str, expected_results: usize) -> f64 {
+    per_event_taking(hub, topic, expected_results, Results::AsMade)
+}
+
+fn per_event_taking(hub: &EventHub, topic: &str, expected_results: usize, results: Results) -> f64 {
+    assert_eq!(
+        publish(hub, topic, results),
+        expected_results,
+        "results of {topic}"
+    );
+    let mut batch = 1usize;
+    loop {
+        let start = Instant::now();
+        for _ in 0..batch {
+            publish(hub, topic, results);
+        }
+        if start.elapsed() >= Duration::from_millis(20) {
+            break;
+        }
+        batch *= 2;
+    }
+    let iterations = batch * 10;
+    let mut rounds: Vec<f64> = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..iterations {
+                publish(hub, topic, results);
+            }
+            start.elapsed().as_secs_f64() * 1e6 / iterations as f64
+        })
+        .collect();
+    rounds.sort_by(f64::total_cmp);
+    rounds[2]
+}
+
+fn report(name: &str, micros: f64) {
+    println!("{name}: rust {micros:.3} us");
+}
+
+fn main() {
+    let options = options();
+    let copies =
+        std::env::temp_dir().join(format!("connect-bench-vs-python-{}", std::process::id()));
+    let wanted = |name: &str| match options.only.as_deref() {
+        Some(only) => only == name,
+        None => true,
+    };
+
+    if wanted("dispatch") {
+        let hub = common::hub_with_others(100);
+        load_native(&hub, &options.native_library, &copies, 0);
+        report("dispatch", per_event(&hub, "bench.target", 1));
+    }
+    if wanted("dispatch-host") {
+        // Not a workload of the issue: the hub's own floor, a Rust handler inside the host.
+        let hub = common::hub_with_others(100);
+        let handler: Arc<dyn Handler> = Arc::new(|_: &mut Event| Ok(json!({"ok": true})));
+        hub.subscribe(
+            "topic=bench.target and data.kind=x",
+            handler,
+            Default::default(),
+        )
+        .unwrap();
+        report("dispatch-host", per_event(&hub, "bench.target", 1));
+    }
+    if wanted("dispatch-rhai") {
+        let hub = common::hub_with_others(100);
+        load_rhai_source(
+            &hub,
+            "bench-rhai",
+            "bench.rhai",
+            r#"fn register(session) {
+                session.event_hub.subscribe("topic=bench.target and data.kind=x", |e| #{ ok: true });
+            }"#,
+        );
+        report("dispatch-rhai", per_event(&hub, "bench.target", 1));
+    }
+    if wanted("dispatch-10k") {
+        let hub = common::hub_with_others(10_000);
+        load_native(&hub, &options.native_library, &copies, 0);
+        report("dispatch-10k", per_event(&hub, "bench.target", 1));
+    }
+    if wanted("discover-fanout") {
+        let hub = common::hub_with_others(0);
+        let hooks = load_rhai_plugins(&hub, &options.rhai_plugins);
+        report(
+            "discover-fanout",
+            per_event(&hub, "ftrack.action.discover", hooks),
+        );
+        report(
+            "discover-fanout-as-json",
+            per_event_taking(&hub, "ftrack.action.discover", hooks, Results::AsJson),
+        );
+    }
+    if wanted("discover-fanout-native") {
+        let hub = common::hub_with_others(0);
+        load_native(&hub, &options.native_library, &copies, 200);
+        report(
+            "discover-fanout-native",
+            per_event(&hub, "ftrack.action.discover", 200),
+        );
+        report(
+            "discover-fanout-native-as-json",
+            per_event_taking(&hub, "ftrack.action.discover", 200, Results::AsJson),
+        );
+    }
+    let _ = std::fs::remove_dir_all(copies);
+}

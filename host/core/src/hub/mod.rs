@@ -1,0 +1,425 @@
+//! The event hub: subscriptions, dispatch and replies, with ftrack's semantics.
+//!
+//! Plugins written for ftrack Connect depend on the exact dispatch rules of
+//! `ftrack_api.event.hub.EventHub`; this hub keeps them (see `ftrack-semantics.md` §2):
+//!
+//! - subscribers run in ascending priority, equal priorities in subscription order;
+//! - an event's non-empty `target` is matched against each subscriber's *metadata*;
+//! - every handler's return value is a result, `null` included; a failing handler is logged
+//!   with its plugin's name and left out, and dispatch goes on;
+//! - `event.stop()` ends dispatch after the current handler;
+//! - handlers get the event mutably: later handlers and the publisher see changes to `data`.
+//!
+//! Where it differs, it is on purpose: a bad target is logged rather than silently dropping
+//! the event, a plugin's subscriptions can be removed as a unit, and subscriptions are indexed
+//! by topic (`SubscriptionIndex`) so a publish tests only the subscriptions that can match,
+//! not every one (ftrack sorts and tests all of them on each publish).
+//!
+//! Locking: the index sits behind a `RwLock` that is held only to pick the candidates, never
+//! while a handler runs. That is what makes re-entrant publishing from inside a handler safe,
+//! and why (subscribing or unsubscribing during a dispatch) does not change that dispatch.
+
+mod index;
+mod queue;
+#[cfg(test)]
+mod tests;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use connect_event::{new_event_id, topics, Event, Source};
+use serde_json::{Map, Value};
+
+use crate::expression::{Expression, ExpressionError};
+use crate::handler::{call_in_dispatch, Handler};
+use crate::reply::Reply;
+use index::{Subscription, SubscriptionIndex};
+use queue::AsyncQueue;
+
+/// Default subscription priority, as in ftrack.
+pub const DEFAULT_PRIORITY: i64 = 100;
+
+/// How deeply synchronous publishes from inside handlers may nest. A handler whose publish
+/// leads back to itself would otherwise recurse until the stack overflows, which aborts the
+/// whole host; real hooks nest two or three deep.
+pub const MAX_NESTED_DISPATCH: u32 = 32;
+
+thread_local! {
+    /// How many dispatches are running in this thread, one inside the other.
+    static DISPATCH_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one nested dispatch while it lives.
+struct NestedDispatch;
+
+impl NestedDispatch {
+    /// Enters a dispatch; `None` when that would nest too deeply.
+    fn enter() -> Option<NestedDispatch> {
+        DISPATCH_DEPTH.with(|depth| {
+            (depth.get() < MAX_NESTED_DISPATCH).then(|| {
+                depth.set(depth.get() + 1);
+                NestedDispatch
+            })
+        })
+    }
+}
+
+impl Drop for NestedDispatch {
+    fn drop(&mut self) {
+        DISPATCH_DEPTH.with(|depth| depth.set(depth.get() - 1));
+    }
+}
+
+/// Called with each reply to an event published asynchronously.
+pub type ReplyCallback = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// Which plugin a subscription belongs to: named in logs, and removable as a unit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PluginTag {
+    pub id: u64,
+    pub name: Arc<str>,
+}
+
+impl PluginTag {
+    /// A tag with a process-unique id.
+    pub fn new(name: &str) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        PluginTag {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            name: name.into(),
+        }
+    }
+}
+
+/// Everything about a subscription but its expression and callback.
+#[derive(Debug, Clone)]
+pub struct SubscribeOptions {
+    /// Subscriber metadata, matched by events' `target`. Gets a fresh `id` when it has none.
+    pub subscriber: Map<String, Value>,
+    pub priority: i64,
+    pub plugin: Option<PluginTag>,
+}
+
+impl Default for SubscribeOptions {
+    fn default() -> Self {
+        SubscribeOptions {
+            subscriber: Map::new(),
+            priority: DEFAULT_PRIORITY,
+            plugin: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubscribeError {
+    #[error("invalid subscription {expression:?}: {source}")]
+    Expression {
+        expression: String,
+        source: ExpressionError,
+    },
+    #[error("Subscriber with identifier {0} already exists.")]
+    DuplicateSubscriber(String),
+    #[error("subscriber metadata `id` must be a string, not {0}")]
+    SubscriberIdNotString(Value),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("missing subscriber with identifier {0}")]
+pub struct UnknownSubscriber(pub String);
+
+/// Who publishes: filled into `source` where an event leaves it out.
+#[derive(Debug, Clone)]
+pub struct HubIdentity {
+    pub id: String,
+    pub username: String,
+    pub hostname: String,
+}
+
+impl HubIdentity {
+    /// This machine's identity for `username`, with a fresh hub id.
+    pub fn local(username: &str) -> Self {
+        HubIdentity {
+            id: new_event_id(),
+            username: username.to_string(),
+            hostname: gethostname::gethostname().to_string_lossy().into_owned(),
+        }
+    }
+}
+
+/// Sees every event the hub dispatches, after its handlers ran (`ftrack-connect event watch`).
+/// Returns false when it wants no more events.
+pub type EventObserver = Box<dyn Fn(&Event) -> bool + Send + Sync>;
+
+/// The event hub. Cheap to share: wrap it in an `Arc`.
+pub struct EventHub {
+    identity: HubIdentity,
+    /// The `source` an event without one gets: built once, shared by every such event.
+    default_source: Source,
+    index: RwLock<SubscriptionIndex>,
+    next_seq: AtomicU64,
+    queue: AsyncQueue,
+    observers: Mutex<Vec<EventObserver>>,
+    /// Whether `observers` may hold any: checked without the lock on every publish, since
+    /// nobody watches almost always.
+    observed: AtomicBool,
+}
+
+impl EventHub {
+    pub fn new(identity: HubIdentity) -> Self {
+        let mut hub = EventHub {
+            identity,
+            default_source: Source::default(),
+            index: RwLock::new(SubscriptionIndex::default()),
+            next_seq: AtomicU64::new(0),
+            queue: AsyncQueue::default(),
+            observers: Mutex::default(),
+            observed: AtomicBool::new(false),
+        };
+        let mut source = Map::new();
+        hub.fill_source(&mut source);
+        hub.default_source = source.into();
+        hub
+    }
+
+    pub fn identity(&self) -> &HubIdentity {
+        &self.identity
+    }
+
+    /// Shows every dispatched event to `observer` until it returns false.
+    pub fn observe(&self, observer: EventObserver) {
+        let mut observers = self.observers.lock().unwrap_or_else(|e| e.into_inner());
+        observers.push(observer);
+        self.observed.store(true, Ordering::Release);
+    }
+
+    fn notify_observers(&self, event: &Event) {
+        if !self.observed.load(Ordering::Acquire) {
+            return;
+        }
+        // Observers only queue the event elsewhere, so holding the lock while they run is brief.
+        let mut observers = self.observers.lock().unwrap_or_else(|e| e.into_inner());
+        observers.retain(|observer| observer(event));
+        self.observed
+            .store(!observers.is_empty(), Ordering::Release);
+    }
+
+    /// Subscribes `handler` to events matching `expression`; returns the subscriber id.
+    pub fn subscribe(
+        &self,
+        expression: &str,
+        handler: Arc<dyn Handler>,
+        options: SubscribeOptions,
+    ) -> Result<String, SubscribeError> {
+        let parsed =
+            Expression::parse(expression).map_err(|source| SubscribeError::Expression {
+                expression: expression.to_string(),
+                source,
+            })?;
+        self.subscribe_expression(parsed, handler, options)
+    }
+
+    /// As [`EventHub::subscribe`], for an expression built in code.
+    pub fn subscribe_expression(
+        &self,
+        expression: Expression,
+        handler: Arc<dyn Handler>,
+        options: SubscribeOptions,
+    ) -> Result<String, SubscribeError> {
+        let mut metadata = options.subscriber;
+        let id = match metadata.get("id") {
+            None => {
+                let id = new_event_id();
+                metadata.insert("id".into(), Value::String(id.clone()));
+                id
+            }
+            Some(Value::String(id)) => id.clone(),
+            Some(other) => return Err(SubscribeError::SubscriberIdNotString(other.clone())),
+        };
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        if index.by_id.contains_key(&id) {
+            return Err(SubscribeError::DuplicateSubscriber(id));
+        }
+        index.insert(Arc::new(Subscription {
+            seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
+            id: id.clone(),
+            test: expression.after_topic(),
+            expression,
+            metadata,
+            priority: options.priority,
+            handler,
+            plugin: options.plugin,
+        }));
+        Ok(id)
+    }
+
+    pub fn unsubscribe(&self, id: &str) -> Result<(), UnknownSubscriber> {
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        index
+            .remove(id)
+            .map(|_| ())
+            .ok_or_else(|| UnknownSubscriber(id.to_string()))
+    }
+
+    /// Removes every subscription of `plugin`; returns how many there were.
+    pub fn unsubscribe_plugin(&self, plugin: &PluginTag) -> usize {
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        let ids: Vec<String> = index
+            .by_id
+            .values()
+            .filter(|s| s.plugin.as_ref().map(|p| p.id) == Some(plugin.id))
+            .map(|s| s.id.clone())
+            .collect();
+        for id in &ids {
+            index.remove(id);
+        }
+        ids.len()
+    }
+
+    /// How many subscriptions `plugin` holds.
+    pub fn subscription_count(&self, plugin: &PluginTag) -> usize {
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        index
+            .by_id
+            .values()
+            .filter(|s| s.plugin.as_ref().map(|p| p.id) == Some(plugin.id))
+            .count()
+    }
+
+    /// Publishes synchronously: runs the matching handlers now, in this thread, and returns
+    /// their results as JSON values (`[]` when nothing matched). The caller's `event` carries
+    /// the changes handlers made.
+    pub fn publish(&self, event: &mut Event) -> Vec<Value> {
+        self.publish_replies(event)
+            .into_iter()
+            .map(Reply::into_json)
+            .collect()
+    }
+
+    /// [`EventHub::publish`], with the results in the form each handler made them: for
+    /// readers that want another form than a JSON value (JSON text, Rhai values), which then
+    /// convert each result once.
+    pub fn publish_replies(&self, event: &mut Event) -> Vec<Reply> {
+        self.prepare(event);
+        self.dispatch(event, false)
+    }
+
+    /// Fills `source.id`, `source.user.username` and `source.host` where missing.
+    fn prepare(&self, event: &mut Event) {
+        if event.source.is_empty() {
+            event.source = self.default_source.clone();
+        } else {
+            self.fill_source(&mut event.source);
+        }
+    }
+
+    fn fill_source(&self, source: &mut Map<String, Value>) {
+        source
+            .entry("id")
+            .or_insert_with(|| Value::String(self.identity.id.clone()));
+        let user = source
+            .entry("user")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(user) = user {
+            user.entry("username")
+                .or_insert_with(|| Value::String(self.identity.username.clone()));
+        }
+        source
+            .entry("host")
+            .or_insert_with(|| Value::String(self.identity.hostname.clone()));
+    }
+
+    /// Runs the handlers for `event`. With `reply`, queues each non-null result as a reply;
+    /// returns the results (for a queued event: the ones that were sent as replies).
+    fn dispatch(&self, event: &mut Event, reply: bool) -> Vec<Reply> {
+        let Some(_nested) = NestedDispatch::enter() else {
+            tracing::error!(
+                "event on {:?} not dispatched: publishes nested {MAX_NESTED_DISPATCH} deep \
+                 (a handler publishing an event that leads back to itself?)",
+                event.topic
+            );
+            return Vec::new();
+        };
+        let target = match event.target.trim() {
+            "" => None,
+            text => match Expression::parse(text) {
+                Ok(target) => Some(target),
+                Err(err) => {
+                    tracing::warn!(
+                        "event {} on {:?} not dispatched: its target {:?} is not a valid expression: {err}",
+                        event.id,
+                        event.topic,
+                        event.target
+                    );
+                    return Vec::new();
+                }
+            },
+        };
+        let candidates = self
+            .index
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .candidates(&event.topic);
+        let mut results = Vec::with_capacity(candidates.len());
+        let mut forms = crate::handler::EventForms::default();
+        for sub in candidates.iter() {
+            if let Some(target) = &target {
+                if !target.matches(&sub.metadata) {
+                    continue;
+                }
+            }
+            if let Some(test) = &sub.test {
+                if !test.matches(&*event) {
+                    continue;
+                }
+            }
+            match call_in_dispatch(&*sub.handler, event, &mut forms) {
+                Ok(value) => {
+                    if reply {
+                        if !value.is_null() {
+                            self.publish_async(
+                                reply_to(event, &sub.metadata, value.to_json()),
+                                None,
+                            );
+                            results.push(value);
+                        }
+                    } else {
+                        results.push(value);
+                    }
+                }
+                Err(err) => tracing::warn!(
+                    plugin = sub.plugin_name(),
+                    "plugin '{}': handler for {:?} failed: {err}",
+                    sub.plugin_name(),
+                    event.topic
+                ),
+            }
+            if event.is_stopped() {
+                tracing::debug!(
+                    "plugin '{}' stopped event {} on {:?}",
+                    sub.plugin_name(),
+                    event.id,
+                    event.topic
+                );
+                break;
+            }
+        }
+        self.notify_observers(event);
+        results
+    }
+
+    #[cfg(test)]
+    fn candidate_count(&self, topic: &str) -> usize {
+        self.index.read().unwrap().candidates(topic).len()
+    }
+}
+
+/// The reply a subscriber sends for `event`, as ftrack's `publish_reply` builds it.
+fn reply_to(event: &Event, subscriber: &Map<String, Value>, data: Value) -> Event {
+    let mut reply = Event::new(topics::META_REPLY).with_data(data);
+    if let Some(source_id) = event.source.get("id").and_then(Value::as_str) {
+        reply.target = Expression::equals("id", source_id).to_string();
+    }
+    reply.in_reply_to_event = Some(event.id.clone());
+    reply.source = subscriber.clone().into();
+    reply
+}

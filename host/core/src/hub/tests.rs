@@ -1,0 +1,366 @@
+use super::*;
+use crate::handler::{HandlerCall, HandlerError};
+use serde_json::json;
+
+fn hub() -> EventHub {
+    EventHub::new(HubIdentity {
+        id: "hub".into(),
+        username: "alice".into(),
+        hostname: "box".into(),
+    })
+}
+
+fn answer(value: Value) -> Arc<dyn Handler> {
+    Arc::new(move |_: &mut Event| Ok(value.clone()))
+}
+
+fn with_priority(priority: i64) -> SubscribeOptions {
+    SubscribeOptions {
+        priority,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn priority_then_subscription_order_and_null_results_kept() {
+    let hub = hub();
+    hub.subscribe("topic=t", answer(json!("late")), with_priority(200))
+        .unwrap();
+    hub.subscribe("topic=t", answer(json!("first")), with_priority(10))
+        .unwrap();
+    hub.subscribe("topic=t", answer(Value::Null), with_priority(100))
+        .unwrap();
+    hub.subscribe("topic=t", answer(json!("second")), with_priority(100))
+        .unwrap();
+    hub.subscribe("topic=other", answer(json!("no")), with_priority(1))
+        .unwrap();
+    let results = hub.publish(&mut Event::new("t"));
+    assert_eq!(
+        results,
+        vec![json!("first"), Value::Null, json!("second"), json!("late")]
+    );
+}
+
+#[test]
+fn stop_ends_dispatch_even_after_failure() {
+    let hub = hub();
+    hub.subscribe(
+        "topic=t",
+        Arc::new(|e: &mut Event| {
+            e.stop();
+            Err(HandlerError("boom".into()))
+        }),
+        with_priority(1),
+    )
+    .unwrap();
+    hub.subscribe("topic=t", answer(json!(2)), with_priority(2))
+        .unwrap();
+    assert!(hub.publish(&mut Event::new("t")).is_empty());
+}
+
+#[test]
+fn failing_handler_is_left_out_and_dispatch_goes_on() {
+    let hub = hub();
+    hub.subscribe(
+        "topic=t",
+        Arc::new(|_: &mut Event| Err(HandlerError("boom".into()))),
+        with_priority(1),
+    )
+    .unwrap();
+    hub.subscribe("topic=t", answer(json!(2)), with_priority(2))
+        .unwrap();
+    assert_eq!(hub.publish(&mut Event::new("t")), vec![json!(2)]);
+}
+
+#[test]
+fn data_changes_reach_later_handlers_and_publisher() {
+    let hub = hub();
+    hub.subscribe(
+        "topic=t",
+        Arc::new(|e: &mut Event| {
+            e.data["n"] = json!(1);
+            Ok(Value::Null)
+        }),
+        with_priority(1),
+    )
+    .unwrap();
+    hub.subscribe(
+        "topic=t",
+        Arc::new(|e: &mut Event| Ok(e.data["n"].clone())),
+        with_priority(2),
+    )
+    .unwrap();
+    let mut event = Event::new("t");
+    assert_eq!(hub.publish(&mut event), vec![Value::Null, json!(1)]);
+    assert_eq!(event.data, json!({"n": 1}));
+}
+
+#[test]
+fn source_filled_only_where_missing() {
+    let hub = hub();
+    let mut event = Event::new("t");
+    event
+        .source
+        .insert("user".into(), json!({"username": "bob"}));
+    hub.publish(&mut event);
+    assert_eq!(
+        Value::Object(event.source.into_map()),
+        json!({"user": {"username": "bob"}, "id": "hub", "host": "box"})
+    );
+}
+
+#[test]
+fn target_matches_subscriber_metadata() {
+    let hub = hub();
+    let mut meta = Map::new();
+    meta.insert("id".into(), json!("one"));
+    meta.insert("applicationId".into(), json!("maya"));
+    hub.subscribe(
+        "topic=t",
+        answer(json!("maya")),
+        SubscribeOptions {
+            subscriber: meta,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    hub.subscribe("topic=t", answer(json!("any")), Default::default())
+        .unwrap();
+    let mut event = Event::new("t");
+    event.target = "applicationId=maya".into();
+    assert_eq!(hub.publish(&mut event), vec![json!("maya")]);
+    let mut bad = Event::new("t");
+    bad.target = "applicationId=".into();
+    assert!(hub.publish(&mut bad).is_empty());
+}
+
+#[test]
+fn duplicate_and_unknown_subscribers_are_errors() {
+    let hub = hub();
+    let mut meta = Map::new();
+    meta.insert("id".into(), json!("x"));
+    let options = SubscribeOptions {
+        subscriber: meta,
+        ..Default::default()
+    };
+    hub.subscribe("topic=t", answer(json!(1)), options.clone())
+        .unwrap();
+    let err = hub
+        .subscribe("topic=t", answer(json!(1)), options)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Subscriber with identifier x already exists."
+    );
+    hub.unsubscribe("x").unwrap();
+    assert_eq!(
+        hub.unsubscribe("x").unwrap_err().to_string(),
+        "missing subscriber with identifier x"
+    );
+    assert!(hub
+        .subscribe("topic=", answer(json!(1)), Default::default())
+        .is_err());
+}
+
+#[test]
+fn reentrant_publish_and_subscribe_during_dispatch() {
+    let hub = Arc::new(hub());
+    hub.subscribe("topic=inner", answer(json!("inner")), Default::default())
+        .unwrap();
+    let weak = Arc::downgrade(&hub);
+    hub.subscribe(
+        "topic=outer",
+        Arc::new(move |_: &mut Event| {
+            let hub = weak.upgrade().unwrap();
+            // Added during the dispatch: must not run in this pass.
+            hub.subscribe("topic=outer", answer(json!("new")), with_priority(1000))
+                .unwrap();
+            Ok(Value::Array(hub.publish(&mut Event::new("inner"))))
+        }),
+        Default::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        hub.publish(&mut Event::new("outer")),
+        vec![json!(["inner"])]
+    );
+}
+
+#[test]
+fn async_publish_sends_replies_to_on_reply() {
+    let hub = hub();
+    hub.subscribe("topic=t", answer(json!({"a": 1})), with_priority(1))
+        .unwrap();
+    hub.subscribe("topic=t", answer(Value::Null), with_priority(2))
+        .unwrap();
+    hub.subscribe("topic=t", answer(json!("b")), with_priority(3))
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let event = Event::new("t");
+    let id = event.id.clone();
+    hub.publish_async(
+        event,
+        Some(Arc::new(move |reply: &Event| {
+            sink.lock().unwrap().push(reply.clone())
+        })),
+    );
+    hub.drain();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].data, json!({"a": 1}));
+    assert_eq!(seen[1].data, json!("b"));
+    assert!(seen
+        .iter()
+        .all(|r| r.in_reply_to_event.as_deref() == Some(&*id)));
+    assert!(seen.iter().all(|r| r.target == "id=hub"));
+    assert!(
+        hub.lock_replies().is_empty(),
+        "reply callbacks are released"
+    );
+}
+
+/// A handler that reads the event through a shared form, as Rhai and native handlers do:
+/// answers with the `data` its form was made from and how many forms were made so far.
+struct FormReader(Arc<AtomicU64>);
+
+struct DataForm(Value);
+
+impl Handler for FormReader {
+    fn handle(&self, call: &mut HandlerCall<'_>) -> Result<Reply, HandlerError> {
+        let made = &self.0;
+        let (_, form) = call.form(|event| {
+            made.fetch_add(1, Ordering::Relaxed);
+            DataForm(event.data.clone())
+        });
+        Ok(json!([form.0, made.load(Ordering::Relaxed)]).into())
+    }
+}
+
+#[test]
+fn forms_are_shared_until_a_handler_may_have_changed_the_event() {
+    let hub = hub();
+    let made = Arc::new(AtomicU64::new(0));
+    let reader = || -> Arc<dyn Handler> { Arc::new(FormReader(made.clone())) };
+    hub.subscribe("topic=t", reader(), with_priority(1))
+        .unwrap();
+    hub.subscribe("topic=t", reader(), with_priority(2))
+        .unwrap();
+    hub.subscribe(
+        "topic=t",
+        Arc::new(|e: &mut Event| {
+            e.data["n"] = json!(2);
+            Ok(Value::Null)
+        }),
+        with_priority(3),
+    )
+    .unwrap();
+    hub.subscribe("topic=t", reader(), with_priority(4))
+        .unwrap();
+    let mut event = Event::new("t").with_data(json!({"n": 1}));
+    assert_eq!(
+        hub.publish(&mut event),
+        vec![
+            json!([{"n": 1}, 1]),
+            json!([{"n": 1}, 1]),
+            Value::Null,
+            json!([{"n": 2}, 2])
+        ]
+    );
+}
+
+#[test]
+fn publishing_in_a_loop_stops_at_the_nesting_limit() {
+    let hub = Arc::new(hub());
+    let weak = Arc::downgrade(&hub);
+    let calls = Arc::new(AtomicU64::new(0));
+    let counter = calls.clone();
+    hub.subscribe(
+        "topic=again",
+        Arc::new(move |_: &mut Event| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            let hub = weak.upgrade().unwrap();
+            Ok(Value::Array(hub.publish(&mut Event::new("again"))))
+        }),
+        Default::default(),
+    )
+    .unwrap();
+    hub.publish(&mut Event::new("again"));
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        u64::from(MAX_NESTED_DISPATCH)
+    );
+    // The depth is released: the next publish runs as deep again.
+    hub.publish(&mut Event::new("again"));
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        2 * u64::from(MAX_NESTED_DISPATCH)
+    );
+}
+
+#[test]
+fn the_rest_of_an_expression_is_still_tested_after_the_topic_lookup() {
+    let hub = hub();
+    hub.subscribe(
+        "topic=t and data.x=1",
+        answer(json!("x is 1")),
+        Default::default(),
+    )
+    .unwrap();
+    hub.subscribe("topic=t", answer(json!("any t")), Default::default())
+        .unwrap();
+    hub.subscribe(
+        "data.x=1 and topic=u",
+        answer(json!("u")),
+        Default::default(),
+    )
+    .unwrap();
+    // Values are text: ftrack compares `data.x=1` as a string, so a number 1 never matches.
+    let publish =
+        |topic: &str, x: &str| hub.publish(&mut Event::new(topic).with_data(json!({"x": x})));
+    assert_eq!(publish("t", "1"), vec![json!("x is 1"), json!("any t")]);
+    assert_eq!(publish("t", "2"), vec![json!("any t")]);
+    assert_eq!(publish("u", "1"), vec![json!("u")]);
+    assert!(publish("u", "2").is_empty());
+    assert!(publish("tt", "1").is_empty());
+}
+
+#[test]
+fn index_tests_only_candidates() {
+    let hub = hub();
+    for i in 0..10_000 {
+        hub.subscribe(
+            &format!("topic=bench.other.{i} and data.kind=x"),
+            answer(Value::Null),
+            Default::default(),
+        )
+        .unwrap();
+    }
+    hub.subscribe("topic=bench.target", answer(json!(1)), Default::default())
+        .unwrap();
+    hub.subscribe("topic=bench*", answer(json!(2)), Default::default())
+        .unwrap();
+    hub.subscribe("data.kind=x", answer(json!(3)), Default::default())
+        .unwrap();
+    assert_eq!(hub.candidate_count("bench.target"), 3);
+    assert_eq!(hub.candidate_count("elsewhere"), 1);
+}
+
+#[test]
+fn unsubscribe_plugin_removes_all_of_its_subscriptions() {
+    let hub = hub();
+    let plugin = PluginTag::new("p");
+    let options = SubscribeOptions {
+        plugin: Some(plugin.clone()),
+        ..Default::default()
+    };
+    hub.subscribe("topic=a", answer(json!(1)), options.clone())
+        .unwrap();
+    hub.subscribe("topic=b or topic=a", answer(json!(1)), options)
+        .unwrap();
+    hub.subscribe("topic=a", answer(json!(2)), Default::default())
+        .unwrap();
+    assert_eq!(hub.subscription_count(&plugin), 2);
+    assert_eq!(hub.unsubscribe_plugin(&plugin), 2);
+    assert_eq!(hub.publish(&mut Event::new("a")), vec![json!(2)]);
+}

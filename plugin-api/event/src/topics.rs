@@ -1,0 +1,43 @@
+//! The topic names of ftrack's protocol that the host publishes or answers.
+//!
+//! Written once here, so a hook, the host and a test cannot disagree about a spelling.
+//! The names are ftrack's own (`ftrack_api`, ftrack Connect, the application launcher).
+
+/// The reply an asynchronous publish gets from each subscriber with a non-null result
+/// (`ftrack_api.event.hub.EventHub.publish_reply`).
+pub const META_REPLY: &str = "ftrack.meta.reply";
+
+/// Asks every subscriber for the actions it offers a selection; answered with
+/// [`crate::payloads::ActionItems`].
+pub const ACTION_DISCOVER: &str = "ftrack.action.discover";
+
+/// Runs an action: the chosen [`crate::payloads::ActionItem`]'s fields plus the selection;
+/// answered with a [`crate::payloads::ActionReply`].
+pub const ACTION_LAUNCH: &str = "ftrack.action.launch";
+
+/// The first topic of a session's start-up: hooks configure locations.
+pub const SESSION_CONFIGURE_LOCATION: &str = "ftrack.api.session.configure-location";
+
+/// Published once the session is ready, after `configure-location`.
+pub const SESSION_READY: &str = "ftrack.api.session.ready";
+
+/// Connect's start-up check: string answers are warnings shown to the user.
+pub const CONNECT_VERIFY_STARTUP: &str = "ftrack.connect.verify-startup";
+
+/// Asks whether a Connect runs for a user; the host answers `true` for its own user.
+pub const CONNECT_DISCOVER: &str = "ftrack.connect.discover";
+
+/// Asks Connect and each plugin for what the About window shows.
+pub const CONNECT_PLUGIN_DEBUG_INFORMATION: &str = "ftrack.connect.plugin.debug-information";
+
+/// Asks the integrations of an application whether they are present (the launcher's
+/// `integrations` groups).
+pub const APPLICATION_DISCOVER: &str = "ftrack.connect.application.discover";
+
+/// Published synchronously before an application starts, with
+/// [`crate::payloads::ApplicationLaunch`]; hooks change the command and environment in place
+/// and answer with [`crate::payloads::IntegrationReply`]s.
+pub const APPLICATION_LAUNCH: &str = "ftrack.connect.application.launch";
+
+/// The start-up topics a session publishes, in order, before it is used.
+pub const SESSION_STARTUP: [&str; 2] = [SESSION_CONFIGURE_LOCATION, SESSION_READY];

@@ -1,0 +1,33 @@
+//! `connect-plugin-api`: writing ftrack-connect native plugins in plain Rust.
+//!
+//! A native plugin is a `cdylib` that exports one root module with [`export_plugin!`]; its
+//! `register` function gets a [`author::Session`] to subscribe closures to event topics. This
+//! crate is the author's side only: the ABI it builds on is [`abi`] (`connect-plugin-abi`,
+//! whose version decides which hosts load the plugin) and the event is [`Event`]
+//! (`connect-event`). It never depends on the host, so nothing in the host forces a plugin
+//! to be rebuilt.
+//!
+//! ```ignore
+//! use connect_plugin_api::author::{json, Error, Session};
+//!
+//! fn register(session: &Session) -> Result<(), Error> {
+//!     session.subscribe("topic=ftrack.action.discover", |_event| {
+//!         Ok(json!({"items": [{"label": "Hello", "actionIdentifier": "hello"}]}))
+//!     })?;
+//!     Ok(())
+//! }
+//!
+//! connect_plugin_api::export_plugin!(register);
+//! ```
+//!
+//! (The example is not compiled here: `export_plugin!` defines the library's root module,
+//! which only a `cdylib` may export. `plugins/` holds complete, built examples.)
+#![warn(missing_docs)]
+
+pub mod author;
+
+/// Re-exported for [`export_plugin!`]; plugin crates also depend on it directly.
+pub use abi_stable;
+/// The ABI this SDK builds on.
+pub use connect_plugin_abi as abi;
+pub use connect_event::{new_event_id, payloads, topics, Event, Source};

@@ -1,0 +1,15 @@
+//! The host's integration tests, in one binary: the real `ftrack-connect` against real plugin
+//! folders, files and processes. [`kit`] is the test kit every module shares (a private home
+//! per test, plugin folders on disk, the binary run and its output captured).
+
+mod kit;
+
+mod actions_cli;
+mod dev_mode;
+mod event_match;
+mod hub_dispatch;
+mod launcher;
+mod native_plugins;
+mod plugin_discovery;
+mod rhai_hooks;
+mod run_mode;
