@@ -6,13 +6,14 @@
 //!
 //! Also `ftrack.action.discover` answered by 200 Rhai hooks, and by 200 native handlers.
 //!
-//! Run: `cargo bench -p connect-host --bench dispatch`
+//! Run: `cargo bench -p ftrack-connect --bench dispatch`
 
 use std::sync::Arc;
 
-use connect_host::hub::{EventHub, PluginTag};
-use connect_host::native_hook;
-use connect_host::rhai_hook::{plugin_engine, CompiledHook, PluginFolders, SessionInfo};
+use connect_core::{EventHub, PluginTag};
+use connect_native as native_hook;
+use connect_plugins::SessionInfo;
+use connect_rhai::{plugin_engine, CompiledHook, PluginFolders};
 use connect_event::Event;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
@@ -41,7 +42,7 @@ fn one_matching_handler(c: &mut Criterion) {
     }
     for others in [10usize, 10_000] {
         let hub = common::hub_with_others(others);
-        let tag = connect_host::hub::PluginTag::new("bench");
+        let tag = connect_core::PluginTag::new("bench");
         let folders = PluginFolders {
             root: std::env::temp_dir(),
             library_dirs: Vec::new(),

@@ -4,14 +4,14 @@
 //! in a folder of `FTRACK_APPLICATION_LAUNCHER_CONFIG_PATHS`, then a synchronous publish on its
 //! hub), warm: the installed versions were found by a first discover and are cached.
 //!
-//! Run: `cargo bench -p connect-host --bench launcher`
+//! Run: `cargo bench -p ftrack-connect --bench launcher`
 
 use std::path::Path;
 
-use connect_host::credentials::Identity;
-use connect_host::discovery::SearchPaths;
-use connect_host::host::{Host, HostOptions};
-use connect_host::launcher::platform;
+use connect_core::Identity;
+use connect_plugins::discovery::SearchPaths;
+use ftrack_connect::host::{Host, HostOptions};
+use connect_launcher::platform;
 use connect_event::Event;
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;

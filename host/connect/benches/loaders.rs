@@ -3,13 +3,13 @@
 //! start-up workload of `scripts/bench-vs-python.sh` times the whole process; this
 //! isolates the host's part of it.
 //!
-//! Run: `cargo bench -p connect-host --bench loaders`
+//! Run: `cargo bench -p ftrack-connect --bench loaders`
 
 use std::path::Path;
 
-use connect_host::credentials::Identity;
-use connect_host::discovery::{self, SearchPaths};
-use connect_host::host::{Host, HostOptions};
+use connect_core::Identity;
+use connect_plugins::discovery::{self, SearchPaths};
+use ftrack_connect::host::{Host, HostOptions};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 /// Writes `count` plugin folders like `python_reference.py make-plugins`, with Rhai hooks.

@@ -2,14 +2,14 @@
 //! memory each native reload keeps. Runs the real `ftrack-connect run --watch` on temporary
 //! plugin folders and asks it through its endpoint, as `event publish` does.
 //!
-//! Run: `cargo bench -p connect-host --bench reload`
+//! Run: `cargo bench -p ftrack-connect --bench reload`
 //! Goal: a saved edit answers in under 200 ms, debounce included.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use connect_host::endpoint::Client;
+use ftrack_connect::endpoint::Client;
 use serde_json::{json, Value};
 
 mod common;
@@ -52,8 +52,8 @@ fn start(root: &Path) -> Host {
 
 fn publish(client: &Client, topic: &str) -> Value {
     client
-        .request(json!({"request": "publish", "event": {"topic": topic}}))
-        .map(|answer| answer["results"].clone())
+        .publish(connect_event::Event::new(topic))
+        .map(Value::from)
         .unwrap_or(Value::Null)
 }
 
@@ -112,12 +112,11 @@ fn resident_kib(pid: u32) -> u64 {
 
 /// The running host's `plugins` entry of the plugin named `native`.
 fn native_report(client: &Client) -> Value {
-    let plugins = client.request(json!({"request": "plugins"})).unwrap();
-    plugins["plugins"]
-        .as_array()
-        .and_then(|all| all.iter().find(|p| p["name"] == "native"))
-        .cloned()
-        .unwrap_or(Value::Null)
+    let plugins = client.plugins().unwrap();
+    plugins
+        .into_iter()
+        .find(|p| p.name == "native")
+        .map_or(Value::Null, |p| serde_json::to_value(p).unwrap())
 }
 
 fn native_reload_memory(root: &Path) {

@@ -11,21 +11,22 @@
 //! Also, for context: `dispatch-host` (a Rust handler inside the host: the hub's own floor)
 //! and `discover-fanout[-native]-as-json` (every result converted to a `serde_json::Value`;
 //! the workloads proper take results as the handlers made them, as the host's own readers do,
-//! see `connect_host::reply`).
+//! see `connect_core::reply`).
 //!
 //! Each figure is the median of five rounds of about 0.2 s each, per published event, with
 //! the event built in the loop as the Python side does.
 //!
 //! Run through the script, or:
-//! `cargo run --release -p connect-host --example bench_vs_python -- --native-library LIB --rhai-plugins DIR`
+//! `cargo run --release -p ftrack-connect --example bench_vs_python -- --native-library LIB --rhai-plugins DIR`
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connect_host::hub::{EventHub, Handler, PluginTag};
-use connect_host::native_hook;
-use connect_host::rhai_hook::{plugin_engine, CompiledHook, PluginFolders, SessionInfo};
+use connect_core::{EventHub, Handler, PluginTag};
+use connect_native as native_hook;
+use connect_plugins::SessionInfo;
+use connect_rhai::{plugin_engine, CompiledHook, PluginFolders};
 use connect_event::Event;
 use serde_json::json;
 

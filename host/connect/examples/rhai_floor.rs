@@ -3,12 +3,12 @@
 //! (`Engine::call_fn_with_options` on the hook's AST), on a plugin's engine and on a plain
 //! `Engine::new()`. It bounds what any host can reach with Rhai hooks (`docs/benchmarks.md`).
 //!
-//! `cargo run --release -p connect-host --example rhai_floor`
+//! `cargo run --release -p ftrack-connect --example rhai_floor`
 
 use std::time::Instant;
 
-use connect_host::hub::PluginTag;
-use connect_host::rhai_hook::{plugin_engine, PluginFolders};
+use connect_core::PluginTag;
+use connect_rhai::{plugin_engine, PluginFolders};
 use rhai::{CallFnOptions, Dynamic, Engine, Scope};
 
 /// The allocator the `ftrack-connect` binary uses.

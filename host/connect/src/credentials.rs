@@ -69,7 +69,7 @@ pub fn current(data_dir: &Path) -> Identity {
             .filter(|u| !u.trim().is_empty())
             .unwrap_or_else(os_user_name),
         server_url: std::env::var("FTRACK_SERVER").unwrap_or_default(),
-        api_key: std::env::var("FTRACK_API_KEY").ok().map(ApiKey),
+        api_key: std::env::var("FTRACK_API_KEY").ok().map(ApiKey::new),
         signed_in: false,
     }
 }
@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn api_key_never_prints() {
-        let key = ApiKey("s3cr3t".into());
+        let key = ApiKey::new("s3cr3t");
         assert_eq!(format!("{key:?}"), "***");
         let identity = Identity {
             api_user: "a".into(),

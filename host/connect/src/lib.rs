@@ -1,37 +1,43 @@
-//! `connect-host`: a host for ftrack Connect plugins.
+//! `ftrack-connect`: the host for ftrack Connect plugins, put together.
 //!
-//! It runs the plugin folders and hooks that ftrack Connect runs, with ftrack's own event
-//! semantics, and is built from parts that each do one job:
+//! The other crates each do one job (`connect-core`: expressions and the hub;
+//! `connect-plugins`: discovery and the registry; `connect-rhai`, `connect-native`: the
+//! loaders; `connect-launcher`: the application launcher). This crate composes them and holds
+//! what is about the program rather than about plugins:
 //!
-//! - [`expression`]: ftrack's subscription expressions, parsed and matched;
-//! - [`hub`]: the event hub (subscriptions, dispatch, replies); [`reply`]: handler results,
-//!   kept in the form each handler made them until read;
-//! - [`discovery`]: which plugin folders and hook files exist, in a documented load order;
-//! - [`rhai_hook`]: compiling Rhai hooks and giving them a session;
-//! - [`native_hook`]: loading native (`cdylib`) plugins through the stable ABI;
-//! - [`host`]: loading everything into one hub and running Connect's start-up;
-//! - [`plugin_watcher`], [`endpoint`], [`scaffold`]: development mode (`run --watch`, the
-//!   local endpoint other commands talk to, `plugin new`);
-//! - [`launcher`]: the built-in application launcher (launcher configs, installed versions,
-//!   starting programs); [`actions`]: the `actions` command that lists and runs actions;
+//! - [`host`]: the hub, loaders, built-in plugins and registry put together ([`Host`]), and
+//!   Connect's session start-up; [`builtin`]: the plugins shipped in the binary;
+//! - [`endpoint`]: the resident host's local endpoint and its client;
 //! - [`locations`], [`credentials`], [`instance_lock`], [`logging`]: the files and settings
-//!   around it.
+//!   around the host; [`scaffold`]: `plugin new`.
 //!
-//! The `ftrack-connect` binary (`src/main.rs`) is the command line on top.
+//! The command line (`src/main.rs` and `src/cli/`, one module per subcommand) is the only
+//! place that parses arguments or prints to stdout.
+//!
+//! ```no_run
+//! use ftrack_connect::host::{Host, HostOptions};
+//! use ftrack_connect::{credentials, locations};
+//! use connect_event::Event;
+//!
+//! let data_dir = locations::user_data_dir();
+//! let options = HostOptions {
+//!     search_paths: locations::search_paths(&[]),
+//!     native_copy_dir: data_dir.join("native"),
+//!     launcher_config_paths: locations::launcher_config_paths(),
+//! };
+//! let host = Host::standalone(&credentials::current(&data_dir), &options);
+//! let results = host.hub().publish(&mut Event::new("ftrack.action.discover"));
+//! println!("{} answers", results.len());
+//! ```
+#![warn(missing_docs)]
 
-pub mod actions;
+pub mod builtin;
 pub mod credentials;
-pub mod discovery;
 pub mod endpoint;
-pub mod expression;
 pub mod host;
-pub mod hub;
 pub mod instance_lock;
-pub mod launcher;
 pub mod locations;
 pub mod logging;
-pub mod native_hook;
-pub mod plugin_watcher;
-pub mod reply;
-pub mod rhai_hook;
 pub mod scaffold;
+
+pub use host::{Host, HostOptions};

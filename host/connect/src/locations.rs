@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use crate::discovery::SearchPaths;
+use connect_plugins::SearchPaths;
 
 /// Folder of plugin folders (`FTRACK_CONNECT_PLUGIN_PATH`).
 pub const CONNECT_PLUGIN_PATH: &str = "FTRACK_CONNECT_PLUGIN_PATH";
@@ -56,7 +56,7 @@ fn env_path_list(name: &str) -> Option<Vec<PathBuf>> {
 
 /// The folders of `FTRACK_APPLICATION_LAUNCHER_CONFIG_PATHS` (none when unset).
 pub fn launcher_config_paths() -> Vec<PathBuf> {
-    env_path_list(crate::launcher::CONFIG_PATHS_VAR).unwrap_or_default()
+    env_path_list(connect_launcher::CONFIG_PATHS_VAR).unwrap_or_default()
 }
 
 /// The search paths for this process: CLI options first, then the environment.

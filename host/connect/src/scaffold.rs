@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 /// Where `connect-plugin-api` was when this binary was built.
-const PLUGIN_API_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin-api");
+const PLUGIN_API_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../plugin-api/sdk");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {

@@ -38,10 +38,11 @@ use std::sync::{Arc, OnceLock, Weak};
 use connect_event::Event;
 use serde_json::{json, Map, Value};
 
-use crate::credentials::Identity;
-use crate::discovery::{DiscoveredPlugin, PluginLayout};
-use crate::expression::Expression;
-use crate::hub::{EventHub, Handler, HandlerError, PluginTag, SubscribeOptions};
+use connect_core::{
+    EventHub, Expression, Handler, HandlerCall, HandlerError, Identity, PluginTag, Reply,
+    SubscribeOptions,
+};
+use connect_event::topics;
 use config::{Format, LauncherConfig, SearchPath, LAST_PRIORITY};
 use search::{find_installations, Installation};
 
@@ -54,9 +55,9 @@ pub const CONFIG_PATHS_VAR: &str = "FTRACK_APPLICATION_LAUNCHER_CONFIG_PATHS";
 /// The folder of a plugin that holds its launcher configs (Connect 26).
 pub const LAUNCH_FOLDER: &str = "launch";
 /// Published before a program starts; handlers may change the command and environment.
-pub const APPLICATION_LAUNCH_TOPIC: &str = "ftrack.connect.application.launch";
+pub const APPLICATION_LAUNCH_TOPIC: &str = topics::APPLICATION_LAUNCH;
 /// Published to find which integrations are available for a program.
-pub const APPLICATION_DISCOVER_TOPIC: &str = "ftrack.connect.application.discover";
+pub const APPLICATION_DISCOVER_TOPIC: &str = topics::APPLICATION_DISCOVER;
 
 /// A folder that may hold launcher configs, and whose problems they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,23 +73,6 @@ pub struct ConfigDir {
 pub struct ConfigProblem {
     pub plugin: Option<PathBuf>,
     pub message: String,
-}
-
-/// The folders to read configs from: the `launch/` folder of each plugin folder discovery
-/// did not skip, in load order, then `config_paths`.
-pub fn config_dirs(plugins: &[DiscoveredPlugin], config_paths: &[PathBuf]) -> Vec<ConfigDir> {
-    plugins
-        .iter()
-        .filter(|plugin| plugin.skipped.is_none() && plugin.layout == PluginLayout::Folder)
-        .map(|plugin| ConfigDir {
-            path: plugin.path.join(LAUNCH_FOLDER),
-            plugin: Some(plugin.path.clone()),
-        })
-        .chain(config_paths.iter().map(|path| ConfigDir {
-            path: path.clone(),
-            plugin: None,
-        }))
-        .collect()
 }
 
 /// Reads and checks every config in `dirs` (files ending in `.json`, `.yaml` or `.yml`, sorted
@@ -209,11 +193,11 @@ pub fn register(
             .unwrap_or(LAST_PRIORITY);
         let from_user = Expression::equals("source.user.username", &identity.api_user);
         let discover = Expression::All(vec![
-            Expression::equals("topic", "ftrack.action.discover"),
+            Expression::equals("topic", topics::ACTION_DISCOVER),
             from_user.clone(),
         ]);
         let launch = Expression::All(vec![
-            Expression::equals("topic", "ftrack.action.launch"),
+            Expression::equals("topic", topics::ACTION_LAUNCH),
             Expression::equals("data.actionIdentifier", &action.identifier),
             from_user,
         ]);
@@ -549,25 +533,26 @@ impl Action {
 
 struct DiscoverHandler(Arc<Action>);
 
+/// Reads the event only: the dispatch's shared event forms stay valid for the handlers after.
 impl Handler for DiscoverHandler {
-    fn handle(&self, event: &mut Event) -> Result<Value, HandlerError> {
-        Ok(self.0.discover(event))
+    fn handle(&self, call: &mut HandlerCall<'_>) -> Result<Reply, HandlerError> {
+        Ok(Reply::Json(self.0.discover(call.event())))
     }
 }
 
 struct LaunchHandler(Arc<Action>);
 
 impl Handler for LaunchHandler {
-    fn handle(&self, event: &mut Event) -> Result<Value, HandlerError> {
+    fn handle(&self, call: &mut HandlerCall<'_>) -> Result<Reply, HandlerError> {
         // An item discovered on another machine (the web UI asks every Connect of the user)
         // is that machine's to launch.
-        if let Some(host) = event.data.get("host").and_then(Value::as_str) {
+        if let Some(host) = call.event().data.get("host").and_then(Value::as_str) {
             if host != self.0.shared.hostname {
-                return Ok(Value::Null);
+                return Ok(Reply::Json(Value::Null));
             }
         }
-        event.stop();
-        Ok(self.0.launch(event))
+        call.stop();
+        Ok(Reply::Json(self.0.launch(call.event())))
     }
 }
 
@@ -674,20 +659,23 @@ mod tests {
             "search_path": {platform(): {"prefix": [apps], "expression": ["tool\\d+"]}},
         });
         write(&tmp.path().join("configs/tool.json"), &config.to_string());
-        let hub = Arc::new(EventHub::new(crate::hub::HubIdentity::local("alice")));
+        let hub = Arc::new(EventHub::new(connect_core::HubIdentity::local("alice")));
         let identity = Identity {
             api_user: "alice".into(),
             server_url: String::new(),
             api_key: None,
             signed_in: false,
         };
-        let dirs = config_dirs(&[], &[tmp.path().join("configs")]);
+        let dirs = [ConfigDir {
+            path: tmp.path().join("configs"),
+            plugin: None,
+        }];
         let problems = register(&hub, &PluginTag::new(NAME), &dirs, &identity);
         assert!(problems.is_empty(), "{problems:?}");
         // Installed after loading, before the first discover: found.
         write(&apps.join("tool1"), "");
         let versions = || {
-            let results = hub.publish(&mut Event::new("ftrack.action.discover"));
+            let results = hub.publish(&mut Event::new(topics::ACTION_DISCOVER));
             results[0]["items"]
                 .as_array()
                 .unwrap()

@@ -18,7 +18,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::config::SearchPath;
-use crate::discovery::compare_versions;
+use connect_core::version::compare_versions;
 
 /// The version given to an installation whose path the version expression does not match,
 /// as ftrack's `LooseVersion('0.0.0')`.

@@ -1,4 +1,5 @@
-//! Native hooks: loading `cdylib` plugins through the stable ABI of `connect-plugin-api`.
+//! `connect-native`: the loader of native plugins, `cdylib`s built against the stable ABI of
+//! `connect-plugin-abi` (with the `connect-plugin-api` SDK).
 //!
 //! Each library is loaded from a private copy at a unique path. The dynamic loader hands back
 //! the already-loaded library for a path it has seen, so a rebuilt plugin at the same path
@@ -21,16 +22,100 @@ use std::sync::{Arc, Weak};
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RErr, ROk, RResult, RStr, RString};
-use connect_plugin_api::abi::{
+use connect_core::{
+    EventHub, Handler, HandlerCall, HandlerError, PluginTag, Reply, ResultForm, SubscribeOptions,
+};
+use connect_event::Event;
+use connect_plugin_abi::{
     DispatchedEvent, DispatchedEvent_TO, EventHandlerBox, HostSession, HostSession_TO,
     PluginModRef, PublishOutcome,
 };
-use connect_event::Event;
+use connect_plugins::{
+    DiscoveredPlugin, HookKind, LoadError, Loader, PluginLoad, PreparedHook, SessionInfo,
+};
+use serde::de::IgnoredAny;
 use serde_json::Value;
 
-use crate::hub::{EventForms, EventHub, Handler, HandlerError, PluginTag, SubscribeOptions};
-use crate::reply::Reply;
-use crate::rhai_hook::SessionInfo;
+/// The loader of native plugins (library files in a plugin's `hook/`).
+#[derive(Debug, Clone)]
+pub struct NativeLoader {
+    /// A private folder where each library is copied to be loaded (see the crate doc).
+    pub copy_dir: PathBuf,
+}
+
+impl Loader for NativeLoader {
+    fn kind(&self) -> HookKind {
+        HookKind::Native
+    }
+
+    fn begin(&self, _plugin: &DiscoveredPlugin, tag: &PluginTag) -> Box<dyn PluginLoad + '_> {
+        Box::new(NativePluginLoad {
+            loader: self,
+            tag: tag.clone(),
+        })
+    }
+}
+
+struct NativePluginLoad<'a> {
+    loader: &'a NativeLoader,
+    tag: PluginTag,
+}
+
+impl PluginLoad for NativePluginLoad<'_> {
+    fn prepare(&mut self, path: &Path) -> Result<Option<Box<dyn PreparedHook>>, LoadError> {
+        let module = load(path, &self.loader.copy_dir).map_err(LoadError::new)?;
+        Ok(Some(Box::new(PreparedLibrary {
+            module,
+            tag: self.tag.clone(),
+        })))
+    }
+}
+
+/// A loaded library ready for its `register`.
+struct PreparedLibrary {
+    module: NativeModule,
+    tag: PluginTag,
+}
+
+impl PreparedHook for PreparedLibrary {
+    fn register(&self, hub: &Arc<EventHub>, session: &SessionInfo) -> Result<(), LoadError> {
+        self.module
+            .register(hub, &self.tag, session)
+            .map_err(LoadError::new)
+    }
+
+    fn mapped_bytes(&self) -> Option<u64> {
+        Some(self.module.size())
+    }
+
+    fn declared_version(&self) -> Option<String> {
+        Some(self.module.declared().1)
+    }
+}
+
+/// Why a native library was not loaded. Each message is one line that names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum NativeLoadError {
+    /// The library could not be copied to the private folder it is loaded from.
+    #[error("cannot copy {} to load it: {source}", path.display())]
+    Copy {
+        /// The library.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// abi_stable refused the library: why, in one line (see [`describe`]).
+    #[error("{0}")]
+    Refused(String),
+    /// The plugin's `register` returned an error (or panicked, which the SDK turns into one).
+    #[error("{}: register failed: {message}", path.display())]
+    Register {
+        /// The library.
+        path: PathBuf,
+        /// The plugin's message.
+        message: String,
+    },
+}
 
 /// A native plugin's root module, loaded and checked.
 pub struct NativeModule {
@@ -41,9 +126,11 @@ pub struct NativeModule {
 }
 
 /// Loads the library at `path` from a fresh copy in `copy_dir`; the error is one line.
-pub fn load(path: &Path, copy_dir: &Path) -> Result<NativeModule, String> {
-    let copy = private_copy(path, copy_dir)
-        .map_err(|err| format!("cannot copy {} to load it: {err}", path.display()))?;
+pub fn load(path: &Path, copy_dir: &Path) -> Result<NativeModule, NativeLoadError> {
+    let copy = private_copy(path, copy_dir).map_err(|source| NativeLoadError::Copy {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let header = lib_header_from_path(&copy);
     let size =
         mapped_bytes(&copy).unwrap_or_else(|| std::fs::metadata(path).map_or(0, |m| m.len()));
@@ -52,7 +139,7 @@ pub fn load(path: &Path, copy_dir: &Path) -> Result<NativeModule, String> {
     }
     let module = header
         .and_then(|header| header.init_root_module::<PluginModRef>())
-        .map_err(|err| describe(path, &copy, &err))?;
+        .map_err(|err| NativeLoadError::Refused(describe(path, &copy, &err)))?;
     Ok(NativeModule {
         module,
         path: path.to_path_buf(),
@@ -80,7 +167,7 @@ impl NativeModule {
         hub: &Arc<EventHub>,
         plugin: &PluginTag,
         info: &SessionInfo,
-    ) -> Result<(), String> {
+    ) -> Result<(), NativeLoadError> {
         let session = HostSession_TO::from_ptr(
             abi_stable::std_types::RArc::new(NativeSession {
                 hub: Arc::downgrade(hub),
@@ -91,7 +178,10 @@ impl NativeModule {
         );
         match (self.module.register())(session) {
             ROk(()) => Ok(()),
-            RErr(err) => Err(format!("{}: register failed: {err}", self.path.display())),
+            RErr(err) => Err(NativeLoadError::Register {
+                path: self.path.clone(),
+                message: err.into_string(),
+            }),
         }
     }
 }
@@ -246,7 +336,8 @@ fn layout_summary(report: &str) -> String {
 #[cfg(test)]
 mod tests {
     use abi_stable::std_types::RNone;
-    use connect_plugin_api::abi::{
+    use connect_core::EventForms;
+    use connect_plugin_abi::{
         DispatchedEventRef, EventHandler, EventHandler_TO, HandlerOutcome,
     };
 
@@ -284,25 +375,28 @@ mod tests {
         let (ignorer, reader) = (handler(false), handler(true));
         let mut event = Event::new("t");
         let mut forms = EventForms::default();
-        let written = |forms: &mut EventForms| {
-            forms
-                .get_or_insert_with(EventText::default)
-                .0
-                .get()
-                .map(|text| text.as_ref().unwrap().as_ptr())
+        let written = |event: &mut Event, forms: &mut EventForms| {
+            let mut call = HandlerCall::new(event, forms);
+            let (_, text) = call.form(|_| EventText::default());
+            text.0.get().map(|text| text.as_ref().unwrap().as_ptr())
+        };
+        let call = |handler: &NativeHandler, event: &mut Event, forms: &mut EventForms| {
+            handler
+                .handle(&mut HandlerCall::new(event, forms))
+                .unwrap()
         };
 
-        ignorer.handle_in_dispatch(&mut event, &mut forms).unwrap();
-        assert_eq!(written(&mut forms), None);
+        call(&ignorer, &mut event, &mut forms);
+        assert_eq!(written(&mut event, &mut forms), None);
 
         let len = serde_json::to_string(&event).unwrap().len();
-        let first = reader.handle_in_dispatch(&mut event, &mut forms).unwrap();
+        let first = call(&reader, &mut event, &mut forms);
         assert_eq!(first, serde_json::json!(len));
-        let text = written(&mut forms);
+        let text = written(&mut event, &mut forms);
         assert!(text.is_some());
-        reader.handle_in_dispatch(&mut event, &mut forms).unwrap();
+        call(&reader, &mut event, &mut forms);
         assert_eq!(
-            written(&mut forms),
+            written(&mut event, &mut forms),
             text,
             "the text is shared, not rewritten"
         );
@@ -416,40 +510,68 @@ impl DispatchedEvent for EventView<'_> {
 }
 
 impl NativeHandler {
-    /// Calls the plugin with a view of `event` whose text is kept in `text`; applies its
-    /// outcome to `event`. Says whether `data` changed.
-    fn run(&self, event: &mut Event, text: &EventText) -> (Result<Reply, HandlerError>, bool) {
+    /// Calls the plugin with a view of the event whose text is shared with the other native
+    /// handlers of the dispatch, and applies its outcome to the event.
+    fn run(&self, call: &mut HandlerCall<'_>) -> Result<Reply, HandlerError> {
+        let (event, text) = call.form(|_| EventText::default());
         let view = EventView { event, text };
         let outcome = self
             .0
             .handle(DispatchedEvent_TO::from_ptr(&view, TD_Opaque));
         if let Some(Err(err)) = text.0.get() {
-            return (Err(HandlerError(err.clone())), false);
+            return Err(HandlerError(err.clone()));
         }
-        let outcome = match outcome.into_result() {
-            Ok(outcome) => outcome,
-            Err(err) => return (Err(HandlerError(err.into_string())), false),
-        };
+        let outcome = outcome
+            .into_result()
+            .map_err(|err| HandlerError(err.into_string()))?;
         if outcome.stop {
-            event.stop();
+            call.stop();
         }
-        let mut changed = false;
         if let Some(data) = outcome.data.into_option() {
-            match serde_json::from_str(&data) {
-                Ok(data) => {
-                    event.data = data;
-                    changed = true;
-                }
-                Err(e) => {
-                    let message = format!("the handler's event data is not JSON: {e}");
-                    return (Err(HandlerError(message)), false);
-                }
-            }
+            call.event_mut().data = serde_json::from_str(&data).map_err(|e| {
+                HandlerError(format!("the handler's event data is not JSON: {e}"))
+            })?;
         }
-        // Checked here, parsed only if a reader wants a JSON value (see `crate::reply`).
-        let result = Reply::from_text(outcome.result)
-            .map_err(|e| HandlerError(format!("the handler's result is not JSON: {e}")));
-        (result, changed)
+        // Checked here, parsed only if a reader wants a JSON value (see `connect_core::reply`).
+        NativeText::checked(outcome.result)
+            .map(Reply::form)
+            .map_err(|e| HandlerError(format!("the handler's result is not JSON: {e}")))
+    }
+}
+
+/// A native handler's result: JSON text, checked to be well formed, kept in the plugin's own
+/// string (copying it into a `String` was a tenth of the cost of a native dispatch).
+#[derive(Debug)]
+pub struct NativeText(RString);
+
+impl NativeText {
+    /// `text` if it is one JSON value; why not otherwise.
+    pub fn checked(text: impl Into<RString>) -> Result<NativeText, serde_json::Error> {
+        let text = text.into();
+        serde_json::from_str::<IgnoredAny>(&text)?;
+        Ok(NativeText(text))
+    }
+}
+
+impl ResultForm for NativeText {
+    fn is_null(&self) -> bool {
+        self.0.trim() == "null"
+    }
+
+    fn to_json(&self) -> Value {
+        serde_json::from_str(&self.0).expect("NativeText holds checked JSON")
+    }
+
+    fn json_text(&self) -> Option<&str> {
+        Some(&self.0)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
     }
 }
 
@@ -458,21 +580,7 @@ fn event_text(event: &Event) -> Result<String, String> {
 }
 
 impl Handler for NativeHandler {
-    fn handle(&self, event: &mut Event) -> Result<Value, HandlerError> {
-        self.run(event, &EventText::default())
-            .0
-            .map(Reply::into_json)
-    }
-
-    fn handle_in_dispatch(
-        &self,
-        event: &mut Event,
-        forms: &mut EventForms,
-    ) -> Result<Reply, HandlerError> {
-        let (result, changed) = self.run(event, forms.get_or_insert_with(EventText::default));
-        if changed {
-            forms.clear();
-        }
-        result
+    fn handle(&self, call: &mut HandlerCall<'_>) -> Result<Reply, HandlerError> {
+        self.run(call)
     }
 }

@@ -1,4 +1,4 @@
-//! `run --watch`: notices edits in the plugin folders and has the host reload what changed.
+//! `run --watch`: notices edits in the plugin folders and has the registry reload what changed.
 //!
 //! File events are debounced per path: a path is reported once it has been quiet for
 //! [`DEBOUNCE`]. An editor that saves through a temporary file and a rename, or cargo replacing
@@ -14,7 +14,7 @@ use std::time::Duration;
 use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 
-use crate::host::Host;
+use crate::registry::PluginRegistry;
 
 /// Quiet time before a changed path is acted on.
 pub const DEBOUNCE: Duration = Duration::from_millis(50);
@@ -24,9 +24,10 @@ pub struct PluginWatcher {
     _debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
 }
 
-/// Starts watching every plugin root and hook directory of `host`.
-pub fn watch(host: Arc<Host>) -> notify::Result<PluginWatcher> {
-    let refresher = host.clone();
+/// Starts watching every plugin root and hook directory of `registry` (those that exist: the
+/// caller creates the ones it wants watched before they exist).
+pub fn watch(registry: Arc<PluginRegistry>) -> notify::Result<PluginWatcher> {
+    let refresher = registry.clone();
     let mut debouncer =
         new_debouncer(
             DEBOUNCE,
@@ -49,15 +50,7 @@ pub fn watch(host: Arc<Host>) -> notify::Result<PluginWatcher> {
                 }
             },
         )?;
-    let paths = host.search_paths();
-    // Connect creates its default plugin directory on demand; without it there would be
-    // nothing to watch for the first plugin a user drops in.
-    let default_dir = crate::locations::default_plugin_dir();
-    if paths.plugin_roots.contains(&default_dir) && !default_dir.exists() {
-        if let Err(err) = std::fs::create_dir_all(&default_dir) {
-            tracing::warn!("cannot create {}: {err}", default_dir.display());
-        }
-    }
+    let paths = registry.search_paths();
     for dir in paths.plugin_roots.iter().chain(&paths.hook_dirs) {
         if !dir.is_dir() {
             tracing::warn!("not watching {}: no such folder", dir.display());

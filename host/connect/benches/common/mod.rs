@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use connect_host::hub::{EventHub, Handler, HubIdentity};
+use connect_core::{EventHub, Handler, HubIdentity};
 use connect_event::Event;
 use serde_json::Value;
 
@@ -27,7 +27,7 @@ pub fn hub_with_others(others: usize) -> Arc<EventHub> {
 /// Builds workspace crate `name` (a native plugin) in release mode, in a target folder of its
 /// own (the one running the benchmark is locked by cargo); returns its library.
 pub fn release_library(name: &str) -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let target = workspace.join("target").join("native-bench-builds");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let status = std::process::Command::new(cargo)

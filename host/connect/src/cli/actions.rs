@@ -10,6 +10,9 @@
 //! action is clicked. It prints the replies' messages and succeeds only when a reply says
 //! `success: true`.
 //!
+//! Both go to the running host of this user when there is one (its plugins, already loaded,
+//! answer), else load the plugins here (`--standalone` always does).
+//!
 //! Exit status: 0 on success; 1 when no reply to a launch says `success: true`; 2 for bad
 //! input: a malformed `--selection`, an identifier or variant that no discovered item has
 //! (the message lists those that exist).
@@ -18,14 +21,13 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use connect_event::Event;
-use serde_json::{json, Map, Value};
+use connect_event::payloads::{ActionItem, ActionItems, ActionLaunch, ActionReply, SelectionEntry};
+use connect_event::{topics, Event};
+use ftrack_connect::host::HostOptions;
+use serde_json::json;
 
-use crate::credentials;
-use crate::host::{Host, HostOptions};
-
-/// Exit status for input that names nothing that exists, as for other usage errors.
-const USAGE_ERROR: u8 = 2;
+use super::target::Target;
+use super::{fail, usage_error};
 
 /// `ftrack-connect actions`.
 #[derive(clap::Args, Debug)]
@@ -34,13 +36,16 @@ pub struct ActionsArgs {
     #[arg(
         long = "selection",
         value_name = "TYPE:ID",
-        value_parser = parse_selected_entity,
+        value_parser = parse_selection_entry,
         global = true
     )]
-    selection: Vec<SelectedEntity>,
+    selection: Vec<SelectionEntry>,
     /// Print JSON: the flat array of items (for `launch`: the array of replies).
     #[arg(long, global = true)]
     json: bool,
+    /// Load the plugins here even if a host is running.
+    #[arg(long, global = true)]
+    standalone: bool,
     #[command(subcommand)]
     command: Option<ActionsCommand>,
 }
@@ -49,7 +54,7 @@ pub struct ActionsArgs {
 enum ActionsCommand {
     /// Run an action: publish ftrack.action.launch with the chosen item and the selection.
     Launch {
-        /// The item's `actionIdentifier`.
+        /// The item's `actionIdentifier` (the second column of the listing).
         action_identifier: String,
         /// Which of the action's variants (e.g. the version of an application).
         #[arg(long)]
@@ -57,24 +62,11 @@ enum ActionsCommand {
     },
 }
 
-/// One entry of `data.selection`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SelectedEntity {
-    pub entity_type: String,
-    pub entity_id: String,
-}
-
-impl SelectedEntity {
-    fn to_json(&self) -> Value {
-        json!({"entityType": self.entity_type, "entityId": self.entity_id})
-    }
-}
-
 /// Parses `TYPE:ID` (the id may itself contain `:`).
-pub fn parse_selected_entity(text: &str) -> Result<SelectedEntity, String> {
+fn parse_selection_entry(text: &str) -> Result<SelectionEntry, String> {
     match text.split_once(':') {
         Some((kind, id)) if !kind.trim().is_empty() && !id.trim().is_empty() => {
-            Ok(SelectedEntity {
+            Ok(SelectionEntry {
                 entity_type: kind.trim().to_string(),
                 entity_id: id.trim().to_string(),
             })
@@ -88,22 +80,21 @@ pub fn parse_selected_entity(text: &str) -> Result<SelectedEntity, String> {
 /// Items sharing one label, as Connect shows them: one entry, or a group offering each
 /// `label variant`.
 #[derive(Debug, PartialEq)]
-pub struct ActionGroup<'a> {
-    pub label: &'a str,
-    pub items: Vec<&'a Map<String, Value>>,
+struct ActionGroup<'a> {
+    label: &'a str,
+    items: Vec<&'a ActionItem>,
 }
 
 /// Groups items by exact `label` in the order labels are first seen, then sorts the groups
 /// by lower-case label (a stable sort: labels equal but for case keep that order). Items keep
 /// their order inside a group.
-pub fn group_actions(items: &[Map<String, Value>]) -> Vec<ActionGroup<'_>> {
+fn group_actions(items: &[ActionItem]) -> Vec<ActionGroup<'_>> {
     let mut groups: Vec<ActionGroup> = Vec::new();
     for item in items {
-        let label = text_field(item, "label");
-        match groups.iter_mut().find(|group| group.label == label) {
+        match groups.iter_mut().find(|group| group.label == item.label) {
             Some(group) => group.items.push(item),
             None => groups.push(ActionGroup {
-                label,
+                label: &item.label,
                 items: vec![item],
             }),
         }
@@ -112,31 +103,16 @@ pub fn group_actions(items: &[Map<String, Value>]) -> Vec<ActionGroup<'_>> {
     groups
 }
 
-/// The items of `results` (replies to `ftrack.action.discover`), in reply order.
-pub fn items_of(results: &[Value]) -> Vec<Map<String, Value>> {
-    results
-        .iter()
-        .filter_map(|result| result.get("items")?.as_array())
-        .flatten()
-        .filter_map(|item| item.as_object().cloned())
-        .collect()
-}
-
-fn text_field<'a>(item: &'a Map<String, Value>, key: &str) -> &'a str {
-    item.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
 /// Runs `ftrack-connect actions ...`.
 pub fn run(args: &ActionsArgs, data_dir: &Path, options: &HostOptions) -> ExitCode {
-    let host = Host::load(&credentials::current(data_dir), options);
-    host.start_session();
-    let selection = Value::Array(args.selection.iter().map(SelectedEntity::to_json).collect());
-    let mut discover =
-        Event::new("ftrack.action.discover").with_data(json!({"selection": selection}));
-    let results = host.hub().publish(&mut discover);
-    host.hub().drain();
-    let items = items_of(&results);
-    match &args.command {
+    let target = Target::find(args.standalone, data_dir, options);
+    let discover = Event::new(topics::ACTION_DISCOVER)
+        .with_data(json!({ "selection": args.selection }));
+    let items = match target.publish(discover) {
+        Ok(results) => ActionItems::collect(&results),
+        Err(err) => return fail(&err.to_string()),
+    };
+    let status = match &args.command {
         None => {
             print_items(&items, args.json);
             ExitCode::SUCCESS
@@ -145,16 +121,15 @@ pub fn run(args: &ActionsArgs, data_dir: &Path, options: &HostOptions) -> ExitCo
             action_identifier,
             variant,
         }) => match choose(&items, action_identifier, variant.as_deref()) {
-            Err(message) => {
-                eprintln!("error: {message}");
-                ExitCode::from(USAGE_ERROR)
-            }
-            Ok(item) => launch(&host, item, selection, args.json),
+            Err(message) => usage_error(&message),
+            Ok(item) => launch(&target, item, &args.selection, args.json),
         },
-    }
+    };
+    target.finish();
+    status
 }
 
-fn print_items(items: &[Map<String, Value>], json: bool) {
+fn print_items(items: &[ActionItem], json: bool) {
     let mut out = std::io::stdout().lock();
     if json {
         let text = serde_json::to_string_pretty(items).expect("items are JSON");
@@ -173,20 +148,19 @@ fn print_items(items: &[Map<String, Value>], json: bool) {
             ""
         };
         for item in group.items {
-            let variant = text_field(item, "variant");
+            let variant = item.variant();
             let name = if variant.is_empty() {
                 group.label.to_string()
             } else {
                 format!("{} {variant}", group.label)
             };
-            let mut how = shell_word(text_field(item, "actionIdentifier"));
+            let mut how = shell_word(&item.action_identifier);
             if !variant.is_empty() {
                 how = format!("{how} --variant {}", shell_word(variant));
             }
             let width = 40usize.saturating_sub(indent.len());
             let _ = writeln!(out, "{indent}{name:<width$} {how}");
-            let description = text_field(item, "description");
-            if !description.is_empty() {
+            if let Some(description) = item.description.as_deref().filter(|d| !d.is_empty()) {
                 let _ = writeln!(out, "{indent}    {description}");
             }
         }
@@ -208,21 +182,20 @@ fn shell_word(text: &str) -> String {
 
 /// The item to launch, or why there is none (listing what there is).
 fn choose<'a>(
-    items: &'a [Map<String, Value>],
+    items: &'a [ActionItem],
     identifier: &str,
     variant: Option<&str>,
-) -> Result<&'a Map<String, Value>, String> {
-    let candidates: Vec<&Map<String, Value>> = items
+) -> Result<&'a ActionItem, String> {
+    let candidates: Vec<&ActionItem> = items
         .iter()
-        .filter(|item| text_field(item, "actionIdentifier") == identifier)
+        .filter(|item| item.action_identifier == identifier)
         .collect();
     if candidates.is_empty() {
         let mut known: Vec<&str> = Vec::new();
         for group in group_actions(items) {
             for item in group.items {
-                let id = text_field(item, "actionIdentifier");
-                if !known.contains(&id) {
-                    known.push(id);
+                if !known.contains(&item.action_identifier.as_str()) {
+                    known.push(&item.action_identifier);
                 }
             }
         }
@@ -235,10 +208,7 @@ fn choose<'a>(
             "no action {identifier:?} for this selection; {known}"
         ));
     }
-    let variants: Vec<&str> = candidates
-        .iter()
-        .map(|item| text_field(item, "variant"))
-        .collect();
+    let variants: Vec<&str> = candidates.iter().map(|item| item.variant()).collect();
     let listed = || {
         variants
             .iter()
@@ -266,15 +236,19 @@ fn choose<'a>(
     }
 }
 
-fn launch(host: &Host, item: &Map<String, Value>, selection: Value, json: bool) -> ExitCode {
-    let mut data = item.clone();
-    data.insert("selection".into(), selection);
-    let mut event = Event::new("ftrack.action.launch").with_data(Value::Object(data));
-    let results = host.hub().publish(&mut event);
-    host.hub().drain();
-    let succeeded = results
-        .iter()
-        .any(|result| result.get("success") == Some(&Value::Bool(true)));
+fn launch(target: &Target, item: &ActionItem, selection: &[SelectionEntry], json: bool) -> ExitCode {
+    let data = ActionLaunch {
+        item: item.clone(),
+        selection: selection.to_vec(),
+    };
+    let event = Event::new(topics::ACTION_LAUNCH)
+        .with_data(serde_json::to_value(data).expect("launch data is JSON"));
+    let results = match target.publish(event) {
+        Ok(results) => results,
+        Err(err) => return fail(&err.to_string()),
+    };
+    let replies: Vec<ActionReply> = results.iter().filter_map(ActionReply::from_answer).collect();
+    let succeeded = replies.iter().any(|reply| reply.success);
     if json {
         println!(
             "{}",
@@ -282,15 +256,12 @@ fn launch(host: &Host, item: &Map<String, Value>, selection: Value, json: bool) 
         );
     } else {
         let mut answered = false;
-        for result in &results {
-            let Some(message) = result.get("message") else {
+        for reply in &replies {
+            let Some(message) = reply.message_text() else {
                 continue;
             };
             answered = true;
-            let message = message
-                .as_str()
-                .map_or_else(|| message.to_string(), str::to_string);
-            if result.get("success") == Some(&Value::Bool(true)) {
+            if reply.success {
                 println!("{message}");
             } else {
                 eprintln!("launch failed: {message}");
@@ -299,7 +270,7 @@ fn launch(host: &Host, item: &Map<String, Value>, selection: Value, json: bool) 
         if !answered && !succeeded {
             eprintln!(
                 "error: no handler answered the launch of {:?}",
-                text_field(item, "actionIdentifier")
+                item.action_identifier
             );
         }
     }
@@ -314,12 +285,13 @@ fn launch(host: &Host, item: &Map<String, Value>, selection: Value, json: bool) 
 mod tests {
     use super::*;
 
-    fn item(label: &str, variant: Option<&str>, id: &str) -> Map<String, Value> {
-        let mut item = json!({"label": label, "actionIdentifier": id});
-        if let Some(variant) = variant {
-            item["variant"] = json!(variant);
+    fn item(label: &str, variant: Option<&str>, id: &str) -> ActionItem {
+        ActionItem {
+            label: label.into(),
+            action_identifier: id.into(),
+            variant: variant.map(str::to_string),
+            ..Default::default()
         }
-        item.as_object().unwrap().clone()
     }
 
     #[test]
@@ -337,10 +309,7 @@ mod tests {
             .map(|g| {
                 (
                     g.label,
-                    g.items
-                        .iter()
-                        .map(|i| text_field(i, "actionIdentifier"))
-                        .collect(),
+                    g.items.iter().map(|i| i.action_identifier.as_str()).collect(),
                 )
             })
             .collect();
@@ -381,14 +350,14 @@ mod tests {
     #[test]
     fn selection_syntax() {
         assert_eq!(
-            parse_selected_entity("Task:a:b").unwrap(),
-            SelectedEntity {
+            parse_selection_entry("Task:a:b").unwrap(),
+            SelectionEntry {
                 entity_type: "Task".into(),
                 entity_id: "a:b".into()
             }
         );
-        assert!(parse_selected_entity("Task").is_err());
-        assert!(parse_selected_entity(":1").is_err());
+        assert!(parse_selection_entry("Task").is_err());
+        assert!(parse_selection_entry(":1").is_err());
     }
 
     #[test]

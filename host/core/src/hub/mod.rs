@@ -76,7 +76,9 @@ pub type ReplyCallback = Arc<dyn Fn(&Event) + Send + Sync>;
 /// Which plugin a subscription belongs to: named in logs, and removable as a unit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PluginTag {
+    /// Unique in the process: two loads of one plugin are different plugins.
     pub id: u64,
+    /// The plugin's name, for logs.
     pub name: Arc<str>,
 }
 
@@ -96,7 +98,9 @@ impl PluginTag {
 pub struct SubscribeOptions {
     /// Subscriber metadata, matched by events' `target`. Gets a fresh `id` when it has none.
     pub subscriber: Map<String, Value>,
+    /// Lower runs first; [`DEFAULT_PRIORITY`] unless said otherwise.
     pub priority: i64,
+    /// The plugin the subscription belongs to; `None` for the host's own.
     pub plugin: Option<PluginTag>,
 }
 
@@ -110,28 +114,38 @@ impl Default for SubscribeOptions {
     }
 }
 
+/// Why a subscription was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SubscribeError {
     #[error("invalid subscription {expression:?}: {source}")]
+    /// The expression does not parse.
     Expression {
+        /// The expression as given.
         expression: String,
+        /// Where and why it does not parse.
         source: ExpressionError,
     },
     #[error("Subscriber with identifier {0} already exists.")]
+    /// The subscriber metadata's `id` is taken.
     DuplicateSubscriber(String),
     #[error("subscriber metadata `id` must be a string, not {0}")]
+    /// The subscriber metadata's `id` is not text.
     SubscriberIdNotString(Value),
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("missing subscriber with identifier {0}")]
+/// An unsubscribe named no subscription (the id is given).
 pub struct UnknownSubscriber(pub String);
 
 /// Who publishes: filled into `source` where an event leaves it out.
 #[derive(Debug, Clone)]
 pub struct HubIdentity {
+    /// The hub's id, `source.id` of what it publishes.
     pub id: String,
+    /// `source.user.username`.
     pub username: String,
+    /// `source.host`.
     pub hostname: String,
 }
 
@@ -165,6 +179,7 @@ pub struct EventHub {
 }
 
 impl EventHub {
+    /// A hub with no subscriptions, publishing as `identity`.
     pub fn new(identity: HubIdentity) -> Self {
         let mut hub = EventHub {
             identity,
@@ -181,6 +196,7 @@ impl EventHub {
         hub
     }
 
+    /// Who the hub publishes as.
     pub fn identity(&self) -> &HubIdentity {
         &self.identity
     }
@@ -252,6 +268,7 @@ impl EventHub {
         Ok(id)
     }
 
+    /// Removes the subscription with subscriber id `id`.
     pub fn unsubscribe(&self, id: &str) -> Result<(), UnknownSubscriber> {
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         index

@@ -1,32 +1,22 @@
-//! The resident host's local endpoint: how `event publish`, `plugins` and `event watch` reach
-//! a running `ftrack-connect run` of the same user.
-//!
-//! The host listens on loopback only (`127.0.0.1`, a port the OS picks) and writes where and a
-//! random token to `endpoint.json` in the user data directory, readable by that user alone
-//! (`0600`). Every request must carry the token; anything else is refused. Other local users
-//! can reach the port but not read the token, so they cannot use it.
-//!
-//! The protocol is one JSON line per request and per answer, which any language can speak:
-//!
-//! ```text
-//! {"token": T, "request": "publish", "event": {...}}  -> {"ok": true, "results": [...]}
-//! {"token": T, "request": "plugins"}                  -> {"ok": true, "plugins": [...]}
-//! {"token": T, "request": "watch", "expression": E}   -> {"ok": true}, then one event per line
-//! anything refused                                    -> {"ok": false, "error": "..."}
-//! ```
+//! The host's side of the endpoint: listens on loopback, checks the token and the protocol
+//! version, and answers [`Request`]s from the host's hub and registry.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use connect_core::Expression;
 use connect_event::Event;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::Serialize;
 
-use crate::expression::Expression;
+use super::endpoint_path;
+use super::protocol::{
+    version_mismatch, Answer, EndpointFile, Envelope, PluginList, Published, Request, Watching,
+    PROTOCOL_VERSION,
+};
 use crate::host::Host;
 
 /// Largest request accepted (an event with a big `data`), to bound memory per connection.
@@ -34,19 +24,6 @@ const MAX_REQUEST_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How long a client may take to send its request line.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What `endpoint.json` holds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EndpointFile {
-    pub address: SocketAddr,
-    pub token: String,
-    pub pid: u32,
-}
-
-/// The path of the endpoint file in `data_dir`.
-pub fn endpoint_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("endpoint.json")
-}
 
 /// A listening endpoint; dropping it removes `endpoint.json` (if it is still ours).
 pub struct Endpoint {
@@ -137,17 +114,6 @@ fn same_token(given: &str, expected: &str) -> bool {
             == 0
 }
 
-#[derive(Deserialize)]
-struct Request {
-    #[serde(default)]
-    token: String,
-    request: String,
-    #[serde(default)]
-    event: Option<Event>,
-    #[serde(default)]
-    expression: Option<String>,
-}
-
 fn serve(host: &Host, stream: TcpStream, expected_token: &str) {
     let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
     let peer = stream.peer_addr().ok();
@@ -156,55 +122,54 @@ fn serve(host: &Host, stream: TcpStream, expected_token: &str) {
     };
     let mut line = String::new();
     let read = BufReader::new(stream.take(MAX_REQUEST_BYTES)).read_line(&mut line);
-    let answer = |writer: &mut TcpStream, value: Value| {
-        let _ = writeln!(writer, "{value}").and_then(|_| writer.flush());
-    };
     if read.is_err() || line.is_empty() {
         return;
     }
-    let request: Request = match serde_json::from_str(&line) {
-        Ok(request) => request,
-        Err(err) => {
-            return answer(
-                &mut writer,
-                json!({"ok": false, "error": format!("not a request: {err}")}),
-            )
-        }
+    let refuse = |writer: &mut TcpStream, error: String| {
+        answer(writer, &Answer::<Watching>::refused(error));
     };
-    if !same_token(&request.token, expected_token) {
+    let envelope: Envelope = match serde_json::from_str(&line) {
+        Ok(envelope) => envelope,
+        Err(err) => return refuse(&mut writer, format!("not a request: {err}")),
+    };
+    if !same_token(&envelope.token, expected_token) {
         tracing::warn!("endpoint: refused a request without the right token from {peer:?}");
-        return answer(
+        return refuse(&mut writer, "refused: wrong or missing token".into());
+    }
+    if envelope.protocol != PROTOCOL_VERSION {
+        tracing::warn!(
+            "endpoint: refused a request of protocol {} from {peer:?}",
+            envelope.protocol
+        );
+        return refuse(
             &mut writer,
-            json!({"ok": false, "error": "refused: wrong or missing token"}),
+            version_mismatch(PROTOCOL_VERSION, envelope.protocol),
         );
     }
-    match request.request.as_str() {
-        "publish" => {
-            let Some(mut event) = request.event else {
-                return answer(
-                    &mut writer,
-                    json!({"ok": false, "error": "publish needs an event"}),
-                );
-            };
+    match envelope.request {
+        Request::Publish { mut event } => {
             if !event.target.is_empty() {
                 if let Err(err) = Expression::parse(&event.target) {
-                    let error = format!("invalid target: {err}");
-                    return answer(&mut writer, json!({"ok": false, "error": error}));
+                    return refuse(&mut writer, format!("invalid target: {err}"));
                 }
             }
             let results = host.hub().publish_replies(&mut event);
-            answer(&mut writer, json!({"ok": true, "results": results}));
+            answer(&mut writer, &Answer::ok(Published { results }));
         }
-        "plugins" => answer(
+        Request::Plugins => answer(
             &mut writer,
-            json!({"ok": true, "plugins": host.plugin_reports()}),
+            &Answer::ok(PluginList {
+                plugins: host.plugin_reports(),
+            }),
         ),
-        "watch" => watch(host, writer, request.expression.as_deref()),
-        other => answer(
-            &mut writer,
-            json!({"ok": false, "error": format!("unknown request {other:?}")}),
-        ),
+        Request::Watch { expression } => watch(host, writer, expression.as_deref()),
     }
+}
+
+/// Writes one answer line.
+fn answer<B: Serialize>(writer: &mut TcpStream, answer: &Answer<B>) {
+    let line = serde_json::to_string(answer).expect("answers serialize");
+    let _ = writeln!(writer, "{line}").and_then(|_| writer.flush());
 }
 
 /// Streams every dispatched event matching `expression` until the client goes away.
@@ -212,9 +177,8 @@ fn watch(host: &Host, mut writer: TcpStream, expression: Option<&str>) {
     let filter = match expression.map(Expression::parse).transpose() {
         Ok(filter) => filter,
         Err(err) => {
-            let error = format!("invalid expression: {err}");
-            let _ = writeln!(writer, "{}", json!({"ok": false, "error": error}));
-            return;
+            let refusal = Answer::<Watching>::refused(format!("invalid expression: {err}"));
+            return answer(&mut writer, &refusal);
         }
     };
     let (sender, events) = mpsc::channel::<String>();
@@ -225,9 +189,7 @@ fn watch(host: &Host, mut writer: TcpStream, expression: Option<&str>) {
         let line = serde_json::to_string(event).unwrap_or_default();
         sender.send(line).is_ok()
     }));
-    if writeln!(writer, "{}", json!({"ok": true})).is_err() {
-        return;
-    }
+    answer(&mut writer, &Answer::ok(Watching {}));
     for line in events {
         if writeln!(writer, "{line}")
             .and_then(|_| writer.flush())
@@ -235,73 +197,6 @@ fn watch(host: &Host, mut writer: TcpStream, expression: Option<&str>) {
         {
             break; // The client left: dropping `events` makes the observer go too.
         }
-    }
-}
-
-/// A connection to the running host of this user.
-pub struct Client {
-    endpoint: EndpointFile,
-}
-
-/// Why a request to the running host failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("cannot reach the running host: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("the running host answered with something that is not JSON: {0}")]
-    Protocol(#[from] serde_json::Error),
-    #[error("the running host refused: {0}")]
-    Refused(String),
-}
-
-impl Client {
-    /// The running host of this user, if `endpoint.json` names one that answers.
-    pub fn find(data_dir: &Path) -> Option<Client> {
-        let bytes = std::fs::read(endpoint_path(data_dir)).ok()?;
-        let endpoint: EndpointFile = serde_json::from_slice(&bytes).ok()?;
-        // A host that died leaves its file behind: check that someone listens.
-        TcpStream::connect_timeout(&endpoint.address, Duration::from_millis(500)).ok()?;
-        Some(Client { endpoint })
-    }
-
-    /// Sends one request (the token is added) and returns the answer.
-    pub fn request(&self, mut request: Value) -> Result<Value, ClientError> {
-        let (answer, _) = self.open(&mut request)?;
-        Ok(answer)
-    }
-
-    /// Sends a `watch` request and calls `each` with every event line until it returns false
-    /// or the host goes away.
-    pub fn watch(
-        &self,
-        expression: Option<&str>,
-        mut each: impl FnMut(&str) -> bool,
-    ) -> Result<(), ClientError> {
-        let mut request = json!({"request": "watch", "expression": expression});
-        let (_, mut lines) = self.open(&mut request)?;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if lines.read_line(&mut line)? == 0 || !each(line.trim_end()) {
-                return Ok(());
-            }
-        }
-    }
-
-    fn open(&self, request: &mut Value) -> Result<(Value, BufReader<TcpStream>), ClientError> {
-        request["token"] = json!(self.endpoint.token);
-        let mut stream =
-            TcpStream::connect_timeout(&self.endpoint.address, Duration::from_secs(5))?;
-        writeln!(stream, "{request}")?;
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        reader.read_line(&mut line)?;
-        let answer: Value = serde_json::from_str(&line)?;
-        if answer["ok"] != json!(true) {
-            let error = answer["error"].as_str().unwrap_or("no reason given");
-            return Err(ClientError::Refused(error.to_string()));
-        }
-        Ok((answer, reader))
     }
 }
 

@@ -1,0 +1,113 @@
+//! The other commands' side of the endpoint: finds the running host of this user and asks it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use connect_event::Event;
+use connect_plugins::PluginReport;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::endpoint_path;
+use super::protocol::{
+    version_mismatch, Answer, EndpointFile, Envelope, PluginList, Published, Request, Watching,
+    PROTOCOL_VERSION,
+};
+
+/// A connection to the running host of this user.
+pub struct Client {
+    endpoint: EndpointFile,
+}
+
+/// Why a request to the running host failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The host could not be reached, or went away.
+    #[error("cannot reach the running host: {0}")]
+    Io(#[from] std::io::Error),
+    /// The host answered with something this client cannot read.
+    #[error("the running host answered with something that is not an answer: {0}")]
+    Protocol(#[from] serde_json::Error),
+    /// The host speaks another protocol version.
+    #[error("{0}")]
+    Version(String),
+    /// The host refused the request, saying why.
+    #[error("the running host refused: {0}")]
+    Refused(String),
+}
+
+impl Client {
+    /// The running host of this user, if `endpoint.json` names one that answers.
+    pub fn find(data_dir: &Path) -> Option<Client> {
+        let bytes = std::fs::read(endpoint_path(data_dir)).ok()?;
+        let endpoint: EndpointFile = serde_json::from_slice(&bytes).ok()?;
+        // A host that died leaves its file behind: check that someone listens.
+        TcpStream::connect_timeout(&endpoint.address, Duration::from_millis(500)).ok()?;
+        Some(Client { endpoint })
+    }
+
+    /// Publishes `event` synchronously in the running host; returns the results.
+    pub fn publish(&self, event: Event) -> Result<Vec<Value>, ClientError> {
+        let (published, _) = self.open::<Published<Value>>(Request::Publish { event })?;
+        Ok(published.results)
+    }
+
+    /// The running host's plugins.
+    pub fn plugins(&self) -> Result<Vec<PluginReport>, ClientError> {
+        let (list, _) = self.open::<PluginList>(Request::Plugins)?;
+        Ok(list.plugins)
+    }
+
+    /// Calls `each` with every dispatched event (matching `expression`) as a JSON line, until
+    /// it returns false or the host goes away.
+    pub fn watch(
+        &self,
+        expression: Option<&str>,
+        mut each: impl FnMut(&str) -> bool,
+    ) -> Result<(), ClientError> {
+        let request = Request::Watch {
+            expression: expression.map(str::to_string),
+        };
+        let (Watching {}, mut lines) = self.open::<Watching>(request)?;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if lines.read_line(&mut line)? == 0 || !each(line.trim_end()) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends `request`; returns the answer's body and the connection, for what follows it.
+    fn open<B: DeserializeOwned>(
+        &self,
+        request: Request,
+    ) -> Result<(B, BufReader<TcpStream>), ClientError> {
+        let envelope = Envelope {
+            token: self.endpoint.token.clone(),
+            protocol: PROTOCOL_VERSION,
+            request,
+        };
+        let mut stream =
+            TcpStream::connect_timeout(&self.endpoint.address, Duration::from_secs(5))?;
+        writeln!(stream, "{}", serde_json::to_string(&envelope)?)?;
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let answer: Answer<B> = serde_json::from_str(&line)?;
+        if answer.protocol != PROTOCOL_VERSION {
+            return Err(ClientError::Version(version_mismatch(
+                answer.protocol,
+                PROTOCOL_VERSION,
+            )));
+        }
+        match (answer.ok, answer.body) {
+            (true, Some(body)) => Ok((body, reader)),
+            (_, _) => Err(ClientError::Refused(
+                answer.error.unwrap_or_else(|| "no reason given".into()),
+            )),
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The endpoint's protocol: one JSON line per request and per answer, which any language can
+//! speak.
+//!
+//! ```text
+//! {"token": T, "protocol": 1, "request": "publish", "event": {...}}
+//!                                     -> {"ok": true, "protocol": 1, "results": [...]}
+//! {"token": T, "protocol": 1, "request": "plugins"}
+//!                                     -> {"ok": true, "protocol": 1, "plugins": [...]}
+//! {"token": T, "protocol": 1, "request": "watch", "expression": E}
+//!                                     -> {"ok": true, "protocol": 1}, then one event per line
+//! anything refused                    -> {"ok": false, "protocol": 1, "error": "..."}
+//! ```
+//!
+//! Both ends use the types here, so they cannot drift apart. Every request and answer carries
+//! [`PROTOCOL_VERSION`]: a host refuses a request of another version, and a client an answer of
+//! another version, each with a message saying which versions met and what to do (a client
+//! from before versions existed sends none and is refused the same way).
+
+use std::net::SocketAddr;
+
+use connect_event::Event;
+use connect_plugins::PluginReport;
+use serde::{Deserialize, Serialize};
+
+/// The version of this protocol. It moves when a request or an answer changes shape.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// What `endpoint.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointFile {
+    /// Where the host listens (loopback).
+    pub address: SocketAddr,
+    /// The token every request must carry.
+    pub token: String,
+    /// The host's process id.
+    pub pid: u32,
+}
+
+/// A request line.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The token from `endpoint.json`.
+    #[serde(default)]
+    pub token: String,
+    /// The sender's [`PROTOCOL_VERSION`]; 0 when it sent none.
+    #[serde(default)]
+    pub protocol: u32,
+    /// What is asked.
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+/// What a client can ask.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "lowercase")]
+pub enum Request {
+    /// Publish `event` synchronously; answered with [`Published`].
+    Publish {
+        /// The event; the host fills its `source` where it is missing.
+        event: Event,
+    },
+    /// List the plugins; answered with [`PluginList`].
+    Plugins,
+    /// Stream every dispatched event matching `expression`: answered with an empty answer,
+    /// then one event per line until the client goes away.
+    Watch {
+        /// A subscription expression; every event when missing.
+        #[serde(default)]
+        expression: Option<String>,
+    },
+}
+
+/// An answer line: whether the request was carried out, and its body or why not.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Answer<B> {
+    /// Whether the request was carried out.
+    pub ok: bool,
+    /// The host's [`PROTOCOL_VERSION`]; 0 from a host before versions existed.
+    #[serde(default)]
+    pub protocol: u32,
+    /// Why not, when `ok` is false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What was asked for, when `ok` is true.
+    #[serde(flatten)]
+    pub body: Option<B>,
+}
+
+impl<B> Answer<B> {
+    /// A carried-out request's answer.
+    pub fn ok(body: B) -> Self {
+        Answer {
+            ok: true,
+            protocol: PROTOCOL_VERSION,
+            error: None,
+            body: Some(body),
+        }
+    }
+
+    /// A refusal, saying why.
+    pub fn refused(error: impl Into<String>) -> Self {
+        Answer {
+            ok: false,
+            protocol: PROTOCOL_VERSION,
+            error: Some(error.into()),
+            body: None,
+        }
+    }
+}
+
+/// The answer to [`Request::Publish`]: the results, in the form `R` each end holds them in
+/// (the host's replies as it made them, a client's JSON values).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Published<R> {
+    /// One result per handler that answered, in dispatch order.
+    pub results: Vec<R>,
+}
+
+/// The answer to [`Request::Plugins`].
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PluginList {
+    /// Every plugin, in load order.
+    pub plugins: Vec<PluginReport>,
+}
+
+/// The answer to [`Request::Watch`] before the events: nothing but `ok`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Watching {}
+
+/// Why two ends of different protocol versions cannot talk, for either end to say.
+pub fn version_mismatch(host: u32, client: u32) -> String {
+    let describe = |version: u32| match version {
+        0 => "an unversioned one (from an older ftrack-connect)".to_string(),
+        n => format!("version {n}"),
+    };
+    format!(
+        "the running host speaks endpoint protocol {} and this command {}: \
+         run the same ftrack-connect for both (restart the host after an upgrade)",
+        describe(host),
+        describe(client)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn requests_and_answers_have_the_documented_shape() {
+        let envelope = Envelope {
+            token: "t".into(),
+            protocol: PROTOCOL_VERSION,
+            request: Request::Watch {
+                expression: Some("topic=x".into()),
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(&envelope).unwrap(),
+            json!({"token": "t", "protocol": 1, "request": "watch", "expression": "topic=x"})
+        );
+        let published = Answer::ok(Published {
+            results: vec![json!(true)],
+        });
+        assert_eq!(
+            serde_json::to_value(&published).unwrap(),
+            json!({"ok": true, "protocol": 1, "results": [true]})
+        );
+        let refused: Answer<Published<Value>> =
+            serde_json::from_str(r#"{"ok": false, "error": "no"}"#).unwrap();
+        assert_eq!((refused.protocol, refused.error.as_deref()), (0, Some("no")));
+        assert!(refused.body.is_none());
+    }
+
+    #[test]
+    fn a_request_without_a_version_reads_as_version_zero() {
+        let old: Envelope = serde_json::from_str(r#"{"token": "t", "request": "plugins"}"#).unwrap();
+        assert_eq!(old.protocol, 0);
+        assert!(version_mismatch(1, 0).contains("unversioned"));
+    }
+}

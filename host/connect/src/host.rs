@@ -1,0 +1,185 @@
+//! The host: the hub, the loaders, the built-in plugins and the plugin registry put together,
+//! and Connect's session start-up. Every command that loads plugins builds its host here, the
+//! same way ([`Host::standalone`] for a command that runs without a resident host).
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock, Weak};
+
+use connect_core::{Expression, EventHub, Handler, HubIdentity, Identity, PluginTag, SubscribeOptions};
+use connect_event::{topics, Event};
+use connect_native::NativeLoader;
+use connect_plugins::{Loader, PluginRegistry, PluginReport, SearchPaths, SessionInfo};
+use connect_rhai::RhaiLoader;
+use serde_json::{json, Value};
+
+use crate::builtin;
+
+/// Where a host finds its plugins and keeps what it loads.
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    /// Plugin roots and hook directories, in load order.
+    pub search_paths: SearchPaths,
+    /// A private folder where native libraries are copied to be loaded.
+    pub native_copy_dir: PathBuf,
+    /// Folders of launcher configs read besides plugins' `launch/` folders.
+    pub launcher_config_paths: Vec<PathBuf>,
+}
+
+/// A loaded host: the hub with every plugin registered.
+pub struct Host {
+    registry: Arc<PluginRegistry>,
+    identity: Identity,
+}
+
+impl Host {
+    /// Subscribes the host's own answers, then loads the built-in plugins and every plugin
+    /// found, with the Rhai and native loaders.
+    pub fn load(identity: &Identity, options: &HostOptions) -> Host {
+        let hub = Arc::new(EventHub::new(HubIdentity::local(&identity.api_user)));
+        let registry_slot = Arc::new(OnceLock::new());
+        subscribe_own_answers(&hub, identity, registry_slot.clone());
+        let loaders: Vec<Box<dyn Loader>> = vec![
+            Box::new(RhaiLoader),
+            Box::new(NativeLoader {
+                copy_dir: options.native_copy_dir.clone(),
+            }),
+        ];
+        let mut builtins = builtin::default_hooks();
+        builtins.push(Box::new(builtin::ApplicationLauncher {
+            config_paths: options.launcher_config_paths.clone(),
+            identity: identity.clone(),
+        }));
+        let session = SessionInfo {
+            api_user: identity.api_user.clone(),
+            server_url: identity.server_url.clone(),
+        };
+        let registry = Arc::new(PluginRegistry::load(
+            hub,
+            loaders,
+            builtins,
+            options.search_paths.clone(),
+            session,
+        ));
+        let _ = registry_slot.set(Arc::downgrade(&registry));
+        Host {
+            registry,
+            identity: identity.clone(),
+        }
+    }
+
+    /// A host for one command: loaded, and with the session start-up run, so that hooks that
+    /// prepare state on `ftrack.api.session.ready` behave as in Connect.
+    pub fn standalone(identity: &Identity, options: &HostOptions) -> Host {
+        let host = Host::load(identity, options);
+        host.start_session();
+        host
+    }
+
+    /// The hub every plugin is registered on.
+    pub fn hub(&self) -> &Arc<EventHub> {
+        self.registry.hub()
+    }
+
+    /// The plugins, for `run --watch` and the endpoint.
+    pub fn registry(&self) -> &Arc<PluginRegistry> {
+        &self.registry
+    }
+
+    /// Every plugin with its current subscription count.
+    pub fn plugin_reports(&self) -> Vec<PluginReport> {
+        self.registry.reports()
+    }
+
+    /// The session start-up ftrack's API runs after discovery:
+    /// `ftrack.api.session.configure-location`, then `ftrack.api.session.ready`, and the
+    /// asynchronous events they caused.
+    pub fn start_session(&self) {
+        let session = json!({
+            "api_user": self.identity.api_user,
+            "server_url": self.identity.server_url,
+        });
+        for topic in topics::SESSION_STARTUP {
+            let mut event = Event::new(topic).with_data(json!({ "session": session }));
+            self.hub().publish_replies(&mut event);
+        }
+        self.hub().drain();
+    }
+
+    /// Connect's start-up check: returns the warnings hooks answered with (and logs them).
+    pub fn verify_startup(&self) -> Vec<String> {
+        let mut event = Event::new(topics::CONNECT_VERIFY_STARTUP);
+        let warnings: Vec<String> = self
+            .hub()
+            .publish(&mut event)
+            .into_iter()
+            .filter_map(|r| match r {
+                Value::String(text) if !text.trim().is_empty() => Some(text),
+                _ => None,
+            })
+            .collect();
+        for warning in &warnings {
+            tracing::warn!("start-up check: {warning}");
+        }
+        warnings
+    }
+}
+
+/// The host's own answers: `ftrack.connect.discover` for its own user, and
+/// `ftrack.connect.plugin.debug-information` from the registry that `registry` will hold
+/// (subscribed before any plugin, so they come first among equal priorities).
+fn subscribe_own_answers(
+    hub: &Arc<EventHub>,
+    identity: &Identity,
+    registry: Arc<OnceLock<Weak<PluginRegistry>>>,
+) {
+    let tag = Some(PluginTag::new("ftrack-connect"));
+    let discover = Expression::All(vec![
+        Expression::equals("topic", topics::CONNECT_DISCOVER),
+        Expression::equals("source.user.username", &identity.api_user),
+    ]);
+    let answers: [(Expression, Arc<dyn Handler>); 2] = [
+        (discover, Arc::new(|_: &mut Event| Ok(json!(true)))),
+        (
+            Expression::equals("topic", topics::CONNECT_PLUGIN_DEBUG_INFORMATION),
+            Arc::new(move |_: &mut Event| {
+                let reports = registry
+                    .get()
+                    .and_then(Weak::upgrade)
+                    .map(|registry| registry.reports());
+                Ok(reports.map_or(Value::Null, |reports| debug_information(&reports)))
+            }),
+        ),
+    ];
+    for (expression, handler) in answers {
+        let options = SubscribeOptions {
+            plugin: tag.clone(),
+            ..Default::default()
+        };
+        hub.subscribe_expression(expression, handler, options)
+            .expect("a fresh subscriber id is unique");
+    }
+}
+
+/// The answer to `ftrack.connect.plugin.debug-information`: the host itself, then each plugin.
+fn debug_information(reports: &[PluginReport]) -> Value {
+    let mut entries = vec![json!({
+        "name": "ftrack-connect",
+        "version": env!("CARGO_PKG_VERSION"),
+        "core": true,
+        "debug_information": {
+            "implementation": "Rust host",
+            "os": std::env::consts::OS,
+            "arch": std::env::consts::ARCH,
+        },
+    })];
+    entries.extend(reports.iter().map(|r| {
+        json!({
+            "name": r.name,
+            "version": r.version,
+            "kind": r.kind,
+            "path": r.path,
+            "status": r.status,
+        })
+    }));
+    Value::Array(entries)
+}

@@ -1,0 +1,136 @@
+//! Between Rhai values and JSON: a hook's results, the event's data, subscriber metadata.
+
+use super::*;
+
+/// A Rhai hook's result, kept as Rhai values until read (see [`connect_core::reply`]); only types
+/// JSON can hold.
+#[derive(Debug, Clone)]
+pub struct ScriptValue(pub(crate) Dynamic);
+
+impl ScriptValue {
+    /// The reply for a script's return value: kept as it is when [`to_json`] converts it
+    /// directly (it then cannot fail), converted now otherwise; `Err` when JSON cannot hold it.
+    pub(crate) fn reply(value: Dynamic) -> Result<Reply, String> {
+        // Rhai returns values, never a script's variable itself (even a captured one):
+        // `results_handed_to_a_publishing_hook_are_its_own` holds it to that.
+        if is_plain_json(&value) {
+            Ok(Reply::form(ScriptValue(value)))
+        } else {
+            to_json(&value).map(Reply::Json)
+        }
+    }
+
+    /// The value for another script (a hook that published).
+    pub(crate) fn into_dynamic(self) -> Dynamic {
+        self.0
+    }
+}
+
+impl ResultForm for ScriptValue {
+    fn is_null(&self) -> bool {
+        self.0.is_unit()
+    }
+
+    fn to_json(&self) -> Value {
+        to_json(&self.0).expect("a ScriptValue holds only types to_json converts")
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+/// Whether `value` is made only of what [`to_json`] converts directly, without fail.
+pub(crate) fn is_plain_json(value: &Dynamic) -> bool {
+    if value.is_unit() || value.is_string() || value.is_int() || value.is_bool() {
+        return true;
+    }
+    if value.is_float() {
+        return value.as_float().is_ok_and(f64::is_finite);
+    }
+    if value.is_map() {
+        return value
+            .read_lock::<RhaiMap>()
+            .is_some_and(|map| map.values().all(is_plain_json));
+    }
+    if value.is_array() {
+        return value
+            .read_lock::<Array>()
+            .is_some_and(|array| array.iter().all(is_plain_json));
+    }
+    false
+}
+
+/// JSON for a script's value. The common types are converted directly (going through serde
+/// for every value doubled the cost of a simple handler); anything else goes through
+/// Rhai's serde support, which says what cannot be JSON.
+pub(crate) fn to_json(value: &Dynamic) -> Result<Value, String> {
+    // Type tests first: a failed `as_*` builds an error naming the type, which costs more
+    // than the conversion.
+    if value.is_unit() {
+        return Ok(Value::Null);
+    }
+    if value.is_map() {
+        if let Some(map) = value.read_lock::<RhaiMap>() {
+            let mut object = serde_json::Map::with_capacity(map.len());
+            for (key, item) in map.iter() {
+                object.insert(key.as_str().to_owned(), to_json(item)?);
+            }
+            return Ok(Value::Object(object));
+        }
+    }
+    if value.is_string() {
+        if let Ok(text) = value.as_immutable_string_ref() {
+            return Ok(Value::String(text.as_str().to_owned()));
+        }
+    }
+    if value.is_array() {
+        if let Some(array) = value.read_lock::<Array>() {
+            return array
+                .iter()
+                .map(to_json)
+                .collect::<Result<_, _>>()
+                .map(Value::Array);
+        }
+    }
+    if value.is_int() {
+        if let Ok(number) = value.as_int() {
+            return Ok(Value::from(number));
+        }
+    }
+    if value.is_bool() {
+        if let Ok(flag) = value.as_bool() {
+            return Ok(Value::Bool(flag));
+        }
+    }
+    if value.is_float() {
+        if let Some(number) = value.as_float().ok().and_then(serde_json::Number::from_f64) {
+            return Ok(Value::Number(number));
+        }
+    }
+    rhai::serde::from_dynamic::<Value>(value).map_err(|e| e.to_string())
+}
+
+/// Rhai values for JSON, directly (see [`to_json`]); numbers beyond `i64` go through serde.
+pub(crate) fn to_dynamic(value: &Value) -> Dynamic {
+    match value {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(flag) => Dynamic::from_bool(*flag),
+        Value::Number(number) => match number.as_i64() {
+            Some(int) => Dynamic::from_int(int),
+            None => rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT),
+        },
+        Value::String(text) => Dynamic::from(ImmutableString::from(text.as_str())),
+        Value::Array(items) => Dynamic::from_array(items.iter().map(to_dynamic).collect()),
+        Value::Object(object) => Dynamic::from_map(
+            object
+                .iter()
+                .map(|(key, item)| (key.as_str().into(), to_dynamic(item)))
+                .collect(),
+        ),
+    }
+}
