@@ -17,7 +17,7 @@ if ! "$venv/bin/python" -c 'import ftrack_api' >/dev/null 2>&1; then
 fi
 
 echo "building (release)..." >&2
-cargo build --quiet --release --locked -p connect-host --bin ftrack-connect --example bench_vs_python
+cargo build --quiet --release --locked -p ftrack-connect --bin ftrack-connect --example bench_vs_python
 cargo build --quiet --release --locked -p fixture-bench
 
 work=$(mktemp -d)

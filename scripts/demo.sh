@@ -3,7 +3,7 @@
 # lists them, asks them for actions, launches one, then starts the resident host (Ctrl-C stops).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
+cargo build --release --quiet -p ftrack-connect
 bin=target/release/ftrack-connect
 export FTRACK_CONNECT_PLUGIN_PATH="$PWD/scripts/example-plugins"
 echo "== plugins"

@@ -3,7 +3,6 @@
 //! the selection, its exit status, and the errors for identifiers and variants that do not
 //! exist.
 
-
 use crate::kit::Sandbox;
 use serde_json::{json, Value};
 

@@ -2,7 +2,6 @@
 //! with `event publish` and `plugins` (which reach the running host through its endpoint),
 //! `event watch`, the endpoint's token check, and `plugin new`/`plugin dir`.
 
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -214,7 +213,9 @@ fn the_endpoint_is_loopback_only_private_and_checks_the_token() {
         BufReader::new(stream).read_line(&mut line).unwrap();
         serde_json::from_str(&line).unwrap()
     };
-    let publish = json!({"request": "publish", "event": {"topic": "ftrack.connect.discover"}});
+    let publish = json!({
+        "protocol": 1, "request": "publish", "event": {"topic": "ftrack.connect.discover"}
+    });
     let mut wrong = publish.clone();
     wrong["token"] = json!(format!("{}x", &token[..token.len() - 1]));
     let refused = ask(wrong);
@@ -223,7 +224,61 @@ fn the_endpoint_is_loopback_only_private_and_checks_the_token() {
     assert_eq!(ask(publish.clone())["ok"], false, "no token, no answer");
     let mut right = publish;
     right["token"] = json!(token);
-    assert_eq!(ask(right), json!({"ok": true, "results": [true]}));
+    assert_eq!(
+        ask(right.clone()),
+        json!({"ok": true, "protocol": 1, "results": [true]})
+    );
+
+    // A client of another protocol version (or one from before versions, sending none) is
+    // told which versions met and what to do, whatever it asked.
+    for version in [None, Some(2)] {
+        let mut other = right.clone();
+        match version {
+            Some(version) => other["protocol"] = json!(version),
+            None => drop(other.as_object_mut().unwrap().remove("protocol")),
+        }
+        let answer = ask(other);
+        assert_eq!(answer["ok"], false, "{version:?}");
+        assert_eq!(answer["protocol"], 1);
+        let error = answer["error"].as_str().unwrap();
+        assert!(
+            error.contains("protocol version 1") && error.contains("run the same ftrack-connect"),
+            "{error}"
+        );
+    }
+    // And a host of another version is refused by this client: an answer without a version
+    // (a host from before versions) reads as one.
+    let old_host = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let old_address = old_host.local_addr().unwrap();
+    std::thread::spawn(move || {
+        // The client first checks that someone listens, then asks.
+        for stream in old_host.incoming().flatten() {
+            let mut line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            if reader.read_line(&mut line).unwrap_or(0) > 0 {
+                let _ = writeln!(&stream, r#"{{"ok": true, "results": [true]}}"#);
+            }
+        }
+    });
+    let other_dir = s.path().join("other-host");
+    std::fs::create_dir_all(other_dir.join("ftrack-connect")).unwrap();
+    std::fs::write(
+        other_dir.join("ftrack-connect/endpoint.json"),
+        json!({"address": old_address.to_string(), "token": "t", "pid": 1}).to_string(),
+    )
+    .unwrap();
+    let output = s
+        .command()
+        .env("XDG_DATA_HOME", &other_dir)
+        .args(["event", "publish", "ftrack.connect.discover"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("an unversioned one") && stderr.contains("this command version 1"),
+        "{stderr}"
+    );
 
     host.signal(libc::SIGTERM);
     let (_, stderr) = host.finish();

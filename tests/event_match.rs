@@ -1,6 +1,5 @@
 //! `ftrack-connect event match`: JSON lines in, `true`/`false` out, errors per line.
 
-
 use std::io::Write;
 use std::process::Stdio;
 

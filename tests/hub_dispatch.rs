@@ -2,7 +2,6 @@
 //! priority order across plugins, results (null included), stop, failing handlers, data
 //! changes, target matching, source filling, replies and re-entrant publishing.
 
-
 use crate::kit::Sandbox;
 use serde_json::json;
 

@@ -4,12 +4,11 @@
 //! record how they were started: arguments, environment, working folder and session.
 #![cfg(unix)]
 
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use crate::kit::{os_key, wait_for_file, wait_for_record, Sandbox};
+use base64::Engine as _;
 use serde_json::{json, Value};
 
 /// A plugin folder with a hook (so discovery loads it) and, in `launch/`, the given files.

@@ -2,7 +2,6 @@
 //! (once per run, into their own target folder), copied into real plugin folders next to Rhai
 //! hooks, and the host is driven with `event publish` and `plugins --json`.
 
-
 use std::path::PathBuf;
 
 use crate::kit::{library, Sandbox};

@@ -1,7 +1,6 @@
 //! Plugin discovery through the real binary: the environment variables, `--plugin-path`, the
 //! default plugin directory, versions, dot folders, duplicates, load order and broken folders.
 
-
 use crate::kit::Sandbox;
 use serde_json::{json, Value};
 

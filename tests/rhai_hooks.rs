@@ -2,7 +2,6 @@
 //! script errors with positions, the operations limit, print/debug in the log, and a failing
 //! `register` that takes its subscriptions with it while other plugins load.
 
-
 use crate::kit::Sandbox;
 use serde_json::{json, Value};
 

@@ -1,7 +1,6 @@
 //! The resident host (`ftrack-connect run`): the start-up lifecycle, the single-instance lock,
 //! clean shutdown on SIGTERM and Ctrl-C, the log file, and the host's own answers.
 
-
 use std::time::{Duration, Instant};
 
 use crate::kit::{Running, Sandbox};

@@ -11,10 +11,10 @@
 use std::sync::Arc;
 
 use connect_core::{EventHub, PluginTag};
+use connect_event::Event;
 use connect_native as native_hook;
 use connect_plugins::SessionInfo;
 use connect_rhai::{plugin_engine, CompiledHook, PluginFolders};
-use connect_event::Event;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 mod common;

@@ -9,11 +9,11 @@
 use std::path::Path;
 
 use connect_core::Identity;
-use connect_plugins::discovery::SearchPaths;
-use ftrack_connect::host::{Host, HostOptions};
-use connect_launcher::platform;
 use connect_event::Event;
+use connect_launcher::platform;
+use connect_plugins::discovery::SearchPaths;
 use criterion::{criterion_group, criterion_main, Criterion};
+use ftrack_connect::host::{Host, HostOptions};
 use serde_json::json;
 
 const CONFIGS: usize = 50;

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use connect_core::Identity;
 use connect_plugins::discovery::{self, SearchPaths};
-use ftrack_connect::host::{Host, HostOptions};
 use criterion::{criterion_group, criterion_main, Criterion};
+use ftrack_connect::host::{Host, HostOptions};
 
 /// Writes `count` plugin folders like `python_reference.py make-plugins`, with Rhai hooks.
 fn write_rhai_plugins(root: &Path, count: usize) {

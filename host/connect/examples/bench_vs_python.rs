@@ -24,10 +24,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connect_core::{EventHub, Handler, PluginTag};
+use connect_event::Event;
 use connect_native as native_hook;
 use connect_plugins::SessionInfo;
 use connect_rhai::{plugin_engine, CompiledHook, PluginFolders};
-use connect_event::Event;
 use serde_json::json;
 
 /// The allocator the `ftrack-connect` binary uses, so the figures are the host's.

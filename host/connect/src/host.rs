@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock, Weak};
 
-use connect_core::{Expression, EventHub, Handler, HubIdentity, Identity, PluginTag, SubscribeOptions};
+use connect_core::{
+    EventHub, Expression, Handler, HubIdentity, Identity, PluginTag, SubscribeOptions,
+};
 use connect_event::{topics, Event};
 use connect_native::NativeLoader;
 use connect_plugins::{Loader, PluginRegistry, PluginReport, SearchPaths, SessionInfo};

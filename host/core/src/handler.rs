@@ -176,10 +176,26 @@ mod tests {
         let made = |handler: &FormUser, event: &mut Event, forms: &mut EventForms| {
             call_in_dispatch(handler, event, forms).unwrap().into_json()
         };
-        assert_eq!(made(&reader, &mut event, &mut forms), true, "first call makes it");
-        assert_eq!(made(&reader, &mut event, &mut forms), false, "then shares it");
-        assert_eq!(made(&writer, &mut event, &mut forms), false, "shared, then changes");
-        assert_eq!(made(&reader, &mut event, &mut forms), true, "made anew after a change");
+        assert_eq!(
+            made(&reader, &mut event, &mut forms),
+            true,
+            "first call makes it"
+        );
+        assert_eq!(
+            made(&reader, &mut event, &mut forms),
+            false,
+            "then shares it"
+        );
+        assert_eq!(
+            made(&writer, &mut event, &mut forms),
+            false,
+            "shared, then changes"
+        );
+        assert_eq!(
+            made(&reader, &mut event, &mut forms),
+            true,
+            "made anew after a change"
+        );
     }
 
     #[test]

@@ -37,7 +37,6 @@ pub struct Identity {
     pub signed_in: bool,
 }
 
-
 impl ApiKey {
     /// A key read from somewhere other than `credentials.json` (a sign-in, a test).
     pub fn new(key: impl Into<String>) -> Self {

@@ -63,7 +63,6 @@ fn split_leading(s: &str, keep: impl Fn(char) -> bool) -> (&str, &str) {
     s.split_at(end)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

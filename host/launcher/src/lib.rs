@@ -38,12 +38,12 @@ use std::sync::{Arc, OnceLock, Weak};
 use connect_event::Event;
 use serde_json::{json, Map, Value};
 
+use config::{Format, LauncherConfig, SearchPath, LAST_PRIORITY};
 use connect_core::{
     EventHub, Expression, Handler, HandlerCall, HandlerError, Identity, PluginTag, Reply,
     SubscribeOptions,
 };
 use connect_event::topics;
-use config::{Format, LauncherConfig, SearchPath, LAST_PRIORITY};
 use search::{find_installations, Installation};
 
 /// The launcher's name in `ftrack-connect plugins`.

@@ -337,9 +337,7 @@ fn layout_summary(report: &str) -> String {
 mod tests {
     use abi_stable::std_types::RNone;
     use connect_core::EventForms;
-    use connect_plugin_abi::{
-        DispatchedEventRef, EventHandler, EventHandler_TO, HandlerOutcome,
-    };
+    use connect_plugin_abi::{DispatchedEventRef, EventHandler, EventHandler_TO, HandlerOutcome};
 
     use super::*;
 
@@ -381,9 +379,7 @@ mod tests {
             text.0.get().map(|text| text.as_ref().unwrap().as_ptr())
         };
         let call = |handler: &NativeHandler, event: &mut Event, forms: &mut EventForms| {
-            handler
-                .handle(&mut HandlerCall::new(event, forms))
-                .unwrap()
+            handler.handle(&mut HandlerCall::new(event, forms)).unwrap()
         };
 
         call(&ignorer, &mut event, &mut forms);
@@ -528,9 +524,8 @@ impl NativeHandler {
             call.stop();
         }
         if let Some(data) = outcome.data.into_option() {
-            call.event_mut().data = serde_json::from_str(&data).map_err(|e| {
-                HandlerError(format!("the handler's event data is not JSON: {e}"))
-            })?;
+            call.event_mut().data = serde_json::from_str(&data)
+                .map_err(|e| HandlerError(format!("the handler's event data is not JSON: {e}")))?;
         }
         // Checked here, parsed only if a reader wants a JSON value (see `connect_core::reply`).
         NativeText::checked(outcome.result)

@@ -92,8 +92,7 @@ type Fingerprint = Vec<(PathBuf, Option<SystemTime>, u64)>;
 
 fn fingerprint(plugin: &DiscoveredPlugin) -> Fingerprint {
     let hooks = plugin.hooks.iter().map(|h| h.path.clone());
-    let launch =
-        (plugin.layout == PluginLayout::Folder).then(|| plugin.path.join(LAUNCH_FOLDER));
+    let launch = (plugin.layout == PluginLayout::Folder).then(|| plugin.path.join(LAUNCH_FOLDER));
     let modules = plugin.library_dirs.iter().chain(&launch).flat_map(|dir| {
         walkdir::WalkDir::new(dir)
             .follow_links(true)

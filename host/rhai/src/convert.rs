@@ -134,3 +134,67 @@ pub(crate) fn to_dynamic(value: &Value) -> Dynamic {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn script_value(source: &str) -> Dynamic {
+        Engine::new().eval::<Dynamic>(source).unwrap()
+    }
+
+    #[test]
+    fn script_values_convert_to_the_json_they_look_like() {
+        let value = script_value(
+            r#"#{ name: "maya", versions: [2024, 2025.5], ok: true, none: (), nested: #{ a: [] } }"#,
+        );
+        assert_eq!(
+            to_json(&value).unwrap(),
+            json!({"name": "maya", "versions": [2024, 2025.5], "ok": true, "none": null,
+                   "nested": {"a": []}})
+        );
+        assert!(is_plain_json(&value));
+    }
+
+    #[test]
+    fn json_converts_to_script_values_and_back_unchanged() {
+        let original = json!({
+            "s": "text", "i": -3, "f": 0.25, "b": false, "n": null,
+            "list": [1, "two", [3]], "map": {"k": {"deep": true}},
+            "big": 18446744073709551615u64
+        });
+        let value = to_dynamic(&original);
+        assert_eq!(value.type_name(), "map");
+        let back = to_json(&value).unwrap();
+        // Numbers beyond i64 come back as floats, as Rhai holds them.
+        let mut expected = original.clone();
+        expected["big"] = json!(18446744073709551615u64 as f64);
+        assert_eq!(back, expected);
+    }
+
+    #[test]
+    fn plain_results_stay_script_values_and_others_are_converted_or_refused() {
+        let plain = ScriptValue::reply(script_value(r#"#{ items: [#{ label: "x" }] }"#)).unwrap();
+        assert_eq!(plain, json!({"items": [{"label": "x"}]}));
+        assert!(
+            plain.downcast::<ScriptValue>().is_ok(),
+            "kept as script values"
+        );
+
+        let char_value = ScriptValue::reply(script_value("'c'")).unwrap();
+        assert_eq!(char_value, json!("c"), "a char goes through serde");
+        assert!(
+            char_value.downcast::<ScriptValue>().is_err(),
+            "converted now"
+        );
+
+        let function = script_value(r#"Fn("f")"#);
+        assert!(!is_plain_json(&function));
+        assert!(
+            ScriptValue::reply(function).is_err(),
+            "a function is no JSON"
+        );
+        assert!(ScriptValue::reply(Dynamic::UNIT).unwrap().is_null());
+    }
+}

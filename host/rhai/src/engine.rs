@@ -6,7 +6,6 @@ use super::*;
 /// A compiled module shared between imports (Rhai's `Shared<Module>` with the `sync` feature).
 pub(crate) type SharedModule = Arc<Module>;
 
-
 /// Operations a single script call (a `register`, a handler) may run before it is stopped.
 /// About a second of busy work: far beyond what any hook needs, short enough that an endless
 /// loop is reported instead of freezing the host.

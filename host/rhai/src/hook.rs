@@ -88,7 +88,8 @@ impl ScriptHandler {
     /// Calls the script with the event as Rhai values, shared with the other Rhai handlers of
     /// the dispatch, and copies what the script changed back into the event.
     pub(crate) fn run(&self, call: &mut HandlerCall<'_>) -> Result<Reply, HandlerError> {
-        let (event, snapshot) = call.form(|event| SharedSnapshot(Arc::new(ScriptSnapshot::new(event))));
+        let (event, snapshot) =
+            call.form(|event| SharedSnapshot(Arc::new(ScriptSnapshot::new(event))));
         let shared = ScriptEvent::new(snapshot.0.clone(), event.is_stopped());
         let outcome = if self.direct {
             let name = self.callback.fn_name();

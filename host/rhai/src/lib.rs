@@ -29,35 +29,37 @@ mod hook;
 mod resolver;
 mod session;
 
-use std::collections::{HashMap, HashSet};
 use std::any::Any;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
+use connect_core::{
+    call_once, EventHub, Handler, HandlerCall, HandlerError, PluginTag, Reply, ResultForm,
+    SubscribeOptions, DEFAULT_PRIORITY,
+};
 use connect_event::Event;
+use connect_plugins::{
+    DiscoveredPlugin, HookKind, LoadError, Loader, PluginLoad, PreparedHook, SessionInfo,
+};
+use convert::*;
+use engine::*;
+use event::*;
+use hook::*;
+use resolver::*;
 use rhai::packages::{Package, StandardPackage};
 use rhai::{
     Array, Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map as RhaiMap, Module,
     ModuleResolver, Position, Scope, AST,
 };
 use serde_json::Value;
-use connect_core::{
-    call_once, EventHub, Handler, HandlerCall, HandlerError, PluginTag, Reply, ResultForm,
-    SubscribeOptions, DEFAULT_PRIORITY,
-};
-use connect_plugins::{DiscoveredPlugin, HookKind, LoadError, Loader, PluginLoad, PreparedHook, SessionInfo};
-use convert::*;
-use engine::*;
-use event::*;
-use hook::*;
-use resolver::*;
 use session::*;
 
 pub use engine::MAX_OPERATIONS;
+pub use engine::{plugin_engine, PluginFolders};
 pub use error::ScriptError;
 pub use hook::CompiledHook;
-pub use engine::{plugin_engine, PluginFolders};
 
 /// The loader of Rhai hooks (`.rhai` files).
 ///

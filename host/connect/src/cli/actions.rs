@@ -106,8 +106,8 @@ fn group_actions(items: &[ActionItem]) -> Vec<ActionGroup<'_>> {
 /// Runs `ftrack-connect actions ...`.
 pub fn run(args: &ActionsArgs, data_dir: &Path, options: &HostOptions) -> ExitCode {
     let target = Target::find(args.standalone, data_dir, options);
-    let discover = Event::new(topics::ACTION_DISCOVER)
-        .with_data(json!({ "selection": args.selection }));
+    let discover =
+        Event::new(topics::ACTION_DISCOVER).with_data(json!({ "selection": args.selection }));
     let items = match target.publish(discover) {
         Ok(results) => ActionItems::collect(&results),
         Err(err) => return fail(&err.to_string()),
@@ -236,7 +236,12 @@ fn choose<'a>(
     }
 }
 
-fn launch(target: &Target, item: &ActionItem, selection: &[SelectionEntry], json: bool) -> ExitCode {
+fn launch(
+    target: &Target,
+    item: &ActionItem,
+    selection: &[SelectionEntry],
+    json: bool,
+) -> ExitCode {
     let data = ActionLaunch {
         item: item.clone(),
         selection: selection.to_vec(),
@@ -247,7 +252,10 @@ fn launch(target: &Target, item: &ActionItem, selection: &[SelectionEntry], json
         Ok(results) => results,
         Err(err) => return fail(&err.to_string()),
     };
-    let replies: Vec<ActionReply> = results.iter().filter_map(ActionReply::from_answer).collect();
+    let replies: Vec<ActionReply> = results
+        .iter()
+        .filter_map(ActionReply::from_answer)
+        .collect();
     let succeeded = replies.iter().any(|reply| reply.success);
     if json {
         println!(
@@ -309,7 +317,10 @@ mod tests {
             .map(|g| {
                 (
                     g.label,
-                    g.items.iter().map(|i| i.action_identifier.as_str()).collect(),
+                    g.items
+                        .iter()
+                        .map(|i| i.action_identifier.as_str())
+                        .collect(),
                 )
             })
             .collect();

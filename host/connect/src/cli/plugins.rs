@@ -58,7 +58,11 @@ fn table_entry(report: &PluginReport) -> String {
         kind.as_str().unwrap_or("-"),
         report.path
     );
-    let notes = report.error.iter().chain(&report.reason).chain(&report.warnings);
+    let notes = report
+        .error
+        .iter()
+        .chain(&report.reason)
+        .chain(&report.warnings);
     for note in notes {
         entry.push_str(&format!("    {note}\n"));
     }

@@ -168,13 +168,17 @@ mod tests {
         );
         let refused: Answer<Published<Value>> =
             serde_json::from_str(r#"{"ok": false, "error": "no"}"#).unwrap();
-        assert_eq!((refused.protocol, refused.error.as_deref()), (0, Some("no")));
+        assert_eq!(
+            (refused.protocol, refused.error.as_deref()),
+            (0, Some("no"))
+        );
         assert!(refused.body.is_none());
     }
 
     #[test]
     fn a_request_without_a_version_reads_as_version_zero() {
-        let old: Envelope = serde_json::from_str(r#"{"token": "t", "request": "plugins"}"#).unwrap();
+        let old: Envelope =
+            serde_json::from_str(r#"{"token": "t", "request": "plugins"}"#).unwrap();
         assert_eq!(old.protocol, 0);
         assert!(version_mismatch(1, 0).contains("unversioned"));
     }

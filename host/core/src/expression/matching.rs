@@ -88,7 +88,6 @@ impl Expression {
     }
 }
 
-
 /// A comparison ftrack would raise on.
 pub(super) struct Invalid<'a> {
     condition: &'a Condition,

@@ -234,7 +234,6 @@ impl Fields for Event {
     }
 }
 
-
 mod matching;
 mod parse;
 #[cfg(test)]
@@ -442,4 +441,3 @@ impl fmt::Display for Condition {
         write!(f, "{quote}{value}{quote}")
     }
 }
-

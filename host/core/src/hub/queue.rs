@@ -94,7 +94,9 @@ impl EventHub {
             .pop_front()
     }
 
-    pub(super) fn lock_replies(&self) -> std::sync::MutexGuard<'_, HashMap<String, PendingReplies>> {
+    pub(super) fn lock_replies(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, PendingReplies>> {
         self.queue.replies.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -129,5 +131,4 @@ impl EventHub {
             }
         }
     }
-
 }
