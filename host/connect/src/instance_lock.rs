@@ -9,17 +9,27 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+/// Why the lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
+    /// Another host of this user holds it.
     #[error(
         "ftrack-connect is already running for this user{} (lock file {path}); \
          pass --allow-multiple to start another instance",
         .pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
     )]
-    Held { path: PathBuf, pid: Option<u32> },
+    Held {
+        /// The lock file.
+        path: PathBuf,
+        /// The process that holds it, when the file says.
+        pid: Option<u32>,
+    },
+    /// The lock file could not be created or locked.
     #[error("cannot use lock file {path}: {source}")]
     Io {
+        /// The lock file.
         path: PathBuf,
+        /// What the OS said.
         source: std::io::Error,
     },
 }

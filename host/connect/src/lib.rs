@@ -29,7 +29,7 @@
 //! let results = host.hub().publish(&mut Event::new("ftrack.action.discover"));
 //! println!("{} answers", results.len());
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod builtin;
 pub mod credentials;

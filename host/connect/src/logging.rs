@@ -14,11 +14,17 @@ const LOG_QUEUE_LINES: usize = 1024;
 /// Connect's `--verbosity` levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Verbosity {
+    /// Everything, tracing included.
     Notset,
+    /// Debugging detail.
     Debug,
+    /// What the host does (the default of `run`).
     Info,
+    /// What needs attention (the default of other commands).
     Warning,
+    /// Failures only.
     Error,
+    /// Failures only (Connect's highest level).
     Critical,
 }
 

@@ -10,15 +10,21 @@ use std::path::{Path, PathBuf};
 /// Where `connect-plugin-api` was when this binary was built.
 const PLUGIN_API_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../plugin-api/sdk");
 
+/// Why `plugin new` made no plugin.
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
+    /// The name cannot name a plugin folder.
     #[error("invalid plugin name {0:?}: use letters, digits, '-' and '_', starting with a letter")]
     InvalidName(String),
+    /// The folder exists.
     #[error("{0} already exists: choose another name or remove it")]
     Exists(PathBuf),
+    /// A file could not be written.
     #[error("cannot write {path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the OS said.
         source: std::io::Error,
     },
 }

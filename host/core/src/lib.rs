@@ -28,7 +28,7 @@
 //! let results: Vec<Value> = hub.publish(&mut Event::new("demo.ask").with_data(json!({"n": "2"})));
 //! assert_eq!(results, vec![json!({"seen": "2"})]);
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod expression;
 pub mod handler;

@@ -43,7 +43,9 @@ pub enum Context {
     /// entity type names are ASCII identifiers). A `null` in the list, as ftrack allows, also
     /// offers it when nothing is selected.
     Types {
+        /// The entity types, lower-cased.
         names: Vec<String>,
+        /// Whether a `null` in the list also offers it with nothing selected.
         allow_empty: bool,
     },
 }
@@ -114,7 +116,9 @@ pub struct LauncherConfig {
     pub icon: String,
     /// Template, usually `{version}`; empty when not given.
     pub variant: String,
+    /// Template for the item's description.
     pub description: Option<String>,
+    /// Which selections the action is offered for.
     pub context: Context,
     /// Subscription priority of the action's handlers.
     pub priority: i64,
@@ -131,7 +135,9 @@ pub struct LauncherConfig {
 /// Why a file is not a usable launcher config. Displays as `file: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The config file.
     pub file: PathBuf,
+    /// What is wrong, with line and column or the key.
     pub message: String,
 }
 
@@ -178,7 +184,9 @@ struct RawSearchPath {
 /// The file formats a config may be written in, by file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// `.json`.
     Json,
+    /// `.yaml` or `.yml`.
     Yaml,
 }
 

@@ -23,10 +23,15 @@ pub const PATH_SEPARATOR: char = if cfg!(windows) { ';' } else { ':' };
 /// What an `integration.env` key does to its variable; see the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnvAction {
+    /// `NAME.append` (and `NAME`): added at the end of the path list.
     Append,
+    /// `NAME.prepend`: added at the start.
     Prepend,
+    /// `NAME.set`: replaces the value.
     Set,
+    /// `NAME.unset`: removes the variable.
     Unset,
+    /// `NAME.pop`: removes the entries given from the path list.
     Pop,
 }
 

@@ -22,6 +22,7 @@
 //!
 //! A config that cannot be read or checked is reported (with its file) and skipped; the others
 //! work regardless.
+#![deny(missing_docs)]
 
 pub mod config;
 pub mod environment;
@@ -62,6 +63,7 @@ pub const APPLICATION_DISCOVER_TOPIC: &str = topics::APPLICATION_DISCOVER;
 /// A folder that may hold launcher configs, and whose problems they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigDir {
+    /// The folder.
     pub path: PathBuf,
     /// The plugin folder whose `launch/` this is; None for a folder of
     /// `FTRACK_APPLICATION_LAUNCHER_CONFIG_PATHS` (the launcher's own).
@@ -71,7 +73,9 @@ pub struct ConfigDir {
 /// A config that was skipped, and why. `plugin` as in [`ConfigDir`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigProblem {
+    /// The plugin folder the config belongs to.
     pub plugin: Option<PathBuf>,
+    /// What is wrong, naming the file.
     pub message: String,
 }
 

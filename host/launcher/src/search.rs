@@ -29,6 +29,7 @@ pub const UNKNOWN_VERSION: &str = "0.0.0";
 pub struct Installation {
     /// The matched path, as found by walking (not canonicalised).
     pub path: PathBuf,
+    /// Its version (see `version_expression`); [`UNKNOWN_VERSION`] when none is found.
     pub version: String,
 }
 

@@ -12,6 +12,7 @@
 //! version and then the layout of every type that crosses; a mismatch is reported in one
 //! line (the full report goes to the log) and the host goes on. Loaded libraries are never
 //! unloaded: handlers point into them.
+#![deny(missing_docs)]
 
 use std::cell::OnceCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -21,7 +21,7 @@
 //! assert_eq!(found.plugins[0].version.as_deref(), Some("1.2.0"));
 //! std::fs::remove_dir_all(folder).unwrap();
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod discovery;
 pub mod loader;

@@ -17,7 +17,9 @@ pub(crate) const STRINGS_INTERNED: usize = 256;
 /// Where a plugin's scripts live: imports resolve in `library_dirs` and never leave `root`.
 #[derive(Debug, Clone)]
 pub struct PluginFolders {
+    /// The plugin folder, canonical: nothing imported may lie outside it.
     pub root: PathBuf,
+    /// `resource/` and `dependencies/`, in the order imports are looked up.
     pub library_dirs: Vec<PathBuf>,
 }
 

@@ -5,9 +5,13 @@ use super::*;
 /// An error in a script, with where it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptError {
+    /// The script's file (or the module it was raised in).
     pub file: String,
+    /// 1-based line, when known.
     pub line: Option<usize>,
+    /// 1-based column, when known.
     pub column: Option<usize>,
+    /// What went wrong, and the calls it was raised through.
     pub message: String,
 }
 

@@ -20,6 +20,7 @@
 //! event.id, event.topic, event.data, event.source, event.target, event.in_reply_to_event,
 //! event["data"] (Python-style), event.stop(), event.is_stopped()
 //! ```
+#![deny(missing_docs)]
 
 mod convert;
 mod engine;

@@ -26,7 +26,7 @@
 // abi_stable 0.11's `sabi_trait` expands to impls inside a const block, which newer rustc
 // warns about; the code is abi_stable's, and correct.
 #![allow(non_local_definitions)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 use abi_stable::{
     declare_root_module_statics,

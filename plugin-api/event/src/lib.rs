@@ -22,7 +22,7 @@
 //! let back: Event = serde_json::from_str(&text).unwrap();
 //! assert_eq!(back.topic, "ftrack.action.discover");
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod payloads;
 pub mod topics;

@@ -22,7 +22,7 @@
 //!
 //! (The example is not compiled here: `export_plugin!` defines the library's root module,
 //! which only a `cdylib` may export. `plugins/` holds complete, built examples.)
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod author;
 

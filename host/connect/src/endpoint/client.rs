@@ -50,7 +50,9 @@ impl Client {
 
     /// Publishes `event` synchronously in the running host; returns the results.
     pub fn publish(&self, event: Event) -> Result<Vec<Value>, ClientError> {
-        let (published, _) = self.open::<Published<Value>>(Request::Publish { event })?;
+        let (published, _) = self.open::<Published<Value>>(Request::Publish {
+            event: Box::new(event),
+        })?;
         Ok(published.results)
     }
 

@@ -57,7 +57,7 @@ pub enum Request {
     /// Publish `event` synchronously; answered with [`Published`].
     Publish {
         /// The event; the host fills its `source` where it is missing.
-        event: Event,
+        event: Box<Event>,
     },
     /// List the plugins; answered with [`PluginList`].
     Plugins,
