@@ -215,3 +215,61 @@ fn a_malformed_selection_is_a_usage_error() {
     assert_eq!(status, 2);
     assert!(stderr.contains("expected TYPE:ID"), "{stderr}");
 }
+
+/// With a resident host running, `actions` asks it (its plugins, loaded when it started),
+/// as `event publish` and `plugins` do; `--standalone` loads the plugins of the folders as
+/// they are now.
+#[test]
+fn actions_go_through_the_running_host_unless_standalone() {
+    let s = Sandbox::new();
+    action_plugins(&s);
+    let mut host = crate::kit::Running::start(&s, &["run"]);
+    host.wait_for("is running");
+    s.hook(
+        "c-later",
+        "later.rhai",
+        r#"fn register(session) {
+            session.event_hub.subscribe("topic=ftrack.action.discover",
+                |event| #{ items: [#{ label: "Later", actionIdentifier: "later" }] });
+        }"#,
+    );
+    let identifiers = |args: &[&str]| -> Vec<String> {
+        let (code, stdout, stderr) = run(&s, args);
+        assert_eq!(code, 0, "{stderr}");
+        let items: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+        items
+            .iter()
+            .map(|item| item["actionIdentifier"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let through_host = identifiers(&["actions", "--json"]);
+    assert!(
+        !through_host.contains(&"later".to_string()),
+        "{through_host:?}"
+    );
+    assert!(
+        through_host.contains(&"review".to_string()),
+        "{through_host:?}"
+    );
+    let standalone = identifiers(&["actions", "--json", "--standalone"]);
+    assert!(standalone.contains(&"later".to_string()), "{standalone:?}");
+
+    // Launching goes through the host too: its answer, its exit status.
+    let (code, stdout, stderr) = run(
+        &s,
+        &[
+            "actions",
+            "launch",
+            "review",
+            "--variant",
+            "2",
+            "--selection",
+            "Task:t1",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "review 2 of 1 entities, first t1, take 2");
+    let (code, _, stderr) = run(&s, &["actions", "launch", "later"]);
+    assert_eq!(code, 2, "the running host has no such action: {stderr}");
+    assert!(stderr.contains(r#"no action "later""#), "{stderr}");
+}

@@ -215,3 +215,24 @@ fn without_sign_in_or_ftrack_api_user_the_user_is_the_os_account() {
     let results: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(results, json!([[os_user, os_user]]));
 }
+
+/// Every command that loads plugins runs the session start-up first (`plugins` as much as
+/// `event publish`), so a hook that subscribes on `ftrack.api.session.ready` shows those
+/// subscriptions wherever the plugins are listed or asked.
+#[test]
+fn commands_that_load_plugins_run_the_session_start_up() {
+    let s = Sandbox::new();
+    s.hook(
+        "ready-tools",
+        "ready.rhai",
+        r#"fn register(session) {
+            let hub = session.event_hub;
+            session.event_hub.subscribe("topic=ftrack.api.session.ready", |event| {
+                hub.subscribe("topic=ready.question", |event| "ready");
+            });
+        }"#,
+    );
+    let plugin = s.plugin("ready-tools");
+    assert_eq!(plugin["subscriptions"], 2, "{plugin}");
+    assert_eq!(s.publish("ready.question", "{}"), vec![json!("ready")]);
+}

@@ -26,6 +26,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use base64::Engine as _;
+use connect_event::payloads::{ApplicationLaunch, IntegrationChanges, LaunchOptions};
 use connect_event::Event;
 use serde_json::{json, Map, Value};
 
@@ -40,17 +41,50 @@ const NOT_INHERITED: &[&str] = &[
     "FTRACK_APIKEY",
 ];
 
+/// Why a program was not started; the message completes "Maya 2024 could not be started: ".
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// The host is going away.
+    #[error("the host is shutting down")]
+    ShuttingDown,
+    /// A hook of `ftrack.connect.application.launch` left the launch data unusable.
+    #[error("a launch hook left {field} that is not {expected}")]
+    HookChange {
+        /// The field, as `data.options.env.NAME`.
+        field: String,
+        /// What it must be.
+        expected: String,
+    },
+    /// The working folder is not a folder (else the OS would report it as a missing program).
+    #[error("its working folder {} (data.options.cwd) is not a folder", .0.display())]
+    NotAFolder(PathBuf),
+    /// The OS could not start the program.
+    #[error("{program}: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+impl LaunchError {
+    fn hook_change(field: impl Into<String>, expected: impl Into<String>) -> Self {
+        LaunchError::HookChange {
+            field: field.into(),
+            expected: expected.into(),
+        }
+    }
+}
+
 /// Starts `offer` for `context`; returns the process id, or why it could not start.
 pub(super) fn start(
     shared: &Shared,
     config: &LauncherConfig,
     offer: &Offer,
     context: Value,
-) -> Result<u32, String> {
-    let hub = shared
-        .hub
-        .upgrade()
-        .ok_or("the host is shutting down".to_string())?;
+) -> Result<u32, LaunchError> {
+    let hub = shared.hub.upgrade().ok_or(LaunchError::ShuttingDown)?;
     let (mut env, opaque) = host_environment();
     if !shared.identity.server_url.is_empty() {
         env.insert("FTRACK_SERVER".into(), json!(shared.identity.server_url));
@@ -83,26 +117,28 @@ pub(super) fn start(
         .parent()
         .map(|p| p.to_string_lossy().into_owned());
 
-    let mut event = Event::new(APPLICATION_LAUNCH_TOPIC).with_data(json!({
-        "command": command,
-        "options": {"env": env, "cwd": cwd},
-        "application": offer.application,
-        "context": context,
-        "integration": {"name": null, "version": null, "env": {}, "launch_arguments": []},
-        "platform": shared.platform,
-    }));
+    let data = ApplicationLaunch {
+        command,
+        options: LaunchOptions { env, cwd },
+        application: offer.application.clone(),
+        context,
+        integration: IntegrationChanges::default(),
+        platform: shared.platform.to_string(),
+    };
+    let data = serde_json::to_value(data).expect("launch data is JSON");
+    let mut event = Event::new(APPLICATION_LAUNCH_TOPIC).with_data(data);
     let results = hub.publish(&mut event);
 
     let mut command = strings(&event.data["command"])
         .filter(|command| !command.is_empty())
-        .ok_or("a launch hook left data.command that is not a non-empty list of texts")?;
+        .ok_or_else(|| LaunchError::hook_change("data.command", "a non-empty list of texts"))?;
     let options = event.data["options"]
         .as_object()
-        .ok_or("a launch hook left data.options that is not a map")?;
+        .ok_or_else(|| LaunchError::hook_change("data.options", "a map"))?;
     let mut env = match options.get("env") {
         Some(Value::Object(env)) => conform(env)?,
         None | Some(Value::Null) => Map::new(),
-        Some(_) => return Err("a launch hook left data.options.env that is not a map".into()),
+        Some(_) => return Err(LaunchError::hook_change("data.options.env", "a map")),
     };
     let integrations: Vec<&Map<String, Value>> = results
         .iter()
@@ -127,10 +163,7 @@ pub(super) fn start(
     };
     if let Some(cwd) = cwd.as_ref().filter(|cwd| !cwd.is_dir()) {
         // Else the OS reports a bad working folder as if the program were missing.
-        return Err(format!(
-            "its working folder {} (data.options.cwd) is not a folder",
-            cwd.display()
-        ));
+        return Err(LaunchError::NotAFolder(cwd.clone()));
     }
 
     let mut variables: Vec<(OsString, OsString)> = env
@@ -148,7 +181,7 @@ pub(super) fn start(
     let program = command.remove(0);
     tracing::debug!("starting {program} with {} arguments", command.len());
     spawn_detached(&program, &command, &variables, cwd.as_deref())
-        .map_err(|err| format!("{program}: {err}"))
+        .map_err(|source| LaunchError::Spawn { program, source })
 }
 
 /// The host's environment as a JSON map for the launch event, and the variables that are not
@@ -175,14 +208,14 @@ fn host_environment() -> (Map<String, Value>, Vec<(OsString, OsString)>) {
 
 /// The environment a hook left, as texts: numbers and booleans written out, lists joined as
 /// path lists, `null` removing the variable.
-fn conform(env: &Map<String, Value>) -> Result<Map<String, Value>, String> {
+fn conform(env: &Map<String, Value>) -> Result<Map<String, Value>, LaunchError> {
     let mut conformed = Map::new();
     for (key, value) in env {
         if value.is_null() {
             continue;
         }
         let text = value_text(value).map_err(|expected| {
-            format!("a launch hook left data.options.env.{key} that is not {expected}")
+            LaunchError::hook_change(format!("data.options.env.{key}"), expected)
         })?;
         conformed.insert(key.clone(), Value::String(text));
     }

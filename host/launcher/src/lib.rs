@@ -22,11 +22,36 @@
 //!
 //! A config that cannot be read or checked is reported (with its file) and skipped; the others
 //! work regardless.
+//!
+//! ```
+//! use connect_launcher::{platform, read_configs, ConfigDir};
+//!
+//! let dir = std::env::temp_dir().join(format!("connect-launcher-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! std::fs::write(dir.join("painter.yaml"), r#"
+//! identifier: studio-launch-painter
+//! applicationIdentifier: painter_{variant}
+//! label: Painter
+//! search_path:
+//!   linux: {prefix: [/opt], expression: [painter.*]}
+//!   windows: {prefix: ["C:\\"], expression: [Painter.*]}
+//!   darwin: {prefix: [/Applications], expression: [Painter.*]}
+//! "#).unwrap();
+//! std::fs::write(dir.join("broken.json"), "{").unwrap();
+//! let folders = [ConfigDir { path: dir.clone(), plugin: None }];
+//! let (configs, problems) = read_configs(&folders, platform());
+//! assert_eq!(configs[0].identifier, "studio-launch-painter");
+//! assert!(problems[0].message.contains("broken.json"), "{}", problems[0].message);
+//! std::fs::remove_dir_all(dir).unwrap();
+//! ```
+
 #![deny(missing_docs)]
 
+mod action;
 pub mod config;
 pub mod environment;
 mod launch;
+pub use launch::LaunchError;
 pub mod search;
 pub mod spawn;
 
@@ -39,11 +64,13 @@ use std::sync::{Arc, OnceLock, Weak};
 use connect_event::Event;
 use serde_json::{json, Map, Value};
 
+use action::*;
 use config::{Format, LauncherConfig, SearchPath, LAST_PRIORITY};
 use connect_core::{
     EventHub, Expression, Handler, HandlerCall, HandlerError, Identity, PluginTag, Reply,
     SubscribeOptions,
 };
+use connect_event::payloads::{ActionItem, ActionItems, ActionReply};
 use connect_event::topics;
 use search::{find_installations, Installation};
 
@@ -223,406 +250,13 @@ pub fn register(
 }
 
 /// What every action of the launcher needs.
-struct Shared {
+pub(crate) struct Shared {
     /// Weak: the hub owns the handlers that own this.
-    hub: Weak<EventHub>,
-    identity: Identity,
+    pub(crate) hub: Weak<EventHub>,
+    pub(crate) identity: Identity,
     /// This machine: items carry it, and a launch for another machine is left alone.
-    hostname: String,
-    platform: &'static str,
-}
-
-/// The configs sharing one `identifier`.
-struct Action {
-    identifier: String,
-    applications: Vec<Application>,
-    shared: Arc<Shared>,
-}
-
-/// One config and, once asked for, its installed versions.
-struct Application {
-    config: LauncherConfig,
-    offers: OnceLock<Vec<Offer>>,
-}
-
-/// One installed version, ready to be offered and launched.
-struct Offer {
-    path: PathBuf,
-    version: String,
-    label: String,
-    variant: String,
-    application_identifier: String,
-    /// The `ftrack.action.discover` item.
-    item: Value,
-    /// `data.application` of the launcher's events, shaped as ftrack's.
-    application: Value,
-}
-
-impl Application {
-    /// The installed versions, newest first: searched for on the first call, then kept.
-    fn offers(&self, shared: &Shared) -> &[Offer] {
-        self.offers.get_or_init(|| {
-            let Some(search) = &self.config.search_path else {
-                return Vec::new();
-            };
-            let installations = find_installations(search);
-            tracing::debug!(
-                "launcher config {}: {} installed versions",
-                self.config.file.display(),
-                installations.len()
-            );
-            installations
-                .into_iter()
-                .map(|installation| self.offer(installation, search, shared))
-                .collect()
-        })
-    }
-
-    fn offer(&self, installation: Installation, search: &SearchPath, shared: &Shared) -> Offer {
-        let config = &self.config;
-        let version = installation.version;
-        let mut variant = fill(&config.variant, &version, "");
-        if !config.integrations.is_empty() {
-            // ftrack marks variants that come with integrations: `2024 [pipeline]`.
-            let groups: Vec<&str> = config
-                .integrations
-                .iter()
-                .map(|(g, _)| g.as_str())
-                .collect();
-            variant = format!("{variant} [{}]", groups.join(":"))
-                .trim()
-                .to_string();
-        }
-        let label = fill(&config.label, &version, &variant);
-        let application_identifier = fill(&config.application_identifier, &version, &variant);
-        let description = config
-            .description
-            .as_deref()
-            .map(|text| fill(text, &version, &variant));
-        let icon = icon_url(&config.icon, &shared.identity.server_url);
-        let integrations: Map<String, Value> = config
-            .integrations
-            .iter()
-            .map(|(group, names)| (group.clone(), json!(names)))
-            .collect();
-        let mut item = Map::new();
-        item.insert("label".into(), json!(label));
-        if !variant.is_empty() {
-            item.insert("variant".into(), json!(variant));
-        }
-        item.insert("actionIdentifier".into(), json!(config.identifier));
-        if let Some(description) = &description {
-            item.insert("description".into(), json!(description));
-        }
-        item.insert("icon".into(), json!(icon));
-        item.insert(
-            "applicationIdentifier".into(),
-            json!(application_identifier),
-        );
-        item.insert("version".into(), json!(version));
-        if !integrations.is_empty() {
-            item.insert("integrations".into(), Value::Object(integrations.clone()));
-        }
-        item.insert("host".into(), json!(shared.hostname));
-        let application = json!({
-            "identifier": application_identifier,
-            "path": installation.path.to_string_lossy(),
-            "launchArguments": search.launch_arguments,
-            "version": version,
-            "label": label,
-            "icon": icon,
-            "variant": variant,
-            "description": description,
-            "integrations": integrations,
-        });
-        Offer {
-            path: installation.path,
-            version,
-            label,
-            variant,
-            application_identifier,
-            item: Value::Object(item),
-            application,
-        }
-    }
-}
-
-impl Offer {
-    /// `Maya 2024`, for messages.
-    fn display_name(&self) -> String {
-        if self.variant.is_empty() {
-            self.label.clone()
-        } else {
-            format!("{} {}", self.label, self.variant)
-        }
-    }
-}
-
-/// `data.selection` of an action event; empty when missing or not a list.
-fn selection(data: &Value) -> &[Value] {
-    data.get("selection")
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
-}
-
-/// The context ftrack's launcher hands to hooks and to the program: the action event's data
-/// with its `source`.
-fn launch_context(event: &Event) -> Value {
-    let mut context = match &event.data {
-        Value::Object(data) => data.clone(),
-        _ => Map::new(),
-    };
-    context.insert(
-        "source".into(),
-        Value::Object(event.source.clone().into_map()),
-    );
-    Value::Object(context)
-}
-
-impl Action {
-    fn discover(&self, event: &Event) -> Value {
-        let selection = selection(&event.data);
-        let mut context = None;
-        let mut offers: Vec<&Offer> = Vec::new();
-        for application in &self.applications {
-            if !application.config.context.accepts(selection) {
-                continue;
-            }
-            for offer in application.offers(&self.shared) {
-                if !application.config.integrations.is_empty() {
-                    let context = context.get_or_insert_with(|| launch_context(event));
-                    if !self.integrations_available(application, offer, context) {
-                        continue;
-                    }
-                }
-                offers.push(offer);
-            }
-        }
-        if offers.is_empty() {
-            return Value::Null;
-        }
-        if self.applications.len() > 1 {
-            // Versions from several configs of one action, merged newest first.
-            offers.sort_by(|a, b| search::newest_first(&a.version, &b.version));
-        }
-        json!({"items": offers.iter().map(|offer| offer.item.clone()).collect::<Vec<_>>()})
-    }
-
-    /// Whether every integration group the config names is complete: each of its
-    /// integrations answers `ftrack.connect.application.discover` (and does not disable
-    /// itself).
-    fn integrations_available(
-        &self,
-        application: &Application,
-        offer: &Offer,
-        context: &Value,
-    ) -> bool {
-        let Some(hub) = self.shared.hub.upgrade() else {
-            return false;
-        };
-        let mut event = Event::new(APPLICATION_DISCOVER_TOPIC).with_data(json!({
-            "application": offer.application,
-            "context": context,
-            "platform": self.shared.platform,
-        }));
-        let results = hub.publish(&mut event);
-        let available: HashSet<&str> = results
-            .iter()
-            .filter_map(|result| result.get("integration"))
-            .filter(|integration| integration.get("disable") != Some(&Value::Bool(true)))
-            .filter_map(|integration| integration.get("name")?.as_str())
-            .collect();
-        let missing: Vec<&str> = application
-            .config
-            .integrations
-            .iter()
-            .flat_map(|(_, names)| names)
-            .map(String::as_str)
-            .filter(|name| !available.contains(name))
-            .collect();
-        if !missing.is_empty() {
-            tracing::debug!(
-                "{} not offered: integrations {missing:?} did not answer {APPLICATION_DISCOVER_TOPIC}",
-                offer.display_name()
-            );
-        }
-        missing.is_empty()
-    }
-
-    /// The version a launch event asks for: by `applicationIdentifier` (a trailing `*`
-    /// matches a prefix, as in ftrack), preferring the one with the event's `version`.
-    fn find(&self, requested: &str, version: Option<&str>) -> Option<(&Application, &Offer)> {
-        let matches = |offer: &Offer| match requested.strip_suffix('*') {
-            Some(prefix) => offer.application_identifier.starts_with(prefix),
-            None => offer.application_identifier == requested,
-        };
-        let candidates = || {
-            self.applications.iter().flat_map(|application| {
-                application
-                    .offers(&self.shared)
-                    .iter()
-                    .filter(|offer| matches(offer))
-                    .map(move |offer| (application, offer))
-            })
-        };
-        version
-            .and_then(|version| candidates().find(|(_, offer)| offer.version == version))
-            .or_else(|| candidates().next())
-    }
-
-    fn launch(&self, event: &Event) -> Value {
-        let failure = |message: String| {
-            tracing::warn!("{message}");
-            json!({"success": false, "message": message})
-        };
-        let requested = event
-            .data
-            .get("applicationIdentifier")
-            .and_then(Value::as_str);
-        let version = event.data.get("version").and_then(Value::as_str);
-        let Some((application, offer)) = requested.and_then(|r| self.find(r, version)) else {
-            let known: Vec<&str> = self
-                .applications
-                .iter()
-                .flat_map(|application| application.offers(&self.shared))
-                .map(|offer| offer.application_identifier.as_str())
-                .collect();
-            let known = if known.is_empty() {
-                "none is installed".to_string()
-            } else {
-                format!("installed: {}", known.join(", "))
-            };
-            return failure(match requested {
-                Some(requested) => format!(
-                    "{requested} application not found for action {} ({known})",
-                    self.identifier
-                ),
-                None => format!(
-                    "action {}: the launch names no applicationIdentifier ({known})",
-                    self.identifier
-                ),
-            });
-        };
-        if !application.config.context.accepts(selection(&event.data)) {
-            return failure(format!(
-                "{} is not offered for this selection (it needs {})",
-                offer.display_name(),
-                application.config.context.describe()
-            ));
-        }
-        match launch::start(
-            &self.shared,
-            &application.config,
-            offer,
-            launch_context(event),
-        ) {
-            Ok(pid) => {
-                tracing::info!(
-                    "{} started from {} (pid {pid})",
-                    offer.display_name(),
-                    offer.path.display()
-                );
-                json!({
-                    "success": true,
-                    "message": format!("{} application started.", offer.display_name()),
-                })
-            }
-            Err(reason) => failure(format!(
-                "{} application could not be started: {reason}",
-                offer.display_name()
-            )),
-        }
-    }
-}
-
-struct DiscoverHandler(Arc<Action>);
-
-/// Reads the event only: the dispatch's shared event forms stay valid for the handlers after.
-impl Handler for DiscoverHandler {
-    fn handle(&self, call: &mut HandlerCall<'_>) -> Result<Reply, HandlerError> {
-        Ok(Reply::Json(self.0.discover(call.event())))
-    }
-}
-
-struct LaunchHandler(Arc<Action>);
-
-impl Handler for LaunchHandler {
-    fn handle(&self, call: &mut HandlerCall<'_>) -> Result<Reply, HandlerError> {
-        // An item discovered on another machine (the web UI asks every Connect of the user)
-        // is that machine's to launch.
-        if let Some(host) = call.event().data.get("host").and_then(Value::as_str) {
-            if host != self.0.shared.hostname {
-                return Ok(Reply::Json(Value::Null));
-            }
-        }
-        call.stop();
-        Ok(Reply::Json(self.0.launch(call.event())))
-    }
-}
-
-/// Fills a config template as ftrack's Python `str.format` does with the keys it passes:
-/// `{version}` and `{variant}` are replaced, `{{` and `}}` are braces, anything else stays.
-fn fill(template: &str, version: &str, variant: &str) -> String {
-    let mut filled = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(at) = rest.find(['{', '}']) {
-        filled.push_str(&rest[..at]);
-        let tail = &rest[at..];
-        let (text, used) = [
-            ("{{", "{"),
-            ("}}", "}"),
-            ("{version}", version),
-            ("{variant}", variant),
-        ]
-        .into_iter()
-        .find(|(pattern, _)| tail.starts_with(pattern))
-        .map_or((&tail[..1], 1), |(pattern, value)| (value, pattern.len()));
-        filled.push_str(text);
-        rest = &tail[used..];
-    }
-    filled.push_str(rest);
-    filled
-}
-
-/// The icons ftrack's server hosts under `/application_icons/`, by the names configs use.
-const SERVER_ICONS: &[(&str, &str)] = &[
-    ("hiero", "hiero.png"),
-    ("hieroplayer", "hieroplayer.png"),
-    ("nukex", "nukex.png"),
-    ("nuke", "nuke.png"),
-    ("nuke_studio", "nuke_studio.png"),
-    ("premiere", "premiere.png"),
-    ("maya", "maya.png"),
-    ("cinesync", "cinesync.png"),
-    ("photoshop", "photoshop.png"),
-    ("prelude", "prelude.png"),
-    ("after_effects", "after_effects.png"),
-    ("3ds_max", "3ds_max.png"),
-    ("cinema_4d", "cinema_4d.png"),
-    ("indesign", "indesign.png"),
-    ("illustrator", "illustrator.png"),
-    ("houdini", "houdini.png"),
-    ("unreal-engine", "unreal_engine.png"),
-    ("unity", "unity.png"),
-    ("rv", "rv.png"),
-    ("harmony", "harmony.png"),
-];
-
-/// A known icon name becomes its URL on the server (when a server is known), as ftrack's
-/// launcher does; anything else (a URL, `default`) is passed on as written.
-fn icon_url(icon: &str, server_url: &str) -> String {
-    match SERVER_ICONS.iter().find(|(name, _)| *name == icon) {
-        Some((_, file)) if !server_url.is_empty() => format!(
-            "{}/application_icons/{file}",
-            server_url.trim_end_matches('/')
-        ),
-        _ => icon.to_string(),
-    }
-}
-
-/// Whether `path` is a folder (a macOS `.app` bundle is launched with `open`).
-fn is_bundle(path: &Path) -> bool {
-    path.is_dir()
+    pub(crate) hostname: String,
+    pub(crate) platform: &'static str,
 }
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
-//! Rhai hooks: compiling `.rhai` hook files and running their `register(session)`.
+//! `connect-rhai`: the Rhai loader. Compiles `.rhai` hook files, runs their
+//! `register(session)` and calls the handlers they subscribe. The registry reaches it only
+//! through [`RhaiLoader`] (`connect_plugins::Loader`); the core never sees Rhai.
 //!
 //! A hook file is compiled once ([`CompiledHook`]); every handler it subscribes shares that
 //! compiled script. Each plugin gets its own [`Engine`] because the engine carries what is
@@ -19,6 +21,35 @@
 //! session.event_hub.publish(event, on_reply)       asynchronous, replies reach on_reply
 //! event.id, event.topic, event.data, event.source, event.target, event.in_reply_to_event,
 //! event["data"] (Python-style), event.stop(), event.is_stopped()
+//! ```
+//!
+//! The crate is in parts: [`engine`](crate::plugin_engine) (each plugin's engine and its
+//! limits), `hook` (a compiled file and its handlers), `session` (the `session` and
+//! `event_hub` scripts see), `event` (the event as script values), `convert` (between script
+//! values and JSON) and `resolver` (the import sandbox).
+//!
+//! ```
+//! use std::path::PathBuf;
+//! use std::sync::Arc;
+//! use connect_core::{EventHub, HubIdentity, PluginTag};
+//! use connect_event::Event;
+//! use connect_plugins::SessionInfo;
+//! use connect_rhai::{plugin_engine, CompiledHook, PluginFolders};
+//! use serde_json::json;
+//!
+//! let hub = Arc::new(EventHub::new(HubIdentity::local("alice")));
+//! let tag = PluginTag::new("hello");
+//! let folders = PluginFolders { root: PathBuf::from("/nowhere"), library_dirs: vec![] };
+//! let engine = Arc::new(plugin_engine(&tag, &folders));
+//! let source = r#"
+//!     fn register(session) {
+//!         session.event_hub.subscribe("topic=demo.hello", |event| `Hello ${event.data.name}`);
+//!     }
+//! "#;
+//! let hook = Arc::new(CompiledHook::compile_source(engine, tag, "hello.rhai", source).unwrap());
+//! hook.register(&hub, &SessionInfo::default()).unwrap();
+//! let mut event = Event::new("demo.hello").with_data(json!({"name": "Rhai"}));
+//! assert_eq!(hub.publish(&mut event), vec![json!("Hello Rhai")]);
 //! ```
 #![deny(missing_docs)]
 

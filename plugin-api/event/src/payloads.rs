@@ -159,7 +159,7 @@ pub struct IntegrationChanges {
     #[serde(default)]
     pub name: Option<Value>,
     /// Its version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub version: Option<Value>,
     /// Environment edits: `NAME.append` (the default), `.prepend`, `.set`, `.unset`, `.pop`.
     #[serde(default)]
