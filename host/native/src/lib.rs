@@ -39,6 +39,7 @@ mod handler;
 mod library;
 mod session;
 
+// The parts share these imports, and each other's crate-visible items, through `use super::*`.
 use std::cell::OnceCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};

@@ -23,8 +23,7 @@
 //! event["data"] (Python-style), event.stop(), event.is_stopped()
 //! ```
 //!
-//! The crate is in parts: [`engine`](crate::plugin_engine) (each plugin's engine and its
-//! limits), `hook` (a compiled file and its handlers), `session` (the `session` and
+//! The crate is in parts: `engine` (each plugin's engine and its limits), `hook` (a compiled file and its handlers), `session` (the `session` and
 //! `event_hub` scripts see), `event` (the event as script values), `convert` (between script
 //! values and JSON) and `resolver` (the import sandbox).
 //!
@@ -61,6 +60,7 @@ mod hook;
 mod resolver;
 mod session;
 
+// The parts share these imports, and each other's crate-visible items, through `use super::*`.
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
