@@ -3,7 +3,7 @@
 //! the selection, its exit status, and the errors for identifiers and variants that do not
 //! exist.
 
-use crate::kit::Sandbox;
+use crate::kit::{Captured, Sandbox};
 use serde_json::{json, Value};
 
 /// Two plugins answering `ftrack.action.discover`, loaded in this order (folder names sorted).
@@ -45,21 +45,14 @@ fn action_plugins(s: &Sandbox) {
     );
 }
 
-fn run(s: &Sandbox, args: &[&str]) -> (i32, String, String) {
-    let output = s.run(args);
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn actions_are_grouped_by_label_and_sorted() {
     let s = Sandbox::new();
     action_plugins(&s);
-    let (status, stdout, stderr) = run(&s, &["actions", "--selection", "Task:t1"]);
-    assert_eq!(status, 0, "{stderr}");
+    let stdout = s
+        .capture(&["actions", "--selection", "Task:t1"])
+        .success()
+        .stdout;
     let expected = [
         "alpha                                    a",
         "    The first one.",
@@ -76,18 +69,17 @@ fn actions_are_grouped_by_label_and_sorted() {
 fn json_prints_the_flat_items_with_all_their_fields() {
     let s = Sandbox::new();
     action_plugins(&s);
-    let (status, stdout, stderr) = run(
-        &s,
-        &[
+    let stdout = s
+        .capture(&[
             "actions",
             "--json",
             "--selection",
             "Task:t1",
             "--selection",
             "Shot:s1",
-        ],
-    );
-    assert_eq!(status, 0, "{stderr}");
+        ])
+        .success()
+        .stdout;
     let items: Vec<Value> = serde_json::from_str(&stdout).unwrap();
     let ids: Vec<&str> = items
         .iter()
@@ -111,9 +103,8 @@ fn json_prints_the_flat_items_with_all_their_fields() {
 fn launch_publishes_the_item_and_the_selection() {
     let s = Sandbox::new();
     action_plugins(&s);
-    let (status, stdout, stderr) = run(
-        &s,
-        &[
+    let stdout = s
+        .capture(&[
             "actions",
             "launch",
             "review",
@@ -123,15 +114,14 @@ fn launch_publishes_the_item_and_the_selection() {
             "Task:t1",
             "--selection",
             "Shot:s1",
-        ],
-    );
-    assert_eq!(status, 0, "{stderr}");
+        ])
+        .success()
+        .stdout;
     assert_eq!(stdout.trim(), "review 1 of 2 entities, first t1, take 1");
 
     // --selection also works before the subcommand; --json prints the replies.
-    let (status, stdout, stderr) = run(
-        &s,
-        &[
+    let stdout = s
+        .capture(&[
             "actions",
             "--selection",
             "Task:t9",
@@ -140,9 +130,9 @@ fn launch_publishes_the_item_and_the_selection() {
             "--variant",
             "2",
             "--json",
-        ],
-    );
-    assert_eq!(status, 0, "{stderr}");
+        ])
+        .success()
+        .stdout;
     let replies: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
         replies,
@@ -154,16 +144,20 @@ fn launch_publishes_the_item_and_the_selection() {
 fn launch_exit_status_says_whether_a_reply_succeeded() {
     let s = Sandbox::new();
     action_plugins(&s);
-    let (status, stdout, stderr) = run(&s, &["actions", "launch", "z"]);
-    assert_eq!(status, 1, "{stdout}");
+    let Captured {
+        code,
+        stdout,
+        stderr,
+    } = s.capture(&["actions", "launch", "z"]);
+    assert_eq!(code, Some(1), "{stdout}");
     assert!(
         stderr.contains("launch failed: zeta is broken today"),
         "{stderr}"
     );
 
     // Nobody answers the launch of `a`.
-    let (status, _, stderr) = run(&s, &["actions", "launch", "a"]);
-    assert_eq!(status, 1);
+    let Captured { code, stderr, .. } = s.capture(&["actions", "launch", "a"]);
+    assert_eq!(code, Some(1));
     assert!(
         stderr.contains(r#"error: no handler answered the launch of "a""#),
         "{stderr}"
@@ -174,22 +168,23 @@ fn launch_exit_status_says_whether_a_reply_succeeded() {
 fn unknown_identifiers_and_variants_list_what_exists() {
     let s = Sandbox::new();
     action_plugins(&s);
-    let (status, _, stderr) = run(&s, &["actions", "launch", "nope"]);
-    assert_eq!(status, 2);
+    let Captured { code, stderr, .. } = s.capture(&["actions", "launch", "nope"]);
+    assert_eq!(code, Some(2));
     assert!(
         stderr.contains(
             r#"error: no action "nope" for this selection; available: a, echo, review, z"#
         ),
         "{stderr}"
     );
-    let (status, _, stderr) = run(&s, &["actions", "launch", "review", "--variant", "3"]);
-    assert_eq!(status, 2);
+    let Captured { code, stderr, .. } =
+        s.capture(&["actions", "launch", "review", "--variant", "3"]);
+    assert_eq!(code, Some(2));
     assert!(
         stderr.contains(r#"error: action "review" has no variant "3"; its variants: 2, 1"#),
         "{stderr}"
     );
-    let (status, _, stderr) = run(&s, &["actions", "launch", "review"]);
-    assert_eq!(status, 2);
+    let Captured { code, stderr, .. } = s.capture(&["actions", "launch", "review"]);
+    assert_eq!(code, Some(2));
     assert!(
         stderr.contains(
             r#"error: action "review" has several variants: 2, 1; choose one with --variant"#
@@ -199,11 +194,10 @@ fn unknown_identifiers_and_variants_list_what_exists() {
 
     // Nothing at all to launch.
     let empty = Sandbox::new();
-    let (status, _, stderr) = run(&empty, &["actions", "launch", "x"]);
-    assert_eq!(status, 2);
+    let Captured { code, stderr, .. } = empty.capture(&["actions", "launch", "x"]);
+    assert_eq!(code, Some(2));
     assert!(stderr.contains("there are none"), "{stderr}");
-    let (status, stdout, stderr) = run(&empty, &["actions"]);
-    assert_eq!(status, 0);
+    let Captured { stdout, stderr, .. } = empty.capture(&["actions"]).success();
     assert_eq!(stdout, "");
     assert!(stderr.contains("no actions for this selection"), "{stderr}");
 }
@@ -211,8 +205,8 @@ fn unknown_identifiers_and_variants_list_what_exists() {
 #[test]
 fn a_malformed_selection_is_a_usage_error() {
     let s = Sandbox::new();
-    let (status, _, stderr) = run(&s, &["actions", "--selection", "Task"]);
-    assert_eq!(status, 2);
+    let Captured { code, stderr, .. } = s.capture(&["actions", "--selection", "Task"]);
+    assert_eq!(code, Some(2));
     assert!(stderr.contains("expected TYPE:ID"), "{stderr}");
 }
 
@@ -234,8 +228,7 @@ fn actions_go_through_the_running_host_unless_standalone() {
         }"#,
     );
     let identifiers = |args: &[&str]| -> Vec<String> {
-        let (code, stdout, stderr) = run(&s, args);
-        assert_eq!(code, 0, "{stderr}");
+        let stdout = s.capture(args).success().stdout;
         let items: Vec<Value> = serde_json::from_str(&stdout).unwrap();
         items
             .iter()
@@ -255,9 +248,8 @@ fn actions_go_through_the_running_host_unless_standalone() {
     assert!(standalone.contains(&"later".to_string()), "{standalone:?}");
 
     // Launching goes through the host too: its answer, its exit status.
-    let (code, stdout, stderr) = run(
-        &s,
-        &[
+    let stdout = s
+        .capture(&[
             "actions",
             "launch",
             "review",
@@ -265,11 +257,15 @@ fn actions_go_through_the_running_host_unless_standalone() {
             "2",
             "--selection",
             "Task:t1",
-        ],
-    );
-    assert_eq!(code, 0, "{stderr}");
+        ])
+        .success()
+        .stdout;
     assert_eq!(stdout.trim(), "review 2 of 1 entities, first t1, take 2");
-    let (code, _, stderr) = run(&s, &["actions", "launch", "later"]);
-    assert_eq!(code, 2, "the running host has no such action: {stderr}");
+    let Captured { code, stderr, .. } = s.capture(&["actions", "launch", "later"]);
+    assert_eq!(
+        code,
+        Some(2),
+        "the running host has no such action: {stderr}"
+    );
     assert!(stderr.contains(r#"no action "later""#), "{stderr}");
 }

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::Stdio;
 
-use crate::kit::{eventually, library, KillOnDrop, Running, Sandbox};
+use crate::kit::{eventually, library, Captured, KillOnDrop, Running, Sandbox};
 use serde_json::{json, Value};
 
 /// A hook answering `topic=t` with `answer` and how many times it answered in this process.
@@ -38,12 +38,12 @@ fn answer(s: &Sandbox, topic: &str) -> Vec<Value> {
 }
 
 /// `plugin new NAME [EXTRA...] --dir <plugins>`.
-fn plugin_new(s: &Sandbox, name: &str, extra: &[&str]) -> std::process::Output {
+fn plugin_new(s: &Sandbox, name: &str, extra: &[&str]) -> Captured {
     let dir = s.plugins().display().to_string();
     let mut args = vec!["plugin", "new", name];
     args.extend_from_slice(extra);
     args.extend(["--dir", dir.as_str()]);
-    s.run(&args)
+    s.capture(&args)
 }
 
 #[cfg(unix)]
@@ -267,14 +267,14 @@ fn the_endpoint_is_loopback_only_private_and_checks_the_token() {
         json!({"address": old_address.to_string(), "token": "t", "pid": 1}).to_string(),
     )
     .unwrap();
-    let output = s
+    let Captured { code, stderr, .. } = s
         .command()
         .env("XDG_DATA_HOME", &other_dir)
         .args(["event", "publish", "ftrack.connect.discover"])
         .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+        .unwrap()
+        .into();
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("an unversioned one") && stderr.contains("this command version 1"),
         "{stderr}"
@@ -348,26 +348,20 @@ fn event_watch_prints_matching_events_and_replies() {
 #[test]
 fn watch_without_a_running_host_says_so() {
     let s = Sandbox::new();
-    let output = s.run(&["event", "watch"]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("no ftrack-connect host is running"));
+    let Captured { code, stderr, .. } = s.capture(&["event", "watch"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("no ftrack-connect host is running"));
 }
 
 #[test]
 fn plugin_dir_and_a_new_rhai_plugin_that_works() {
     let s = Sandbox::new();
-    let output = s.run(&["plugin", "dir"]);
-    assert!(output.status.success());
-    let dir = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let stdout = s.capture(&["plugin", "dir"]).success().stdout;
+    let dir = stdout.trim();
     assert_eq!(Path::new(&dir), s.default_plugin_dir());
     assert!(s.default_plugin_dir().is_dir());
 
-    let output = plugin_new(&s, "shot-tools", &[]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    plugin_new(&s, "shot-tools", &[]).success();
     let plugin = s.plugin("shot-tools");
     assert_eq!(plugin["status"], "loaded", "{plugin}");
     let items = s.publish(
@@ -385,22 +379,17 @@ fn plugin_dir_and_a_new_rhai_plugin_that_works() {
     );
 
     let again = plugin_new(&s, "shot-tools", &[]);
-    assert_eq!(again.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
-    let bad = s.run(&["plugin", "new", "../escape"]);
-    assert_eq!(bad.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid plugin name"));
+    assert_eq!(again.code, Some(1));
+    assert!(again.stderr.contains("already exists"));
+    let bad = s.capture(&["plugin", "new", "../escape"]);
+    assert_eq!(bad.code, Some(1));
+    assert!(bad.stderr.contains("invalid plugin name"));
 }
 
 #[test]
 fn a_new_native_plugin_builds_and_loads() {
     let s = Sandbox::new();
-    let output = plugin_new(&s, "native-tools", &["--native"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    plugin_new(&s, "native-tools", &["--native"]).success();
     let folder = s.plugins().join("native-tools");
     // Share the native test builds' target folder: the dependencies are already built there.
     let target = crate::kit::built().parent().unwrap();

@@ -3,9 +3,9 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::kit::Sandbox;
+use crate::kit::{Captured, Sandbox};
 
-fn run_match(expression: &str, input: &str) -> (Option<i32>, String, String) {
+fn run_match(expression: &str, input: &str) -> Captured {
     let s = Sandbox::new();
     let mut child = s
         .command()
@@ -17,12 +17,7 @@ fn run_match(expression: &str, input: &str) -> (Option<i32>, String, String) {
         .unwrap();
     // The binary may exit before reading (a bad expression): a broken pipe is no failure here.
     let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    child.wait_with_output().unwrap().into()
 }
 
 #[test]
@@ -37,7 +32,7 @@ fn one_answer_per_line_and_bad_lines_do_not_stop_reading() {
         r#"{"topic": "x.reply", "inReplyToEvent": "abc", "data": {"x": "1"}}"#,
     ]
     .join("\n");
-    let (code, stdout, _) = run_match("topic=action* and data.x=1", &input);
+    let Captured { code, stdout, .. } = run_match("topic=action* and data.x=1", &input);
     assert_eq!(code, Some(0));
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 7, "{stdout}");
@@ -57,7 +52,7 @@ fn one_answer_per_line_and_bad_lines_do_not_stop_reading() {
     assert_eq!(lines[5], "true");
     assert_eq!(lines[6], "false");
 
-    let (_, stdout, _) = run_match("in_reply_to_event=abc", &input);
+    let Captured { stdout, .. } = run_match("in_reply_to_event=abc", &input);
     assert_eq!(
         stdout.lines().last(),
         Some("true"),
@@ -67,7 +62,11 @@ fn one_answer_per_line_and_bad_lines_do_not_stop_reading() {
 
 #[test]
 fn an_expression_that_does_not_parse_exits_2() {
-    let (code, stdout, stderr) = run_match("topic=a and", "{}\n");
+    let Captured {
+        code,
+        stdout,
+        stderr,
+    } = run_match("topic=a and", "{}\n");
     assert_eq!(code, Some(2));
     assert!(stdout.is_empty());
     assert!(stderr.contains("column 12"), "{stderr}");

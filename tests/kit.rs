@@ -1,7 +1,19 @@
-//! Shared harness for the integration tests: a private home for each test (user data dir,
-//! default plugin dir), real plugin folders written to disk, and the real `ftrack-connect`
-//! binary run against them with a clean environment.
-#![allow(dead_code)]
+//! The shared test kit: the real `ftrack-connect` binary against real plugin folders, with a
+//! clean environment and a private home for each test.
+//!
+//! - [`Sandbox`]: a temporary home and its folders (`home`, `data_home`, `user_data_dir`,
+//!   `default_plugin_dir`, `plugins`); [`Sandbox::write`] and [`Sandbox::hook`] write plugin
+//!   folders, [`Sandbox::fake_program`] an installed program for the launcher (whose
+//!   [`ProgramRecord`] says how it was started; [`os_key`] names this OS in launcher configs).
+//! - Running and capturing the binary: [`Sandbox::command`] (to build on), [`Sandbox::capture`]
+//!   giving a [`Captured`] (exit code, stdout, stderr), and the shortcuts
+//!   [`Sandbox::publish`], [`Sandbox::publish_with`], [`Sandbox::plugins_json`],
+//!   [`Sandbox::plugin`].
+//! - [`Running`]: a resident host whose stderr is read line by line; [`KillOnDrop`] for any
+//!   other child.
+//! - Native plugins: [`built`] builds the native crates once, [`library`] names one's library.
+//! - Waiting (liveness bounds, never speed checks): [`eventually`], [`Running::wait_for`],
+//!   [`wait_for_file`], [`wait_for_record`].
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -12,13 +24,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// The `ftrack-connect` binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_ftrack-connect");
 
+/// A private temporary home for one test; removed when dropped.
 pub struct Sandbox {
+    /// The temporary folder everything of this sandbox lives in.
     pub dir: tempfile::TempDir,
 }
 
 impl Sandbox {
+    /// A fresh sandbox with its plugin folder and home created.
     pub fn new() -> Sandbox {
         let sandbox = Sandbox {
             dir: tempfile::tempdir().expect("temp dir"),
@@ -28,10 +44,12 @@ impl Sandbox {
         sandbox
     }
 
+    /// The sandbox's root folder.
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
 
+    /// The `HOME` the binary runs with.
     pub fn home(&self) -> PathBuf {
         self.path().join("home")
     }
@@ -41,10 +59,12 @@ impl Sandbox {
         self.path().join("data")
     }
 
+    /// The host's user data folder: lock, log, endpoint, credentials.
     pub fn user_data_dir(&self) -> PathBuf {
         self.data_home().join("ftrack-connect")
     }
 
+    /// The plugin folder used when FTRACK_CONNECT_PLUGIN_PATH is not set.
     pub fn default_plugin_dir(&self) -> PathBuf {
         self.data_home().join("ftrack-connect-plugins")
     }
@@ -85,18 +105,21 @@ impl Sandbox {
         command
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
-        self.command().args(args).output().expect("binary runs")
+    /// Runs the binary with `args` in this sandbox's environment and captures what it left.
+    pub fn capture(&self, args: &[&str]) -> Captured {
+        self.command()
+            .args(args)
+            .output()
+            .expect("binary runs")
+            .into()
     }
 
     /// `event publish` with `args`, asserting success; returns (results, stderr).
+    #[track_caller]
     pub fn publish_with(&self, topic: &str, args: &[&str]) -> (Vec<Value>, String) {
         let mut all = vec!["event", "publish", topic];
         all.extend_from_slice(args);
-        let output = self.run(&all);
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert!(output.status.success(), "publish failed: {stderr}");
-        let stdout = String::from_utf8_lossy(&output.stdout);
+        let Captured { stdout, stderr, .. } = self.capture(&all).success();
         let results: Value = serde_json::from_str(stdout.trim())
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\nstderr: {stderr}"));
         match results {
@@ -105,16 +128,15 @@ impl Sandbox {
         }
     }
 
+    /// `event publish TOPIC --data DATA`, asserting success; returns the results.
     pub fn publish(&self, topic: &str, data: &str) -> Vec<Value> {
         self.publish_with(topic, &["--data", data]).0
     }
 
-    /// `plugins --json`, as (plugins, stderr).
+    /// `plugins --json`, asserting success; returns (plugins, stderr).
     pub fn plugins_json(&self) -> (Vec<Value>, String) {
-        let output = self.run(&["plugins", "--json"]);
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert!(output.status.success(), "plugins failed: {stderr}");
-        let value: Value = serde_json::from_slice(&output.stdout).expect("plugins --json is JSON");
+        let Captured { stdout, stderr, .. } = self.capture(&["plugins", "--json"]).success();
+        let value: Value = serde_json::from_str(&stdout).expect("plugins --json is JSON");
         (value.as_array().expect("an array").clone(), stderr)
     }
 
@@ -128,8 +150,45 @@ impl Sandbox {
     }
 }
 
+/// What a finished run of a program left: its exit code and its output as (lossy UTF-8) text.
+#[derive(Debug)]
+pub struct Captured {
+    /// The exit code; `None` when a signal ended the process.
+    pub code: Option<i32>,
+    /// Everything written to stdout.
+    pub stdout: String,
+    /// Everything written to stderr.
+    pub stderr: String,
+}
+
+impl From<Output> for Captured {
+    fn from(output: Output) -> Captured {
+        Captured {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Captured {
+    /// Asserts exit code 0 (the output in the panic message); returns `self` for more checks.
+    #[track_caller]
+    pub fn success(self) -> Self {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "exit code is not 0\nstdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
 /// A running host whose stderr is read line by line.
 pub struct Running {
+    /// The host process (stdout piped and unread, stderr read by a thread).
     pub child: Child,
     lines: Receiver<String>,
     seen: Vec<String>,
@@ -178,6 +237,7 @@ impl Running {
         );
     }
 
+    /// Sends `signal` (e.g. `libc::SIGTERM`) to the host.
     pub fn signal(&self, signal: i32) {
         unsafe { libc::kill(self.child.id() as i32, signal) };
     }
@@ -282,11 +342,15 @@ pub fn os_key() -> &'static str {
 /// How a fake program was started, as it recorded it.
 #[derive(Debug)]
 pub struct ProgramRecord {
+    /// The program's process id.
     pub pid: u32,
     /// The program's session id.
     pub sid: u32,
+    /// The folder it was started in.
     pub cwd: String,
+    /// Its arguments, without the program itself.
     pub args: Vec<String>,
+    /// Its environment.
     pub env: std::collections::HashMap<String, String>,
 }
 

@@ -7,7 +7,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::kit::{os_key, wait_for_file, wait_for_record, Sandbox};
+use crate::kit::{os_key, wait_for_file, wait_for_record, Captured, Sandbox};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
@@ -53,10 +53,8 @@ fn discover(s: &Sandbox, selection: &[&str]) -> Vec<Value> {
     for entity in selection {
         args.extend(["--selection", entity]);
     }
-    let output = s.run(&args);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "actions failed: {stderr}");
-    let items: Value = serde_json::from_slice(&output.stdout)
+    let Captured { stdout, stderr, .. } = s.capture(&args).success();
+    let items: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}); stderr: {stderr}"));
     items.as_array().unwrap().clone()
 }
@@ -68,19 +66,14 @@ fn field<'a>(items: &'a [Value], key: &str) -> Vec<&'a str> {
         .collect()
 }
 
-/// Runs `actions launch` with `args`; returns (status code, stdout, stderr).
-fn launch(s: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+/// Runs `actions launch` with `args` and the extra environment `env`.
+fn launch(s: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> Captured {
     let mut command = s.command();
     command.args(["actions", "launch"]).args(args);
     for (key, value) in env {
         command.env(key, value);
     }
-    let output = command.output().expect("binary runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    command.output().expect("binary runs").into()
 }
 
 #[test]
@@ -211,9 +204,8 @@ fn configs_from_plugin_folders_and_config_paths_in_json_and_yaml() {
     command
         .args(["actions", "--json", "--selection", "Task:t1"])
         .env("FTRACK_APPLICATION_LAUNCHER_CONFIG_PATHS", &config_paths);
-    let output = command.output().unwrap();
-    assert!(output.status.success());
-    let items: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let stdout = Captured::from(command.output().unwrap()).success().stdout;
+    let items: Vec<Value> = serde_json::from_str(&stdout).unwrap();
     let mut ids: Vec<&str> = field(&items, "applicationIdentifier");
     ids.sort();
     assert_eq!(ids, ["painter_3", "viewer_7"]);
@@ -238,7 +230,7 @@ fn launch_starts_the_program_with_the_task_context() {
         ("STUDIO_TOOLS", "/tools/base"),
         ("FROM_THE_HOST", "inherited"),
     ];
-    let (status, stdout, stderr) = launch(
+    let Captured { stdout, stderr, .. } = launch(
         &s,
         &[
             "studio-launch-painter",
@@ -248,8 +240,8 @@ fn launch_starts_the_program_with_the_task_context() {
             "Task:t1",
         ],
         &env,
-    );
-    assert_eq!(status, 0, "stdout: {stdout}\nstderr: {stderr}");
+    )
+    .success();
     assert_eq!(stdout.trim(), "Painter 10 application started.");
 
     let record = wait_for_record(&programs[1]);
@@ -339,12 +331,12 @@ fn launch_hooks_change_command_and_environment() {
         ("UNSET_VAR", "gone"),
         ("REMOVE_ME", "x"),
     ];
-    let (status, stdout, stderr) = launch(
+    launch(
         &s,
         &["studio-launch-painter", "--selection", "Task:t1"],
         &env,
-    );
-    assert_eq!(status, 0, "stdout: {stdout}\nstderr: {stderr}");
+    )
+    .success();
     let record = wait_for_record(&programs[0]);
     assert_eq!(
         record.args,
@@ -390,12 +382,12 @@ fn the_program_outlives_the_host_in_its_own_session() {
     let go = s.path().join("go");
     // `output()` returns once the host exited and closed its stdout and stderr: the program,
     // still waiting for `go`, holds neither.
-    let (status, stdout, stderr) = launch(
+    launch(
         &s,
         &["studio-launch-painter", "--selection", "Task:t1"],
         &[("FAKE_WAIT_FOR", go.to_str().unwrap())],
-    );
-    assert_eq!(status, 0, "stdout: {stdout}\nstderr: {stderr}");
+    )
+    .success();
     let record = wait_for_record(&programs[0]);
     // SAFETY: getsid(0) only reads this process's session id.
     let test_session = unsafe { libc::getsid(0) } as u32;
@@ -428,12 +420,16 @@ fn a_program_that_cannot_start_is_reported_with_the_os_error() {
         "studio-apps",
         &[("painter.json", &painter_config(&s).to_string())],
     );
-    let (status, stdout, stderr) = launch(
+    let Captured {
+        code,
+        stdout,
+        stderr,
+    } = launch(
         &s,
         &["studio-launch-painter", "--selection", "Task:t1"],
         &[],
     );
-    assert_eq!(status, 1, "stdout: {stdout}\nstderr: {stderr}");
+    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
     assert!(
         stderr.contains("launch failed: Painter 10 application could not be started: ")
             && stderr.contains("Permission denied"),
@@ -512,10 +508,8 @@ fn bad_configs_are_reported_and_skipped() {
     command
         .args(["plugins", "--json"])
         .env("FTRACK_APPLICATION_LAUNCHER_CONFIG_PATHS", config_paths);
-    let output = command.output().unwrap();
-    assert!(output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let plugins: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let Captured { stdout, stderr, .. } = Captured::from(command.output().unwrap()).success();
+    let plugins: Vec<Value> = serde_json::from_str(&stdout).unwrap();
     let entry = |name: &str| plugins.iter().find(|p| p["name"] == name).unwrap().clone();
 
     let apps = entry("studio-apps");
@@ -658,7 +652,7 @@ fn integrations_decide_what_is_offered_and_which_environment_applies() {
         json!({"pipeline": ["studio-pipeline"]})
     );
 
-    let (status, stdout, stderr) = launch(
+    launch(
         &s,
         &[
             "studio-launch-painter",
@@ -668,8 +662,8 @@ fn integrations_decide_what_is_offered_and_which_environment_applies() {
             "Task:t1",
         ],
         &[],
-    );
-    assert_eq!(status, 0, "stdout: {stdout}\nstderr: {stderr}");
+    )
+    .success();
     let record = wait_for_record(&programs[0]);
     assert_eq!(record.env.get("PIPELINE").map(String::as_str), Some("on"));
     assert_eq!(record.env.get("OTHER"), None);

@@ -9,6 +9,7 @@ mod dev_mode;
 mod event_match;
 mod hub_dispatch;
 mod launcher;
+mod layout;
 mod native_plugins;
 mod plugin_discovery;
 mod rhai_hooks;

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::kit::{library, Sandbox};
+use crate::kit::{library, Captured, Sandbox};
 use serde_json::{json, Value};
 
 /// Copies crate `name`'s library into `plugins/<folder>/hook/`.
@@ -137,13 +137,14 @@ fn register_that_panics_or_fails_is_reported_and_its_subscriptions_removed() {
         let s = Sandbox::new();
         install(&s, "faulty", "fixture-faulty");
         s.hook("fine", "f.rhai", r#"fn register(session) { session.event_hub.subscribe("topic=native.ok", |e| "rhai"); }"#);
-        let output = s
+        let Captured { stdout, .. } = s
             .command()
             .env("FIXTURE_REGISTER", mode)
             .args(["plugins", "--json"])
             .output()
-            .unwrap();
-        let plugins: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+            .unwrap()
+            .into();
+        let plugins: Vec<Value> = serde_json::from_str(&stdout).unwrap();
         let faulty = plugins.iter().find(|p| p["name"] == "faulty").unwrap();
         assert_eq!(faulty["status"], "failed", "{mode}");
         assert_eq!(faulty["kind"], "native");
@@ -152,14 +153,14 @@ fn register_that_panics_or_fails_is_reported_and_its_subscriptions_removed() {
         assert!(error.contains(expected), "{mode}: {error}");
         assert!(!error.contains('\n'), "one line: {error}");
 
-        let output = s
+        let output: Captured = s
             .command()
             .env("FIXTURE_REGISTER", mode)
             .args(["event", "publish", "native.ok"])
             .output()
-            .unwrap();
-        assert!(output.status.success());
-        let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+            .unwrap()
+            .into();
+        let results: Vec<Value> = serde_json::from_str(&output.success().stdout).unwrap();
         assert_eq!(results, vec![json!("rhai")], "{mode}");
     }
 }

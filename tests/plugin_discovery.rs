@@ -1,7 +1,7 @@
 //! Plugin discovery through the real binary: the environment variables, `--plugin-path`, the
 //! default plugin directory, versions, dot folders, duplicates, load order and broken folders.
 
-use crate::kit::Sandbox;
+use crate::kit::{Captured, Sandbox};
 use serde_json::{json, Value};
 
 /// A hook that answers `topic=who` with `name`.
@@ -75,16 +75,16 @@ fn search_order_cli_then_connect_path_then_event_path() {
     s.write("events/nested/deeper/late.rhai", &who("event late"));
     s.write("events/early.rhai", &who("event early"));
     let connect_path = std::env::join_paths([s.plugins(), s.path().join("second")]).unwrap();
-    let output = s
+    let output: Captured = s
         .command()
         .env("FTRACK_CONNECT_PLUGIN_PATH", connect_path)
         .env("FTRACK_EVENT_PLUGIN_PATH", s.path().join("events"))
         .args(["--plugin-path", s.path().join("cli").to_str().unwrap()])
         .args(["event", "publish", "who"])
         .output()
-        .unwrap();
-    assert!(output.status.success());
-    let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+        .unwrap()
+        .into();
+    let results: Vec<Value> = serde_json::from_str(&output.success().stdout).unwrap();
     assert_eq!(
         results,
         vec![
@@ -108,13 +108,14 @@ fn default_plugin_dir_is_used_unless_connect_path_is_set() {
     .unwrap();
     s.hook("env-plugin", "h.rhai", &who("env"));
     assert_eq!(s.publish("who", "{}"), vec![json!("env")]);
-    let output = s
+    let Captured { stdout, .. } = s
         .command()
         .env_remove("FTRACK_CONNECT_PLUGIN_PATH")
         .args(["event", "publish", "who"])
         .output()
-        .unwrap();
-    let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+        .unwrap()
+        .into();
+    let results: Vec<Value> = serde_json::from_str(&stdout).unwrap();
     assert_eq!(results, vec![json!("default")]);
 }
 
@@ -125,15 +126,16 @@ fn dot_folders_skipped_and_same_directory_registers_once() {
     s.hook("once", "h.rhai", &who("once"));
     let twice =
         std::env::join_paths([s.plugins(), s.plugins(), s.plugins().join("../plugins")]).unwrap();
-    let output = s
+    let Captured { stdout, .. } = s
         .command()
         .env("FTRACK_CONNECT_PLUGIN_PATH", twice)
         // The plugin's hook folder reached again as a hook directory.
         .env("FTRACK_EVENT_PLUGIN_PATH", s.plugins().join("once/hook"))
         .args(["event", "publish", "who"])
         .output()
-        .unwrap();
-    let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+        .unwrap()
+        .into();
+    let results: Vec<Value> = serde_json::from_str(&stdout).unwrap();
     assert_eq!(results, vec![json!("once")]);
     let (plugins, _) = s.plugins_json();
     assert!(!names(&plugins).contains(&".hidden".to_string()));
@@ -222,9 +224,8 @@ fn unreadable_folders_are_reported_not_fatal() {
             .unwrap()
     };
     std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let Captured { stdout, stderr, .. } = Captured::from(output).success();
+    let results: Vec<Value> = serde_json::from_str(&stdout).unwrap();
     assert_eq!(results, vec![json!("locked"), json!("open")], "{stderr}");
     assert!(stderr.contains("ermission denied"), "{stderr}");
 }

@@ -2,7 +2,7 @@
 //! script errors with positions, the operations limit, print/debug in the log, and a failing
 //! `register` that takes its subscriptions with it while other plugins load.
 
-use crate::kit::Sandbox;
+use crate::kit::{Captured, Sandbox};
 use serde_json::{json, Value};
 
 #[test]
@@ -178,9 +178,7 @@ fn print_and_debug_go_to_the_log_with_the_plugin_name() {
             session.event_hub.subscribe("topic=t", |e| { print(`handling ${e.topic}`); 1 });
         }"#,
     );
-    let output = s.run(&["-v", "debug", "event", "publish", "t"]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let Captured { stdout, stderr, .. } = s.capture(&["-v", "debug", "event", "publish", "t"]);
     assert_eq!(stdout.trim(), "[1]", "print must not reach stdout");
     assert!(stderr.contains("[chatty] hello from print"), "{stderr}");
     assert!(stderr.contains("[chatty] \"hello from debug\""), "{stderr}");

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::kit::{Running, Sandbox};
+use crate::kit::{Captured, Running, Sandbox};
 use serde_json::json;
 
 const LIFECYCLE_HOOK: &str = r#"
@@ -49,9 +49,8 @@ fn second_instance_is_refused_unless_allowed() {
     let mut first = Running::start(&s, &["run"]);
     first.wait_for("is running");
 
-    let second = s.run(&["run"]);
-    let stderr = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    let Captured { code, stderr, .. } = s.capture(&["run"]);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("--allow-multiple"), "{stderr}");
     assert!(
         stderr.contains(&first.child.id().to_string()),
@@ -145,13 +144,11 @@ fn signed_in_user_comes_from_credentials_and_the_key_never_reaches_the_log() {
             session.event_hub.subscribe("topic=who", |e| who);
         }"#,
     );
-    let output = s.run(&["-v", "debug", "event", "publish", "who"]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let Captured { stdout, stderr, .. } = s.capture(&["-v", "debug", "event", "publish", "who"]);
     assert_eq!(
         stdout.trim(),
         r#"[["jane","https://studio.ftrackapp.com"]]"#
     );
-    let stderr = String::from_utf8_lossy(&output.stderr);
     let log = std::fs::read_to_string(s.user_data_dir().join("log/ftrack_connect.log")).unwrap();
     assert!(!stderr.contains("KEY-0123456789") && !log.contains("KEY-0123456789"));
 }
@@ -177,9 +174,8 @@ fn bad_cli_input_is_a_clear_error() {
             "--target: column 4",
         ),
     ] {
-        let output = s.run(&args);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        let Captured { code, stderr, .. } = s.capture(&args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
@@ -187,9 +183,9 @@ fn bad_cli_input_is_a_clear_error() {
 #[test]
 fn without_sign_in_or_ftrack_api_user_the_user_is_the_os_account() {
     let s = Sandbox::new();
-    let whoami = std::process::Command::new("whoami").output().unwrap();
-    let os_user = String::from_utf8_lossy(&whoami.stdout).trim().to_string();
-    let output = s
+    let whoami = Captured::from(std::process::Command::new("whoami").output().unwrap());
+    let os_user = whoami.stdout.trim().to_string();
+    let Captured { stdout, .. } = s
         .command()
         .env_remove("FTRACK_API_USER")
         .args(["event", "publish", "ftrack.connect.discover"])
@@ -198,21 +194,23 @@ fn without_sign_in_or_ftrack_api_user_the_user_is_the_os_account() {
             &format!(r#"{{"user": {{"username": "{os_user}"}}}}"#),
         ])
         .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "[true]");
+        .unwrap()
+        .into();
+    assert_eq!(stdout.trim(), "[true]");
     let s2 = Sandbox::new();
     s2.hook(
         "who",
         "h.rhai",
         r#"fn register(session) { let u = session.api_user; session.event_hub.subscribe("topic=who", |e| [u, e.source.user.username]); }"#,
     );
-    let output = s2
+    let Captured { stdout, .. } = s2
         .command()
         .env_remove("FTRACK_API_USER")
         .args(["event", "publish", "who"])
         .output()
-        .unwrap();
-    let results: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        .unwrap()
+        .into();
+    let results: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(results, json!([[os_user, os_user]]));
 }
 
