@@ -3,8 +3,9 @@
 # lists them, asks them for actions, launches one, then starts the resident host (Ctrl-C stops).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet -p ftrack-connect
-bin=target/release/ftrack-connect
+echo "== building ftrack-connect (release; a few minutes the first time)"
+cargo build --release -p ftrack-connect
+bin=${CARGO_TARGET_DIR:-target}/release/ftrack-connect
 export FTRACK_CONNECT_PLUGIN_PATH="$PWD/scripts/example-plugins"
 echo "== plugins"
 "$bin" plugins
