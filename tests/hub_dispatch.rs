@@ -274,3 +274,58 @@ fn results_handed_to_a_publishing_hook_are_its_own() {
         "{stderr}"
     );
 }
+
+/// A hook that publishes its own topic asynchronously, twice per event: the chain doubles
+/// with every round. It is stopped (one log line naming the plugin), the command ends and a
+/// resident host goes on answering.
+const LOOPING_HOOK: &str = r#"fn register(session) {
+    let hub = session.event_hub;
+    session.event_hub.subscribe("topic=t.loop", |event| {
+        hub.publish(#{ topic: "t.loop" });
+        hub.publish(#{ topic: "t.loop" });
+    });
+    session.event_hub.subscribe("topic=t.other", |event| "still here");
+}"#;
+
+#[test]
+fn an_asynchronous_publish_loop_is_stopped_with_one_line_naming_the_plugin() {
+    let s = Sandbox::new();
+    s.hook("loop-tools", "loop.rhai", LOOPING_HOOK);
+    let child = s
+        .command()
+        .args(["event", "publish", "t.loop"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let (sender, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(child.wait_with_output()));
+    // A liveness bound, not a speed check: today's loop would run until memory runs out.
+    let output = match ended.recv_timeout(std::time::Duration::from_secs(120)) {
+        Ok(output) => crate::kit::Captured::from(output.unwrap()),
+        Err(_) => {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("the looping publish never ended");
+        }
+    };
+    assert_eq!(output.code, Some(0), "{}", output.stderr);
+    assert_eq!(output.stdout.trim(), "[null]");
+    let dropped: Vec<&str> = output
+        .stderr
+        .lines()
+        .filter(|line| line.contains("dropped"))
+        .collect();
+    assert_eq!(dropped.len(), 1, "{}", output.stderr);
+    assert!(
+        dropped[0].contains("plugin 'loop-tools'") && dropped[0].contains("\"t.loop\""),
+        "{}",
+        dropped[0]
+    );
+
+    let mut host = crate::kit::Running::start(&s, &["run"]);
+    host.wait_for("is running");
+    assert_eq!(s.publish("t.loop", "{}"), vec![json!(null)]);
+    host.wait_for("plugin 'loop-tools': asynchronous event on \"t.loop\" dropped");
+    assert_eq!(s.publish("t.other", "{}"), vec![json!("still here")]);
+}

@@ -4,7 +4,8 @@
 //! `fixture-faulty` plugin, built in release mode first). Mirrors
 //! `shared/anchors/python_reference.py dispatch[-10k]`.
 //!
-//! Also `ftrack.action.discover` answered by 200 Rhai hooks, and by 200 native handlers.
+//! Also `ftrack.action.discover` answered by 200 Rhai hooks, and by 200 native handlers; and
+//! subscribing 50,000 and 200,000 handlers to one topic (`subscribe/*`).
 //!
 //! Run: `cargo bench -p ftrack-connect --bench dispatch`
 
@@ -155,5 +156,38 @@ fn discover_fanout(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, one_matching_handler, discover_fanout);
+/// Subscribing N handlers to one topic from one plugin into an empty hub (what one `register`
+/// with many subscriptions costs): linear in N, where a sorted vector per topic made it
+/// quadratic (200,000 took 24 s).
+fn subscribe_many(c: &mut Criterion) {
+    let mut group = c.benchmark_group("subscribe");
+    group.sample_size(10);
+    for count in [50_000usize, 200_000] {
+        group.bench_with_input(BenchmarkId::from_parameter(count), &count, |b, &count| {
+            b.iter(|| {
+                let hub = EventHub::new(connect_core::HubIdentity::local("alice"));
+                let tag = PluginTag::new("many");
+                let idle: Arc<dyn connect_core::Handler> =
+                    Arc::new(|_: &mut Event| Ok(serde_json::Value::Null));
+                for i in 0..count {
+                    let options = connect_core::SubscribeOptions {
+                        priority: (i % 7) as i64,
+                        plugin: Some(tag.clone()),
+                        ..Default::default()
+                    };
+                    hub.subscribe("topic=bench.many", idle.clone(), options)
+                        .unwrap();
+                }
+                hub
+            })
+        });
+    }
+}
+
+criterion_group!(
+    benches,
+    one_matching_handler,
+    discover_fanout,
+    subscribe_many
+);
 criterion_main!(benches);

@@ -19,6 +19,7 @@
 //! while a handler runs. That is what makes re-entrant publishing from inside a handler safe,
 //! and why (subscribing or unsubscribing during a dispatch) does not change that dispatch.
 
+mod chain;
 mod index;
 mod queue;
 #[cfg(test)]
@@ -33,42 +34,13 @@ use serde_json::{Map, Value};
 use crate::expression::{Expression, ExpressionError};
 use crate::handler::{call_in_dispatch, Handler};
 use crate::reply::Reply;
+use chain::{InHandler, InLineage, NestedDispatch};
+pub use chain::{MAX_ASYNC_GENERATIONS, MAX_NESTED_DISPATCH, MAX_QUEUED_EVENTS};
 use index::{Subscription, SubscriptionIndex};
 use queue::AsyncQueue;
 
 /// Default subscription priority, as in ftrack.
 pub const DEFAULT_PRIORITY: i64 = 100;
-
-/// How deeply synchronous publishes from inside handlers may nest. A handler whose publish
-/// leads back to itself would otherwise recurse until the stack overflows, which aborts the
-/// whole host; real hooks nest two or three deep.
-pub const MAX_NESTED_DISPATCH: u32 = 32;
-
-thread_local! {
-    /// How many dispatches are running in this thread, one inside the other.
-    static DISPATCH_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
-/// Counts one nested dispatch while it lives.
-struct NestedDispatch;
-
-impl NestedDispatch {
-    /// Enters a dispatch; `None` when that would nest too deeply.
-    fn enter() -> Option<NestedDispatch> {
-        DISPATCH_DEPTH.with(|depth| {
-            (depth.get() < MAX_NESTED_DISPATCH).then(|| {
-                depth.set(depth.get() + 1);
-                NestedDispatch
-            })
-        })
-    }
-}
-
-impl Drop for NestedDispatch {
-    fn drop(&mut self) {
-        DISPATCH_DEPTH.with(|depth| depth.set(depth.get() - 1));
-    }
-}
 
 /// Called with each reply to an event published asynchronously.
 pub type ReplyCallback = Arc<dyn Fn(&Event) + Send + Sync>;
@@ -280,26 +252,13 @@ impl EventHub {
     /// Removes every subscription of `plugin`; returns how many there were.
     pub fn unsubscribe_plugin(&self, plugin: &PluginTag) -> usize {
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-        let ids: Vec<String> = index
-            .by_id
-            .values()
-            .filter(|s| s.plugin.as_ref().map(|p| p.id) == Some(plugin.id))
-            .map(|s| s.id.clone())
-            .collect();
-        for id in &ids {
-            index.remove(id);
-        }
-        ids.len()
+        index.remove_plugin(plugin.id)
     }
 
     /// How many subscriptions `plugin` holds.
     pub fn subscription_count(&self, plugin: &PluginTag) -> usize {
         let index = self.index.read().unwrap_or_else(|e| e.into_inner());
-        index
-            .by_id
-            .values()
-            .filter(|s| s.plugin.as_ref().map(|p| p.id) == Some(plugin.id))
-            .count()
+        index.count_of(plugin.id)
     }
 
     /// Publishes synchronously: runs the matching handlers now, in this thread, and returns
@@ -317,6 +276,7 @@ impl EventHub {
     /// convert each result once.
     pub fn publish_replies(&self, event: &mut Event) -> Vec<Reply> {
         self.prepare(event);
+        let _chain = InLineage::enter_unless_in_one();
         self.dispatch(event, false)
     }
 
@@ -389,14 +349,14 @@ impl EventHub {
                     continue;
                 }
             }
+            // Until the end of this round, what is published is this plugin's doing (its
+            // reply included).
+            let _running = InHandler::enter(sub.plugin.as_ref().map(|p| p.name.clone()));
             match call_in_dispatch(&*sub.handler, event, &mut forms) {
                 Ok(value) => {
                     if reply {
-                        if !value.is_null() {
-                            self.publish_async(
-                                reply_to(event, &sub.metadata, value.to_json()),
-                                None,
-                            );
+                        let reply = reply_to(event, &sub.metadata, value.to_json());
+                        if !value.is_null() && self.publish_async(reply, None) {
                             results.push(value);
                         }
                     } else {

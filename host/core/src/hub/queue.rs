@@ -8,8 +8,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Condvar, Mutex};
 
+use std::collections::HashSet;
+
 use connect_event::{topics, Event};
 
+use super::chain::{InLineage, Lineage, Origin, MAX_ASYNC_GENERATIONS, MAX_QUEUED_EVENTS};
 use super::{EventHub, ReplyCallback};
 
 /// Replies still expected for one asynchronously published event.
@@ -21,19 +24,46 @@ pub(super) struct PendingReplies {
 
 #[derive(Default)]
 pub(super) struct AsyncQueue {
-    pub(super) events: Mutex<VecDeque<Event>>,
+    pub(super) events: Mutex<VecDeque<(Event, Lineage)>>,
     pub(super) ready: Condvar,
     pub(super) replies: Mutex<HashMap<String, PendingReplies>>,
     /// One drainer at a time, so an event's replies are handled after the event itself.
     pub(super) draining: Mutex<()>,
+    /// The chains a dropped event was reported for (each is reported once); forgotten when
+    /// the queue runs empty.
+    pub(super) reported: Mutex<HashSet<u64>>,
 }
 
 impl EventHub {
     /// Publishes asynchronously: queues the event for [`EventHub::drain`] or
     /// [`EventHub::run_queue`]. Each non-null result comes back as an `ftrack.meta.reply` event
     /// that reaches `on_reply`.
-    pub fn publish_async(&self, mut event: Event, on_reply: Option<ReplyCallback>) {
+    ///
+    /// Returns false when the event was dropped instead: published from a handler more than
+    /// [`MAX_ASYNC_GENERATIONS`] asynchronous publishes down its chain, or while
+    /// [`MAX_QUEUED_EVENTS`] wait (see the `chain` module). That is logged once per chain,
+    /// naming the plugin whose handler published.
+    pub fn publish_async(&self, mut event: Event, on_reply: Option<ReplyCallback>) -> bool {
         self.prepare(&mut event);
+        let origin = Origin::of_publish();
+        let mut events = self.queue.events.lock().unwrap_or_else(|e| e.into_inner());
+        let refusal = if origin.lineage.generation > MAX_ASYNC_GENERATIONS {
+            Some(format!(
+                "it is {MAX_ASYNC_GENERATIONS} asynchronous publishes from handlers down its \
+                 chain (events that lead back to the handlers that publish them?)"
+            ))
+        } else if events.len() >= MAX_QUEUED_EVENTS {
+            Some(format!(
+                "{MAX_QUEUED_EVENTS} events already wait to be dispatched"
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            drop(events);
+            self.report_dropped(&event, &origin, &reason);
+            return false;
+        }
         if let Some(callback) = on_reply {
             self.lock_replies().insert(
                 event.id.clone(),
@@ -43,12 +73,31 @@ impl EventHub {
                 },
             );
         }
-        self.queue
-            .events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push_back(event);
+        events.push_back((event, origin.lineage));
+        drop(events);
         self.queue.ready.notify_all();
+        true
+    }
+
+    /// Logs a dropped event, once per chain: the rest of a runaway chain is dropped quietly.
+    fn report_dropped(&self, event: &Event, origin: &Origin, reason: &str) {
+        let mut reported = self
+            .queue
+            .reported
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if !reported.insert(origin.lineage.root) {
+            return;
+        }
+        let by = match &origin.plugin {
+            Some(plugin) => format!("plugin '{plugin}'"),
+            None => "the host".to_string(),
+        };
+        tracing::error!(
+            plugin = origin.plugin.as_deref().unwrap_or("host"),
+            "{by}: asynchronous event on {:?} dropped, and the rest of its chain with it: {reason}",
+            event.topic
+        );
     }
 
     /// Dispatches queued asynchronous events, and the replies they cause, until none is left.
@@ -58,9 +107,15 @@ impl EventHub {
             .draining
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        while let Some(event) = self.pop_queued() {
+        while let Some((event, lineage)) = self.pop_queued() {
+            let _chain = InLineage::enter(lineage);
             self.dispatch_queued(event);
         }
+        self.queue
+            .reported
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Dispatches queued events as they come until `stop` returns true (checked whenever the
@@ -86,7 +141,7 @@ impl EventHub {
         self.queue.ready.notify_all();
     }
 
-    fn pop_queued(&self) -> Option<Event> {
+    fn pop_queued(&self) -> Option<(Event, Lineage)> {
         self.queue
             .events
             .lock()

@@ -364,3 +364,135 @@ fn unsubscribe_plugin_removes_all_of_its_subscriptions() {
     assert_eq!(hub.unsubscribe_plugin(&plugin), 2);
     assert_eq!(hub.publish(&mut Event::new("a")), vec![json!(2)]);
 }
+
+/// A handler that publishes its own topic asynchronously, `copies` times per event.
+fn self_publisher(hub: &Arc<EventHub>, copies: usize, seen: Arc<AtomicU64>) {
+    let weak = Arc::downgrade(hub);
+    hub.subscribe(
+        "topic=loop",
+        Arc::new(move |_: &mut Event| {
+            seen.fetch_add(1, Ordering::Relaxed);
+            if let Some(hub) = weak.upgrade() {
+                for _ in 0..copies {
+                    hub.publish_async(Event::new("loop"), None);
+                }
+            }
+            Ok(Value::Null)
+        }),
+        SubscribeOptions {
+            plugin: Some(PluginTag::new("looper")),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_asynchronous_chain_that_leads_back_to_itself_stops() {
+    for copies in [1, 2] {
+        let hub = Arc::new(hub());
+        let seen = Arc::new(AtomicU64::new(0));
+        self_publisher(&hub, copies, seen.clone());
+        assert!(hub.publish_async(Event::new("loop"), None));
+        hub.drain();
+        let dispatched = seen.load(Ordering::Relaxed);
+        let bound = (u64::from(MAX_ASYNC_GENERATIONS) + 1) * MAX_QUEUED_EVENTS as u64;
+        assert!(
+            dispatched > u64::from(MAX_ASYNC_GENERATIONS),
+            "{copies}: {dispatched}"
+        );
+        assert!(dispatched <= bound, "{copies}: {dispatched}");
+        if copies == 1 {
+            assert_eq!(dispatched, u64::from(MAX_ASYNC_GENERATIONS) + 1);
+        }
+        // The hub is fine afterwards: a new chain starts from generation 0.
+        seen.store(0, Ordering::Relaxed);
+        assert_eq!(hub.publish(&mut Event::new("loop")).len(), 1);
+        hub.drain();
+        assert!(seen.load(Ordering::Relaxed) > 1);
+    }
+}
+
+#[test]
+fn replies_and_short_chains_are_not_bounded_by_the_chain_limit() {
+    let hub = Arc::new(hub());
+    let weak = Arc::downgrade(&hub);
+    // a -> b -> c, each asynchronously, and every handler replies.
+    for (topic, next) in [("a", Some("b")), ("b", Some("c")), ("c", None)] {
+        let weak = weak.clone();
+        hub.subscribe(
+            &format!("topic={topic}"),
+            Arc::new(move |_: &mut Event| {
+                if let (Some(next), Some(hub)) = (next, weak.upgrade()) {
+                    assert!(hub.publish_async(Event::new(next), None));
+                }
+                Ok(json!(topic))
+            }),
+            SubscribeOptions::default(),
+        )
+        .unwrap();
+    }
+    let replies = Arc::new(Mutex::new(Vec::new()));
+    let sink = replies.clone();
+    hub.publish_async(
+        Event::new("a"),
+        Some(Arc::new(move |reply: &Event| {
+            sink.lock().unwrap().push(reply.data.clone())
+        })),
+    );
+    hub.drain();
+    assert_eq!(*replies.lock().unwrap(), vec![json!("a")]);
+}
+
+#[test]
+fn a_large_index_keeps_dispatch_order_through_subscribes_and_unsubscribes() {
+    let hub = hub();
+    let plugin = PluginTag::new("many");
+    let mut ids = Vec::new();
+    // Priorities out of order, on one topic, from one plugin, plus a wildcard and an
+    // unconstrained subscription from the host.
+    for n in 0..3000i64 {
+        let options = SubscribeOptions {
+            priority: (n * 7919) % 101,
+            plugin: Some(plugin.clone()),
+            ..Default::default()
+        };
+        ids.push(hub.subscribe("topic=t", answer(json!(n)), options).unwrap());
+    }
+    hub.subscribe("topic=t*", answer(json!("wild")), with_priority(50))
+        .unwrap();
+    hub.subscribe("data.x=1", answer(json!("any")), with_priority(-1))
+        .unwrap();
+    assert_eq!(hub.subscription_count(&plugin), 3000);
+    let order =
+        |results: Vec<Value>| -> Vec<i64> { results.iter().filter_map(Value::as_i64).collect() };
+    let mut expected: Vec<(i64, i64)> = (0..3000).map(|n| ((n * 7919) % 101, n)).collect();
+    expected.sort();
+    let results = hub.publish(&mut Event::new("t").with_data(json!({"x": "1"})));
+    assert_eq!(results[0], json!("any"));
+    assert!(results.contains(&json!("wild")));
+    assert_eq!(
+        order(results),
+        expected.iter().map(|(_, n)| *n).collect::<Vec<_>>()
+    );
+
+    // Every other one goes; the rest keep their order, and the index is empty at the end.
+    for id in ids.iter().step_by(2) {
+        hub.unsubscribe(id).unwrap();
+    }
+    let results = hub.publish(&mut Event::new("t"));
+    let kept: Vec<i64> = expected
+        .iter()
+        .map(|(_, n)| *n)
+        .filter(|n| n % 2 == 1)
+        .collect();
+    assert_eq!(order(results), kept);
+    assert_eq!(hub.subscription_count(&plugin), 1500);
+    assert_eq!(hub.unsubscribe_plugin(&plugin), 1500);
+    assert_eq!(hub.subscription_count(&plugin), 0);
+    assert_eq!(
+        hub.candidate_count("t"),
+        2,
+        "the host's wildcard and unconstrained ones are left"
+    );
+}
