@@ -269,3 +269,32 @@ fn actions_go_through_the_running_host_unless_standalone() {
     );
     assert!(stderr.contains(r#"no action "later""#), "{stderr}");
 }
+
+/// A label with variants is shown as a heading with its variants below, even when there is
+/// only one, so the variant never reads as part of the name.
+#[test]
+fn a_single_variant_is_listed_under_its_label() {
+    let s = Sandbox::new();
+    s.hook(
+        "one-variant",
+        "actions.rhai",
+        r#"fn register(session) {
+            session.event_hub.subscribe("topic=ftrack.action.discover", |event| #{ items: [
+                #{ label: "Painter", variant: "2024", actionIdentifier: "painter" },
+                #{ label: "Hello", actionIdentifier: "hello" },
+            ] });
+        }"#,
+    );
+    let stdout = s.capture(&["actions"]).success().stdout;
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(
+        lines[0].starts_with("Hello ") && lines[0].ends_with(" hello"),
+        "{stdout}"
+    );
+    assert_eq!(lines[1], "Painter", "{stdout}");
+    assert!(
+        lines[2].starts_with("    Painter 2024") && lines[2].ends_with("painter --variant 2024"),
+        "{stdout}"
+    );
+}

@@ -96,6 +96,14 @@ fn an_edit_goes_live_a_broken_edit_keeps_the_last_good_version() {
     let (code, stderr) = host.finish();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("plugin 'live' reloaded"), "{stderr}");
+    // The broken save is one ERROR line, and it says the last good version stays.
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("ERROR")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains("the changed version failed, the last good version stays loaded"),
+        "{}",
+        errors[0]
+    );
 }
 
 #[cfg(unix)]
@@ -206,26 +214,24 @@ fn the_endpoint_is_loopback_only_private_and_checks_the_token() {
     assert!(address.starts_with("127.0.0.1:"), "{address}");
     let token = endpoint["token"].as_str().unwrap().to_string();
 
-    let ask = |request: Value| -> Value {
+    // A request is two lines: the hello (token and protocol version), then the request.
+    let ask = |hello: Value, request: Value| -> Value {
         let mut stream = TcpStream::connect(&address).unwrap();
-        writeln!(stream, "{request}").unwrap();
+        write!(stream, "{hello}\n{request}\n").unwrap();
         let mut line = String::new();
         BufReader::new(stream).read_line(&mut line).unwrap();
         serde_json::from_str(&line).unwrap()
     };
-    let publish = json!({
-        "protocol": 1, "request": "publish", "event": {"topic": "ftrack.connect.discover"}
-    });
-    let mut wrong = publish.clone();
-    wrong["token"] = json!(format!("{}x", &token[..token.len() - 1]));
-    let refused = ask(wrong);
+    let publish = json!({"request": "publish", "event": {"topic": "ftrack.connect.discover"}});
+    let wrong = json!({"protocol": 1, "token": format!("{}x", &token[..token.len() - 1])});
+    let refused = ask(wrong, publish.clone());
     assert_eq!(refused["ok"], false);
     assert!(refused["error"].as_str().unwrap().contains("token"));
-    assert_eq!(ask(publish.clone())["ok"], false, "no token, no answer");
-    let mut right = publish;
-    right["token"] = json!(token);
+    let no_token = ask(json!({"protocol": 1}), publish.clone());
+    assert_eq!(no_token["ok"], false, "no token, no answer");
+    let right = json!({"protocol": 1, "token": token});
     assert_eq!(
-        ask(right.clone()),
+        ask(right.clone(), publish.clone()),
         json!({"ok": true, "protocol": 1, "results": [true]})
     );
 
@@ -237,7 +243,7 @@ fn the_endpoint_is_loopback_only_private_and_checks_the_token() {
             Some(version) => other["protocol"] = json!(version),
             None => drop(other.as_object_mut().unwrap().remove("protocol")),
         }
-        let answer = ask(other);
+        let answer = ask(other, publish.clone());
         assert_eq!(answer["ok"], false, "{version:?}");
         assert_eq!(answer["protocol"], 1);
         let error = answer["error"].as_str().unwrap();
@@ -384,6 +390,23 @@ fn plugin_dir_and_a_new_rhai_plugin_that_works() {
     let bad = s.capture(&["plugin", "new", "../escape"]);
     assert_eq!(bad.code, Some(1));
     assert!(bad.stderr.contains("invalid plugin name"));
+
+    // Their help offers what they take: a described NAME, and no --plugin-path (they load
+    // no plugins).
+    let help = s.capture(&["plugin", "new", "--help"]).success().stdout;
+    assert!(help.contains("The plugin's name"), "{help}");
+    for command in [
+        &["plugin", "new", "--help"][..],
+        &["plugin", "dir", "--help"],
+    ] {
+        let help = s.capture(command).success().stdout;
+        assert!(!help.contains("--plugin-path"), "{help}");
+    }
+    let help = s.capture(&["event", "publish", "--help"]).success().stdout;
+    assert!(
+        help.contains("--plugin-path") && help.contains("The event's topic"),
+        "{help}"
+    );
 }
 
 #[test]
@@ -491,4 +514,91 @@ fn without_watch_a_hook_is_compiled_once_and_an_edit_waits_for_a_restart() {
     assert_eq!(s.plugin("once")["error"], Value::Null);
     host.signal(libc::SIGTERM);
     assert_eq!(host.finish().0, Some(0));
+}
+
+/// The host's thread count, from /proc.
+#[cfg(target_os = "linux")]
+fn threads_of(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Without the token, nobody makes the host read more than the hello's few KB, hold a
+/// connection past the request deadline, or keep more than a bounded number of threads.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_endpoint_bounds_what_it_reads_and_holds_before_the_token() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let s = Sandbox::new();
+    let host = start_watching(&s);
+    let endpoint: Value =
+        serde_json::from_slice(&std::fs::read(s.user_data_dir().join("endpoint.json")).unwrap())
+            .unwrap();
+    let address = endpoint["address"].as_str().unwrap().to_string();
+
+    // A hello of 4 KiB without its newline is refused at once, not read on to 16 MiB.
+    let mut stream = TcpStream::connect(&address).unwrap();
+    stream.write_all(&[b' '; 4096]).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut answer = String::new();
+    BufReader::new(&stream).read_line(&mut answer).unwrap();
+    assert!(
+        answer.contains("the hello line is longer than 4096 bytes"),
+        "{answer}"
+    );
+
+    // A byte now and then does not keep a connection beyond the request deadline (10 s).
+    let started = Instant::now();
+    let mut slow = TcpStream::connect(&address).unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let closed = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "a trickling client kept its connection"
+        );
+        let _ = slow.write_all(b" ");
+        let mut byte = [0u8; 1];
+        match slow.read(&mut byte) {
+            Ok(0) => break started.elapsed(),
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(err) if err.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => break started.elapsed(),
+        }
+    };
+    assert!(closed >= Duration::from_secs(9), "closed after {closed:?}");
+
+    // Idle connections get at most MAX_CONNECTIONS (32) threads; the rest are closed.
+    let pid = host.child.id();
+    let before = threads_of(pid);
+    let idle: Vec<TcpStream> = (0..80)
+        .map(|_| TcpStream::connect(&address).unwrap())
+        .collect();
+    let grown = crate::kit::eventually("the host to take the connections", || {
+        let grown = threads_of(pid).saturating_sub(before);
+        (grown >= 32).then_some(grown)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let grown = grown.max(threads_of(pid).saturating_sub(before));
+    assert!(grown <= 32, "{grown} threads for 80 idle connections");
+    drop(idle);
+    // Once they are gone, the host answers as before.
+    crate::kit::eventually("the host to answer again", || {
+        let captured = s.capture(&["event", "publish", "ftrack.connect.discover"]);
+        (captured.code == Some(0)).then_some(())
+    });
+    assert_eq!(
+        s.publish("ftrack.connect.discover", "{}"),
+        vec![json!(true)]
+    );
 }

@@ -229,3 +229,53 @@ fn unreadable_folders_are_reported_not_fatal() {
     assert_eq!(results, vec![json!("locked"), json!("open")], "{stderr}");
     assert!(stderr.contains("ermission denied"), "{stderr}");
 }
+
+/// An integration that ships launcher configs and no hook is a plugin all the same: listed
+/// with kind `launch`, its applications offered; a folder with nothing runnable shows no kind.
+#[cfg(unix)]
+#[test]
+fn a_folder_with_only_launcher_configs_is_loaded_for_them() {
+    let s = Sandbox::new();
+    s.fake_program("apps/painter2/bin/painter");
+    let config = json!({
+        "identifier": "studio-launch-painter",
+        "applicationIdentifier": "painter_{variant}",
+        "label": "Painter",
+        "variant": "{version}",
+        "context": null,
+        "search_path": {crate::kit::os_key(): {
+            "prefix": [s.path().join("apps"), "painter\\d.*"],
+            "expression": ["bin", "painter$"],
+        }},
+    });
+    s.write(
+        "plugins/painter-integration-1.0.0/launch/painter.json",
+        &config.to_string(),
+    );
+    s.write(
+        "plugins/python-only/hook/hook.py",
+        "def register(session): pass\n",
+    );
+    let (plugins, _) = s.plugins_json();
+    let entry = |name: &str| plugins.iter().find(|p| p["name"] == name).unwrap().clone();
+    let integration = entry("painter-integration");
+    assert_eq!(integration["kind"], "launch", "{integration}");
+    assert_eq!(integration["status"], "loaded", "{integration}");
+    assert_eq!(integration["reason"], Value::Null, "{integration}");
+    let python = entry("python-only");
+    assert_eq!(python["kind"], Value::Null, "{python}");
+    assert_eq!(python["status"], "skipped", "{python}");
+
+    let listing = s.capture(&["plugins"]).success().stdout;
+    assert!(
+        listing.contains("painter-integration 1.0.0 [launch] loaded"),
+        "{listing}"
+    );
+    assert!(listing.contains("python-only skipped"), "{listing}");
+
+    let items: Vec<Value> =
+        serde_json::from_str(&s.capture(&["actions", "--json"]).success().stdout).unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["label"], "Painter");
+    assert_eq!(items[0]["variant"], "2");
+}

@@ -234,3 +234,29 @@ fn commands_that_load_plugins_run_the_session_start_up() {
     assert_eq!(plugin["subscriptions"], 2, "{plugin}");
     assert_eq!(s.publish("ready.question", "{}"), vec![json!("ready")]);
 }
+
+/// The log holds hook output and event traffic: its folder and file are the user's alone,
+/// and a log left readable by an older version is made so.
+#[cfg(unix)]
+#[test]
+fn the_log_and_the_data_folder_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Sandbox::new();
+    let log_dir = s.user_data_dir().join("log");
+    std::fs::create_dir_all(&log_dir).unwrap();
+    let log = log_dir.join("ftrack_connect.log");
+    std::fs::write(&log, "an older host's line\n").unwrap();
+    for path in [&s.user_data_dir(), &log_dir] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o644)).unwrap();
+    s.capture(&["plugins"]).success();
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&s.user_data_dir()), 0o700);
+    assert_eq!(mode(&log_dir), 0o700);
+    assert_eq!(mode(&log), 0o600);
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .starts_with("an older host's line"));
+}

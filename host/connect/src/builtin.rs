@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use connect_core::{EventHub, Identity, PluginTag};
 use connect_launcher::ConfigDir;
-use connect_plugins::discovery::PluginLayout;
 use connect_plugins::{
     BuiltinLoad, BuiltinPlugin, DiscoveredPlugin, LoadError, PluginKind, SessionInfo,
 };
@@ -100,14 +99,16 @@ pub struct ApplicationLauncher {
 
 impl ApplicationLauncher {
     /// The folders to read configs from: the `launch/` folder of each plugin folder discovery
-    /// did not skip, in load order, then the config paths.
+    /// did not skip (launch-only folders included), in load order, then the config paths.
     fn config_dirs(&self, plugins: &[DiscoveredPlugin]) -> Vec<ConfigDir> {
         plugins
             .iter()
-            .filter(|plugin| plugin.skipped.is_none() && plugin.layout == PluginLayout::Folder)
-            .map(|plugin| ConfigDir {
-                path: plugin.path.join(connect_launcher::LAUNCH_FOLDER),
-                plugin: Some(plugin.path.clone()),
+            .filter(|plugin| plugin.skipped.is_none())
+            .filter_map(|plugin| {
+                Some(ConfigDir {
+                    path: plugin.launch_dir.clone()?,
+                    plugin: Some(plugin.path.clone()),
+                })
             })
             .chain(self.config_paths.iter().map(|path| ConfigDir {
                 path: path.clone(),

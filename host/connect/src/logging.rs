@@ -40,6 +40,32 @@ impl Verbosity {
     }
 }
 
+/// The log file's name in the log folder.
+const LOG_FILE: &str = "ftrack_connect.log";
+
+/// Creates the user data folder, the log folder and the log file for this user alone
+/// (`0700`, `0600`), and makes existing ones so: hook output and event traffic go there.
+fn create_private_log(data_dir: &Path, log_dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(log_dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let private = |path: &Path, mode| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        };
+        private(data_dir, 0o700)?;
+        private(log_dir, 0o700)?;
+        let file = log_dir.join(LOG_FILE);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&file)?;
+        private(&file, 0o600)?;
+    }
+    Ok(())
+}
+
 /// Keeps the log file writer flushing until dropped (at exit).
 pub struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::WorkerGuard>);
 
@@ -60,9 +86,9 @@ pub fn init(verbosity: Verbosity, silent: bool, data_dir: &Path) -> LogGuard {
 
     let log_dir = data_dir.join("log");
     let file_level = verbosity.level().max(LevelFilter::INFO);
-    let (file_layer, guard) = match std::fs::create_dir_all(&log_dir) {
+    let (file_layer, guard) = match create_private_log(data_dir, &log_dir) {
         Ok(()) => {
-            let appender = tracing_appender::rolling::never(&log_dir, "ftrack_connect.log");
+            let appender = tracing_appender::rolling::never(&log_dir, LOG_FILE);
             // tracing_appender's default queue holds 128,000 lines, allocated up front: 4 MiB
             // and most of the start-up time of a short command. A small queue that makes
             // logging wait when full (rather than drop lines, the default) costs neither.

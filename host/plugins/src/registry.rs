@@ -20,13 +20,11 @@ use std::time::SystemTime;
 
 use connect_core::{EventHub, PluginTag};
 
-use crate::discovery::{discover, DiscoveredPlugin, HookKind, PluginLayout, SearchPaths};
+use crate::discovery::{
+    discover, DiscoveredPlugin, HookKind, PluginLayout, SearchPaths, LAUNCH_FOLDER,
+};
 use crate::loader::{LoadError, Loader, PluginLoad, PreparedHook, SessionInfo};
 use crate::report::{PluginKind, PluginReport, PluginStatus};
-
-/// The folder of a plugin folder whose files also make up the plugin (launcher configs): a
-/// change there reloads the plugin like a change to a hook.
-const LAUNCH_FOLDER: &str = "launch";
 
 /// Which plugin an entry is, across reloads.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -131,7 +129,7 @@ struct Entry {
 }
 
 impl Entry {
-    fn new(name: &str, version: Option<&str>, kind: PluginKind, path: String) -> Entry {
+    fn new(name: &str, version: Option<&str>, kind: Option<PluginKind>, path: String) -> Entry {
         Entry {
             id: None,
             report: PluginReport {
@@ -206,6 +204,7 @@ impl PluginRegistry {
         for plugin in &found.plugins {
             entries.push(registry.load_plugin(plugin, fingerprint(plugin)));
         }
+        entries.iter().for_each(log_failure);
         spread_foreign_warnings(&mut entries);
         let count = |status| entries.iter().filter(|e| e.report.status == status).count();
         tracing::info!(
@@ -283,7 +282,9 @@ impl PluginRegistry {
                 None => {
                     changed = true;
                     tracing::info!("new plugin '{}' at {}", plugin.name, plugin.path.display());
-                    self.load_plugin(plugin, current)
+                    let entry = self.load_plugin(plugin, current);
+                    log_failure(&entry);
+                    entry
                 }
             });
         }
@@ -319,6 +320,7 @@ impl PluginRegistry {
                 self.hub.unsubscribe_plugin(tag);
             }
             entries[at] = self.load_builtin(index, plugins);
+            log_failure(&entries[at]);
         }
         spread_foreign_warnings(entries);
     }
@@ -358,6 +360,7 @@ impl PluginRegistry {
         if let Some(tag) = &old.tag {
             self.hub.unsubscribe_plugin(tag);
         }
+        log_failure(&new);
         tracing::info!(
             "plugin '{}' reloaded from {}: {:?}",
             new.report.name,
@@ -373,7 +376,12 @@ impl PluginRegistry {
     fn load_builtin(&self, index: usize, plugins: &[DiscoveredPlugin]) -> Entry {
         let builtin = &self.builtins[index];
         let version = Some(env!("CARGO_PKG_VERSION"));
-        let mut entry = Entry::new(builtin.name(), version, builtin.kind(), builtin.label());
+        let mut entry = Entry::new(
+            builtin.name(),
+            version,
+            Some(builtin.kind()),
+            builtin.label(),
+        );
         entry.id = Some(PluginId::BuiltIn(builtin.name().to_string()));
         let tag = PluginTag::new(builtin.name());
         let loaded = builtin.load(&self.hub, &tag, &self.session, plugins);
@@ -407,6 +415,11 @@ impl PluginRegistry {
         let tag = PluginTag::new(&plugin.name);
         let (hooks, outcome) = self.prepare_hooks(plugin, &tag, &mut entry.report.warnings);
         if outcome.is_ok() && hooks.is_empty() {
+            if plugin.launch_dir.is_some() {
+                entry.report.kind = Some(PluginKind::Launch);
+                self.settle(&mut entry, tag, Ok(()));
+                return entry;
+            }
             entry.report.reason = Some("no hook file defines `fn register(session)`".into());
             return entry;
         }
@@ -468,7 +481,9 @@ impl PluginRegistry {
         (hooks, Ok(()))
     }
 
-    /// Records the outcome of loading; a failed plugin loses all its subscriptions.
+    /// Records the outcome of loading; a failed plugin loses all its subscriptions. The
+    /// failure is the caller's to log ([`log_failure`]): a failed reload says it in its own
+    /// words, once.
     fn settle(&self, entry: &mut Entry, tag: PluginTag, outcome: Result<(), LoadError>) {
         let report = &mut entry.report;
         match outcome {
@@ -478,11 +493,7 @@ impl PluginRegistry {
             }
             Err(err) => {
                 let removed = self.hub.unsubscribe_plugin(&tag);
-                tracing::error!(
-                    "plugin '{}' failed to load ({}), {removed} subscriptions removed: {err}",
-                    report.name,
-                    report.path
-                );
+                tracing::debug!("plugin '{}': {removed} subscriptions removed", report.name);
                 report.status = PluginStatus::Failed;
                 report.error = Some(err.to_string());
             }
@@ -497,6 +508,18 @@ impl PluginRegistry {
 struct NoLoader {
     kind: HookKind,
     path: PathBuf,
+}
+
+/// Logs a plugin that failed to load, in one line.
+fn log_failure(entry: &Entry) {
+    if let (PluginStatus::Failed, Some(error)) = (entry.report.status, &entry.report.error) {
+        tracing::error!(
+            plugin = entry.report.name.as_str(),
+            "plugin '{}' failed to load ({}): {error}",
+            entry.report.name,
+            entry.report.path
+        );
+    }
 }
 
 /// Gives each entry what the built-in plugins said about its files.
@@ -516,15 +539,17 @@ fn spread_foreign_warnings(entries: &mut [Entry]) {
     }
 }
 
-fn plugin_kind(plugin: &DiscoveredPlugin) -> PluginKind {
+fn plugin_kind(plugin: &DiscoveredPlugin) -> Option<PluginKind> {
     let native = plugin
         .hooks
         .iter()
         .filter(|h| h.kind == HookKind::Native)
         .count();
-    match native {
-        0 => PluginKind::Rhai,
-        n if n == plugin.hooks.len() => PluginKind::Native,
+    Some(match (native, plugin.hooks.len()) {
+        (_, 0) if plugin.launch_dir.is_some() => PluginKind::Launch,
+        (_, 0) => return None,
+        (0, _) => PluginKind::Rhai,
+        (n, all) if n == all => PluginKind::Native,
         _ => PluginKind::Mixed,
-    }
+    })
 }

@@ -26,6 +26,9 @@ pub enum PluginKind {
     Native,
     /// A plugin folder holding both Rhai and native hooks.
     Mixed,
+    /// A plugin folder with launcher configs and no hook: the application launcher serves
+    /// its configs.
+    Launch,
 }
 
 /// One plugin as `plugins --json` shows it.
@@ -35,8 +38,9 @@ pub struct PluginReport {
     pub name: String,
     /// From the folder name (`-1.2.3`), or the version a native library declares.
     pub version: Option<String>,
-    /// What the plugin is made of.
-    pub kind: PluginKind,
+    /// What the plugin is made of; `None` for a folder with nothing this host runs (it is
+    /// skipped, and `reason` says what it has instead).
+    pub kind: Option<PluginKind>,
     /// The plugin folder or hook file; `<built-in>/...` for plugins shipped in the binary.
     pub path: String,
     /// Whether it loaded.

@@ -23,7 +23,6 @@ use std::process::ExitCode;
 
 use connect_event::payloads::{ActionItem, ActionItems, ActionLaunch, ActionReply, SelectionEntry};
 use connect_event::{topics, Event};
-use ftrack_connect::host::HostOptions;
 use serde_json::json;
 
 use super::target::Target;
@@ -46,6 +45,9 @@ pub struct ActionsArgs {
     /// Load the plugins here even if a host is running.
     #[arg(long, global = true)]
     standalone: bool,
+    /// A folder of plugin folders to search before FTRACK_CONNECT_PLUGIN_PATH (repeatable).
+    #[arg(long = "plugin-path", value_name = "DIR", global = true)]
+    plugin_paths: Vec<std::path::PathBuf>,
     #[command(subcommand)]
     command: Option<ActionsCommand>,
 }
@@ -104,8 +106,12 @@ fn group_actions(items: &[ActionItem]) -> Vec<ActionGroup<'_>> {
 }
 
 /// Runs `ftrack-connect actions ...`.
-pub fn run(args: &ActionsArgs, data_dir: &Path, options: &HostOptions) -> ExitCode {
-    let target = Target::find(args.standalone, data_dir, options);
+pub fn run(args: &ActionsArgs, first: &super::PluginPaths, data_dir: &Path) -> ExitCode {
+    let options = super::PluginPaths {
+        dirs: args.plugin_paths.clone(),
+    }
+    .host_options(first, data_dir);
+    let target = Target::find(args.standalone, data_dir, &options);
     let discover =
         Event::new(topics::ACTION_DISCOVER).with_data(json!({ "selection": args.selection }));
     let items = match target.publish(discover) {
@@ -141,7 +147,10 @@ fn print_items(items: &[ActionItem], json: bool) {
         return;
     }
     for group in group_actions(items) {
-        let indent = if group.items.len() > 1 {
+        // A label with variants is a heading with its variants below, even when there is
+        // one: `Maya` then `Maya 2024`, never `Maya 2024` alone, which reads as one name.
+        let has_variants = group.items.iter().any(|item| !item.variant().is_empty());
+        let indent = if group.items.len() > 1 || has_variants {
             let _ = writeln!(out, "{}", group.label);
             "    "
         } else {

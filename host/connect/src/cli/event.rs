@@ -8,11 +8,10 @@ use std::process::ExitCode;
 use connect_core::Expression;
 use connect_event::Event;
 use ftrack_connect::endpoint::Client;
-use ftrack_connect::host::HostOptions;
 use serde_json::{Map, Value};
 
 use super::target::Target;
-use super::{fail, usage_error};
+use super::{fail, usage_error, PluginPaths};
 
 /// `event`'s subcommands.
 #[derive(clap::Subcommand)]
@@ -34,6 +33,8 @@ pub enum EventCommand {
         /// Load the plugins here even if a host is running.
         #[arg(long)]
         standalone: bool,
+        #[command(flatten)]
+        plugin_paths: PluginPaths,
     },
     /// Print every event passing through the running host (matching EXPRESSION) as JSON lines.
     Watch {
@@ -48,7 +49,7 @@ pub enum EventCommand {
 }
 
 /// Runs an `event` subcommand.
-pub fn run(command: EventCommand, data_dir: &Path, options: &HostOptions) -> ExitCode {
+pub fn run(command: EventCommand, first: &PluginPaths, data_dir: &Path) -> ExitCode {
     match command {
         EventCommand::Publish {
             topic,
@@ -56,12 +57,14 @@ pub fn run(command: EventCommand, data_dir: &Path, options: &HostOptions) -> Exi
             source,
             target,
             standalone,
+            plugin_paths,
         } => {
             let event = match event_from_flags(topic, data, source, target) {
                 Ok(event) => event,
                 Err(message) => return usage_error(&message),
             };
-            let target = Target::find(standalone, data_dir, options);
+            let options = plugin_paths.host_options(first, data_dir);
+            let target = Target::find(standalone, data_dir, &options);
             let outcome = target.publish_as_text(event);
             target.finish();
             match outcome {

@@ -28,9 +28,6 @@ struct Cli {
     /// How much to log on stderr (the log file always gets `info` or more).
     #[arg(short, long, value_enum, global = true)]
     verbosity: Option<Verbosity>,
-    /// A folder of plugin folders to search before FTRACK_CONNECT_PLUGIN_PATH (repeatable).
-    #[arg(long = "plugin-path", value_name = "DIR", global = true)]
-    plugin_paths: Vec<PathBuf>,
     /// `run`'s options, also accepted without the word `run` (as Connect's `ftrack-connect -a`).
     #[command(flatten)]
     run: run::RunArgs,
@@ -60,6 +57,9 @@ const USAGE_ERROR: u8 = 2;
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `ftrack-connect --plugin-path DIR <command>`: folders given before the command count for
+    // it too.
+    let first_paths = cli.run.plugin_paths.clone();
     let command = match cli.command {
         None => Command::Run(cli.run),
         Some(Command::Run(args)) => Command::Run(args.merged_with(&cli.run)),
@@ -68,6 +68,8 @@ pub fn main() -> ExitCode {
     let data_dir = locations::user_data_dir();
     let (default_verbosity, silent) = match &command {
         Command::Run(args) => (Verbosity::Info, args.silent),
+        // `plugins` reports every problem in its listing: logging them too said each twice.
+        Command::Plugins(_) => (Verbosity::Critical, false),
         _ => (Verbosity::Warning, false),
     };
     let _log = logging::init(
@@ -75,17 +77,33 @@ pub fn main() -> ExitCode {
         silent,
         &data_dir,
     );
-    let options = HostOptions {
-        search_paths: locations::search_paths(&cli.plugin_paths),
-        native_copy_dir: data_dir.join("native"),
-        launcher_config_paths: locations::launcher_config_paths(),
-    };
     match command {
-        Command::Run(args) => run::run(&args, &data_dir, &options),
-        Command::Plugins(args) => plugins::run(&args, &data_dir, &options),
-        Command::Event(command) => event::run(command, &data_dir, &options),
-        Command::Actions(args) => actions::run(&args, &data_dir, &options),
+        Command::Run(args) => run::run(&args, &data_dir),
+        Command::Plugins(args) => plugins::run(&args, &first_paths, &data_dir),
+        Command::Event(command) => event::run(command, &first_paths, &data_dir),
+        Command::Actions(args) => actions::run(&args, &first_paths, &data_dir),
         Command::Plugin(command) => plugin::run(command),
+    }
+}
+
+/// `--plugin-path`, for the commands that load plugins.
+#[derive(clap::Args, Clone, Default)]
+pub struct PluginPaths {
+    /// A folder of plugin folders to search before FTRACK_CONNECT_PLUGIN_PATH (repeatable).
+    #[arg(long = "plugin-path", value_name = "DIR")]
+    dirs: Vec<PathBuf>,
+}
+
+impl PluginPaths {
+    /// Where a host of this command finds its plugins and keeps what it loads: `first`'s
+    /// folders (given before the command), then these.
+    fn host_options(&self, first: &PluginPaths, data_dir: &std::path::Path) -> HostOptions {
+        let dirs: Vec<PathBuf> = first.dirs.iter().chain(&self.dirs).cloned().collect();
+        HostOptions {
+            search_paths: locations::search_paths(&dirs),
+            native_copy_dir: data_dir.join("native"),
+            launcher_config_paths: locations::launcher_config_paths(),
+        }
     }
 }
 

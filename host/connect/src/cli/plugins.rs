@@ -6,10 +6,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use connect_plugins::{PluginReport, PluginStatus};
-use ftrack_connect::host::HostOptions;
 
-use super::fail;
 use super::target::Target;
+use super::{fail, PluginPaths};
 
 /// `plugins`' options.
 #[derive(clap::Args)]
@@ -20,11 +19,14 @@ pub struct PluginsArgs {
     /// Load the plugins here even if a host is running.
     #[arg(long)]
     standalone: bool,
+    #[command(flatten)]
+    plugin_paths: PluginPaths,
 }
 
 /// Lists the plugins.
-pub fn run(args: &PluginsArgs, data_dir: &Path, options: &HostOptions) -> ExitCode {
-    let target = Target::find(args.standalone, data_dir, options);
+pub fn run(args: &PluginsArgs, first: &PluginPaths, data_dir: &Path) -> ExitCode {
+    let options = args.plugin_paths.host_options(first, data_dir);
+    let target = Target::find(args.standalone, data_dir, &options);
     let reports = match target.plugins() {
         Ok(reports) => reports,
         Err(err) => return fail(&err.to_string()),
@@ -50,14 +52,17 @@ fn table_entry(report: &PluginReport) -> String {
         PluginStatus::Failed => "FAILED".to_string(),
         PluginStatus::Skipped => "skipped".to_string(),
     };
-    let kind = serde_json::to_value(report.kind).expect("kinds serialize");
-    let mut entry = format!(
-        "{} {} [{}] {status}\n    {}\n",
-        report.name,
-        report.version.as_deref().unwrap_or("-"),
-        kind.as_str().unwrap_or("-"),
-        report.path
-    );
+    let mut heading = report.name.clone();
+    // A folder without `-x.y.z` has no version: nothing is shown rather than a placeholder.
+    if let Some(version) = &report.version {
+        heading = format!("{heading} {version}");
+    }
+    // A folder with nothing this host runs shows no kind rather than a wrong one.
+    if let Some(kind) = report.kind {
+        let kind = serde_json::to_value(kind).expect("kinds serialize");
+        heading = format!("{heading} [{}]", kind.as_str().unwrap_or_default());
+    }
+    let mut entry = format!("{heading} {status}\n    {}\n", report.path);
     let notes = report
         .error
         .iter()

@@ -13,7 +13,7 @@ use ftrack_connect::host::{Host, HostOptions};
 use ftrack_connect::instance_lock::InstanceLock;
 use ftrack_connect::{credentials, locations};
 
-use super::fail;
+use super::{fail, PluginPaths};
 
 /// `run`'s options.
 #[derive(clap::Args)]
@@ -27,21 +27,29 @@ pub struct RunArgs {
     /// Reload plugins as their files change.
     #[arg(short, long)]
     pub watch: bool,
+    #[command(flatten)]
+    pub plugin_paths: PluginPaths,
 }
 
 impl RunArgs {
     /// `ftrack-connect -w run -s`: the options given before and after the word `run`.
     pub fn merged_with(self, before: &RunArgs) -> RunArgs {
+        let mut plugin_paths = before.plugin_paths.clone();
+        plugin_paths.dirs.extend(self.plugin_paths.dirs);
         RunArgs {
             silent: self.silent || before.silent,
             allow_multiple: self.allow_multiple || before.allow_multiple,
             watch: self.watch || before.watch,
+            plugin_paths,
         }
     }
 }
 
 /// Runs the resident host until a signal stops it.
-pub fn run(args: &RunArgs, data_dir: &Path, options: &HostOptions) -> ExitCode {
+pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
+    let options = &args
+        .plugin_paths
+        .host_options(&PluginPaths::default(), data_dir);
     let _lock = if args.allow_multiple {
         None
     } else {

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::endpoint_path;
 use super::protocol::{
-    version_mismatch, Answer, EndpointFile, Envelope, PluginList, Published, Request, Watching,
+    version_mismatch, Answer, EndpointFile, Hello, PluginList, Published, Request, Watching,
     PROTOCOL_VERSION,
 };
 
@@ -87,14 +87,18 @@ impl Client {
         &self,
         request: Request,
     ) -> Result<(B, BufReader<TcpStream>), ClientError> {
-        let envelope = Envelope {
+        let hello = Hello {
             token: self.endpoint.token.clone(),
             protocol: PROTOCOL_VERSION,
-            request,
         };
         let mut stream =
             TcpStream::connect_timeout(&self.endpoint.address, Duration::from_secs(5))?;
-        writeln!(stream, "{}", serde_json::to_string(&envelope)?)?;
+        let lines = format!(
+            "{}\n{}\n",
+            serde_json::to_string(&hello)?,
+            serde_json::to_string(&request)?
+        );
+        stream.write_all(lines.as_bytes())?;
         let mut reader = BufReader::new(stream);
         let mut line = String::new();
         reader.read_line(&mut line)?;

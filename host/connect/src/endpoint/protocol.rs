@@ -1,20 +1,25 @@
-//! The endpoint's protocol: one JSON line per request and per answer, which any language can
-//! speak.
+//! The endpoint's protocol: JSON lines, which any language can speak. A client sends two
+//! lines, a [`Hello`] with the token and its protocol version, then its [`Request`]; the host
+//! answers with one line, then (for `watch`) one event per line:
 //!
 //! ```text
-//! {"token": T, "protocol": 1, "request": "publish", "event": {...}}
-//!                                     -> {"ok": true, "protocol": 1, "results": [...]}
-//! {"token": T, "protocol": 1, "request": "plugins"}
-//!                                     -> {"ok": true, "protocol": 1, "plugins": [...]}
-//! {"token": T, "protocol": 1, "request": "watch", "expression": E}
-//!                                     -> {"ok": true, "protocol": 1}, then one event per line
-//! anything refused                    -> {"ok": false, "protocol": 1, "error": "..."}
+//! {"token": T, "protocol": 1}
+//! {"request": "publish", "event": {...}}    -> {"ok": true, "protocol": 1, "results": [...]}
+//! {"request": "plugins"}                    -> {"ok": true, "protocol": 1, "plugins": [...]}
+//! {"request": "watch", "expression": E}     -> {"ok": true, "protocol": 1}, then events
+//! anything refused                          -> {"ok": false, "protocol": 1, "error": "..."}
 //! ```
 //!
-//! Both ends use the types here, so they cannot drift apart. Every request and answer carries
-//! [`PROTOCOL_VERSION`]: a host refuses a request of another version, and a client an answer of
+//! The hello comes first and alone so that the host checks the token having read at most
+//! [`MAX_HELLO_BYTES`]: without the token, nobody makes it read more, or hold a connection
+//! longer than [`REQUEST_DEADLINE`].
+//!
+//! Both ends use the types here, so they cannot drift apart. Every hello and answer carries
+//! [`PROTOCOL_VERSION`]: a host refuses a client of another version, and a client a host of
 //! another version, each with a message saying which versions met and what to do (a client
 //! from before versions existed sends none and is refused the same way).
+
+use std::time::Duration;
 
 use std::net::SocketAddr;
 
@@ -24,6 +29,17 @@ use serde::{Deserialize, Serialize};
 
 /// The version of this protocol. It moves when a request or an answer changes shape.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The longest hello line the host reads, newline included: a token and a version fit in a
+/// tenth of it.
+pub const MAX_HELLO_BYTES: u64 = 4 * 1024;
+
+/// The longest request line the host reads once the token is checked (an event with a big
+/// `data`).
+pub const MAX_REQUEST_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How long a client may take to send its hello and request, together.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 
 /// What `endpoint.json` holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,18 +52,15 @@ pub struct EndpointFile {
     pub pid: u32,
 }
 
-/// A request line.
+/// The first line a client sends.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Envelope {
+pub struct Hello {
     /// The token from `endpoint.json`.
     #[serde(default)]
     pub token: String,
-    /// The sender's [`PROTOCOL_VERSION`]; 0 when it sent none.
+    /// The client's [`PROTOCOL_VERSION`]; 0 when it sent none.
     #[serde(default)]
     pub protocol: u32,
-    /// What is asked.
-    #[serde(flatten)]
-    pub request: Request,
 }
 
 /// What a client can ask.
@@ -148,16 +161,20 @@ mod tests {
 
     #[test]
     fn requests_and_answers_have_the_documented_shape() {
-        let envelope = Envelope {
+        let hello = Hello {
             token: "t".into(),
             protocol: PROTOCOL_VERSION,
-            request: Request::Watch {
-                expression: Some("topic=x".into()),
-            },
         };
         assert_eq!(
-            serde_json::to_value(&envelope).unwrap(),
-            json!({"token": "t", "protocol": 1, "request": "watch", "expression": "topic=x"})
+            serde_json::to_value(&hello).unwrap(),
+            json!({"token": "t", "protocol": 1})
+        );
+        let request = Request::Watch {
+            expression: Some("topic=x".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            json!({"request": "watch", "expression": "topic=x"})
         );
         let published = Answer::ok(Published {
             results: vec![json!(true)],
@@ -177,8 +194,8 @@ mod tests {
 
     #[test]
     fn a_request_without_a_version_reads_as_version_zero() {
-        let old: Envelope =
-            serde_json::from_str(r#"{"token": "t", "request": "plugins"}"#).unwrap();
+        // A client from before versions sent its token and request on one line.
+        let old: Hello = serde_json::from_str(r#"{"token": "t", "request": "plugins"}"#).unwrap();
         assert_eq!(old.protocol, 0);
         assert!(version_mismatch(1, 0).contains("unversioned"));
     }

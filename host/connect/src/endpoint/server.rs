@@ -1,12 +1,13 @@
 //! The host's side of the endpoint: listens on loopback, checks the token and the protocol
 //! version, and answers [`Request`]s from the host's hub and registry.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Take, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::Instant;
 
 use connect_core::Expression;
 use connect_event::Event;
@@ -14,16 +15,14 @@ use serde::Serialize;
 
 use super::endpoint_path;
 use super::protocol::{
-    version_mismatch, Answer, EndpointFile, Envelope, PluginList, Published, Request, Watching,
-    PROTOCOL_VERSION,
+    version_mismatch, Answer, EndpointFile, Hello, PluginList, Published, Request, Watching,
+    MAX_HELLO_BYTES, MAX_REQUEST_BYTES, PROTOCOL_VERSION, REQUEST_DEADLINE,
 };
 use crate::host::Host;
 
-/// Largest request accepted (an event with a big `data`), to bound memory per connection.
-const MAX_REQUEST_BYTES: u64 = 16 * 1024 * 1024;
-
-/// How long a client may take to send its request line.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many connections are served at once (each has a thread); more are closed at once.
+/// Watchers count too. A user's commands open one at a time.
+pub const MAX_CONNECTIONS: usize = 32;
 
 /// A listening endpoint; dropping it removes `endpoint.json` (if it is still ours).
 pub struct Endpoint {
@@ -51,15 +50,7 @@ impl Endpoint {
         let expected = token.clone();
         std::thread::Builder::new()
             .name("endpoint".into())
-            .spawn(move || {
-                for stream in listener.incoming().flatten() {
-                    let host = host.clone();
-                    let expected = expected.clone();
-                    let _ = std::thread::Builder::new()
-                        .name("endpoint-request".into())
-                        .spawn(move || serve(&host, stream, &expected));
-                }
-            })?;
+            .spawn(move || accept(listener, host, expected))?;
         Ok(Endpoint { file, token })
     }
 }
@@ -114,39 +105,111 @@ fn same_token(given: &str, expected: &str) -> bool {
             == 0
 }
 
+/// Accepts connections and serves each in a thread of its own, up to [`MAX_CONNECTIONS`].
+fn accept(listener: TcpListener, host: Arc<Host>, token: String) {
+    let open = Arc::new(AtomicUsize::new(0));
+    for stream in listener.incoming().flatten() {
+        if open.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+            open.fetch_sub(1, Ordering::AcqRel);
+            tracing::debug!("endpoint: {MAX_CONNECTIONS} connections open, one more closed");
+            continue;
+        }
+        let (host, token, served) = (host.clone(), token.clone(), open.clone());
+        let spawned = std::thread::Builder::new()
+            .name("endpoint-request".into())
+            .spawn(move || {
+                serve(&host, stream, &token);
+                served.fetch_sub(1, Ordering::AcqRel);
+            });
+        if spawned.is_err() {
+            // No thread for it: nothing will serve it.
+            open.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Reads from a connection until a deadline: each read may wait only for the time left, so a
+/// client sending a byte now and then cannot keep the connection beyond it.
+struct UntilDeadline {
+    stream: TcpStream,
+    deadline: Instant,
+}
+
+impl Read for UntilDeadline {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
+}
+
+/// Reads one line of at most the reader's current limit; `Err` says what went wrong, for the
+/// client (`None`: the client went away or was too slow, nobody to tell).
+fn read_line(
+    reader: &mut BufReader<Take<UntilDeadline>>,
+    what: &str,
+    limit: u64,
+) -> Result<String, Option<String>> {
+    reader.get_mut().set_limit(limit);
+    let mut line = Vec::new();
+    match reader.read_until(b'\n', &mut line) {
+        Ok(0) | Err(_) => Err(None),
+        Ok(_) if !line.ends_with(b"\n") => Err(Some(format!(
+            "refused: the {what} line is longer than {limit} bytes"
+        ))),
+        Ok(_) => String::from_utf8(line).map_err(|_| Some(format!("the {what} is not UTF-8"))),
+    }
+}
+
 fn serve(host: &Host, stream: TcpStream, expected_token: &str) {
-    let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
     let peer = stream.peer_addr().ok();
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
-    let mut line = String::new();
-    let read = BufReader::new(stream.take(MAX_REQUEST_BYTES)).read_line(&mut line);
-    if read.is_err() || line.is_empty() {
-        return;
-    }
     let refuse = |writer: &mut TcpStream, error: String| {
         answer(writer, &Answer::<Watching>::refused(error));
     };
-    let envelope: Envelope = match serde_json::from_str(&line) {
-        Ok(envelope) => envelope,
-        Err(err) => return refuse(&mut writer, format!("not a request: {err}")),
+    let source = UntilDeadline {
+        stream,
+        deadline: Instant::now() + REQUEST_DEADLINE,
     };
-    if !same_token(&envelope.token, expected_token) {
+    let mut reader = BufReader::new(source.take(MAX_HELLO_BYTES));
+    let hello = match read_line(&mut reader, "hello", MAX_HELLO_BYTES) {
+        Ok(line) => line,
+        Err(None) => return,
+        Err(Some(error)) => return refuse(&mut writer, error),
+    };
+    let hello: Hello = match serde_json::from_str(&hello) {
+        Ok(hello) => hello,
+        Err(err) => return refuse(&mut writer, format!("not a hello: {err}")),
+    };
+    if !same_token(&hello.token, expected_token) {
         tracing::warn!("endpoint: refused a request without the right token from {peer:?}");
         return refuse(&mut writer, "refused: wrong or missing token".into());
     }
-    if envelope.protocol != PROTOCOL_VERSION {
+    if hello.protocol != PROTOCOL_VERSION {
         tracing::warn!(
             "endpoint: refused a request of protocol {} from {peer:?}",
-            envelope.protocol
+            hello.protocol
         );
         return refuse(
             &mut writer,
-            version_mismatch(PROTOCOL_VERSION, envelope.protocol),
+            version_mismatch(PROTOCOL_VERSION, hello.protocol),
         );
     }
-    match envelope.request {
+    let request = match read_line(&mut reader, "request", MAX_REQUEST_BYTES) {
+        Ok(line) => line,
+        Err(None) => return,
+        Err(Some(error)) => return refuse(&mut writer, error),
+    };
+    let request: Request = match serde_json::from_str(&request) {
+        Ok(request) => request,
+        Err(err) => return refuse(&mut writer, format!("not a request: {err}")),
+    };
+    match request {
         Request::Publish { mut event } => {
             if !event.target.is_empty() {
                 if let Err(err) = Expression::parse(&event.target) {

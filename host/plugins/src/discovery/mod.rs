@@ -134,10 +134,17 @@ pub struct DiscoveredPlugin {
     pub skipped: Option<String>,
     /// Problems found inside this plugin (symlink loop, unreadable sub-folder): reported, not fatal.
     pub problems: Vec<String>,
+    /// The plugin folder's `launch/` folder of launcher configs, when it has one. A folder
+    /// with launcher configs and no hook (an integration that only adds applications) is a
+    /// plugin all the same.
+    pub launch_dir: Option<PathBuf>,
 }
 
 /// The folder inside a plugin folder that holds its hooks.
 const HOOK_FOLDER: &str = "hook";
+/// The folder inside a plugin folder that holds launcher configs (read by the application
+/// launcher; a change there is a change to the plugin).
+pub const LAUNCH_FOLDER: &str = "launch";
 /// The folders inside a plugin folder that hold importable code, in resolution order.
 const LIBRARY_FOLDERS: [&str; 2] = ["resource", "dependencies"];
 const RHAI_SUFFIX: &str = ".rhai";
@@ -358,6 +365,7 @@ fn scan_plugin_folder(folder_name: &OsStr, path: PathBuf) -> DiscoveredPlugin {
         hooks: Vec::new(),
         skipped: None,
         problems: Vec::new(),
+        launch_dir: None,
     };
     match fs::canonicalize(&plugin.path) {
         Ok(root) => plugin.root = root,
@@ -424,6 +432,19 @@ fn scan_plugin_folder(folder_name: &OsStr, path: PathBuf) -> DiscoveredPlugin {
                 plugin.skipped = Some(reason);
             }
             plugin.problems.extend(walk.problems);
+        }
+    }
+    let launch_dir = plugin.path.join(LAUNCH_FOLDER);
+    if launch_dir.is_dir() {
+        plugin.launch_dir = Some(launch_dir);
+        // No hook to run, but applications to offer: loaded for its launcher configs, with
+        // why it has no hook kept as a note.
+        if plugin.hooks.is_empty() {
+            if let Some(reason) = plugin.skipped.take() {
+                plugin
+                    .problems
+                    .push(format!("{reason}: loaded for its launcher configs only"));
+            }
         }
     }
     plugin
@@ -554,6 +575,7 @@ fn scan_hook_dir(
             hooks: vec![hook],
             skipped: None,
             problems: Vec::new(),
+            launch_dir: None,
         };
         claim_hooks(&mut plugin, claimed);
         discovery.plugins.push(plugin);
