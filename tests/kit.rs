@@ -267,6 +267,7 @@ const CRATES: &[&str] = &[
     "fixture-incompatible-version",
     "fixture-incompatible-layout",
     "fixture-no-root-module",
+    "fixture-constructor-abort",
 ];
 
 /// Builds the native crates once; returns the folder holding the libraries.

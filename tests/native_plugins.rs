@@ -206,9 +206,19 @@ fn incompatible_libraries_are_refused_with_one_line_each() {
         "{foreign}"
     );
     assert!(foreign.contains("it is an ELF library for"), "{foreign}");
-    // The whole layout report is in the log.
-    assert!(stderr.contains("abi_stable's layout report"), "{stderr}");
-    assert!(stderr.lines().count() > 50);
+    // The whole layout report is in the log file, and not on every command's stderr.
+    let log = std::fs::read_to_string(s.user_data_dir().join("log/ftrack_connect.log")).unwrap();
+    assert!(log.contains("abi_stable's layout report"), "{log}");
+    assert!(log.lines().count() > 50);
+    let published = s
+        .capture(&["event", "publish", "ftrack.connect.discover"])
+        .success();
+    assert!(
+        !published.stderr.contains("layout report") && published.stderr.lines().count() < 10,
+        "{}",
+        published.stderr
+    );
+    let _ = stderr;
     let working = plugins.iter().find(|p| p["name"] == "working").unwrap();
     assert_eq!(working["status"], "loaded");
 }
@@ -238,5 +248,36 @@ fn a_handler_publishing_its_own_topic_is_stopped_not_the_host() {
         s.publish("native.instance", "{}"),
         vec![json!(1)],
         "the host is fine"
+    );
+}
+
+/// A library whose code runs as it is opened (a constructor) and aborts takes an in-process
+/// host with it; the next command says which library that was.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_library_that_crashes_as_it_opens_is_named_by_the_next_command() {
+    let s = Sandbox::new();
+    install(&s, "crasher", "fixture-constructor-abort");
+    let crashed = s.capture(&["plugins", "--standalone"]);
+    assert_eq!(crashed.code, None, "killed by SIGABRT: {}", crashed.stderr);
+    std::fs::remove_dir_all(s.plugins().join("crasher")).unwrap();
+    let next = s
+        .capture(&["event", "publish", "ftrack.connect.discover"])
+        .success();
+    assert!(
+        next.stderr
+            .contains("died while opening the native library")
+            && next.stderr.contains("crasher"),
+        "{}",
+        next.stderr
+    );
+    // Said once: the command after that is quiet.
+    let quiet = s
+        .capture(&["event", "publish", "ftrack.connect.discover"])
+        .success();
+    assert!(
+        !quiet.stderr.contains("died while opening"),
+        "{}",
+        quiet.stderr
     );
 }

@@ -42,9 +42,7 @@ impl Host {
         subscribe_own_answers(&hub, identity, registry_slot.clone());
         let loaders: Vec<Box<dyn Loader>> = vec![
             Box::new(RhaiLoader),
-            Box::new(NativeLoader {
-                copy_dir: options.native_copy_dir.clone(),
-            }),
+            Box::new(NativeLoader::new(options.native_copy_dir.clone())),
         ];
         let mut builtins = builtin::default_hooks();
         builtins.push(Box::new(builtin::ApplicationLauncher {

@@ -4,8 +4,9 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
+use connect_core::LOG_FILE_ONLY;
 use tracing_appender::non_blocking::NonBlockingBuilder;
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{filter_fn, LevelFilter};
 use tracing_subscriber::prelude::*;
 
 /// Log lines waiting to be written to the log file.
@@ -82,7 +83,8 @@ pub fn init(verbosity: Verbosity, silent: bool, data_dir: &Path) -> LogGuard {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .without_time()
-        .with_filter(console_level);
+        .with_filter(console_level)
+        .with_filter(filter_fn(|meta| meta.target() != LOG_FILE_ONLY));
 
     let log_dir = data_dir.join("log");
     let file_level = verbosity.level().max(LevelFilter::INFO);

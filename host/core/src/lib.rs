@@ -45,3 +45,7 @@ pub use hub::{
 };
 pub use identity::{ApiKey, Identity};
 pub use reply::{Reply, ResultForm};
+
+/// The log target of lines meant for the log file only (long reports for whoever debugs a
+/// plugin): the command line's stderr leaves them out.
+pub const LOG_FILE_ONLY: &str = "log_file_only";

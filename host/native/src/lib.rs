@@ -72,7 +72,16 @@ use session::*;
 #[derive(Debug, Clone)]
 pub struct NativeLoader {
     /// A private folder where each library is copied to be loaded (see the crate doc).
-    pub copy_dir: PathBuf,
+    copy_dir: PathBuf,
+}
+
+impl NativeLoader {
+    /// A loader copying libraries into `copy_dir`. Says (at warning level) which library an
+    /// earlier process died opening, if one did.
+    pub fn new(copy_dir: PathBuf) -> NativeLoader {
+        library::OpeningMarker::report_left_behind(&copy_dir);
+        NativeLoader { copy_dir }
+    }
 }
 
 impl Loader for NativeLoader {

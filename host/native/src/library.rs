@@ -2,6 +2,7 @@
 //! was refused.
 
 use super::*;
+use connect_core::LOG_FILE_ONLY;
 
 /// Why a native library was not loaded. Each message is one line that names the file.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +42,12 @@ pub fn load(path: &Path, copy_dir: &Path) -> Result<NativeModule, NativeLoadErro
         path: path.to_path_buf(),
         source,
     })?;
+    // Opening runs the library's constructors, before anything can be checked; one that
+    // crashes takes the process with it. The marker tells the next command which it was.
+    tracing::info!("opening native library {}", path.display());
+    let marker = OpeningMarker::write(copy_dir, path);
     let header = lib_header_from_path(&copy);
+    drop(marker);
     let size =
         mapped_bytes(&copy).unwrap_or_else(|| std::fs::metadata(path).map_or(0, |m| m.len()));
     if cfg!(unix) {
@@ -115,6 +121,72 @@ pub(crate) fn mapped_bytes(path: &Path) -> Option<u64> {
     Some(total)
 }
 
+/// `opening-<pid>` in the copy folder, holding the path of the library this process is
+/// opening, while it does.
+pub(crate) struct OpeningMarker(Option<PathBuf>);
+
+impl OpeningMarker {
+    const PREFIX: &'static str = "opening-";
+
+    pub(crate) fn write(copy_dir: &Path, library: &Path) -> OpeningMarker {
+        let marker = copy_dir.join(format!("{}{}", Self::PREFIX, std::process::id()));
+        let written = std::fs::write(&marker, library.as_os_str().as_encoded_bytes());
+        OpeningMarker(written.ok().map(|()| marker))
+    }
+
+    /// Reports (and removes) the markers of processes that died while opening a library.
+    pub(crate) fn report_left_behind(copy_dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(copy_dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .strip_prefix(Self::PREFIX)
+                .and_then(|pid| pid.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid == std::process::id() || process_is_alive(pid) {
+                continue;
+            }
+            let library = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            tracing::warn!(
+                "an earlier ftrack-connect (pid {pid}) died while opening the native library \
+                 {library}: code the library runs as it is loaded probably crashed it; move \
+                 the library out of its plugin folder"
+            );
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+impl Drop for OpeningMarker {
+    fn drop(&mut self) {
+        if let Some(marker) = self.0.take() {
+            let _ = std::fs::remove_file(marker);
+        }
+    }
+}
+
+/// Whether a process with this id runs (on Unix; elsewhere, assumed to).
+fn process_is_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = i32::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: signal 0 only checks that the process exists and may be signalled.
+        let found = unsafe { libc::kill(pid, 0) } == 0;
+        found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
 /// Copies `path` into `dir` under a name no earlier load has used.
 pub(crate) fn private_copy(path: &Path, dir: &Path) -> std::io::Result<PathBuf> {
     static LOADS: AtomicU64 = AtomicU64::new(0);
@@ -173,7 +245,9 @@ pub(crate) fn describe(path: &Path, copy: &Path, err: &LibraryError) -> String {
         ),
         LibraryError::AbiInstability(report) => {
             let report = report.to_string();
-            tracing::error!("{file}: abi_stable's layout report:\n{report}");
+            // Many lines, for whoever debugs the plugin: the log file, not every command's
+            // stderr.
+            tracing::info!(target: LOG_FILE_ONLY, "{file}: abi_stable's layout report:\n{report}");
             format!(
                 "{file} does not match this host's plugin interface: {} (full report in the log)",
                 layout_summary(&report)
@@ -181,7 +255,7 @@ pub(crate) fn describe(path: &Path, copy: &Path, err: &LibraryError) -> String {
         }
         other => {
             let text = other.to_string();
-            tracing::error!("{file}: {text}");
+            tracing::info!(target: LOG_FILE_ONLY, "{file}: {text}");
             format!(
                 "{file} cannot be loaded: {}",
                 text.lines().find(|l| !l.trim().is_empty()).unwrap_or("")
