@@ -219,3 +219,30 @@ proptest! {
         let _ = expression.topic_filter();
     }
 }
+
+/// Hostile nesting: deep parentheses and `not`s, unbalanced or not, and very long inputs.
+fn hostile_text() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(vec!["(", "not ", "not(", "((", "( "]),
+        0usize..5000,
+        prop::sample::select(vec!["a=1", "", "a=", "\"", "topic=x and"]),
+        prop::sample::select(vec![")", "", " )", "))"]),
+        0usize..5000,
+    )
+        .prop_map(|(open, depth, middle, close, closing)| {
+            format!("{}{middle}{}", open.repeat(depth), close.repeat(closing))
+        })
+}
+
+proptest! {
+    /// No nesting overflows the stack, and none takes long: the parser refuses nesting past
+    /// its limit at the first character beyond it.
+    #[test]
+    fn hostile_nesting_is_refused_not_overflowed(text in hostile_text()) {
+        let started = std::time::Instant::now();
+        let _ = Expression::parse(&text);
+        // A liveness bound (ftrack's own parser is exponential in the depth), not a speed
+        // goal: a linear parser takes microseconds on 20,000 characters.
+        prop_assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+}

@@ -146,10 +146,10 @@ impl Read for UntilDeadline {
     }
 }
 
-/// Reads one line of at most the reader's current limit; `Err` says what went wrong, for the
-/// client (`None`: the client went away or was too slow, nobody to tell).
-fn read_line(
-    reader: &mut BufReader<Take<UntilDeadline>>,
+/// Reads one line of at most `limit` bytes; `Err` says what went wrong, for the client
+/// (`None`: the client went away or was too slow, nobody to tell).
+fn read_line<R: Read>(
+    reader: &mut BufReader<Take<R>>,
     what: &str,
     limit: u64,
 ) -> Result<String, Option<String>> {
@@ -164,6 +164,38 @@ fn read_line(
     }
 }
 
+/// Why a connection gets no request served.
+#[derive(Debug, PartialEq)]
+enum Refusal {
+    /// The client went away, or was too slow: nobody to answer.
+    Gone,
+    /// The token is wrong or missing (logged: someone without it tried).
+    Token,
+    /// Anything else, said to the client.
+    Tell(String),
+}
+
+/// Reads the hello, checks the token and version, then reads the request. Reads at most
+/// [`MAX_HELLO_BYTES`] from `source` before the token is checked.
+fn read_request<R: Read>(source: R, expected_token: &str) -> Result<Request, Refusal> {
+    let mut reader = BufReader::new(source.take(MAX_HELLO_BYTES));
+    let tell = |error: Option<String>| error.map_or(Refusal::Gone, Refusal::Tell);
+    let hello = read_line(&mut reader, "hello", MAX_HELLO_BYTES).map_err(tell)?;
+    let hello: Hello =
+        serde_json::from_str(&hello).map_err(|err| Refusal::Tell(format!("not a hello: {err}")))?;
+    if !same_token(&hello.token, expected_token) {
+        return Err(Refusal::Token);
+    }
+    if hello.protocol != PROTOCOL_VERSION {
+        return Err(Refusal::Tell(version_mismatch(
+            PROTOCOL_VERSION,
+            hello.protocol,
+        )));
+    }
+    let request = read_line(&mut reader, "request", MAX_REQUEST_BYTES).map_err(tell)?;
+    serde_json::from_str(&request).map_err(|err| Refusal::Tell(format!("not a request: {err}")))
+}
+
 fn serve(host: &Host, stream: TcpStream, expected_token: &str) {
     let peer = stream.peer_addr().ok();
     let Ok(mut writer) = stream.try_clone() else {
@@ -176,38 +208,17 @@ fn serve(host: &Host, stream: TcpStream, expected_token: &str) {
         stream,
         deadline: Instant::now() + REQUEST_DEADLINE,
     };
-    let mut reader = BufReader::new(source.take(MAX_HELLO_BYTES));
-    let hello = match read_line(&mut reader, "hello", MAX_HELLO_BYTES) {
-        Ok(line) => line,
-        Err(None) => return,
-        Err(Some(error)) => return refuse(&mut writer, error),
-    };
-    let hello: Hello = match serde_json::from_str(&hello) {
-        Ok(hello) => hello,
-        Err(err) => return refuse(&mut writer, format!("not a hello: {err}")),
-    };
-    if !same_token(&hello.token, expected_token) {
-        tracing::warn!("endpoint: refused a request without the right token from {peer:?}");
-        return refuse(&mut writer, "refused: wrong or missing token".into());
-    }
-    if hello.protocol != PROTOCOL_VERSION {
-        tracing::warn!(
-            "endpoint: refused a request of protocol {} from {peer:?}",
-            hello.protocol
-        );
-        return refuse(
-            &mut writer,
-            version_mismatch(PROTOCOL_VERSION, hello.protocol),
-        );
-    }
-    let request = match read_line(&mut reader, "request", MAX_REQUEST_BYTES) {
-        Ok(line) => line,
-        Err(None) => return,
-        Err(Some(error)) => return refuse(&mut writer, error),
-    };
-    let request: Request = match serde_json::from_str(&request) {
+    let request = match read_request(source, expected_token) {
         Ok(request) => request,
-        Err(err) => return refuse(&mut writer, format!("not a request: {err}")),
+        Err(Refusal::Gone) => return,
+        Err(Refusal::Token) => {
+            tracing::warn!("endpoint: refused a request without the right token from {peer:?}");
+            return refuse(&mut writer, "refused: wrong or missing token".into());
+        }
+        Err(Refusal::Tell(error)) => {
+            tracing::warn!("endpoint: refused a request from {peer:?}: {error}");
+            return refuse(&mut writer, error);
+        }
     };
     match request {
         Request::Publish { mut event } => {
@@ -266,6 +277,78 @@ fn watch(host: &Host, mut writer: TcpStream, expression: Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Counts what a reader gave.
+    struct Counted<'a> {
+        bytes: &'a [u8],
+        read: &'a std::cell::Cell<usize>,
+    }
+
+    impl Read for Counted<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.bytes.read(buf)?;
+            self.read.set(self.read.get() + n);
+            Ok(n)
+        }
+    }
+
+    const TOKEN: &str = "0123456789abcdef";
+
+    /// Frames built from pieces of the protocol, valid and not.
+    fn frames() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(format!(r#"{{"token": "{TOKEN}", "protocol": 1}}"#).into_bytes()),
+            Just(br#"{"token": "nope", "protocol": 1}"#.to_vec()),
+            Just(br#"{"request": "publish", "event": {"topic": "t"}}"#.to_vec()),
+            Just(br#"{"request": "watch", "expression": "topic=("}"#.to_vec()),
+            Just(b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[".repeat(40)),
+            Just(b"\n".to_vec()),
+            Just(vec![0xff, 0xfe, b'{']),
+            prop::collection::vec(any::<u8>(), 0..300),
+            (1usize..3000).prop_map(|n| vec![b' '; n]),
+        ];
+        prop::collection::vec(piece, 0..6).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        /// Whatever arrives, reading it never panics, and without the token nothing past the
+        /// hello's limit is read.
+        #[test]
+        fn any_frame_is_read_safely_and_little_is_read_without_the_token(bytes in frames()) {
+            let read = std::cell::Cell::new(0);
+            let outcome = read_request(Counted { bytes: &bytes, read: &read }, TOKEN);
+            let token_checked = bytes
+                .split(|b| *b == b'\n')
+                .next()
+                .and_then(|hello| serde_json::from_slice::<Hello>(hello).ok())
+                .is_some_and(|hello| hello.token == TOKEN);
+            if !token_checked {
+                prop_assert!(outcome.is_err());
+                prop_assert!(read.get() as u64 <= MAX_HELLO_BYTES, "{} bytes read", read.get());
+            }
+        }
+    }
+
+    #[test]
+    fn a_hello_and_request_read_as_sent() {
+        let frame =
+            format!("{{\"token\": \"{TOKEN}\", \"protocol\": 1}}\n{{\"request\": \"plugins\"}}\n");
+        assert!(matches!(
+            read_request(frame.as_bytes(), TOKEN),
+            Ok(Request::Plugins)
+        ));
+        let old = format!("{{\"token\": \"{TOKEN}\", \"request\": \"plugins\"}}\n");
+        match read_request(old.as_bytes(), TOKEN) {
+            Err(Refusal::Tell(error)) => assert!(error.contains("unversioned"), "{error}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            read_request(&b"{}\n"[..], TOKEN).unwrap_err(),
+            Refusal::Token
+        );
+        assert_eq!(read_request(&b""[..], TOKEN).unwrap_err(), Refusal::Gone);
+    }
 
     #[test]
     fn token_comparison() {
