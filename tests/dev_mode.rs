@@ -602,3 +602,20 @@ fn the_endpoint_bounds_what_it_reads_and_holds_before_the_token() {
         vec![json!(true)]
     );
 }
+
+/// A hook that is a symlink to a file outside the plugin folders (a shared checkout): editing
+/// the file it points to reloads the plugin, as editing the hook would.
+#[cfg(unix)]
+#[test]
+fn editing_the_target_of_a_symlinked_hook_reloads_it() {
+    let s = Sandbox::new();
+    let shared = s.write("checkout/linked.rhai", &counting_hook("v1"));
+    std::fs::create_dir_all(s.plugins().join("linked/hook")).unwrap();
+    std::os::unix::fs::symlink(&shared, s.plugins().join("linked/hook/linked.rhai")).unwrap();
+    let _host = start_watching(&s);
+    assert_eq!(answer(&s, "t"), vec![json!(["v1", 1])]);
+    save(&shared, &counting_hook("v2"));
+    eventually("the edit of the link's target to answer", || {
+        (answer(&s, "t") == vec![json!(["v2", 1])]).then_some(())
+    });
+}

@@ -227,6 +227,16 @@ impl PluginRegistry {
         &self.search_paths
     }
 
+    /// Every file the loaded plugins are made of (hooks, importable modules, launcher
+    /// configs), as found (not resolved): what a change to reloads them.
+    pub fn plugin_files(&self) -> Vec<PathBuf> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries
+            .iter()
+            .flat_map(|entry| entry.fingerprint.iter().map(|(path, _, _)| path.clone()))
+            .collect()
+    }
+
     /// Every plugin with its current subscription count.
     pub fn reports(&self) -> Vec<PluginReport> {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
