@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# A long fuzz round over every parser that reads outside input: subscription expressions
+# (connect-core), launcher configs (connect-launcher) and the local endpoint's frames
+# (ftrack-connect). CI runs the same properties with proptest's default 256 cases each as part
+# of `cargo test --workspace`; this runs CASES per property (default 20000), in release mode.
+#
+#   ./scripts/fuzz.sh [CASES]
+#
+# A failure prints the smallest input proptest found and saves it under the crate's
+# proptest-regressions/ folder, so the next `cargo test` tries it first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cases=${1:-20000}
+export PROPTEST_CASES=$cases
+start=$(date +%s)
+failed=0
+run() {
+    local what=$1 out
+    shift
+    echo "== $what ($cases cases per property)" >&2
+    if out=$(cargo test --quiet --release --locked "$@" 2>&1); then
+        grep -E '^test result' <<<"$out" >&2 || true
+    else
+        echo "$out" >&2
+        failed=1
+    fi
+}
+run "subscription expressions" -p connect-core --test expressions props::
+run "launcher configs" -p connect-launcher fuzz::
+run "endpoint frames" -p ftrack-connect --lib endpoint::server::tests::any_frame
+echo "== done in $(( $(date +%s) - start )) s" >&2
+exit $failed
