@@ -355,8 +355,13 @@ impl EventHub {
             match call_in_dispatch(&*sub.handler, event, &mut forms) {
                 Ok(value) => {
                     if reply {
-                        let reply = reply_to(event, &sub.metadata, value.to_json());
-                        if !value.is_null() && self.publish_async(reply, None) {
+                        // A reply the queue refuses (see `chain`) was not sent: not counted.
+                        if !value.is_null()
+                            && self.publish_async(
+                                reply_to(event, &sub.metadata, value.to_json()),
+                                None,
+                            )
+                        {
                             results.push(value);
                         }
                     } else {
