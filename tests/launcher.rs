@@ -550,17 +550,18 @@ fn bad_configs_are_reported_and_skipped() {
             os_key()
         )
     );
-    // Every problem is also in the log, naming the file.
+    // Every problem is also in the log file, naming the file; `plugins` lists them once,
+    // not again on stderr.
+    let log = std::fs::read_to_string(s.user_data_dir().join("log/ftrack_connect.log")).unwrap();
     for file in [
         "bad-json.json",
         "bad-yaml.yaml",
         "missing-key.json",
         "bad-regex.json",
     ] {
-        assert!(
-            stderr.contains(&launch_dir.join(file).display().to_string()),
-            "{stderr}"
-        );
+        let path = launch_dir.join(file).display().to_string();
+        assert!(log.contains(&path), "{log}");
+        assert!(!stderr.contains(&path), "{stderr}");
     }
 
     // A config from the config paths is the launcher's own problem.
@@ -667,4 +668,303 @@ fn integrations_decide_what_is_offered_and_which_environment_applies() {
     let record = wait_for_record(&programs[0]);
     assert_eq!(record.env.get("PIPELINE").map(String::as_str), Some("on"));
     assert_eq!(record.env.get("OTHER"), None);
+}
+
+/// The warnings (`warning`-level lines) in `text` that contain every one of `parts`.
+fn warnings_with<'a>(text: &'a str, parts: &[&str]) -> Vec<&'a str> {
+    text.lines()
+        .filter(|line| line.contains("WARN") || line.contains("warning"))
+        .filter(|line| parts.iter().all(|part| line.contains(part)))
+        .collect()
+}
+
+/// Asserts that the log file holds one warning with each `(source, key)`, and stderr at most
+/// one; returns the log (it keeps every run's lines: call this after the first run).
+#[track_caller]
+fn logged_once(s: &Sandbox, stderr: &str, expected: &[(&str, &str)]) -> String {
+    let log = std::fs::read_to_string(s.user_data_dir().join("log/ftrack_connect.log")).unwrap();
+    for (source, key) in expected {
+        let found = warnings_with(&log, &[source, key]).len();
+        assert_eq!(found, 1, "one warning about {key} from {source}:\n{log}");
+        assert!(warnings_with(stderr, &[source, key]).len() <= 1, "{stderr}");
+    }
+    log
+}
+
+/// The `warnings` of plugin `name` in `plugins --json`.
+fn plugin_warnings(s: &Sandbox, name: &str) -> Vec<String> {
+    let warnings = s.plugin(name)["warnings"].as_array().unwrap().clone();
+    warnings
+        .iter()
+        .map(|w| w.as_str().unwrap().into())
+        .collect()
+}
+
+/// A plugin folder with a launch hook for painter: `body` is its handler's, which gets `event`.
+fn painter_launch_hook(s: &Sandbox, body: &str) {
+    let subscribe = "session.event_hub.subscribe(\"topic=ftrack.connect.application.launch \
+                     and data.application.identifier=painter_*\", Fn(\"adjust\"));";
+    let hook = format!("fn adjust(event) {{ {body} }}\nfn register(session) {{ {subscribe} }}");
+    s.hook("studio-env", "launch_env.rhai", &hook);
+}
+
+/// A name with `=` reaches a program cut at the `=` (`A=B.set: x` gives it `A` holding `B=x`),
+/// a NUL byte makes the OS refuse the whole start, and an empty name is no variable. Such
+/// entries are left out wherever they come from, each with a warning naming its source; the
+/// rest of the environment applies and the program starts.
+#[test]
+fn environment_names_with_equals_or_nul_are_refused_and_the_rest_applies() {
+    let s = Sandbox::new();
+    let programs = install_painters(&s, &["10"]);
+    let mut config = painter_config(&s);
+    config["environment_variables"] = json!({
+        "A=B.set": "from-config",
+        "NUL\u{0}NAME.set": "from-config",
+        "": "from-config",
+        "CONFIG_OK.set": "applied",
+    });
+    launch_plugin(&s, "studio-apps", &[("painter.json", &config.to_string())]);
+    painter_launch_hook(
+        &s,
+        r#"
+            event.data.options.env["C=D"] = "from-hook";
+            event.data.options.env["NUL\x00HOOK"] = "from-hook";
+            event.data.options.env.HOOK_OK = "applied";
+            #{ integration: #{ name: "studio", env: #{
+                "E=F.set": "from-integration",
+                "NUL\x00INTEGRATION.prepend": "from-integration",
+                "INTEGRATION_OK.set": "applied",
+            } } }"#,
+    );
+
+    let args = ["studio-launch-painter", "--selection", "Task:t1"];
+    let Captured { stderr, .. } = launch(&s, &args, &[]).success();
+    let record = wait_for_record(&programs[0]);
+    for name in ["CONFIG_OK", "HOOK_OK", "INTEGRATION_OK"] {
+        assert_eq!(record.env.get(name).map(String::as_str), Some("applied"));
+    }
+    let leaked: Vec<_> = record
+        .env
+        .iter()
+        .filter(|(_, v)| v.contains("from-"))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "refused entries reached the program: {leaked:?}"
+    );
+
+    let file = s
+        .plugins()
+        .join("studio-apps/launch/painter.json")
+        .display()
+        .to_string();
+    logged_once(
+        &s,
+        &stderr,
+        &[
+            (file.as_str(), r#""A=B.set""#),
+            (file.as_str(), r#""NUL\0NAME.set""#),
+            (file.as_str(), r#"environment_variables "": "#),
+            ("data.options.env", r#""C=D""#),
+            ("data.options.env", r#""NUL\0HOOK""#),
+            ("integration studio", r#""E=F.set""#),
+            ("integration studio", r#""NUL\0INTEGRATION.prepend""#),
+        ],
+    );
+
+    // The config's problems are its plugin's warnings; the config itself is used.
+    let warnings = plugin_warnings(&s, "studio-apps");
+    assert_eq!(warnings.len(), 3, "{warnings:#?}");
+    let prefix = format!("launcher config {file}: environment_variables ");
+    assert!(
+        warnings.iter().all(|w| w.starts_with(&prefix)),
+        "{warnings:#?}"
+    );
+    assert_eq!(
+        field(&discover(&s, &["Task:t1"]), "applicationIdentifier"),
+        ["painter_10"]
+    );
+}
+
+/// Launcher configs and launch hooks cannot replace who the program acts for: the signed-in
+/// server, user and key win, and each attempt is one warning naming its source and the
+/// variable, never the value. `FTRACK_CONNECT_ALLOW_CREDENTIALS_OVERRIDE=1` lets them.
+#[test]
+fn configs_and_hooks_cannot_replace_the_signed_in_credentials() {
+    let s = Sandbox::new();
+    let programs = install_painters(&s, &["10"]);
+    let mut config = painter_config(&s);
+    config["environment_variables"] = json!({
+        "FTRACK_API_KEY.set": "config-secret",
+        "FTRACK_SERVER.set": "https://config.example.com",
+        "FTRACK_API_OTHER": "config-secret",
+        "CONFIG_OK.set": "applied",
+    });
+    launch_plugin(&s, "studio-apps", &[("painter.json", &config.to_string())]);
+    painter_launch_hook(
+        &s,
+        r#"
+            event.data.options.env.FTRACK_API_USER = "hook-user";
+            event.data.options.env.FTRACK_APIKEY = "hook-secret";
+            event.data.options.env.HOOK_OK = "applied";
+            #{ integration: #{ name: "studio", env: #{
+                "FTRACK_API_KEY.set": "integration-secret",
+                "FTRACK_SERVER.unset": "",
+                "INTEGRATION_OK.set": "applied",
+            } } }"#,
+    );
+    let signed_in = [
+        ("FTRACK_SERVER", "https://studio.example.com"),
+        ("FTRACK_API_KEY", "s3cr3t-api-key"),
+    ];
+    let args = ["studio-launch-painter", "--selection", "Task:t1"];
+    let record_file = PathBuf::from(format!("{}.record", programs[0].display()));
+    let log_file = s.user_data_dir().join("log/ftrack_connect.log");
+    let secrets = [
+        "s3cr3t-api-key",
+        "config-secret",
+        "hook-secret",
+        "integration-secret",
+    ];
+    let no_secret_in = |texts: &[&str]| {
+        for (text, secret) in texts.iter().flat_map(|t| secrets.map(|s| (t, s))) {
+            assert!(!text.contains(secret), "{secret} reached a log: {text}");
+        }
+    };
+
+    let Captured { stdout, stderr, .. } = launch(&s, &args, &signed_in).success();
+    let record = wait_for_record(&programs[0]);
+    let var = |name: &str| record.env.get(name).map(String::as_str);
+    assert_eq!(var("FTRACK_SERVER"), Some("https://studio.example.com"));
+    assert_eq!(var("FTRACK_API_USER"), Some("alice"));
+    assert_eq!(var("FTRACK_API_KEY"), Some("s3cr3t-api-key"));
+    assert_eq!(var("FTRACK_APIKEY"), Some("s3cr3t-api-key"));
+    assert_eq!(var("FTRACK_API_OTHER"), None);
+    for name in ["CONFIG_OK", "HOOK_OK", "INTEGRATION_OK"] {
+        assert_eq!(var(name), Some("applied"));
+    }
+    let file = s
+        .plugins()
+        .join("studio-apps/launch/painter.json")
+        .display()
+        .to_string();
+    let attempts = [
+        (file.as_str(), r#""FTRACK_API_KEY.set""#),
+        (file.as_str(), r#""FTRACK_SERVER.set""#),
+        (file.as_str(), r#""FTRACK_API_OTHER""#),
+        ("data.options.env", r#""FTRACK_API_USER""#),
+        ("data.options.env", r#""FTRACK_APIKEY""#),
+        ("integration studio", r#""FTRACK_API_KEY.set""#),
+        ("integration studio", r#""FTRACK_SERVER.unset""#),
+    ];
+    let log = logged_once(&s, &stderr, &attempts);
+    let refusals = warnings_with(&log, &["FTRACK_CONNECT_ALLOW_CREDENTIALS_OVERRIDE=1"]);
+    assert_eq!(
+        refusals.len(),
+        attempts.len(),
+        "each says how to allow it:\n{log}"
+    );
+    // The config's attempts are its plugin's warnings.
+    let warnings = plugin_warnings(&s, "studio-apps").join("\n");
+    for variable in ["FTRACK_API_KEY", "FTRACK_SERVER", "FTRACK_API_OTHER"] {
+        assert!(warnings.contains(variable), "{warnings}");
+    }
+    let log = std::fs::read_to_string(&log_file).unwrap();
+    no_secret_in(&[&stdout, &stderr, &log, &warnings]);
+
+    // With the opt-in, configs and hooks apply in their usual order, without warnings.
+    std::fs::remove_file(&record_file).unwrap();
+    let mut env = signed_in.to_vec();
+    env.push(("FTRACK_CONNECT_ALLOW_CREDENTIALS_OVERRIDE", "1"));
+    let Captured { stdout, stderr, .. } = launch(&s, &args, &env).success();
+    let record = wait_for_record(&programs[0]);
+    let var = |name: &str| record.env.get(name).map(String::as_str);
+    assert_eq!(var("FTRACK_SERVER"), None);
+    assert_eq!(var("FTRACK_API_USER"), Some("hook-user"));
+    assert_eq!(var("FTRACK_API_KEY"), Some("integration-secret"));
+    assert_eq!(var("FTRACK_APIKEY"), Some("hook-secret"));
+    assert_eq!(var("FTRACK_API_OTHER"), Some("config-secret"));
+    let this_run = std::fs::read_to_string(&log_file).unwrap()[log.len()..].to_string();
+    for text in [&stderr, &this_run] {
+        assert!(warnings_with(text, &["FTRACK_"]).is_empty(), "{text}");
+    }
+    assert!(
+        this_run.contains(
+            "FTRACK_CONNECT_ALLOW_CREDENTIALS_OVERRIDE=1: launcher configs and \
+                           launch hooks may change the signed-in credentials"
+        ),
+        "the opt-in is in the log:\n{this_run}"
+    );
+    no_secret_in(&[&stdout, &stderr, &this_run]);
+}
+
+/// Configs that would make reading them slow or costly are refused, each naming its file, in
+/// bounded time, and the others work: a regular expression that compiles to megabytes, YAML
+/// nested in thousands of brackets (its scanner is quadratic in that nesting), YAML aliases
+/// that expand to billions of values, a file far bigger than any config.
+#[test]
+fn costly_configs_are_refused_with_their_path() {
+    let s = Sandbox::new();
+    install_painters(&s, &["10"]);
+    let mut big_regex = painter_config(&s);
+    big_regex["identifier"] = json!("big-regex");
+    big_regex["search_path"][os_key()]["expression"] = json!(["bin", "\\w{100}"]);
+    let mut huge = painter_config(&s);
+    huge["identifier"] = json!("huge");
+    huge["description"] = json!("x".repeat(300 << 10));
+    let valid_yaml = format!(
+        "identifier: y\nlabel: Y\napplicationIdentifier: y\nsearch_path:\n  {}: {{prefix: [/opt], expression: [y]}}\n",
+        os_key()
+    );
+    let nested = format!("{}1{}", "{a: ".repeat(20_000), "}".repeat(20_000));
+    let deep = format!("{valid_yaml}environment_variables: {nested}\n");
+    let mut aliases = format!("{valid_yaml}integrations:\n  l0: &l0 [x, x, x, x, x, x, x, x]\n");
+    for level in 1..12 {
+        let alias = format!("*l{}", level - 1);
+        let list = [alias.as_str(); 10].join(", ");
+        aliases.push_str(&format!("  l{level}: &l{level} [{list}]\n"));
+    }
+    launch_plugin(
+        &s,
+        "studio-apps",
+        &[
+            ("painter.json", &painter_config(&s).to_string()),
+            ("big-regex.json", &big_regex.to_string()),
+            ("huge.json", &huge.to_string()),
+            ("deep.yaml", &deep),
+            ("aliases.yaml", &aliases),
+        ],
+    );
+
+    let started = std::time::Instant::now();
+    let warnings = plugin_warnings(&s, "studio-apps");
+    // Liveness only: before the limits, the deep file alone took seconds, a deeper one minutes.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert_eq!(warnings.len(), 4, "{warnings:#?}");
+    let launch_dir = s.plugins().join("studio-apps/launch");
+    let about = |file: &str| {
+        let prefix = format!("launcher config {}: ", launch_dir.join(file).display());
+        let found = warnings.iter().find_map(|w| w.strip_prefix(&prefix));
+        found.unwrap_or_else(|| panic!("no warning about {file}: {warnings:#?}"))
+    };
+    let regex = format!(
+        "search_path.{}.expression[1]: invalid regular expression \"\\\\w{{100}}\": too big: it \
+         compiles to more than 2 MiB",
+        os_key()
+    );
+    assert!(about("big-regex.json").starts_with(&regex), "{warnings:#?}");
+    assert_eq!(
+        about("huge.json"),
+        "too big: more than 256 KiB (a launcher config is a few KiB)"
+    );
+    let brackets = "not read: more than 512 `[` and `{` (the next at line 6";
+    assert!(about("deep.yaml").starts_with(brackets), "{warnings:#?}");
+    assert_eq!(
+        about("aliases.yaml"),
+        "not read: its aliases (`*name`) expand to too many values (at most 524288)"
+    );
+    assert_eq!(
+        field(&discover(&s, &["Task:t1"]), "applicationIdentifier"),
+        ["painter_10"]
+    );
 }

@@ -7,6 +7,13 @@
 //! platform's search path. A file that fails any of that is reported with its path (and line
 //! and column where the parser gives them) and skipped, so that a mistake shows up at start-up
 //! rather than as an action that silently never appears.
+//!
+//! Reading any file is bounded in time and memory, whatever it holds (the host reads them all
+//! when it starts): at most [`MAX_CONFIG_BYTES`]; YAML with at most [`MAX_YAML_BRACKETS`]
+//! brackets and [`MAX_YAML_VALUES`] values once its aliases are expanded; each regular
+//! expression compiled within [`REGEX_SIZE_LIMIT`], a config's within [`REGEX_BUDGET`]. A file
+//! past a limit is refused like any other bad config. The property tests in `config/fuzz.rs`
+//! feed `parse` hostile text.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,6 +22,13 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+
+use crate::environment::{self, is_credential, Credentials};
+
+mod patterns;
+mod syntax;
+pub use patterns::{REGEX_BUDGET, REGEX_SIZE_LIMIT};
+pub use syntax::{MAX_CONFIG_BYTES, MAX_YAML_BRACKETS, MAX_YAML_VALUES};
 
 /// ftrack's default `version_expression`: the last run of digits (with dots and the letters
 /// `v`, `a`, `b`, `c`) in the matched path, `.../folder/v1.8v2b1/app` giving `1.8v2b1`.
@@ -128,8 +142,38 @@ pub struct LauncherConfig {
     /// program is then simply not offered here).
     pub search_path: Option<SearchPath>,
     /// Connect 26's `environment_variables`, in file order, keys as written (with their
-    /// `.append`/`.prepend`/`.set`/`.unset` suffixes).
+    /// `.append`/`.prepend`/`.set`/`.unset` suffixes); only the entries that passed
+    /// [`environment::check_entry`].
     pub environment: Map<String, Value>,
+    /// What was left out of the config (its entries that could not be used), each completing
+    /// "launcher config FILE: ". The config is used without them.
+    pub warnings: Vec<String>,
+}
+
+impl LauncherConfig {
+    /// Removes the `environment` entries that change a credential ([`is_credential`]) unless
+    /// `credentials` allows that; returns a warning for each, as [`LauncherConfig::warnings`].
+    ///
+    /// Done when the configs are read, not at each launch, so that the attempt shows in
+    /// `plugins` and is logged once, next to the config's other problems.
+    pub fn withhold_credentials(&mut self, credentials: Credentials) -> Vec<String> {
+        if credentials == Credentials::Overridable {
+            return Vec::new();
+        }
+        let mut warnings = Vec::new();
+        self.environment
+            .retain(|key, _| match environment::parse_key(key) {
+                Ok((name, _)) if is_credential(name) => {
+                    warnings.push(format!(
+                        "environment_variables {key:?}: {}",
+                        Credentials::refusal(name)
+                    ));
+                    false
+                }
+                _ => true,
+            });
+        warnings
+    }
 }
 
 /// Why a file is not a usable launcher config. Displays as `file: message`.
@@ -213,40 +257,8 @@ pub fn parse(
         file: file.to_path_buf(),
         message,
     };
-    let raw = deserialize(format, text).map_err(error)?;
+    let raw = syntax::deserialize(format, text).map_err(error)?;
     check(file, raw, platform).map_err(error)
-}
-
-fn deserialize(format: Format, text: &str) -> Result<RawConfig, String> {
-    // serde_path_to_error names the key a type error is at (`search_path.linux.prefix`) when
-    // the parser's own message does not; the parsers add the line and column.
-    let located = |path: String, message: String| {
-        if path == "." || path == "?" || message.starts_with(&format!("{path}: ")) {
-            message
-        } else {
-            format!("{path}: {message}")
-        }
-    };
-    match format {
-        Format::Json => {
-            let mut parser = serde_json::Deserializer::from_str(text);
-            let parsed = serde_path_to_error::deserialize::<_, RawConfig>(&mut parser)
-                .map_err(|err| (err.path().to_string(), err.into_inner()))
-                .and_then(|raw| parser.end().map(|()| raw).map_err(|e| (".".into(), e)));
-            parsed.map_err(|(path, err)| match err.classify() {
-                serde_json::error::Category::Data => located(path, err.to_string()),
-                _ => format!("not valid JSON: {err}"),
-            })
-        }
-        Format::Yaml => {
-            // Parsed untyped first, so that a syntax error is told apart from a wrong key.
-            serde_norway::from_str::<serde_norway::Value>(text)
-                .map_err(|err| format!("not valid YAML: {err}"))?;
-            let parser = serde_norway::Deserializer::from_str(text);
-            serde_path_to_error::deserialize(parser)
-                .map_err(|e| located(e.path().to_string(), e.into_inner().to_string()))
-        }
-    }
 }
 
 fn check(file: &Path, mut raw: RawConfig, platform: &str) -> Result<LauncherConfig, String> {
@@ -290,13 +302,14 @@ fn check(file: &Path, mut raw: RawConfig, platform: &str) -> Result<LauncherConf
     }
     // Other platforms' entries were checked for shape; only this one's patterns compile.
     let search_path = match raw.search_path.remove(platform) {
-        Some(entry) => Some(compile_search_path(
+        Some(entry) => Some(patterns::compile_search_path(
             &format!("search_path.{platform}"),
             entry,
             platform,
         )?),
         None => None,
     };
+    let (environment, warnings) = checked_environment(raw.environment_variables);
     if search_path.is_none() {
         tracing::debug!(
             "launcher config {}: no search_path for {platform}, nothing to offer here",
@@ -315,74 +328,35 @@ fn check(file: &Path, mut raw: RawConfig, platform: &str) -> Result<LauncherConf
         priority: raw.priority.unwrap_or(LAST_PRIORITY),
         integrations,
         search_path,
-        environment: raw.environment_variables.unwrap_or_default(),
+        environment,
+        warnings,
     })
 }
 
-fn compile_search_path(
-    key: &str,
-    entry: RawSearchPath,
-    platform: &str,
-) -> Result<SearchPath, String> {
-    let mut prefix = entry.prefix.into_iter();
-    let Some(mut root) = prefix.next() else {
-        return Err(format!(
-            "{key}.prefix is empty; its first item must be the folder the search starts in"
-        ));
-    };
-    // On Windows `C:` means the current folder of drive C; ftrack reads it as `C:\`.
-    if platform == "windows" && root.ends_with(':') {
-        root.push('\\');
-    }
-    let rest: Vec<String> = prefix.collect();
-    let prefix_levels = rest
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (format!("{key}.prefix[{}]", i + 1), e));
-    let expression_levels = entry
-        .expression
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (format!("{key}.expression[{i}]"), e));
-    let levels = prefix_levels
-        .chain(expression_levels)
-        .map(|(name, pattern)| compile(&name, &format!("^(?:{pattern})"), pattern))
-        .collect::<Result<Vec<_>, _>>()?;
-    let version_pattern = entry
-        .version_expression
-        .unwrap_or_else(|| DEFAULT_VERSION_EXPRESSION.to_string());
-    let name = format!("{key}.version_expression");
-    let version_expression = compile(&name, &version_pattern, &version_pattern)?;
-    if !version_expression
-        .capture_names()
-        .any(|group| group == Some("version"))
-    {
-        return Err(format!(
-            "{name} {version_pattern:?} has no group named `version`, such as (?P<version>\\d+)"
-        ));
-    }
-    Ok(SearchPath {
-        root: PathBuf::from(root),
-        levels,
-        version_expression,
-        launch_arguments: entry.launch_arguments.unwrap_or_default(),
-    })
+/// The entries of `environment_variables` that can be applied, and a warning for each of the
+/// others.
+///
+/// A bad entry (a name with `=` or a NUL byte, an unknown action, a value that is not text)
+/// leaves the rest of the config usable, unlike a bad regular expression: the search needs
+/// every level, but the program still starts without one of its variables, most often well
+/// enough to work or to show what is missing. Refusing the whole config would take the
+/// application away from every artist over one mistyped entry; the warning, in `plugins` and
+/// the log at start-up, names the file and the key, so the pipeline engineer sees it first.
+fn checked_environment(raw: Option<Map<String, Value>>) -> (Map<String, Value>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut environment = raw.unwrap_or_default();
+    environment.retain(|key, value| match environment::check_entry(key, value) {
+        Ok(_) => true,
+        Err(problem) => {
+            warnings.push(format!("environment_variables {problem}"));
+            false
+        }
+    });
+    (environment, warnings)
 }
 
-/// Compiles `pattern` (as `written` in the file, for the message).
-fn compile(name: &str, pattern: &str, written: &str) -> Result<Regex, String> {
-    Regex::new(pattern).map_err(|err| {
-        // The regex crate's message spans lines, with a caret under the pattern; its last line
-        // says what is wrong.
-        let text = err.to_string();
-        let reason = text
-            .lines()
-            .rev()
-            .find_map(|line| line.trim().strip_prefix("error: "))
-            .unwrap_or(text.trim());
-        format!("{name}: invalid regular expression {written:?}: {reason}")
-    })
-}
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {

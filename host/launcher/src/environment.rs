@@ -14,6 +14,18 @@
 //! Path lists are joined with the OS path separator (`:`, or `;` on Windows). A value may be
 //! a string, a number, a boolean, or a list of those (joined into a path list). Connect 26's
 //! `environment_variables` in a launcher config use the same rules.
+//!
+//! **Names are checked** wherever they come from (a config, a hook's `integration.env`, a
+//! hook's changes to `data.options.env`): a name that is empty or holds `=` or a NUL byte is
+//! refused ([`check_name`]), because the OS cannot pass it on as written: `A=B` would reach
+//! the program as `A` holding `B=...`, and a NUL makes the start fail altogether. A value with
+//! a NUL byte is refused for the same reason. Nothing stricter is asked of names: POSIX allows
+//! any other byte and Windows has names such as `ProgramFiles(x86)`.
+//!
+//! **Credentials are protected**: [`is_credential`] names the variables that say who the
+//! program acts for (`FTRACK_SERVER`, `FTRACK_API_USER`, `FTRACK_API_KEY`, ...). They are the
+//! signed-in user's; configs and hooks may not change them unless the host runs with
+//! [`ALLOW_CREDENTIALS_VAR`]`=1` ([`Credentials`]).
 
 use serde_json::{Map, Value};
 
@@ -58,6 +70,103 @@ pub fn split_action(key: &str) -> Result<(&str, EnvAction), String> {
     Ok((name, action))
 }
 
+/// Splits `key` as [`split_action`] does and checks the name with [`check_name`].
+pub fn parse_key(key: &str) -> Result<(&str, EnvAction), String> {
+    let (name, action) = split_action(key)?;
+    check_name(name).map_err(|reason| format!("{key:?}: {reason}"))?;
+    Ok((name, action))
+}
+
+/// Whether `name` can be given to a program as it is written; see the module documentation.
+/// The error says what is wrong with it (it completes "`KEY`: ").
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        Err("no variable name".into())
+    } else if name.contains('=') {
+        Err(format!(
+            "the name {name:?} contains `=`, which would end it there"
+        ))
+    } else if name.contains('\0') {
+        Err(format!("the name {name:?} contains a NUL byte"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Names the host environment variable that lets configs and hooks set credentials.
+pub const ALLOW_CREDENTIALS_VAR: &str = "FTRACK_CONNECT_ALLOW_CREDENTIALS_OVERRIDE";
+
+/// Whether launcher configs and launch hooks may set the credential variables
+/// ([`is_credential`]).
+///
+/// The switch is a variable of the host's environment rather than a key of a config: whether
+/// programs may be started as someone other than the signed-in user is the decision of whoever
+/// deploys the host (a render-farm submitter running under a service account), not of the
+/// files that would do the replacing. A config key would let any plugin folder grant itself
+/// the right, and could not cover hooks; one switch covers configs and hooks alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Credentials {
+    /// The signed-in values win; every attempt to change them is a warning.
+    #[default]
+    Protected,
+    /// Configs and hooks may set them, in the usual order (the host runs with
+    /// [`ALLOW_CREDENTIALS_VAR`]`=1`).
+    Overridable,
+}
+
+impl Credentials {
+    /// [`Credentials::Overridable`] when the host's [`ALLOW_CREDENTIALS_VAR`] is `1` (or
+    /// `true`, `yes`), else protected.
+    pub fn from_host_environment() -> Credentials {
+        match std::env::var(ALLOW_CREDENTIALS_VAR) {
+            Ok(value)
+                if ["1", "true", "yes"].contains(&value.trim().to_ascii_lowercase().as_str()) =>
+            {
+                Credentials::Overridable
+            }
+            _ => Credentials::Protected,
+        }
+    }
+
+    /// Why a change to the credential `name` is refused: names the variable, never the value
+    /// (it may be a key).
+    pub fn refusal(name: &str) -> String {
+        format!(
+            "{name} is a credential of the signed-in user, which launcher configs and launch \
+             hooks may not change; left as signed in (the host allows changes with \
+             {ALLOW_CREDENTIALS_VAR}=1)"
+        )
+    }
+}
+
+/// Whether `name` is a credential: `FTRACK_SERVER`, `FTRACK_APIKEY` or any `FTRACK_API_*`
+/// (`FTRACK_API_KEY`, `FTRACK_API_USER`, ...). Compared without regard to case, as Windows
+/// compares names; on Unix no program reads a lower-case spelling, and refusing it there too
+/// keeps a config behaving the same on every platform.
+pub fn is_credential(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    name == "FTRACK_SERVER" || name == "FTRACK_APIKEY" || name.starts_with("FTRACK_API_")
+}
+
+/// Checks one entry as [`apply`] would apply it, without applying it: the key, and the value
+/// unless the action is `.unset`. Returns the variable's name.
+pub fn check_entry<'k>(key: &'k str, value: &Value) -> Result<&'k str, String> {
+    let (name, action) = parse_key(key)?;
+    if action != EnvAction::Unset {
+        text_of(key, value)?;
+    }
+    Ok(name)
+}
+
+/// `value` as text for the entry `key`, refusing a NUL byte (the OS would refuse the start).
+fn text_of(key: &str, value: &Value) -> Result<String, String> {
+    let text = value_text(value).map_err(|expected| format!("{key:?}: expected {expected}"))?;
+    if text.contains('\0') {
+        return Err(format!("{key:?}: the value contains a NUL byte"));
+    }
+    Ok(text)
+}
+
 /// An environment value as text: strings as they are, numbers and booleans written out,
 /// lists joined into a path list.
 pub fn value_text(value: &Value) -> Result<String, String> {
@@ -68,9 +177,9 @@ pub fn value_text(value: &Value) -> Result<String, String> {
         Value::Array(items) => items
             .iter()
             .map(|item| match item {
-                Value::Array(_) | Value::Object(_) => {
-                    Err(format!("a list of texts, not one holding {item}"))
-                }
+                // Says what, never the value: it may be a key.
+                Value::Array(_) => Err("a list of texts, not one holding a list".into()),
+                Value::Object(_) => Err("a list of texts, not one holding a map".into()),
                 other => value_text(other),
             })
             .collect::<Result<Vec<_>, _>>()
@@ -81,13 +190,14 @@ pub fn value_text(value: &Value) -> Result<String, String> {
 }
 
 /// Applies one `integration.env` entry to `env` (a map of variable name to string).
+/// An entry whose name or value the OS could not pass on is refused (see [`check_name`]).
 pub fn apply(env: &mut Map<String, Value>, key: &str, value: &Value) -> Result<(), String> {
-    let (name, action) = split_action(key)?;
+    let (name, action) = parse_key(key)?;
     if action == EnvAction::Unset {
         env.remove(name);
         return Ok(());
     }
-    let text = value_text(value).map_err(|expected| format!("{key:?}: expected {expected}"))?;
+    let text = text_of(key, value)?;
     let current = env
         .get(name)
         .and_then(Value::as_str)
@@ -110,12 +220,25 @@ pub fn apply(env: &mut Map<String, Value>, key: &str, value: &Value) -> Result<(
     Ok(())
 }
 
-/// Applies every entry of `edits` in order; returns the problems with entries that could not
-/// be applied (the others still are).
-pub fn apply_all(env: &mut Map<String, Value>, edits: &Map<String, Value>) -> Vec<String> {
+/// Applies every entry of `edits` in order, except those that change a credential when
+/// `credentials` protects them; returns the problems with entries that were not applied (the
+/// others still are).
+pub fn apply_all(
+    env: &mut Map<String, Value>,
+    edits: &Map<String, Value>,
+    credentials: Credentials,
+) -> Vec<String> {
     edits
         .iter()
-        .filter_map(|(key, value)| apply(env, key, value).err())
+        .filter_map(|(key, value)| {
+            let name = parse_key(key).map(|(name, _)| name);
+            match name {
+                Ok(name) if credentials == Credentials::Protected && is_credential(name) => {
+                    Some(format!("{key:?}: {}", Credentials::refusal(name)))
+                }
+                _ => apply(env, key, value).err(),
+            }
+        })
         .collect()
 }
 
@@ -148,7 +271,7 @@ mod tests {
             "F.append": ["/f1", "/f2"],
             "G.prepend": "/g",
         }));
-        assert!(apply_all(&mut vars, &edits).is_empty());
+        assert!(apply_all(&mut vars, &edits, Credentials::Protected).is_empty());
         assert_eq!(
             Value::Object(vars),
             json!({
@@ -163,10 +286,95 @@ mod tests {
         let mut vars = Map::new();
         let edits =
             env(json!({"A.sideways": "x", "B": {"no": "maps"}, "C.set": "ok", ".set": "x"}));
-        let problems = apply_all(&mut vars, &edits);
+        let problems = apply_all(&mut vars, &edits, Credentials::Protected);
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(problems[0].contains("unknown action `.sideways`"));
         assert!(problems[1].contains("expected a text, not a map"));
         assert_eq!(Value::Object(vars), json!({"C": "ok"}));
+    }
+
+    #[test]
+    fn names_the_os_cannot_pass_on_are_refused() {
+        let mut vars = Map::new();
+        let edits = env(json!({
+            "A=B.set": "x", "NUL\0.set": "x", "": "x", "=": "x", "V.set": "a\0b",
+            "ProgramFiles(x86).set": "ok", "with space": "ok",
+        }));
+        let problems = apply_all(&mut vars, &edits, Credentials::Protected);
+        assert_eq!(
+            problems,
+            [
+                r#""A=B.set": the name "A=B" contains `=`, which would end it there"#,
+                r#""NUL\0.set": the name "NUL\0" contains a NUL byte"#,
+                r#""": no variable name"#,
+                r#""=": the name "=" contains `=`, which would end it there"#,
+                r#""V.set": the value contains a NUL byte"#,
+            ]
+        );
+        assert_eq!(
+            Value::Object(vars),
+            json!({"ProgramFiles(x86)": "ok", "with space": "ok"})
+        );
+        assert!(check_entry("A=B.unset", &Value::Null).is_err());
+        assert_eq!(check_entry("A.unset", &Value::Null), Ok("A"));
+    }
+
+    #[test]
+    fn credentials_are_protected_unless_allowed() {
+        for name in [
+            "FTRACK_SERVER",
+            "FTRACK_API_KEY",
+            "FTRACK_APIKEY",
+            "FTRACK_API_USER",
+            "FTRACK_API_ANYTHING",
+            "ftrack_api_key",
+        ] {
+            assert!(is_credential(name), "{name}");
+        }
+        for name in [
+            "FTRACK_CONNECT_EVENT",
+            "FTRACK_SERVERS",
+            "FTRACK_APIKEYS",
+            "MY_FTRACK_API_KEY",
+        ] {
+            assert!(!is_credential(name), "{name}");
+        }
+        let edits =
+            env(json!({"FTRACK_API_KEY.set": "secret", "FTRACK_SERVER.unset": null, "OK": "1"}));
+        let given = env(json!({"FTRACK_SERVER": "https://signed-in"}));
+
+        let mut vars = given.clone();
+        let problems = apply_all(&mut vars, &edits, Credentials::Protected);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with(
+            r#""FTRACK_API_KEY.set": FTRACK_API_KEY is a credential of the signed-in user"#
+        ));
+        assert!(problems
+            .iter()
+            .all(|p| !p.contains("secret") && p.contains(ALLOW_CREDENTIALS_VAR)));
+        assert_eq!(
+            Value::Object(vars),
+            json!({"FTRACK_SERVER": "https://signed-in", "OK": "1"})
+        );
+
+        let mut vars = given;
+        assert!(apply_all(&mut vars, &edits, Credentials::Overridable).is_empty());
+        assert_eq!(
+            Value::Object(vars),
+            json!({"FTRACK_API_KEY": "secret", "OK": "1"})
+        );
+    }
+
+    /// A malformed value is described, never quoted: it may be a key.
+    #[test]
+    fn problems_never_quote_values() {
+        let mut vars = Map::new();
+        let edits = env(json!({"A": [["secret"]], "B": [{"k": "secret"}], "C": {"k": "secret"}}));
+        let problems = apply_all(&mut vars, &edits, Credentials::Overridable);
+        assert_eq!(problems.len(), 3);
+        assert!(
+            problems.iter().all(|p| !p.contains("secret")),
+            "{problems:?}"
+        );
     }
 }

@@ -12,10 +12,23 @@
 //!    `data.options` (`env`, `cwd`) in place;
 //! 5. the `integration.env` of their replies (see [`super::environment`]), and their
 //!    `integration.launch_arguments` appended to the command;
-//! 6. `FTRACK_API_KEY` (and the legacy `FTRACK_APIKEY`), unless a hook set one.
+//! 6. `FTRACK_API_KEY` (and the legacy `FTRACK_APIKEY`); with the opt-in below, unless a
+//!    config or hook set one.
 //!
 //! The API key is added last, outside the event, so that hooks (and anything that logs an
 //! event) never see it: Rhai hooks are deliberately not given the key anywhere else either.
+//!
+//! The credentials (`FTRACK_SERVER`, `FTRACK_API_USER`, the key, any `FTRACK_API_*`: see
+//! [`environment::is_credential`]) are the signed-in user's: steps 3 to 5 may not change them.
+//! The config's attempts were left out when it was read; a hook's change to them in
+//! `data.options.env` is undone and its `integration.env` entries for them are not applied,
+//! each attempt logged as a warning that names the hook's part and the variable, never the
+//! value. With [`Credentials::Overridable`] (the host's opt-in) they apply in the order above,
+//! and a key set by a config or hook replaces the signed-in one.
+//!
+//! Every variable name is checked ([`environment::check_name`]); an entry the OS could not pass
+//! on is left out with a warning naming where it came from, and the program starts with the
+//! rest.
 //!
 //! For a config with `integrations`, only the `integration.env` of the integrations it names
 //! apply, and only for groups whose integrations all answered, as in ftrack; without
@@ -30,7 +43,7 @@ use connect_event::payloads::{ApplicationLaunch, IntegrationChanges, LaunchOptio
 use connect_event::Event;
 use serde_json::{json, Map, Value};
 
-use super::environment::{self, value_text};
+use super::environment::{self, check_name, is_credential, value_text, Credentials};
 use super::spawn::spawn_detached;
 use super::{is_bundle, LauncherConfig, Offer, Shared, APPLICATION_LAUNCH_TOPIC};
 
@@ -92,7 +105,9 @@ pub(super) fn start(
     env.insert("FTRACK_API_USER".into(), json!(shared.identity.api_user));
     let encoded = base64::engine::general_purpose::STANDARD.encode(context.to_string());
     env.insert("FTRACK_CONNECT_EVENT".into(), json!(encoded));
-    for problem in environment::apply_all(&mut env, &config.environment) {
+    // The config's entries were checked when it was read (its credentials withheld unless
+    // allowed): nothing is expected to be refused here.
+    for problem in environment::apply_all(&mut env, &config.environment, shared.credentials) {
         tracing::warn!(
             "launcher config {}: environment_variables {problem}",
             config.file.display()
@@ -117,6 +132,13 @@ pub(super) fn start(
         .parent()
         .map(|p| p.to_string_lossy().into_owned());
 
+    // The credentials as the hooks are given them: the signed-in values (with the config's
+    // changes when the host allows them).
+    let given: Map<String, Value> = env
+        .iter()
+        .filter(|(name, _)| is_credential(name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
     let data = ApplicationLaunch {
         command,
         options: LaunchOptions { env, cwd },
@@ -140,14 +162,20 @@ pub(super) fn start(
         None | Some(Value::Null) => Map::new(),
         Some(_) => return Err(LaunchError::hook_change("data.options.env", "a map")),
     };
+    if shared.credentials == Credentials::Protected {
+        keep_credentials(&mut env, &given);
+    }
     let integrations: Vec<&Map<String, Value>> = results
         .iter()
         .filter_map(|result| result.get("integration")?.as_object())
         .collect();
     for integration in env_sources(config, &integrations) {
         if let Some(Value::Object(edits)) = integration.get("env") {
-            let name = integration.get("name").cloned().unwrap_or_default();
-            for problem in environment::apply_all(&mut env, edits) {
+            let name = integration
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("(no name)");
+            for problem in environment::apply_all(&mut env, edits, shared.credentials) {
                 tracing::warn!("integration {name}: env {problem}");
             }
         }
@@ -170,9 +198,16 @@ pub(super) fn start(
         .iter()
         .filter_map(|(key, value)| Some((key.into(), value.as_str()?.into())))
         .collect();
-    variables.extend(opaque);
+    // The host's variables that are not valid Unicode, unless a config or hook set the same
+    // name (the later setting wins, as for every other variable).
+    variables.extend(
+        opaque
+            .into_iter()
+            .filter(|(key, _)| !key.to_str().is_some_and(|key| env.contains_key(key))),
+    );
     if let Some(key) = &shared.identity.api_key {
         for name in ["FTRACK_API_KEY", "FTRACK_APIKEY"] {
+            // Protected, `env` holds no key: configs' and hooks' attempts were undone.
             if !env.contains_key(name) {
                 variables.push((name.into(), key.expose().into()));
             }
@@ -207,19 +242,55 @@ fn host_environment() -> (Map<String, Value>, Vec<(OsString, OsString)>) {
 }
 
 /// The environment a hook left, as texts: numbers and booleans written out, lists joined as
-/// path lists, `null` removing the variable.
+/// path lists, `null` removing the variable. A name or value the OS could not pass on is left
+/// out with a warning (the launch goes on, as for the config's and `integration.env`'s); a
+/// value that is no text at all is the hook's error.
 fn conform(env: &Map<String, Value>) -> Result<Map<String, Value>, LaunchError> {
     let mut conformed = Map::new();
     for (key, value) in env {
         if value.is_null() {
             continue;
         }
+        if let Err(reason) = check_name(key) {
+            tracing::warn!("a launch hook's data.options.env {key:?}: {reason}");
+            continue;
+        }
         let text = value_text(value).map_err(|expected| {
             LaunchError::hook_change(format!("data.options.env.{key}"), expected)
         })?;
+        if text.contains('\0') {
+            tracing::warn!(
+                "a launch hook's data.options.env {key:?}: the value contains a NUL byte"
+            );
+            continue;
+        }
         conformed.insert(key.clone(), Value::String(text));
     }
     Ok(conformed)
+}
+
+/// Undoes the hooks' changes to the credentials in `env`: each credential is set back to its
+/// value in `given` (the environment the hooks were given), or removed when it had none; each
+/// change is one warning naming the variable, never either value.
+fn keep_credentials(env: &mut Map<String, Value>, given: &Map<String, Value>) {
+    let changed: Vec<String> = env
+        .keys()
+        .chain(given.keys())
+        .filter(|name| is_credential(name) && env.get(*name) != given.get(*name))
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for name in changed {
+        tracing::warn!(
+            "a launch hook's data.options.env {name:?}: {}",
+            Credentials::refusal(&name)
+        );
+        match given.get(&name) {
+            Some(value) => env.insert(name, value.clone()),
+            None => env.remove(&name),
+        };
+    }
 }
 
 /// A list of texts (numbers written out), or None.

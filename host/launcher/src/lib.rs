@@ -21,10 +21,15 @@
 //!   `{success, message}`; the event is stopped, as ftrack's launcher stops it.
 //!
 //! A config that cannot be read or checked is reported (with its file) and skipped; the others
-//! work regardless.
+//! work regardless. Entries of a config's `environment_variables` that cannot be applied (see
+//! [`environment`]) are reported the same way and left out; the config is used without them.
+//!
+//! The program acts for the signed-in user: launcher configs and launch hooks may not change
+//! `FTRACK_SERVER`, `FTRACK_API_USER`, `FTRACK_API_KEY` (or any `FTRACK_API_*`), unless the
+//! host runs with [`environment::ALLOW_CREDENTIALS_VAR`]`=1` ([`Credentials`]).
 //!
 //! ```
-//! use connect_launcher::{platform, read_configs, ConfigDir};
+//! use connect_launcher::{platform, read_configs, ConfigDir, Credentials};
 //!
 //! let dir = std::env::temp_dir().join(format!("connect-launcher-doc-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir).unwrap();
@@ -39,7 +44,7 @@
 //! "#).unwrap();
 //! std::fs::write(dir.join("broken.json"), "{").unwrap();
 //! let folders = [ConfigDir { path: dir.clone(), plugin: None }];
-//! let (configs, problems) = read_configs(&folders, platform());
+//! let (configs, problems) = read_configs(&folders, platform(), Credentials::Protected);
 //! assert_eq!(configs[0].identifier, "studio-launch-painter");
 //! assert!(problems[0].message.contains("broken.json"), "{}", problems[0].message);
 //! std::fs::remove_dir_all(dir).unwrap();
@@ -56,8 +61,10 @@ pub mod search;
 pub mod spawn;
 
 pub use config::platform;
+pub use environment::Credentials;
 
 use std::collections::HashSet;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, Weak};
 
@@ -97,7 +104,8 @@ pub struct ConfigDir {
     pub plugin: Option<PathBuf>,
 }
 
-/// A config that was skipped, and why. `plugin` as in [`ConfigDir`].
+/// A config that was skipped, or the part of one that was left out, and why. `plugin` as in
+/// [`ConfigDir`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigProblem {
     /// The plugin folder the config belongs to.
@@ -108,9 +116,12 @@ pub struct ConfigProblem {
 
 /// Reads and checks every config in `dirs` (files ending in `.json`, `.yaml` or `.yml`, sorted
 /// by name; sub-folders are not walked, as in ftrack). A file reached twice is read once.
+/// Entries of `environment_variables` that set credentials are left out (and reported) unless
+/// `credentials` allows them.
 pub fn read_configs(
     dirs: &[ConfigDir],
     platform: &str,
+    credentials: Credentials,
 ) -> (Vec<LauncherConfig>, Vec<ConfigProblem>) {
     let mut configs = Vec::new();
     let mut problems = Vec::new();
@@ -157,8 +168,13 @@ pub fn read_configs(
             if !seen.insert(std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone())) {
                 continue;
             }
-            let text = match std::fs::read_to_string(&file) {
-                Ok(text) => text,
+            // No more than parse reads: a huge file in a config folder is refused, not loaded.
+            let limit = config::MAX_CONFIG_BYTES as u64 + 1;
+            let mut text = String::new();
+            let read = std::fs::File::open(&file)
+                .and_then(|opened| opened.take(limit).read_to_string(&mut text));
+            let text = match read {
+                Ok(_) => text,
                 Err(err) => {
                     report(format!(
                         "launcher config {}: cannot read: {err}",
@@ -168,7 +184,13 @@ pub fn read_configs(
                 }
             };
             match config::parse(&file, format, &text, platform) {
-                Ok(config) => configs.push(config),
+                Ok(mut config) => {
+                    let withheld = config.withhold_credentials(credentials);
+                    for warning in config.warnings.iter().chain(&withheld) {
+                        report(format!("launcher config {}: {warning}", file.display()));
+                    }
+                    configs.push(config);
+                }
                 Err(err) => report(format!("launcher config {err}")),
             }
         }
@@ -189,8 +211,15 @@ pub fn register(
         identity: identity.clone(),
         hostname: hub.identity().hostname.clone(),
         platform: platform(),
+        credentials: Credentials::from_host_environment(),
     });
-    let (configs, problems) = read_configs(dirs, shared.platform);
+    if shared.credentials == Credentials::Overridable {
+        tracing::info!(
+            "{}=1: launcher configs and launch hooks may change the signed-in credentials",
+            environment::ALLOW_CREDENTIALS_VAR
+        );
+    }
+    let (configs, problems) = read_configs(dirs, shared.platform, shared.credentials);
     for problem in &problems {
         tracing::warn!("{}", problem.message);
     }
@@ -257,6 +286,8 @@ pub(crate) struct Shared {
     /// This machine: items carry it, and a launch for another machine is left alone.
     pub(crate) hostname: String,
     pub(crate) platform: &'static str,
+    /// Whether configs and hooks may change the credentials, read once when the host loads.
+    pub(crate) credentials: Credentials,
 }
 
 #[cfg(test)]
