@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A long fuzz round over every parser that reads outside input: subscription expressions
 # (connect-core), launcher configs (connect-launcher) and the local endpoint's frames
-# (ftrack-connect). CI runs the same properties with proptest's default 256 cases each as part
-# of `cargo test --workspace`; this runs CASES per property (default 20000), in release mode.
+# (ftrack-connect). CI runs the same properties in `cargo test --workspace` with their default
+# case counts (proptest's 256, or fewer for the slowest launcher properties); this runs CASES
+# per property (default 20000), in release mode.
 #
 #   ./scripts/fuzz.sh [CASES]
 #
