@@ -74,10 +74,12 @@ pub fn watch(registry: Arc<PluginRegistry>) -> notify::Result<PluginWatcher> {
         }
         roots.extend(dir.canonicalize().ok());
     }
-    let targets = SymlinkTargets {
+    let mut targets = SymlinkTargets {
         roots,
         watched: HashSet::new(),
     };
+    // Before the host says it runs: an edit right after must be seen.
+    targets.watch_new(&registry, &debouncer);
     let weak = Arc::downgrade(&debouncer);
     std::thread::Builder::new()
         .name("plugin-watcher".into())
@@ -98,22 +100,18 @@ struct SymlinkTargets {
 }
 
 impl SymlinkTargets {
-    /// Watches the targets now and after every refresh, until the watcher goes.
+    /// Watches new targets after every refresh, until the watcher goes.
     fn follow(
         mut self,
         registry: &PluginRegistry,
         debouncer: &Weak<Mutex<FileDebouncer>>,
         refreshes: &Receiver<()>,
     ) {
-        loop {
+        while refreshes.recv().is_ok() {
             let Some(debouncer) = debouncer.upgrade() else {
                 return;
             };
             self.watch_new(registry, &debouncer);
-            drop(debouncer);
-            if refreshes.recv().is_err() {
-                return;
-            }
         }
     }
 
