@@ -1,8 +1,13 @@
 //! Rhai hooks through the real binary: callbacks, imports confined to the plugin folder,
-//! script errors with positions, the operations limit, print/debug in the log, and a failing
-//! `register` that takes its subscriptions with it while other plugins load.
+//! script errors with positions, the limits (operations, call depth, sizes of strings, arrays
+//! and maps) that stop a runaway hook without taking the host down, results JSON cannot hold,
+//! print/debug in the log, and a failing `register` that takes its subscriptions with it while
+//! other plugins load.
 
-use crate::kit::{Captured, Sandbox};
+use std::process::Command;
+
+use crate::kit::{Captured, Running, Sandbox};
+use connect_rhai::{MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_STRING_SIZE};
 use serde_json::{json, Value};
 
 #[test]
@@ -139,15 +144,28 @@ fn failing_register_removes_everything_the_plugin_subscribed() {
 }
 
 #[test]
-fn endless_loops_are_stopped_by_the_operations_limit() {
+fn endless_loops_and_recursion_are_stopped_where_they_run() {
     let s = Sandbox::new();
     s.hook(
         "spin",
         "spin.rhai",
-        r#"fn register(session) {
-            session.event_hub.subscribe("topic=t", |e| { loop { } }, 1);
-            session.event_hub.subscribe("topic=t", |e| "after", 2);
-        }"#,
+        r#"fn spin(event) {
+    let n = 0;
+    loop { n += 1; }
+}
+fn deeper(n) {
+    deeper(n + 1)
+}
+fn register(session) {
+    session.event_hub.subscribe("topic=t", Fn("spin"), 1);
+    session.event_hub.subscribe("topic=t", |event| {
+        let n = 0;
+        while true { n += 1; }
+    }, 2);
+    session.event_hub.subscribe("topic=t", |event| deeper(0), 3);
+    session.event_hub.subscribe("topic=t", |event| "after", 4);
+}
+"#,
     );
     s.hook(
         "spin-register",
@@ -156,14 +174,55 @@ fn endless_loops_are_stopped_by_the_operations_limit() {
     );
     let (results, stderr) = s.publish_with("t", &[]);
     assert_eq!(results, vec![json!("after")]);
-    assert!(stderr.contains("plugin 'spin'"), "{stderr}");
-    assert!(stderr.contains("operations"), "{stderr}");
+    // Where the script was when it was stopped: in the loop; for the recursion, the call in
+    // the handler that never came back.
+    let calls = MAX_CALL_LEVELS.to_string();
+    assert_failures(
+        &stderr,
+        "spin",
+        &[
+            (
+                "spin.rhai:3:",
+                &["stopped after", "operations", "in function 'spin'"],
+            ),
+            (
+                "spin.rhai:12:",
+                &["stopped after", "operations", "in a closure"],
+            ),
+            ("spin.rhai:14:", &["stack overflow", &calls, "in a closure"]),
+        ],
+    );
     let failed = s.plugin("spin-register");
     assert_eq!(failed["status"], "failed");
     assert!(
         failed["error"].as_str().unwrap().contains("operations"),
         "{failed}"
     );
+}
+
+/// Asserts that `stderr` holds exactly one line per failed handler of `plugin`, in order, each
+/// with the expected `file:line:` and texts.
+#[track_caller]
+fn assert_failures(stderr: &str, plugin: &str, expected: &[(&str, &[&str])]) {
+    let tag = format!("plugin '{plugin}': handler for");
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains(&tag)).collect();
+    assert_eq!(
+        lines.len(),
+        expected.len(),
+        "one line per failed handler:\n{stderr}"
+    );
+    for (line, (at, texts)) in lines.iter().zip(expected) {
+        let position = line
+            .split_once(at)
+            .map(|(_, rest)| rest.split(':').next().unwrap_or(""));
+        assert!(
+            position.is_some_and(|column| column.parse::<usize>().is_ok()),
+            "{at}COLUMN expected: {line}"
+        );
+        for text in *texts {
+            assert!(line.contains(text), "{text:?} expected: {line}");
+        }
+    }
 }
 
 #[test]
@@ -199,4 +258,278 @@ fn a_handler_runtime_error_names_file_and_line() {
     assert!(results.is_empty());
     assert!(stderr.contains("oops.rhai:2:"), "{stderr}");
     assert!(stderr.contains("in function 'handle'"), "{stderr}");
+}
+
+/// Three handlers that grow a string, an array and a map without bound (each doubling is one
+/// operation, so the operations limit alone does not stop them), and one that answers.
+const GROWTH_HOOK: &str = r#"fn strings(event) {
+    let s = "xxxxxxxx";
+    for i in 0..36 { s += s; }
+    s.len()
+}
+fn arrays(event) {
+    let a = [1, 2, 3, 4, 5, 6, 7, 8];
+    for i in 0..36 { a += a; }
+    a.len()
+}
+fn maps(event) {
+    let m = #{ leaf: 1 };
+    for i in 0..64 { m = #{ left: m, right: m }; }
+    m.len()
+}
+fn register(session) {
+    session.event_hub.subscribe("topic=t.bigstr", Fn("strings"), 1);
+    session.event_hub.subscribe("topic=t.bigstr", Fn("arrays"), 2);
+    session.event_hub.subscribe("topic=t.bigstr", Fn("maps"), 3);
+    session.event_hub.subscribe("topic=t.bigstr", |event| "still here", 4);
+}
+"#;
+
+/// What the growth hook's failures say, `times` over.
+#[track_caller]
+fn assert_growth_reported(stderr: &str, times: usize) {
+    let (text, items, entries) = (
+        MAX_STRING_SIZE.to_string(),
+        MAX_ARRAY_SIZE.to_string(),
+        MAX_MAP_SIZE.to_string(),
+    );
+    let once: [(&str, &[&str]); 3] = [
+        (
+            "grow.rhai:3:",
+            &["text too large", &text, "in function 'strings'"],
+        ),
+        (
+            "grow.rhai:8:",
+            &["array too large", &items, "in function 'arrays'"],
+        ),
+        (
+            "grow.rhai:13:",
+            &["map too large", &entries, "in function 'maps'"],
+        ),
+    ];
+    assert_failures(stderr, "grow", &once.repeat(times));
+}
+
+/// The growth tests cap the memory of the host they start (Linux: `RLIMIT_DATA`), far above
+/// what the size limits let a script reach and far below what a runaway script takes, so that
+/// a regression fails the test with an allocation failure instead of exhausting the machine.
+#[cfg(target_os = "linux")]
+const MEMORY_CAP: libc::rlimit = libc::rlimit {
+    rlim_cur: 2 << 30,
+    rlim_max: 2 << 30,
+};
+
+/// Caps the memory of the process `command` starts (see [`MEMORY_CAP`]).
+fn cap_memory(command: &mut Command) -> &mut Command {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: between fork and exec the closure only calls setrlimit, which is
+        // async-signal-safe, and allocates nothing.
+        unsafe {
+            command.pre_exec(|| match libc::setrlimit(libc::RLIMIT_DATA, &MEMORY_CAP) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            });
+        }
+    }
+    command
+}
+
+/// Caps the memory of the running process `pid` (see [`MEMORY_CAP`]).
+#[cfg(unix)]
+fn cap_memory_of(pid: u32) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prlimit reads the limit given and writes nothing (no old limit asked for).
+        let done = unsafe {
+            libc::prlimit(
+                pid as libc::pid_t,
+                libc::RLIMIT_DATA,
+                &MEMORY_CAP,
+                std::ptr::null_mut(),
+            )
+        };
+        assert_eq!(done, 0, "prlimit: {}", std::io::Error::last_os_error());
+    }
+    let _ = pid;
+}
+
+#[test]
+fn runaway_growth_is_stopped_by_the_size_limits() {
+    let s = Sandbox::new();
+    s.hook("grow", "grow.rhai", GROWTH_HOOK);
+    let mut command = s.command();
+    command.args(["event", "publish", "t.bigstr"]);
+    let output = cap_memory(&mut command).output().expect("binary runs");
+    let Captured { stdout, stderr, .. } = Captured::from(output).success();
+    let results: Value = serde_json::from_str(stdout.trim()).expect("results are JSON");
+    assert_eq!(results, json!(["still here"]), "{stderr}");
+    assert_growth_reported(&stderr, 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_resident_host_survives_runaway_growth() {
+    let s = Sandbox::new();
+    s.hook("grow", "grow.rhai", GROWTH_HOOK);
+    let mut host = Running::start(&s, &["run"]);
+    cap_memory_of(host.child.id());
+    host.wait_for("is running");
+    // Twice: the host that stopped the first run still answers.
+    for _ in 0..2 {
+        assert_eq!(s.publish("t.bigstr", "{}"), vec![json!("still here")]);
+    }
+    host.signal(libc::SIGTERM);
+    let (code, stderr) = host.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_growth_reported(&stderr, 2);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_resident_host_survives_calls_nested_too_deeply_for_its_stack() {
+    let s = Sandbox::new();
+    // Each call of `deep` sits inside 60 calls of `wrap`: the native stack it takes runs out
+    // long before the call depth limit (handlers run on threads of 2 MiB).
+    let wrapped = format!("{}deep(n + 1){}", "wrap(".repeat(60), ")".repeat(60));
+    s.hook(
+        "deep",
+        "deep.rhai",
+        &format!(
+            "fn wrap(x) {{ x }}\nfn deep(n) {{ {wrapped} }}\nfn register(session) {{\n    \
+             session.event_hub.subscribe(\"topic=t\", |event| deep(0), 1);\n    \
+             session.event_hub.subscribe(\"topic=t\", |event| \"after\", 2);\n}}\n"
+        ),
+    );
+    let mut host = Running::start(&s, &["run"]);
+    host.wait_for("is running");
+    for _ in 0..2 {
+        assert_eq!(s.publish("t", "{}"), vec![json!("after")]);
+    }
+    host.signal(libc::SIGTERM);
+    let (code, stderr) = host.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    let stopped: (&str, &[&str]) = ("deep.rhai:4:", &["nested too deeply", "native stack"]);
+    assert_failures(&stderr, "deep", &[stopped, stopped]);
+}
+
+#[test]
+fn event_data_of_a_few_megabytes_is_within_the_size_limits() {
+    let s = Sandbox::new();
+    // 4 MiB of text, 200,000 array items and 100,000 map entries, built by one plugin and
+    // read and changed by a handler of another. (Built without `push`: Rhai checks the sizes of
+    // an array after each method that may change it, so pushing n items costs n²/2 steps.)
+    s.hook(
+        "big-sender",
+        "send.rhai",
+        r#"fn register(session) {
+    let hub = session.event_hub;
+    session.event_hub.subscribe("topic=t.big", |event| {
+        let text = "0123456789abcdef";
+        for i in 0..18 { text += text; }
+        let items = [];
+        items.pad(200000, 0);
+        for i in 0..200000 { items[i] = i; }
+        let entries = #{};
+        for i in 0..100000 { entries[`k${i}`] = i; }
+        let data = #{ text: text, items: items, entries: entries };
+        hub.publish(#{ topic: "t.big.inner", data: data }, true)
+    });
+}"#,
+    );
+    s.hook(
+        "big-receiver",
+        "receive.rhai",
+        r#"fn receive(event) {
+    event.data.seen = true;
+    [event.data.text.len(), event.data.items.len(), event.data.entries.len(), event.data.seen]
+}
+fn register(session) { session.event_hub.subscribe("topic=t.big.inner", Fn("receive")); }"#,
+    );
+    let (results, stderr) = s.publish_with("t.big", &[]);
+    assert_eq!(
+        results,
+        vec![json!([[4 << 20, 200_000, 100_000, true]])],
+        "{stderr}"
+    );
+}
+
+#[test]
+fn infinity_and_nan_are_refused_as_json() {
+    let s = Sandbox::new();
+    s.hook(
+        "ratios",
+        "ratios.rhai",
+        r#"fn infinite(event) { 1.0 / 0.0 }
+fn register(session) {
+    session.event_hub.subscribe("topic=t", Fn("infinite"), 1);
+    session.event_hub.subscribe("topic=t", |event| #{ ratio: [0.0 / 0.0] }, 2);
+    session.event_hub.subscribe("topic=t", |event| { event.data.ratio = -1.0 / 0.0; "changed" }, 3);
+    session.event_hub.subscribe("topic=t", |event| event.data, 4);
+}
+"#,
+    );
+    let (results, stderr) = s.publish_with("t", &["--data", r#"{"ratio": 1.5}"#]);
+    // The failed handler's change to `event.data` is not kept.
+    assert_eq!(results, vec![json!({"ratio": 1.5})], "{stderr}");
+    let no_infinity = "JSON has no infinity or NaN";
+    assert_failures(
+        &stderr,
+        "ratios",
+        &[
+            (
+                "ratios.rhai:1:",
+                &[no_infinity, "inf", "in function 'infinite'"],
+            ),
+            (
+                "ratios.rhai:4:",
+                &[no_infinity, "NaN", "ratio[0]", "in a closure"],
+            ),
+            (
+                "ratios.rhai:5:",
+                &[no_infinity, "-inf", "event.data.ratio", "in a closure"],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_function_called_on_unit_hints_at_a_missing_key() {
+    let s = Sandbox::new();
+    s.hook(
+        "unit",
+        "unit.rhai",
+        r#"fn count(event) {
+    event.data.selection.len()
+}
+fn register(session) {
+    session.event_hub.subscribe("topic=t", Fn("count"), 1);
+    session.event_hub.subscribe("topic=t", |event| event.data.selection[0], 2);
+    session.event_hub.subscribe("topic=t", |event| event.data.selection.entityId, 3);
+    session.event_hub.subscribe("topic=t", |event| "text".no_such_function(), 4);
+}
+"#,
+    );
+    let (results, stderr) = s.publish_with("t", &["--data", "{}"]);
+    assert!(results.is_empty(), "{results:?}");
+    let hint = "a value is () — a map key that is missing, or a function that returned nothing?";
+    assert_failures(
+        &stderr,
+        "unit",
+        &[
+            (
+                "unit.rhai:2:",
+                &["Function not found: len (())", hint, "in function 'count'"],
+            ),
+            ("unit.rhai:6:", &["Indexer unavailable: ()", hint]),
+            ("unit.rhai:7:", &["property 'entityId'", hint]),
+            ("unit.rhai:8:", &["Function not found: no_such_function"]),
+        ],
+    );
+    let unrelated = stderr
+        .lines()
+        .find(|l| l.contains("no_such_function"))
+        .unwrap();
+    assert!(!unrelated.contains(hint), "no () involved: {unrelated}");
 }

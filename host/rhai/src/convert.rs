@@ -10,7 +10,7 @@ pub struct ScriptValue(pub(crate) Dynamic);
 impl ScriptValue {
     /// The reply for a script's return value: kept as it is when [`to_json`] converts it
     /// directly (it then cannot fail), converted now otherwise; `Err` when JSON cannot hold it.
-    pub(crate) fn reply(value: Dynamic) -> Result<Reply, String> {
+    pub(crate) fn reply(value: Dynamic) -> Result<Reply, NotJson> {
         // Rhai returns values, never a script's variable itself (even a captured one):
         // `results_handed_to_a_publishing_hook_are_its_own` holds it to that.
         if is_plain_json(&value) {
@@ -65,10 +65,70 @@ pub(crate) fn is_plain_json(value: &Dynamic) -> bool {
     false
 }
 
+/// Why a script value is not JSON, and where in it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NotJson {
+    /// What JSON cannot hold.
+    reason: String,
+    /// Where the value was, outermost first: `.key` and `[index]` steps.
+    path: Vec<String>,
+}
+
+impl NotJson {
+    fn new(reason: impl Into<String>) -> Self {
+        NotJson {
+            reason: reason.into(),
+            path: Vec::new(),
+        }
+    }
+
+    /// The same, found inside the item at `step` of a map or array (called while returning
+    /// from the item, so the steps come innermost first and are put in front).
+    fn inside(mut self, step: String) -> Self {
+        self.path.insert(0, step);
+        self
+    }
+
+    /// The reason and where, counted from `root` (`event.data`, or `""` for a value of its
+    /// own such as a handler's result).
+    pub(crate) fn describe(&self, root: &str) -> String {
+        let mut at = root.to_string();
+        for step in &self.path {
+            match step.strip_prefix('.') {
+                Some(key) if at.is_empty() => at.push_str(key),
+                _ => at.push_str(step),
+            }
+        }
+        if at.is_empty() {
+            self.reason.clone()
+        } else {
+            format!("{} at {at}", self.reason)
+        }
+    }
+}
+
+impl fmt::Display for NotJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe(""))
+    }
+}
+
+/// The step to `key` in a path: `.key`, or `["key"]` for a key that is not a name.
+fn key_step(key: &str) -> String {
+    let name = key.starts_with(|c: char| c.is_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_alphanumeric() || c == '_');
+    if name {
+        format!(".{key}")
+    } else {
+        format!("[{key:?}]")
+    }
+}
+
 /// JSON for a script's value. The common types are converted directly (going through serde
 /// for every value doubled the cost of a simple handler); anything else goes through
-/// Rhai's serde support, which says what cannot be JSON.
-pub(crate) fn to_json(value: &Dynamic) -> Result<Value, String> {
+/// Rhai's serde support, which says what cannot be JSON. Infinity and NaN are refused: serde
+/// would turn them into `null` without a word.
+pub(crate) fn to_json(value: &Dynamic) -> Result<Value, NotJson> {
     // Type tests first: a failed `as_*` builds an error naming the type, which costs more
     // than the conversion.
     if value.is_unit() {
@@ -78,7 +138,8 @@ pub(crate) fn to_json(value: &Dynamic) -> Result<Value, String> {
         if let Some(map) = value.read_lock::<RhaiMap>() {
             let mut object = serde_json::Map::with_capacity(map.len());
             for (key, item) in map.iter() {
-                object.insert(key.as_str().to_owned(), to_json(item)?);
+                let item = to_json(item).map_err(|e| e.inside(key_step(key)))?;
+                object.insert(key.as_str().to_owned(), item);
             }
             return Ok(Value::Object(object));
         }
@@ -92,7 +153,8 @@ pub(crate) fn to_json(value: &Dynamic) -> Result<Value, String> {
         if let Some(array) = value.read_lock::<Array>() {
             return array
                 .iter()
-                .map(to_json)
+                .enumerate()
+                .map(|(index, item)| to_json(item).map_err(|e| e.inside(format!("[{index}]"))))
                 .collect::<Result<_, _>>()
                 .map(Value::Array);
         }
@@ -108,11 +170,16 @@ pub(crate) fn to_json(value: &Dynamic) -> Result<Value, String> {
         }
     }
     if value.is_float() {
-        if let Some(number) = value.as_float().ok().and_then(serde_json::Number::from_f64) {
-            return Ok(Value::Number(number));
+        if let Ok(float) = value.as_float() {
+            return match serde_json::Number::from_f64(float) {
+                Some(number) => Ok(Value::Number(number)),
+                None => Err(NotJson::new(format!(
+                    "JSON has no infinity or NaN ({float})"
+                ))),
+            };
         }
     }
-    rhai::serde::from_dynamic::<Value>(value).map_err(|e| e.to_string())
+    rhai::serde::from_dynamic::<Value>(value).map_err(|e| NotJson::new(e.to_string()))
 }
 
 /// Rhai values for JSON, directly (see [`to_json`]); numbers beyond `i64` go through serde.
@@ -187,6 +254,23 @@ mod tests {
         assert!(
             char_value.downcast::<ScriptValue>().is_err(),
             "converted now"
+        );
+
+        let infinite = ScriptValue::reply(script_value("#{ ok: [1, #{ ratio: 1.0 / 0.0 }] }"));
+        assert_eq!(
+            infinite.unwrap_err().to_string(),
+            "JSON has no infinity or NaN (inf) at ok[1].ratio"
+        );
+        let nan = to_json(&script_value(r#"#{ "a b": [0.0 / 0.0] }"#)).unwrap_err();
+        assert_eq!(
+            nan.describe("event.data"),
+            r#"JSON has no infinity or NaN (NaN) at event.data["a b"][0]"#
+        );
+        assert_eq!(
+            to_json(&script_value("-1.0 / 0.0"))
+                .unwrap_err()
+                .to_string(),
+            "JSON has no infinity or NaN (-inf)"
         );
 
         let function = script_value(r#"Fn("f")"#);

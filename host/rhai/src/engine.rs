@@ -1,5 +1,23 @@
 //! Each plugin's Rhai engine: the shared standard library, the limits, the plugin's import
 //! resolver and log sinks, and the API scripts see.
+//!
+//! The limits keep a hook from taking the host down. A script that reaches one fails like any
+//! script error, saying which limit and its value (`error.rs`) and where the handler was
+//! (`hook.rs`):
+//! - operations: a loop that never ends;
+//! - the sizes of strings, arrays and maps: a value that grows without end (doubled in a loop,
+//!   a string or an array reaches gigabytes in a few dozen operations, which the operations
+//!   limit does not notice);
+//! - call depth and native stack: a recursion that never ends, or calls nested in expressions
+//!   nested in calls, which would overflow the thread's stack and abort the process.
+//!
+//! Rhai checks the sizes of a value as a whole, nested arrays and maps included, after each
+//! operation that makes or changes one and on the result of every function call (reading
+//! `event.data` included); a method that changes an array (`push`) so costs the array's size,
+//! and building an array of n items with it n²/2 steps. It does not count map keys, nor values
+//! held by function pointers and closures, and several values may be alive at once (a
+//! variable in each frame of a recursion): the limits bound what one value takes, not what a
+//! script takes in all.
 
 use super::*;
 
@@ -10,6 +28,93 @@ pub(crate) type SharedModule = Arc<Module>;
 /// About a second of busy work: far beyond what any hook needs, short enough that an endless
 /// loop is reported instead of freezing the host.
 pub const MAX_OPERATIONS: u64 = 20_000_000;
+
+/// Bytes of text one value may hold: a string, or all the strings inside an array or map
+/// together (Rhai counts nested containers as one value). Event data of a few MB passes with
+/// room to spare; a string doubled in a loop stops here instead of at the machine's memory.
+pub const MAX_STRING_SIZE: usize = 16 << 20;
+
+/// Items one array may hold, those of the arrays inside it included (and the bytes of BLOBs).
+/// A million items take 16 MB (up to 80 MB when they are empty maps or arrays): about ten times
+/// the items of a few MB of JSON.
+pub const MAX_ARRAY_SIZE: usize = 1_000_000;
+
+/// Entries one map may hold, those of the maps inside it included. Rhai's maps cost about
+/// 200 bytes an entry in maps of a few entries and up to 1 KB in maps of one, so this bounds
+/// one map to 50-250 MB; typical JSON objects of a few MB have well under this.
+pub const MAX_MAP_SIZE: usize = 250_000;
+
+/// Function calls nested inside a handler: deeper than hooks recurse (nested data, folder
+/// trees), and the same in release and debug builds (Rhai's default is 64, or 8 in a debug
+/// build). Each frame may hold values up to the sizes above, and takes native stack: about
+/// 4 KB in a release build, 27 KB in a debug build, well within [`MAX_NATIVE_STACK`].
+pub const MAX_CALL_LEVELS: usize = 32;
+
+/// Native stack the scripts running on one thread may use, counted from where the first of
+/// them began. Calls nested inside expressions nested inside calls use it up long before the
+/// call depth limit (a call inside 60 nested calls takes about 160 KB in a release build and
+/// 850 KB in a debug build), and a thread that runs out of stack aborts the whole process. The
+/// threads that run handlers have Rust's default of 2 MiB or more: this leaves them half.
+pub const MAX_NATIVE_STACK: usize = 1 << 20;
+
+/// The token the progress callback stops a script with when it reached its stack floor.
+const OUT_OF_STACK: &str = "connect-rhai: out of native stack";
+
+thread_local! {
+    /// The lowest stack address the scripts running on this thread may reach; 0 when none
+    /// runs.
+    static STACK_FLOOR: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The address of the current stack frame, near enough.
+#[inline(always)]
+fn stack_address() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
+
+/// The native stack the scripts on this thread may use while it lives: [`MAX_NATIVE_STACK`]
+/// from here down, unless a script further up this thread's stack claimed it already (a
+/// handler that published synchronously: the scripts it leads to share its budget).
+pub(crate) struct StackBudget {
+    outermost: bool,
+}
+
+impl StackBudget {
+    pub(crate) fn claim() -> StackBudget {
+        let outermost = STACK_FLOOR.with(|floor| {
+            let unclaimed = floor.get() == 0;
+            if unclaimed {
+                // Stacks grow downwards on the platforms the host runs on.
+                floor.set(stack_address().saturating_sub(MAX_NATIVE_STACK).max(1));
+            }
+            unclaimed
+        });
+        StackBudget { outermost }
+    }
+}
+
+impl Drop for StackBudget {
+    fn drop(&mut self) {
+        if self.outermost {
+            STACK_FLOOR.with(|floor| floor.set(0));
+        }
+    }
+}
+
+/// Rhai's progress callback, called on every operation: stops the script when it went below
+/// its stack floor (every nested expression and call is an operation).
+fn check_stack(_operations: u64) -> Option<Dynamic> {
+    let floor = STACK_FLOOR.with(Cell::get);
+    (floor != 0 && stack_address() < floor).then(|| Dynamic::from(OUT_OF_STACK))
+}
+
+/// Whether `token`, which stopped a script, is the stack guard's.
+pub(crate) fn is_out_of_stack(token: &Dynamic) -> bool {
+    token
+        .read_lock::<ImmutableString>()
+        .is_some_and(|text| text.as_str() == OUT_OF_STACK)
+}
 
 /// The size of each engine's string interner (Rhai's default for `Engine::new`).
 pub(crate) const STRINGS_INTERNED: usize = 256;
@@ -41,6 +146,11 @@ pub fn plugin_engine(plugin: &PluginTag, folders: &PluginFolders) -> Engine {
     engine.set_max_strings_interned(STRINGS_INTERNED);
     engine.register_global_module(standard_package());
     engine.set_max_operations(MAX_OPERATIONS);
+    engine.set_max_string_size(MAX_STRING_SIZE);
+    engine.set_max_array_size(MAX_ARRAY_SIZE);
+    engine.set_max_map_size(MAX_MAP_SIZE);
+    engine.set_max_call_levels(MAX_CALL_LEVELS);
+    engine.on_progress(check_stack);
     // Rhai's defaults (64, and 32 inside functions) reject ordinary hooks that nest a closure
     // with an interpolated string in a call; these still bound the parser's recursion.
     engine.set_max_expr_depths(256, 128);

@@ -1,4 +1,6 @@
-//! Script errors with where they happened: file, line, column, and the chain of calls.
+//! Script errors with where they happened: file, line, column, and the chain of calls; and
+//! Rhai's terse messages made plain where authors stumble: which limit stopped a script and
+//! its value, and a hint when a `()` (a missing map key, most often) was used as a value.
 
 use super::*;
 
@@ -39,6 +41,16 @@ impl ScriptError {
         }
     }
 
+    /// How the chain of calls names the function `name`.
+    pub(crate) fn call_name(name: &str) -> String {
+        // Rhai names closures `anon$<hash>`.
+        if name.starts_with("anon$") {
+            "in a closure".to_string()
+        } else {
+            format!("in function '{name}'")
+        }
+    }
+
     pub(crate) fn from_parse(file: &str, err: rhai::ParseError) -> Self {
         ScriptError::at(file, err.1, err.0.to_string())
     }
@@ -55,12 +67,7 @@ impl ScriptError {
                     if !src.is_empty() {
                         source = src.clone();
                     }
-                    // Rhai names closures `anon$<hash>`.
-                    if !name.starts_with("anon$") {
-                        calls.push(format!("in function '{name}'"));
-                    } else {
-                        calls.push("in a closure".to_string());
-                    }
+                    calls.push(ScriptError::call_name(name));
                     current = inner;
                 }
                 EvalAltResult::ErrorInModule(name, inner, _) => {
@@ -78,6 +85,16 @@ impl ScriptError {
             EvalAltResult::ErrorTooManyOperations(_) => {
                 format!("stopped after {MAX_OPERATIONS} operations (an endless loop?)")
             }
+            EvalAltResult::ErrorStackOverflow(_) => format!(
+                "stack overflow: function calls nested deeper than {MAX_CALL_LEVELS} \
+                 (an endless recursion?)"
+            ),
+            EvalAltResult::ErrorDataTooLarge(what, _) => too_large(what),
+            EvalAltResult::ErrorTerminated(token, _) if is_out_of_stack(token) => format!(
+                "stopped: calls and expressions nested too deeply (they used the {} KiB of \
+                 native stack a script may use)",
+                MAX_NATIVE_STACK >> 10
+            ),
             EvalAltResult::ErrorRuntime(value, _) if value.is_string() => {
                 value.clone().into_string().unwrap_or_default()
             }
@@ -92,7 +109,12 @@ impl ScriptError {
                 // Rhai appends " (line L, position C)"; the position is shown up front instead.
                 let text = other.to_string();
                 let suffix = format!(" ({position})");
-                text.strip_suffix(&suffix).unwrap_or(&text).to_string()
+                let text = text.strip_suffix(&suffix).unwrap_or(&text);
+                if involves_unit(other) {
+                    format!("{text}: {UNIT_HINT}")
+                } else {
+                    text.to_string()
+                }
             }
         };
         if !calls.is_empty() {
@@ -100,5 +122,49 @@ impl ScriptError {
             message = format!("{message} ({})", calls.join(", "));
         }
         ScriptError::at(&source, position, message)
+    }
+}
+
+/// Added to an error that a `()` caused: Rhai's own message names only types, and `()` is
+/// what a missing map key reads as (`event.data.selection.len()` without a `selection`).
+const UNIT_HINT: &str =
+    "a value is () — a map key that is missing, or a function that returned nothing?";
+
+/// Whether `error` is a function, property or index that does not exist for a `()`.
+fn involves_unit(error: &EvalAltResult) -> bool {
+    match error {
+        // "name (type, type)": the types of the arguments.
+        EvalAltResult::ErrorFunctionNotFound(signature, _) => signature
+            .split_once(" (")
+            .and_then(|(_, types)| types.strip_suffix(')'))
+            .is_some_and(|types| types.split(", ").any(|t| t == "()")),
+        // "Unknown property 'x' - a getter is not registered for type '()'", and the setter's.
+        EvalAltResult::ErrorDotExpr(text, _) => text.contains("for type '()'"),
+        // "() [i64]": the type indexed, then the index's.
+        EvalAltResult::ErrorIndexingType(text, _) => text.starts_with("() "),
+        _ => false,
+    }
+}
+
+/// What a value that grew beyond a size limit says: which limit, and its value. `what` is
+/// Rhai's name for the limit.
+fn too_large(what: &str) -> String {
+    if what.contains("string") {
+        format!(
+            "text too large: over {MAX_STRING_SIZE} bytes (the limit for a string, or for all \
+             the strings in one array or map together)"
+        )
+    } else if what.contains("array") {
+        format!(
+            "array too large: over {MAX_ARRAY_SIZE} items (the limit for an array, the items of \
+             the arrays inside it included)"
+        )
+    } else if what.contains("map") {
+        format!(
+            "map too large: over {MAX_MAP_SIZE} entries (the limit for a map, the entries of the \
+             maps inside it included)"
+        )
+    } else {
+        format!("{what} too large")
     }
 }

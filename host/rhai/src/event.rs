@@ -81,34 +81,42 @@ impl ScriptEvent {
 
     /// Copies what the script changed back into the event of `call` (through
     /// [`HandlerCall::event_mut`] only when it assigned `data` or `source`, so that a handler
-    /// that only reads or stops leaves the dispatch's shared forms valid).
-    pub(crate) fn write_back(&self, call: &mut HandlerCall<'_>) -> Result<(), HandlerError> {
+    /// that only reads or stops leaves the dispatch's shared forms valid). `Err` says what JSON
+    /// cannot hold; the event's data and source are then left as they were.
+    pub(crate) fn write_back(&self, call: &mut HandlerCall<'_>) -> Result<(), String> {
         let state = self.lock();
         if state.stopped {
             call.stop();
         }
-        if let Some(data) = &state.data {
-            call.event_mut().data =
-                to_json(data).map_err(|e| HandlerError(format!("event.data is not JSON: {e}")))?;
-        }
-        if let Some(source) = &state.source {
-            match to_json(source) {
-                Ok(Value::Object(source)) => call.event_mut().source = source.into(),
-                _ => return Err(HandlerError("event.source must be a map".into())),
+        let data = state.data.as_ref().map(data_to_json).transpose()?;
+        let source = match state.source.as_ref().map(to_json).transpose() {
+            Ok(None) => None,
+            Ok(Some(Value::Object(source))) => Some(source),
+            Ok(Some(_)) => return Err("event.source must be a map".into()),
+            Err(e) => {
+                return Err(format!(
+                    "event.source is not JSON: {}",
+                    e.describe("event.source")
+                ))
             }
+        };
+        if let Some(data) = data {
+            call.event_mut().data = data;
+        }
+        if let Some(source) = source {
+            call.event_mut().source = source.into();
         }
         Ok(())
     }
 
     /// A copy of the event as it is now, for publishing it again (not stopped).
-    pub(crate) fn to_event(&self) -> Result<Event, HandlerError> {
+    pub(crate) fn to_event(&self) -> Result<Event, String> {
         let state = self.lock();
         let snapshot = &state.snapshot;
         let mut event = Event::new(snapshot.topic.as_str());
         event.id = snapshot.id.to_string();
         event.target = snapshot.target.to_string();
-        event.data = to_json(state.data())
-            .map_err(|e| HandlerError(format!("event.data is not JSON: {e}")))?;
+        event.data = data_to_json(state.data())?;
         if let Ok(Value::Object(source)) = to_json(state.source()) {
             event.source = source.into();
         }
@@ -140,6 +148,11 @@ impl ScriptEvent {
         }
         Ok(())
     }
+}
+
+/// `event.data` as JSON, or what JSON cannot hold in it.
+fn data_to_json(data: &Dynamic) -> Result<Value, String> {
+    to_json(data).map_err(|e| format!("event.data is not JSON: {}", e.describe("event.data")))
 }
 
 impl fmt::Display for ScriptEvent {

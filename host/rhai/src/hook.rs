@@ -1,4 +1,5 @@
-//! A compiled hook file, its `register(session)`, and the handlers it subscribes.
+//! A compiled hook file, its `register(session)`, and the handlers it subscribes; the hook's
+//! functions run as top-level code, so that the errors of Rhai's limits say where they were.
 
 use super::*;
 
@@ -8,7 +9,13 @@ pub struct CompiledHook {
     pub(crate) ast: AST,
     pub(crate) path: String,
     pub(crate) plugin: PluginTag,
+    /// The hook's functions as top-level code, made as handlers ask for them.
+    functions: Mutex<ScriptFunctions>,
 }
+
+/// A hook's functions as top-level code ([`ScriptFunction`]) by name and number of
+/// parameters; `None` for one the script does not define.
+type ScriptFunctions = HashMap<(String, usize), Option<Arc<ScriptFunction>>>;
 
 impl CompiledHook {
     /// Compiles the hook at `path` (once; every handler shares the result).
@@ -43,7 +50,18 @@ impl CompiledHook {
             ast,
             path: file.to_string(),
             plugin,
+            functions: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The script's function `name` of `arity` parameters, as top-level code; `None` when the
+    /// script does not define it (it is a module's, or Rhai's).
+    pub(crate) fn function(&self, name: &str, arity: usize) -> Option<Arc<ScriptFunction>> {
+        let mut functions = self.functions.lock().unwrap_or_else(|e| e.into_inner());
+        functions
+            .entry((name.to_string(), arity))
+            .or_insert_with(|| ScriptFunction::find(&self.ast, name, arity).map(Arc::new))
+            .clone()
     }
 
     /// Whether the script defines `fn register(session)`, which makes it a plugin hook.
@@ -67,6 +85,7 @@ impl CompiledHook {
             api_user: info.api_user.as_str().into(),
             server_url: info.server_url.as_str().into(),
         };
+        let _stack = StackBudget::claim();
         self.engine
             .call_fn::<Dynamic>(&mut Scope::new(), &self.ast, "register", (session,))
             .map(|_| ())
@@ -74,67 +93,256 @@ impl CompiledHook {
     }
 }
 
+/// A function of a hook's script made the top level of an AST of its own, and run as such
+/// with its parameters as the variables of the scope.
+///
+/// Why: Rhai passes the errors of its limits (operations, call depth, sizes) up through every
+/// function call unchanged but for their position, which each call replaces with its own call
+/// site, and last with the host's call, which has none. Called as a function, a handler
+/// stopped in an endless loop could only name its file. Run as top-level code, its body keeps
+/// the position: the statement it was running, or its call that never came back. It costs
+/// nothing per call (the statements are copied once), and spares looking the function up by
+/// name on each call as `FnPtr::call` does (a quarter of the cost of a small handler).
+///
+/// The same statements run in the same scope layout as in a call, so they behave the same:
+/// the scope holds only the parameters, in order (a closure's captured variables first), as
+/// Rhai's call puts them.
+pub(crate) struct ScriptFunction {
+    /// The function's name (`anon$...` for a closure), for the chain of calls in errors.
+    pub(crate) name: ImmutableString,
+    /// Its parameters, in order.
+    params: Vec<ImmutableString>,
+    /// Its statements, with the script's functions.
+    body: AST,
+    /// Where its body starts: where a failure found after it returned is reported.
+    pub(crate) at: Position,
+}
+
+impl ScriptFunction {
+    /// The function `name` of `arity` parameters that the script `ast` defines.
+    pub(crate) fn find(ast: &AST, name: &str, arity: usize) -> Option<ScriptFunction> {
+        let def = ast
+            .iter_fn_def()
+            .find(|def| def.name == name && def.params.len() == arity)?;
+        // Rhai hands out a function's statements only by walking an AST: one that holds just
+        // this function, whose top-level nodes are then exactly the body's statements.
+        let mut alone = Module::new();
+        alone.set_script_fn(def.clone());
+        let mut statements = Vec::new();
+        AST::new_from_module(alone).walk(&mut |path: &[ASTNode]| {
+            if let [ASTNode::Stmt(statement)] = path {
+                statements.push((*statement).clone());
+            }
+            true
+        });
+        let mut body = AST::new(statements, ast.shared_lib().clone());
+        if let Some(source) = ast.source() {
+            body.set_source(source);
+        }
+        Some(ScriptFunction {
+            name: def.name.clone(),
+            params: def.params.iter().cloned().collect(),
+            body,
+            at: def.body.start_position(),
+        })
+    }
+
+    /// Runs the function with `args`, one for each parameter; its errors are named after it
+    /// as Rhai names a called function's.
+    pub(crate) fn call(
+        &self,
+        hook: &CompiledHook,
+        args: impl IntoIterator<Item = Dynamic>,
+    ) -> RhaiResult<Dynamic> {
+        let mut scope = Scope::new();
+        for (number, (param, value)) in self.params.iter().zip(args).enumerate() {
+            // As Rhai's call checks: a captured variable still in use by the closure that
+            // holds it (which is running: the event it published led back here).
+            if value.is_locked() {
+                let what = format!("argument #{} of function '{}'", number + 1, self.name);
+                return Err(EvalAltResult::ErrorDataRace(what, Position::NONE).into());
+            }
+            scope.push_dynamic(param.as_str(), value);
+        }
+        hook.engine
+            .eval_ast_with_scope::<Dynamic>(&mut scope, &self.body)
+            .map_err(|err| {
+                let name = self.name.to_string();
+                EvalAltResult::ErrorInFunctionCall(name, hook.path.clone(), err, Position::NONE)
+                    .into()
+            })
+    }
+}
+
 /// A subscription's callback in a script.
 pub(crate) struct ScriptHandler {
     pub(crate) hook: Arc<CompiledHook>,
     pub(crate) callback: FnPtr,
-    /// The callback names a function of the hook's own script and curries nothing, so it is
-    /// called by name in the hook's AST: `FnPtr::call` resolves the name through every module
-    /// on each call, a quarter of the cost of a small handler.
-    pub(crate) direct: bool,
+    /// The callback's function when the hook's own script defines it, run as top-level code
+    /// ([`ScriptFunction`]); `None` for a function of a module or of Rhai's library, which is
+    /// called through the pointer.
+    function: Option<Arc<ScriptFunction>>,
 }
 
 impl ScriptHandler {
+    pub(crate) fn new(hook: Arc<CompiledHook>, callback: FnPtr) -> Self {
+        // The event comes after what the pointer curries (a closure's captured variables).
+        let function = hook.function(callback.fn_name(), callback.curry().len() + 1);
+        ScriptHandler {
+            hook,
+            callback,
+            function,
+        }
+    }
+
     /// Calls the script with the event as Rhai values, shared with the other Rhai handlers of
     /// the dispatch, and copies what the script changed back into the event.
     pub(crate) fn run(&self, call: &mut HandlerCall<'_>) -> Result<Reply, HandlerError> {
         let (event, snapshot) =
             call.form(|event| SharedSnapshot(Arc::new(ScriptSnapshot::new(event))));
         let shared = ScriptEvent::new(snapshot.0.clone(), event.is_stopped());
-        let outcome = if self.direct {
-            let name = self.callback.fn_name();
-            self.hook
-                .engine
-                .call_fn_with_options::<Dynamic>(
-                    rhai::CallFnOptions::new().eval_ast(false),
-                    &mut Scope::new(),
-                    &self.hook.ast,
-                    name,
-                    (shared.clone(),),
-                )
-                // `call_fn` drops the frame naming the function; errors name it as for any call.
-                .map_err(|err| {
-                    EvalAltResult::ErrorInFunctionCall(
-                        name.into(),
-                        self.hook.path.clone(),
-                        err,
-                        Position::NONE,
-                    )
-                    .into()
-                })
-        } else {
-            self.callback
-                .call::<Dynamic>(&self.hook.engine, &self.hook.ast, (shared.clone(),))
+        let event = Dynamic::from(shared.clone());
+        let stack = StackBudget::claim();
+        let outcome = match &self.function {
+            Some(function) => {
+                let args = self.callback.curry().iter().cloned().chain([event]);
+                function.call(&self.hook, args)
+            }
+            None => self
+                .callback
+                .call::<Dynamic>(&self.hook.engine, &self.hook.ast, (event,)),
         };
-        shared.write_back(call)?;
-        self.result(outcome)
+        drop(stack);
+        let written = shared.write_back(call);
+        self.result(outcome, written)
     }
 
-    pub(crate) fn result(&self, outcome: RhaiResult<Dynamic>) -> Result<Reply, HandlerError> {
+    /// The handler's reply, or why it failed: its error first, then what it left that JSON
+    /// cannot hold (in the event, then in its result).
+    pub(crate) fn result(
+        &self,
+        outcome: RhaiResult<Dynamic>,
+        written: Result<(), String>,
+    ) -> Result<Reply, HandlerError> {
         let value = outcome.map_err(|err| {
             HandlerError(ScriptError::from_eval(&self.hook.path, &err).to_string())
         })?;
-        ScriptValue::reply(value).map_err(|err| {
-            HandlerError(format!(
-                "{}: handler returned a value that is not JSON: {err}",
-                self.hook.path
-            ))
-        })
+        written.map_err(|what| self.failure(what))?;
+        ScriptValue::reply(value)
+            .map_err(|err| self.failure(format!("the handler's result is not JSON: {err}")))
+    }
+
+    /// A failure found once the handler returned: reported where its function starts.
+    fn failure(&self, message: String) -> HandlerError {
+        let (name, at) = match &self.function {
+            Some(function) => (function.name.as_str(), function.at),
+            None => (self.callback.fn_name(), Position::NONE),
+        };
+        let message = format!("{message} ({})", ScriptError::call_name(name));
+        HandlerError(ScriptError::at(&self.hook.path, at, message).to_string())
     }
 }
 
 impl Handler for ScriptHandler {
     fn handle(&self, call: &mut HandlerCall<'_>) -> Result<Reply, HandlerError> {
         self.run(call)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use connect_core::HubIdentity;
+    use serde_json::json;
+
+    /// The hook `source` (as `hook.rhai`) of a plugin of its own, registered on a new hub.
+    fn registered(source: &str) -> (Arc<EventHub>, Arc<CompiledHook>) {
+        let tag = PluginTag::new("test");
+        let folders = PluginFolders {
+            root: PathBuf::from("/nowhere"),
+            library_dirs: Vec::new(),
+        };
+        let engine = Arc::new(plugin_engine(&tag, &folders));
+        let hook = CompiledHook::compile_source(engine, tag, "hook.rhai", source).unwrap();
+        let (hub, hook) = (
+            Arc::new(EventHub::new(HubIdentity::local("alice"))),
+            Arc::new(hook),
+        );
+        hook.register(&hub, &SessionInfo::default()).unwrap();
+        (hub, hook)
+    }
+
+    fn publish(hub: &EventHub, data: Value) -> Vec<Value> {
+        hub.publish(&mut Event::new("t").with_data(data))
+    }
+
+    /// What the handler made of the script function `name` answers, or why it fails.
+    fn answer(hook: &Arc<CompiledHook>, name: &str, data: Value) -> Result<Value, String> {
+        let handler = ScriptHandler::new(hook.clone(), FnPtr::new(name).unwrap());
+        let mut event = Event::new("t").with_data(data);
+        call_once(&handler, &mut event)
+            .map(Reply::into_json)
+            .map_err(|e| e.0)
+    }
+
+    #[test]
+    fn handlers_run_as_their_functions_would() {
+        let (hub, _) = registered(
+            r#"
+            fn add(n, event) { n + event.data.x }
+            fn early(e) { if e.data.x > 0 { return "positive"; } "not positive" }
+            fn twice(f, x) { f.call(f.call(x)) }
+            fn register(session) {
+                let count = 0;
+                let step = 100;
+                session.event_hub.subscribe("topic=t", |e| { count += 1; count }, 1);
+                session.event_hub.subscribe("topic=t", Fn("add").curry(10), 2);
+                session.event_hub.subscribe("topic=t", Fn("early"), 3);
+                session.event_hub.subscribe("topic=t", |e| {
+                    let inner = |x| x + step;
+                    twice(inner, e.data.x)
+                }, 4);
+            }"#,
+        );
+        // The closure's captured `count` lives on between calls, as in a call of the closure.
+        assert_eq!(
+            publish(&hub, json!({"x": 1})),
+            vec![json!(1), json!(11), json!("positive"), json!(201)]
+        );
+        assert_eq!(
+            publish(&hub, json!({"x": -1})),
+            vec![json!(2), json!(9), json!("not positive"), json!(199)]
+        );
+    }
+
+    #[test]
+    fn the_limits_say_where_the_handler_was() {
+        let (_, hook) = registered(
+            "fn spin(event) {\n    let n = 0;\n    while true { n += 1; }\n}\n\
+             fn helper(n) {\n    helper(n + 1)\n}\n\
+             fn recurse(event) {\n    let start = 1;\n    helper(start)\n}\n\
+             fn register(session) {}",
+        );
+        let error = answer(&hook, "spin", json!({})).unwrap_err();
+        assert!(error.starts_with("hook.rhai:3:"), "{error}");
+        assert!(error.contains("operations"), "{error}");
+        // The call in the handler that never came back.
+        let error = answer(&hook, "recurse", json!({})).unwrap_err();
+        assert!(
+            error.starts_with("hook.rhai:10:5: stack overflow"),
+            "{error}"
+        );
+        assert!(error.ends_with("(in function 'recurse')"), "{error}");
+    }
+
+    #[test]
+    fn results_json_cannot_hold_are_reported_where_the_handler_starts() {
+        let (_, hook) =
+            registered("fn register(session) {}\nfn ratio(event) {\n    [event.data.x / 0.0]\n}");
+        assert_eq!(
+            answer(&hook, "ratio", json!({"x": 1.5})).unwrap_err(),
+            "hook.rhai:2:17: the handler's result is not JSON: JSON has no infinity or NaN \
+             (inf) at [0] (in function 'ratio')"
+        );
     }
 }

@@ -6,8 +6,9 @@
 //! compiled script. Each plugin gets its own [`Engine`] because the engine carries what is
 //! plugin-specific: the import resolver that keeps `import` inside the plugin's `resource/`
 //! and `dependencies/` folders, and the `print`/`debug` sinks that tag log lines with the
-//! plugin's name. The operations limit stops a runaway handler with an error instead of
-//! hanging the host.
+//! plugin's name. The engine's limits (operations, call depth, sizes of strings, arrays and
+//! maps) stop a runaway handler with an error, which says where the handler was, instead of
+//! hanging the host or exhausting its memory.
 //!
 //! The surface scripts see is deliberately small and mirrors ftrack's Python API:
 //!
@@ -23,9 +24,11 @@
 //! event["data"] (Python-style), event.stop(), event.is_stopped()
 //! ```
 //!
-//! The crate is in parts: `engine` (each plugin's engine and its limits), `hook` (a compiled file and its handlers), `session` (the `session` and
-//! `event_hub` scripts see), `event` (the event as script values), `convert` (between script
-//! values and JSON) and `resolver` (the import sandbox).
+//! The crate is in parts: `engine` (each plugin's engine and its limits), `hook` (a compiled
+//! file and its handlers, run as top-level code), `error` (script errors with file, line and
+//! column), `session` (the `session` and `event_hub` scripts see), `event` (the event as
+//! script values), `convert` (between script values and JSON) and `resolver` (the import
+//! sandbox).
 //!
 //! ```
 //! use std::path::PathBuf;
@@ -62,6 +65,7 @@ mod session;
 
 // The parts share these imports, and each other's crate-visible items, through `use super::*`.
 use std::any::Any;
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
@@ -82,14 +86,17 @@ use hook::*;
 use resolver::*;
 use rhai::packages::{Package, StandardPackage};
 use rhai::{
-    Array, Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map as RhaiMap, Module,
+    ASTNode, Array, Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map as RhaiMap, Module,
     ModuleResolver, Position, Scope, AST,
 };
 use serde_json::Value;
 use session::*;
 
-pub use engine::MAX_OPERATIONS;
 pub use engine::{plugin_engine, PluginFolders};
+pub use engine::{
+    MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_NATIVE_STACK, MAX_OPERATIONS,
+    MAX_STRING_SIZE,
+};
 pub use error::ScriptError;
 pub use hook::CompiledHook;
 

@@ -50,16 +50,7 @@ impl ScriptHub {
             priority,
             plugin: Some(hook.plugin.clone()),
         };
-        let direct = !callback.is_curried()
-            && hook
-                .ast
-                .iter_functions()
-                .any(|f| f.name == callback.fn_name() && f.params.len() == 1);
-        let handler = Arc::new(ScriptHandler {
-            hook,
-            callback,
-            direct,
-        });
+        let handler = Arc::new(ScriptHandler::new(hook, callback));
         match hub.subscribe(expression, handler, options) {
             Ok(id) => Ok(id.into()),
             Err(err) => runtime_error(err.to_string()),
@@ -89,11 +80,7 @@ impl ScriptHub {
         let (hub, hook) = self.parts()?;
         let event = event_from_script(event)?;
         let plugin = hook.plugin.name.clone();
-        let handler = ScriptHandler {
-            hook,
-            callback: on_reply,
-            direct: false,
-        };
+        let handler = ScriptHandler::new(hook, on_reply);
         hub.publish_async(
             event,
             Some(Arc::new(move |reply: &Event| {
@@ -114,9 +101,10 @@ impl ScriptHub {
 /// received.
 pub(crate) fn event_from_script(value: Dynamic) -> RhaiResult<Event> {
     if let Some(event) = value.clone().try_cast::<ScriptEvent>() {
-        return event.to_event().or_else(|e| runtime_error(e.0));
+        return event.to_event().or_else(runtime_error);
     }
-    let json = to_json(&value).map_err(|e| format!("event is not JSON: {e}"))?;
+    let json =
+        to_json(&value).map_err(|e| format!("event is not JSON: {}", e.describe("event")))?;
     if !json.is_object() {
         return runtime_error("an event must be a map such as #{topic: \"my.topic\", data: #{}}");
     }
