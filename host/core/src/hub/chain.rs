@@ -18,9 +18,8 @@
 //! thread while a dispatch runs, so that a publish from inside a handler knows both without
 //! the handler saying anything. A dropped chain is reported once, naming that plugin.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 /// How deeply synchronous publishes from inside handlers may nest. Real hooks nest two or
 /// three deep.
@@ -35,10 +34,12 @@ pub const MAX_QUEUED_EVENTS: usize = 10_000;
 thread_local! {
     /// How many dispatches are running in this thread, one inside the other.
     static DISPATCH_DEPTH: Cell<u32> = const { Cell::new(0) };
-    /// The chain of the queued event being dispatched in this thread, if any.
-    static LINEAGE: RefCell<Option<Lineage>> = const { RefCell::new(None) };
-    /// The plugin whose handler runs in this thread, if any.
-    static PLUGIN: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
+    /// The chain of the event being dispatched in this thread, if any.
+    static LINEAGE: Cell<Option<Lineage>> = const { Cell::new(None) };
+    /// The tag id of the plugin whose handler runs in this thread; 0 for none. An id rather
+    /// than the name: this is set around every handler call, and copying a number costs
+    /// nothing, where sharing the name would cost two atomic operations per handler.
+    static PLUGIN: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Counts one nested dispatch while it lives.
@@ -65,45 +66,61 @@ impl Drop for NestedDispatch {
 /// Where a queued event stands in its chain.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Lineage {
-    /// Which chain: a number drawn when it started (cheaper than keeping the first event's
-    /// id, and all the reports need is to tell chains apart).
+    /// Which chain: a number drawn when the chain first needs one (all the reports need is to
+    /// tell chains apart); [`UNDRAWN`] until then.
     pub(super) root: u64,
     /// 0 for an event published from outside any handler; one more per asynchronous publish
     /// from a handler.
     pub(super) generation: u32,
 }
 
+/// The root of a chain whose number is not drawn yet: a synchronous publish starts a chain,
+/// but most never publish asynchronously, so the number is drawn by the first that does.
+const UNDRAWN: u64 = 0;
+
 impl Lineage {
-    /// The first generation of a new chain.
+    /// The first generation of a new chain, numbered.
     fn new_chain() -> Lineage {
-        static CHAINS: AtomicU64 = AtomicU64::new(0);
         Lineage {
-            root: CHAINS.fetch_add(1, Ordering::Relaxed),
+            root: draw_chain_number(),
             generation: 0,
         }
     }
 }
 
+fn draw_chain_number() -> u64 {
+    static CHAINS: AtomicU64 = AtomicU64::new(UNDRAWN + 1);
+    CHAINS.fetch_add(1, Ordering::Relaxed)
+}
+
 /// What a publish made on this thread now belongs to, and whose handler made it.
 pub(super) struct Origin {
     pub(super) lineage: Lineage,
-    /// The plugin whose handler published, if a handler did.
-    pub(super) plugin: Option<Arc<str>>,
+    /// The tag id of the plugin whose handler published; 0 when no handler did.
+    pub(super) plugin: u64,
 }
 
 impl Origin {
     /// The origin of an event published now: the next generation of the chain being
     /// dispatched on this thread, or a new chain.
     pub(super) fn of_publish() -> Origin {
-        let lineage = LINEAGE.with(|current| match &*current.borrow() {
-            Some(parent) => Lineage {
-                root: parent.root,
-                generation: parent.generation + 1,
-            },
+        let lineage = LINEAGE.with(|current| match current.get() {
+            Some(mut parent) => {
+                if parent.root == UNDRAWN {
+                    parent.root = draw_chain_number();
+                    current.set(Some(parent));
+                }
+                Lineage {
+                    root: parent.root,
+                    generation: parent.generation + 1,
+                }
+            }
             None => Lineage::new_chain(),
         });
-        let plugin = PLUGIN.with(|current| current.borrow().clone());
-        Origin { lineage, plugin }
+        Origin {
+            lineage,
+            plugin: PLUGIN.with(Cell::get),
+        }
     }
 }
 
@@ -115,33 +132,41 @@ impl InLineage {
         InLineage(LINEAGE.with(|current| current.replace(Some(lineage))))
     }
 
-    /// For a synchronous publish: the event starts a chain, unless this thread already
-    /// dispatches one (a handler publishing synchronously stays in its chain).
+    /// For a synchronous publish: the event starts a chain (numbered only if it needs to be),
+    /// unless this thread already dispatches one (a handler publishing synchronously stays in
+    /// its chain).
     pub(super) fn enter_unless_in_one() -> Option<InLineage> {
-        let in_one = LINEAGE.with(|current| current.borrow().is_some());
-        (!in_one).then(|| InLineage::enter(Lineage::new_chain()))
+        LINEAGE.with(|current| {
+            current.get().is_none().then(|| {
+                InLineage(current.replace(Some(Lineage {
+                    root: UNDRAWN,
+                    generation: 0,
+                })))
+            })
+        })
     }
 }
 
 impl Drop for InLineage {
     fn drop(&mut self) {
-        let previous = self.0.take();
-        LINEAGE.with(|current| *current.borrow_mut() = previous);
+        let previous = self.0;
+        LINEAGE.with(|current| current.set(previous));
     }
 }
 
-/// Marks this thread as running a handler of `plugin` while it lives.
-pub(super) struct InHandler(Option<Arc<str>>);
+/// Marks this thread as running a handler of the plugin with tag id `plugin` (0: the host's
+/// own) while it lives.
+pub(super) struct InHandler(u64);
 
 impl InHandler {
-    pub(super) fn enter(plugin: Option<Arc<str>>) -> InHandler {
+    pub(super) fn enter(plugin: u64) -> InHandler {
         InHandler(PLUGIN.with(|current| current.replace(plugin)))
     }
 }
 
 impl Drop for InHandler {
     fn drop(&mut self) {
-        let previous = self.0.take();
-        PLUGIN.with(|current| *current.borrow_mut() = previous);
+        let previous = self.0;
+        PLUGIN.with(|current| current.set(previous));
     }
 }

@@ -145,6 +145,12 @@ impl SubscriptionIndex {
         ids.len()
     }
 
+    /// The name of the plugin with tag id `plugin`, while it holds a subscription.
+    pub(super) fn plugin_name(&self, plugin: u64) -> Option<std::sync::Arc<str>> {
+        let id = self.by_plugin.get(&plugin)?.iter().next()?;
+        Some(self.by_id.get(id)?.plugin.as_ref()?.name.clone())
+    }
+
     /// How many subscriptions the plugin with tag id `plugin` holds.
     pub(super) fn count_of(&self, plugin: u64) -> usize {
         self.by_plugin.get(&plugin).map_or(0, HashSet::len)

@@ -89,12 +89,23 @@ impl EventHub {
         if !reported.insert(origin.lineage.root) {
             return;
         }
-        let by = match &origin.plugin {
+        drop(reported);
+        let plugin = match origin.plugin {
+            0 => None,
+            id => Some(
+                self.index
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .plugin_name(id)
+                    .unwrap_or_else(|| "(no longer loaded)".into()),
+            ),
+        };
+        let by = match &plugin {
             Some(plugin) => format!("plugin '{plugin}'"),
             None => "the host".to_string(),
         };
         tracing::error!(
-            plugin = origin.plugin.as_deref().unwrap_or("host"),
+            plugin = plugin.as_deref().unwrap_or("host"),
             "{by}: asynchronous event on {:?} dropped, and the rest of its chain with it: {reason}",
             event.topic
         );
