@@ -183,7 +183,7 @@ fn incompatible_libraries_are_refused_with_one_line_each() {
     std::fs::write(&foreign, bytes).unwrap();
     install(&s, "working", "machine-info");
 
-    let (plugins, stderr) = s.plugins_json();
+    let (plugins, listing_stderr) = s.plugins_json();
     let error = |name: &str| {
         let plugin = plugins.iter().find(|p| p["name"] == name).unwrap();
         assert_eq!(plugin["status"], "failed", "{plugin}");
@@ -218,7 +218,10 @@ fn incompatible_libraries_are_refused_with_one_line_each() {
         "{}",
         published.stderr
     );
-    let _ = stderr;
+    assert!(
+        !listing_stderr.contains("layout report"),
+        "{listing_stderr}"
+    );
     let working = plugins.iter().find(|p| p["name"] == "working").unwrap();
     assert_eq!(working["status"], "loaded");
 }
