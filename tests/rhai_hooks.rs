@@ -533,3 +533,27 @@ fn register(session) {
         .unwrap();
     assert!(!unrelated.contains(hint), "no () involved: {unrelated}");
 }
+
+/// Data nested thousands of levels deep is dropped and checked by Rhai recursively, below any
+/// script limit: the threads that run handlers have the stack for it (a command's own thread
+/// has the same stack as the resident host's).
+#[test]
+fn a_resident_host_survives_deeply_nested_script_data() {
+    let s = Sandbox::new();
+    s.hook(
+        "deep",
+        "deep.rhai",
+        r#"fn register(session) {
+            session.event_hub.subscribe("topic=deep", |event| {
+                let m = #{};
+                for i in 0..5000 { m = #{ a: m }; }
+                "survived"
+            });
+            session.event_hub.subscribe("topic=alive", |event| "alive");
+        }"#,
+    );
+    let mut host = crate::kit::Running::start(&s, &["run"]);
+    host.wait_for("is running");
+    assert_eq!(s.publish("deep", "{}"), vec![json!("survived")]);
+    assert_eq!(s.publish("alive", "{}"), vec![json!("alive")]);
+}

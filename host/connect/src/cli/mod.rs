@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ftrack_connect::host::HostOptions;
+use ftrack_connect::host::{HostOptions, HANDLER_THREAD_STACK};
 use ftrack_connect::locations;
 use ftrack_connect::logging::{self, Verbosity};
 
@@ -77,12 +77,22 @@ pub fn main() -> ExitCode {
         silent,
         &data_dir,
     );
-    match command {
-        Command::Run(args) => run::run(&args, &data_dir),
-        Command::Plugins(args) => plugins::run(&args, &first_paths, &data_dir),
-        Command::Event(command) => event::run(command, &first_paths, &data_dir),
-        Command::Actions(args) => actions::run(&args, &first_paths, &data_dir),
-        Command::Plugin(command) => plugin::run(command),
+    // Commands load plugins and run their handlers: on a thread with the stack handlers need
+    // (see HANDLER_THREAD_STACK), not the main thread's fixed 8 MiB.
+    let commands = std::thread::Builder::new()
+        .name("command".into())
+        .stack_size(HANDLER_THREAD_STACK)
+        .spawn(move || match command {
+            Command::Run(args) => run::run(&args, &data_dir),
+            Command::Plugins(args) => plugins::run(&args, &first_paths, &data_dir),
+            Command::Event(command) => event::run(command, &first_paths, &data_dir),
+            Command::Actions(args) => actions::run(&args, &first_paths, &data_dir),
+            Command::Plugin(command) => plugin::run(command),
+        });
+    match commands.map(std::thread::JoinHandle::join) {
+        Ok(Ok(status)) => status,
+        Ok(Err(_)) => fail("the command failed unexpectedly (see the message above)"),
+        Err(err) => fail(&format!("cannot start the command: {err}")),
     }
 }
 

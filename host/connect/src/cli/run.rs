@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use connect_plugins::watcher;
 use ftrack_connect::endpoint::Endpoint;
-use ftrack_connect::host::{Host, HostOptions};
+use ftrack_connect::host::{Host, HostOptions, HANDLER_THREAD_STACK};
 use ftrack_connect::instance_lock::InstanceLock;
 use ftrack_connect::{credentials, locations};
 
@@ -89,7 +89,14 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
     let queue = {
         let hub = hub.clone();
         let stopping = stopping.clone();
-        std::thread::spawn(move || hub.run_queue(&|| stopping.load(Ordering::SeqCst)))
+        let queue = std::thread::Builder::new()
+            .name("event-queue".into())
+            .stack_size(HANDLER_THREAD_STACK)
+            .spawn(move || hub.run_queue(&|| stopping.load(Ordering::SeqCst)));
+        match queue {
+            Ok(queue) => queue,
+            Err(err) => return fail(&format!("cannot start the event queue: {err}")),
+        }
     };
     tracing::info!(
         "ftrack-connect is running for {} (pid {}); Ctrl-C stops it",

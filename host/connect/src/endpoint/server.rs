@@ -18,7 +18,7 @@ use super::protocol::{
     version_mismatch, Answer, EndpointFile, Hello, PluginList, Published, Request, Watching,
     MAX_HELLO_BYTES, MAX_REQUEST_BYTES, PROTOCOL_VERSION, REQUEST_DEADLINE,
 };
-use crate::host::Host;
+use crate::host::{Host, HANDLER_THREAD_STACK};
 
 /// How many connections are served at once (each has a thread); more are closed at once.
 /// Watchers count too. A user's commands open one at a time.
@@ -117,6 +117,7 @@ fn accept(listener: TcpListener, host: Arc<Host>, token: String) {
         let (host, token, served) = (host.clone(), token.clone(), open.clone());
         let spawned = std::thread::Builder::new()
             .name("endpoint-request".into())
+            .stack_size(HANDLER_THREAD_STACK)
             .spawn(move || {
                 serve(&host, stream, &token);
                 served.fetch_sub(1, Ordering::AcqRel);
