@@ -20,7 +20,7 @@ use crate::builtin;
 /// requests). Rhai clones, checks and drops nested data recursively, below any script limit: a
 /// map nested ten thousand levels deep overflows Rust's default 2 MiB and aborts the process.
 /// Reserved, not used: the OS gives a thread's stack pages as they are touched.
-pub const HANDLER_THREAD_STACK: usize = 256 << 20;
+pub const HANDLER_THREAD_STACK: usize = 64 << 20;
 
 /// Where a host finds its plugins and keeps what it loads.
 #[derive(Debug, Clone)]
