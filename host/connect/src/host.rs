@@ -16,11 +16,7 @@ use serde_json::{json, Value};
 
 use crate::builtin;
 
-/// The stack of each thread the host starts to run handlers on (the event queue, endpoint
-/// requests). Rhai clones, checks and drops nested data recursively, below any script limit: a
-/// map nested ten thousand levels deep overflows Rust's default 2 MiB and aborts the process.
-/// Reserved, not used: the OS gives a thread's stack pages as they are touched.
-pub const HANDLER_THREAD_STACK: usize = 64 << 20;
+pub use connect_core::HANDLER_THREAD_STACK;
 
 /// Where a host finds its plugins and keeps what it loads.
 #[derive(Debug, Clone)]

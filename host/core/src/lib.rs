@@ -46,6 +46,13 @@ pub use hub::{
 pub use identity::{ApiKey, Identity};
 pub use reply::{Reply, ResultForm};
 
+/// The stack of each thread the host starts to run handlers on (a command, the event queue,
+/// endpoint requests, reloads). Rhai clones, checks and drops nested data recursively, below
+/// any script limit: a map nested ten thousand levels deep overflows Rust's default 2 MiB and
+/// aborts the process. Reserved, not used: the OS gives a thread's stack pages as they are
+/// touched (but a process's data limit, `RLIMIT_DATA`, counts them).
+pub const HANDLER_THREAD_STACK: usize = 64 << 20;
+
 /// The log target of lines meant for the log file only (long reports for whoever debugs a
 /// plugin): the command line's stderr leaves them out.
 pub const LOG_FILE_ONLY: &str = "log_file_only";

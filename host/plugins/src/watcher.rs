@@ -33,10 +33,10 @@ pub struct PluginWatcher {
 /// caller creates the ones it wants watched before they exist), and the folders of files that
 /// plugins reach through symlinks out of them.
 pub fn watch(registry: Arc<PluginRegistry>) -> notify::Result<PluginWatcher> {
-    let refresher = registry.clone();
-    // The handler runs on the debouncer's thread and must not touch the debouncer itself:
-    // it tells the thread that adds watches for new symlink targets instead.
-    let (refreshed, refreshes) = channel::<()>();
+    // The handler runs on the debouncer's thread, which must not touch the debouncer itself
+    // and has a small stack: it asks the reload thread, which has the stack handlers need
+    // (a reload runs `register`), to refresh and to watch new symlink targets.
+    let (changed, changes) = channel::<()>();
     let debouncer = new_debouncer(
         DEBOUNCE,
         None,
@@ -48,8 +48,7 @@ pub fn watch(registry: Arc<PluginRegistry>) -> notify::Result<PluginWatcher> {
                     .count();
                 if changes > 0 {
                     tracing::debug!("{changes} file system changes in plugin folders");
-                    refresher.refresh();
-                    let _ = refreshed.send(());
+                    let _ = changed.send(());
                 }
             }
             Err(errors) => {
@@ -82,8 +81,9 @@ pub fn watch(registry: Arc<PluginRegistry>) -> notify::Result<PluginWatcher> {
     targets.watch_new(&registry, &debouncer);
     let weak = Arc::downgrade(&debouncer);
     std::thread::Builder::new()
-        .name("plugin-watcher".into())
-        .spawn(move || targets.follow(&registry, &weak, &refreshes))
+        .name("plugin-reload".into())
+        .stack_size(connect_core::HANDLER_THREAD_STACK)
+        .spawn(move || targets.follow(&registry, &weak, &changes))
         .map_err(|err| notify::Error::generic(&err.to_string()))?;
     Ok(PluginWatcher {
         _debouncer: debouncer,
@@ -100,17 +100,20 @@ struct SymlinkTargets {
 }
 
 impl SymlinkTargets {
-    /// Watches new targets after every refresh, until the watcher goes.
+    /// Refreshes the registry after each batch of changes, then watches new targets, until
+    /// the watcher goes. Changes that arrive during a refresh make one more refresh.
     fn follow(
         mut self,
         registry: &PluginRegistry,
         debouncer: &Weak<Mutex<FileDebouncer>>,
-        refreshes: &Receiver<()>,
+        changes: &Receiver<()>,
     ) {
-        while refreshes.recv().is_ok() {
+        while changes.recv().is_ok() {
+            while changes.try_recv().is_ok() {}
             let Some(debouncer) = debouncer.upgrade() else {
                 return;
             };
+            registry.refresh();
             self.watch_new(registry, &debouncer);
         }
     }
