@@ -198,7 +198,7 @@ impl Action {
         let Some(hub) = self.shared.hub.upgrade() else {
             return false;
         };
-        let mut event = Event::new(APPLICATION_DISCOVER_TOPIC).with_data(json!({
+        let mut event = Event::new(topics::APPLICATION_DISCOVER).with_data(json!({
             "application": offer.application,
             "context": context,
             "platform": self.shared.platform,
@@ -220,8 +220,9 @@ impl Action {
             .collect();
         if !missing.is_empty() {
             tracing::debug!(
-                "{} not offered: integrations {missing:?} did not answer {APPLICATION_DISCOVER_TOPIC}",
-                offer.display_name()
+                "{} not offered: integrations {missing:?} did not answer {}",
+                offer.display_name(),
+                topics::APPLICATION_DISCOVER
             );
         }
         missing.is_empty()

@@ -45,7 +45,8 @@ use serde_json::{json, Map, Value};
 
 use super::environment::{self, check_name, is_credential, value_text, Credentials};
 use super::spawn::spawn_detached;
-use super::{is_bundle, LauncherConfig, Offer, Shared, APPLICATION_LAUNCH_TOPIC};
+use super::{is_bundle, LauncherConfig, Offer, Shared};
+use connect_event::topics;
 
 /// Variables the launched program never inherits from the host.
 const NOT_INHERITED: &[&str] = &[
@@ -148,7 +149,7 @@ pub(super) fn start(
         platform: shared.platform.to_string(),
     };
     let data = serde_json::to_value(data).expect("launch data is JSON");
-    let mut event = Event::new(APPLICATION_LAUNCH_TOPIC).with_data(data);
+    let mut event = Event::new(topics::APPLICATION_LAUNCH).with_data(data);
     let results = hub.publish(&mut event);
 
     let mut command = strings(&event.data["command"])

@@ -87,12 +87,6 @@ pub const NAME: &str = "application-launcher";
 pub const BUILTIN_PATH: &str = "<built-in>/application-launcher";
 /// Folders of launcher configs (OS path list), as ftrack's application launcher reads them.
 pub const CONFIG_PATHS_VAR: &str = "FTRACK_APPLICATION_LAUNCHER_CONFIG_PATHS";
-/// The folder of a plugin that holds its launcher configs (Connect 26).
-pub const LAUNCH_FOLDER: &str = "launch";
-/// Published before a program starts; handlers may change the command and environment.
-pub const APPLICATION_LAUNCH_TOPIC: &str = topics::APPLICATION_LAUNCH;
-/// Published to find which integrations are available for a program.
-pub const APPLICATION_DISCOVER_TOPIC: &str = topics::APPLICATION_DISCOVER;
 
 /// A folder that may hold launcher configs, and whose problems they are.
 #[derive(Debug, Clone, PartialEq, Eq)]

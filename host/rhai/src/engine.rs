@@ -54,7 +54,10 @@ pub const MAX_CALL_LEVELS: usize = 32;
 /// them began. Calls nested inside expressions nested inside calls use it up long before the
 /// call depth limit (a call inside 60 nested calls takes about 160 KB in a release build and
 /// 850 KB in a debug build), and a thread that runs out of stack aborts the whole process. The
-/// threads that run handlers have Rust's default of 2 MiB or more: this leaves them half.
+/// host's handler threads have `connect_core::HANDLER_THREAD_STACK` (64 MiB); any other
+/// thread has at least Rust's default of 2 MiB: this leaves that half. (The rest of the large
+/// stacks is for what no script limit sees: Rhai's recursive clone, check and drop of
+/// deeply nested data.)
 pub const MAX_NATIVE_STACK: usize = 1 << 20;
 
 /// The token the progress callback stops a script with when it reached its stack floor.
