@@ -199,10 +199,17 @@ impl PluginRegistry {
             tracing::warn!("plugin discovery: {problem}");
         }
         let mut entries: Vec<Entry> = (0..registry.builtins.len())
-            .map(|index| registry.load_builtin(index, &found.plugins))
+            .map(|index| {
+                let builtin = &registry.builtins[index];
+                registry.load_builtin(index, &found.plugins, PluginTag::new(builtin.name()))
+            })
             .collect();
         for plugin in &found.plugins {
-            entries.push(registry.load_plugin(plugin, fingerprint(plugin)));
+            entries.push(registry.load_plugin(
+                plugin,
+                fingerprint(plugin),
+                PluginTag::new(&plugin.name),
+            ));
         }
         entries.iter().for_each(log_failure);
         spread_foreign_warnings(&mut entries);
@@ -279,7 +286,11 @@ impl PluginRegistry {
         let mut changed = false;
         for plugin in &found.plugins {
             if plugin.skipped.is_some() {
-                next.push(self.load_plugin(plugin, Fingerprint::new()));
+                next.push(self.load_plugin(
+                    plugin,
+                    Fingerprint::new(),
+                    PluginTag::new(&plugin.name),
+                ));
                 continue;
             }
             let current = fingerprint(plugin);
@@ -292,7 +303,7 @@ impl PluginRegistry {
                 None => {
                     changed = true;
                     tracing::info!("new plugin '{}' at {}", plugin.name, plugin.path.display());
-                    let entry = self.load_plugin(plugin, current);
+                    let entry = self.load_plugin(plugin, current, PluginTag::new(&plugin.name));
                     log_failure(&entry);
                     entry
                 }
@@ -326,18 +337,27 @@ impl PluginRegistry {
             let Some(at) = entries.iter().position(|entry| entry.id == id) else {
                 continue;
             };
-            if let Some(tag) = &entries[at].tag {
-                self.hub.unsubscribe_plugin(tag);
-            }
-            entries[at] = self.load_builtin(index, plugins);
+            // Publishes see the previous registration until the new one is complete.
+            let tag = PluginTag::new(builtin.name());
+            self.hub.hold(&tag);
+            let previous = std::mem::replace(
+                &mut entries[at],
+                self.load_builtin(index, plugins, tag.clone()),
+            );
+            self.hub.replace_plugin(previous.tag.as_ref(), &tag);
             log_failure(&entries[at]);
         }
         spread_foreign_warnings(entries);
     }
 
     /// Loads the changed `plugin` in place of `old`, or keeps `old` if the new one fails.
+    ///
+    /// Publishes see the old version until the new one's `register` has returned, then the
+    /// new one: never both, never neither.
     fn reload(&self, old: Entry, plugin: &DiscoveredPlugin, current: Fingerprint) -> Entry {
-        let mut new = self.load_plugin(plugin, current);
+        let tag = PluginTag::new(&plugin.name);
+        self.hub.hold(&tag);
+        let mut new = self.load_plugin(plugin, current, tag.clone());
         new.report.reloads = old.report.reloads + 1;
         let keep_old =
             new.report.status == PluginStatus::Failed && old.report.status == PluginStatus::Loaded;
@@ -367,9 +387,7 @@ impl PluginRegistry {
                 ..old
             };
         }
-        if let Some(tag) = &old.tag {
-            self.hub.unsubscribe_plugin(tag);
-        }
+        self.hub.replace_plugin(old.tag.as_ref(), &tag);
         log_failure(&new);
         tracing::info!(
             "plugin '{}' reloaded from {}: {:?}",
@@ -383,7 +401,7 @@ impl PluginRegistry {
         new
     }
 
-    fn load_builtin(&self, index: usize, plugins: &[DiscoveredPlugin]) -> Entry {
+    fn load_builtin(&self, index: usize, plugins: &[DiscoveredPlugin], tag: PluginTag) -> Entry {
         let builtin = &self.builtins[index];
         let version = Some(env!("CARGO_PKG_VERSION"));
         let mut entry = Entry::new(
@@ -393,7 +411,6 @@ impl PluginRegistry {
             builtin.label(),
         );
         entry.id = Some(PluginId::BuiltIn(builtin.name().to_string()));
-        let tag = PluginTag::new(builtin.name());
         let loaded = builtin.load(&self.hub, &tag, &self.session, plugins);
         entry.report.warnings = loaded.warnings;
         entry.warnings_about_others = loaded.plugin_warnings;
@@ -401,8 +418,14 @@ impl PluginRegistry {
         entry
     }
 
-    /// Loads `plugin`; `fingerprint` is the state of its files the caller just read.
-    fn load_plugin(&self, plugin: &DiscoveredPlugin, fingerprint: Fingerprint) -> Entry {
+    /// Loads `plugin`, its subscriptions tagged `tag`; `fingerprint` is the state of its files
+    /// the caller just read.
+    fn load_plugin(
+        &self,
+        plugin: &DiscoveredPlugin,
+        fingerprint: Fingerprint,
+        tag: PluginTag,
+    ) -> Entry {
         let path = plugin.path.display().to_string();
         let mut entry = Entry::new(
             &plugin.name,
@@ -422,7 +445,6 @@ impl PluginRegistry {
         entry.id = Some(PluginId::of(plugin));
         entry.fingerprint = fingerprint;
 
-        let tag = PluginTag::new(&plugin.name);
         let (hooks, outcome) = self.prepare_hooks(plugin, &tag, &mut entry.report.warnings);
         if outcome.is_ok() && hooks.is_empty() {
             if plugin.launch_dir.is_some() {

@@ -56,6 +56,10 @@ pub(super) struct SubscriptionIndex {
     containing: BTreeMap<u64, (Vec<String>, Arc<Subscription>)>,
     /// Subscriptions that constrain no topic, by subscription order.
     unconstrained: BTreeMap<u64, Arc<Subscription>>,
+    /// Plugins (by tag id) whose subscriptions wait here, counted but not dispatched to, until
+    /// [`SubscriptionIndex::release`]: a reloading plugin's new version, so that no publish
+    /// sees both versions or neither.
+    held: HashMap<u64, Vec<Arc<Subscription>>>,
 }
 
 /// The subscriptions of one exact topic.
@@ -87,6 +91,23 @@ impl Bucket {
 
 impl SubscriptionIndex {
     pub(super) fn insert(&mut self, subscription: Arc<Subscription>) {
+        if let Some(plugin) = &subscription.plugin {
+            self.by_plugin
+                .entry(plugin.id)
+                .or_default()
+                .insert(subscription.id.clone());
+            if let Some(waiting) = self.held.get_mut(&plugin.id) {
+                waiting.push(subscription.clone());
+                self.by_id.insert(subscription.id.clone(), subscription);
+                return;
+            }
+        }
+        self.dispatch_to(&subscription);
+        self.by_id.insert(subscription.id.clone(), subscription);
+    }
+
+    /// Puts `subscription` where publishes find it.
+    fn dispatch_to(&mut self, subscription: &Arc<Subscription>) {
         let seq = subscription.seq;
         match subscription.expression.topic_filter() {
             TopicFilter::Any => {
@@ -102,17 +123,34 @@ impl SubscriptionIndex {
                 }
             }
         }
-        if let Some(plugin) = &subscription.plugin {
-            self.by_plugin
-                .entry(plugin.id)
-                .or_default()
-                .insert(subscription.id.clone());
+    }
+
+    /// Holds back the subscriptions the plugin with tag id `plugin` makes from now on.
+    pub(super) fn hold(&mut self, plugin: u64) {
+        self.held.entry(plugin).or_default();
+    }
+
+    /// Lets publishes find the held subscriptions of the plugin with tag id `plugin`.
+    pub(super) fn release(&mut self, plugin: u64) {
+        for subscription in self.held.remove(&plugin).unwrap_or_default() {
+            self.dispatch_to(&subscription);
         }
-        self.by_id.insert(subscription.id.clone(), subscription);
     }
 
     pub(super) fn remove(&mut self, id: &str) -> Option<Arc<Subscription>> {
         let removed = self.by_id.remove(id)?;
+        if let Some(plugin) = &removed.plugin {
+            if let Some(ids) = self.by_plugin.get_mut(&plugin.id) {
+                ids.remove(id);
+                if ids.is_empty() {
+                    self.by_plugin.remove(&plugin.id);
+                }
+            }
+            if let Some(waiting) = self.held.get_mut(&plugin.id) {
+                waiting.retain(|s| s.seq != removed.seq);
+                return Some(removed);
+            }
+        }
         if let TopicFilter::OneOf { exact, .. } = removed.expression.topic_filter() {
             for topic in exact {
                 if let Some(bucket) = self.exact.get_mut(&topic) {
@@ -125,23 +163,17 @@ impl SubscriptionIndex {
         }
         self.containing.remove(&removed.seq);
         self.unconstrained.remove(&removed.seq);
-        if let Some(plugin) = &removed.plugin {
-            if let Some(ids) = self.by_plugin.get_mut(&plugin.id) {
-                ids.remove(id);
-                if ids.is_empty() {
-                    self.by_plugin.remove(&plugin.id);
-                }
-            }
-        }
         Some(removed)
     }
 
-    /// Removes every subscription of the plugin with tag id `plugin`; returns how many.
+    /// Removes every subscription of the plugin with tag id `plugin`, held ones included, and
+    /// stops holding it; returns how many.
     pub(super) fn remove_plugin(&mut self, plugin: u64) -> usize {
         let ids = self.by_plugin.remove(&plugin).unwrap_or_default();
         for id in &ids {
             self.remove(id);
         }
+        self.held.remove(&plugin);
         ids.len()
     }
 

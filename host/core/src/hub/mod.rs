@@ -255,6 +255,23 @@ impl EventHub {
         index.remove_plugin(plugin.id)
     }
 
+    /// Holds back the subscriptions `plugin` makes from now on: they count, and can be
+    /// removed, but no publish finds them until [`EventHub::replace_plugin`] lets them in.
+    /// For a new version of a plugin that registers while the old one still answers.
+    pub fn hold(&self, plugin: &PluginTag) {
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        index.hold(plugin.id);
+    }
+
+    /// In one step, as publishes see it: removes every subscription of `old` and lets in the
+    /// held subscriptions of `new`. Returns how many of `old`'s were removed.
+    pub fn replace_plugin(&self, old: Option<&PluginTag>, new: &PluginTag) -> usize {
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        let removed = old.map_or(0, |old| index.remove_plugin(old.id));
+        index.release(new.id);
+        removed
+    }
+
     /// How many subscriptions `plugin` holds.
     pub fn subscription_count(&self, plugin: &PluginTag) -> usize {
         let index = self.index.read().unwrap_or_else(|e| e.into_inner());

@@ -365,6 +365,60 @@ fn unsubscribe_plugin_removes_all_of_its_subscriptions() {
     assert_eq!(hub.publish(&mut Event::new("a")), vec![json!(2)]);
 }
 
+fn of(plugin: &PluginTag) -> SubscribeOptions {
+    SubscribeOptions {
+        plugin: Some(plugin.clone()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_held_version_is_invisible_until_it_replaces_the_old_one_in_one_step() {
+    let hub = hub();
+    let old = PluginTag::new("p");
+    hub.subscribe("topic=a", answer(json!("old")), of(&old))
+        .unwrap();
+    let new = PluginTag::new("p");
+    hub.hold(&new);
+    hub.subscribe("topic=a", answer(json!("new")), of(&new))
+        .unwrap();
+    hub.subscribe("topic=*", answer(json!("new, any")), of(&new))
+        .unwrap();
+    let dropped = hub
+        .subscribe("topic=a", answer(json!("dropped")), of(&new))
+        .unwrap();
+    hub.unsubscribe(&dropped).unwrap();
+    assert_eq!(hub.subscription_count(&new), 2, "held ones count");
+    assert_eq!(hub.publish(&mut Event::new("a")), vec![json!("old")]);
+
+    assert_eq!(hub.replace_plugin(Some(&old), &new), 1);
+    assert_eq!(
+        hub.publish(&mut Event::new("a")),
+        vec![json!("new"), json!("new, any")]
+    );
+    // Released: what it subscribes now is found at once.
+    hub.subscribe("topic=b", answer(json!("later")), of(&new))
+        .unwrap();
+    assert_eq!(
+        hub.publish(&mut Event::new("b")),
+        vec![json!("new, any"), json!("later")]
+    );
+}
+
+#[test]
+fn a_held_version_that_fails_leaves_nothing_behind() {
+    let hub = hub();
+    let new = PluginTag::new("p");
+    hub.hold(&new);
+    hub.subscribe("topic=a", answer(json!("new")), of(&new))
+        .unwrap();
+    assert_eq!(hub.unsubscribe_plugin(&new), 1);
+    // No longer held: a later subscription under the tag is found.
+    hub.subscribe("topic=a", answer(json!("again")), of(&new))
+        .unwrap();
+    assert_eq!(hub.publish(&mut Event::new("a")), vec![json!("again")]);
+}
+
 /// A handler that publishes its own topic asynchronously, `copies` times per event.
 fn self_publisher(hub: &Arc<EventHub>, copies: usize, seen: Arc<AtomicU64>) {
     let weak = Arc::downgrade(hub);
