@@ -115,7 +115,7 @@ impl SubscriptionIndex {
             }
             TopicFilter::OneOf { exact, containing } => {
                 for topic in exact {
-                    self.exact.entry(topic).or_default().insert(&subscription);
+                    self.exact.entry(topic).or_default().insert(subscription);
                 }
                 if !containing.is_empty() {
                     self.containing
