@@ -237,6 +237,17 @@ impl Running {
         );
     }
 
+    /// As [`Running::wait_for`], for a line that may have come before the last one waited
+    /// for (lines logged by different threads): each seen line is returned once.
+    pub fn wait_for_any_order(&mut self, text: &str) -> String {
+        if let Some(at) = self.seen.iter().position(|line| line.contains(text)) {
+            return self.seen.remove(at);
+        }
+        let line = self.wait_for(text);
+        self.seen.pop();
+        line
+    }
+
     /// Sends `signal` (e.g. `libc::SIGTERM`) to the host.
     pub fn signal(&self, signal: i32) {
         unsafe { libc::kill(self.child.id() as i32, signal) };

@@ -50,6 +50,17 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
         &["rhai", "tokio"],
     ),
     (
+        "connect-isolate",
+        &[
+            "connect-core",
+            "connect-event",
+            "connect-plugins",
+            "connect-plugin-abi",
+            "connect-native",
+        ],
+        &["rhai", "tokio"],
+    ),
+    (
         "connect-launcher",
         &["connect-core", "connect-event"],
         &["rhai", "abi_stable", "tokio"],
@@ -62,6 +73,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
             "connect-plugins",
             "connect-rhai",
             "connect-native",
+            "connect-isolate",
             "connect-launcher",
         ],
         &[],

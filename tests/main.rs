@@ -8,6 +8,7 @@ mod actions_cli;
 mod dev_mode;
 mod event_match;
 mod hub_dispatch;
+mod isolation;
 mod launcher;
 mod layout;
 mod native_plugins;

@@ -8,7 +8,7 @@ use crate::kit::{library, Captured, Sandbox};
 use serde_json::{json, Value};
 
 /// Copies crate `name`'s library into `plugins/<folder>/hook/`.
-fn install(s: &Sandbox, folder: &str, name: &str) -> PathBuf {
+pub(crate) fn install(s: &Sandbox, folder: &str, name: &str) -> PathBuf {
     let hook = s.plugins().join(folder).join("hook");
     std::fs::create_dir_all(&hook).unwrap();
     let to = hook.join(library(name).file_name().unwrap());

@@ -80,6 +80,7 @@ fn action_discover(c: &mut Criterion) {
         search_paths: SearchPaths::default(),
         native_copy_dir: tmp.path().join("native"),
         launcher_config_paths: vec![tmp.path().join("configs")],
+        isolate_native: None,
     };
     let host = Host::load(&identity, &options);
     // The first discover finds the installed versions; the measured ones use the cache.

@@ -39,6 +39,7 @@ fn loading(c: &mut Criterion) {
         },
         native_copy_dir: temp.path().join("native-copies"),
         launcher_config_paths: Vec::new(),
+        isolate_native: None,
     };
     let identity = Identity {
         api_user: "alice".into(),

@@ -9,6 +9,8 @@ use connect_core::{
     EventHub, Expression, Handler, HubIdentity, Identity, PluginTag, SubscribeOptions,
 };
 use connect_event::{topics, Event};
+use connect_isolate::IsolatedLoader;
+pub use connect_isolate::IsolationOptions;
 use connect_native::NativeLoader;
 use connect_plugins::{Loader, PluginRegistry, PluginReport, SearchPaths, SessionInfo};
 use connect_rhai::RhaiLoader;
@@ -27,6 +29,8 @@ pub struct HostOptions {
     pub native_copy_dir: PathBuf,
     /// Folders of launcher configs read besides plugins' `launch/` folders.
     pub launcher_config_paths: Vec<PathBuf>,
+    /// Run native plugins each in a process of its own, so, when set.
+    pub isolate_native: Option<IsolationOptions>,
 }
 
 /// A loaded host: the hub with every plugin registered.
@@ -42,10 +46,11 @@ impl Host {
         let hub = Arc::new(EventHub::new(HubIdentity::local(&identity.api_user)));
         let registry_slot = Arc::new(OnceLock::new());
         subscribe_own_answers(&hub, identity, registry_slot.clone());
-        let loaders: Vec<Box<dyn Loader>> = vec![
-            Box::new(RhaiLoader),
-            Box::new(NativeLoader::new(options.native_copy_dir.clone())),
-        ];
+        let native: Box<dyn Loader> = match &options.isolate_native {
+            Some(isolation) => Box::new(IsolatedLoader::new(isolation.clone())),
+            None => Box::new(NativeLoader::new(options.native_copy_dir.clone())),
+        };
+        let loaders: Vec<Box<dyn Loader>> = vec![Box::new(RhaiLoader), native];
         let mut builtins = builtin::default_hooks();
         builtins.push(Box::new(builtin::ApplicationLauncher {
             config_paths: options.launcher_config_paths.clone(),

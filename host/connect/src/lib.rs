@@ -24,6 +24,7 @@
 //!     search_paths: locations::search_paths(&[]),
 //!     native_copy_dir: data_dir.join("native"),
 //!     launcher_config_paths: locations::launcher_config_paths(),
+//!     isolate_native: None,
 //! };
 //! let host = Host::standalone(&credentials::current(&data_dir), &options);
 //! let results = host.hub().publish(&mut Event::new("ftrack.action.discover"));

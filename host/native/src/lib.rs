@@ -54,8 +54,8 @@ use connect_core::{
 };
 use connect_event::Event;
 use connect_plugin_abi::{
-    DispatchedEvent, DispatchedEvent_TO, EventHandlerBox, HostSession, HostSession_TO,
-    PluginModRef, PublishOutcome,
+    DispatchedEvent, DispatchedEvent_TO, EventHandlerBox, HostSession, HostSessionBox,
+    HostSession_TO, PluginModRef, PublishOutcome,
 };
 use connect_plugins::{
     DiscoveredPlugin, HookKind, LoadError, Loader, PluginLoad, PreparedHook, SessionInfo,

@@ -84,14 +84,19 @@ impl NativeModule {
         plugin: &PluginTag,
         info: &SessionInfo,
     ) -> Result<(), NativeLoadError> {
-        let session = HostSession_TO::from_ptr(
+        self.register_with(HostSession_TO::from_ptr(
             abi_stable::std_types::RArc::new(NativeSession {
                 hub: Arc::downgrade(hub),
                 plugin: plugin.clone(),
                 info: info.clone(),
             }),
             TD_Opaque,
-        );
+        ))
+    }
+
+    /// Runs the plugin's `register` with a session of the caller's making (an isolated
+    /// plugin's child process, whose session forwards to the host).
+    pub fn register_with(&self, session: HostSessionBox) -> Result<(), NativeLoadError> {
         match (self.module.register())(session) {
             ROk(()) => Ok(()),
             RErr(err) => Err(NativeLoadError::Register {

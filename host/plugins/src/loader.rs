@@ -52,6 +52,13 @@ pub trait PreparedHook: Send + Sync {
     fn declared_version(&self) -> Option<String> {
         None
     }
+
+    /// Why the hook stopped working after it registered, if it did (an isolated native
+    /// plugin whose process kept crashing): the plugin then shows as failed, with this
+    /// reason. The registry keeps each loaded plugin's hooks to ask.
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What a plugin's session shows of the signed-in user. Never the API key: plugins have no

@@ -122,6 +122,9 @@ struct Entry {
     fingerprint: Fingerprint,
     /// Native libraries this version mapped: how many, and their size.
     libraries: (usize, u64),
+    /// The hooks it registered, kept for as long as it is loaded (an isolated plugin's
+    /// process lives as long as its hook).
+    hooks: Vec<Arc<dyn PreparedHook>>,
     /// The part of `report.warnings` that built-in plugins said about this plugin's files.
     foreign_warnings: Vec<String>,
     /// For a built-in plugin: what it said about other plugins' files, by their path.
@@ -149,6 +152,7 @@ impl Entry {
             tag: None,
             fingerprint: Vec::new(),
             libraries: (0, 0),
+            hooks: Vec::new(),
             foreign_warnings: Vec::new(),
             warnings_about_others: HashMap::new(),
         }
@@ -249,12 +253,19 @@ impl PluginRegistry {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         entries
             .iter()
-            .map(|entry| PluginReport {
-                subscriptions: entry
-                    .tag
-                    .as_ref()
-                    .map_or(0, |tag| self.hub.subscription_count(tag)),
-                ..entry.report.clone()
+            .map(|entry| {
+                let mut report = PluginReport {
+                    subscriptions: entry
+                        .tag
+                        .as_ref()
+                        .map_or(0, |tag| self.hub.subscription_count(tag)),
+                    ..entry.report.clone()
+                };
+                if let Some(failure) = entry.hooks.iter().find_map(|hook| hook.failure()) {
+                    report.status = PluginStatus::Failed;
+                    report.error = Some(failure);
+                }
+                report
             })
             .collect()
     }
@@ -467,6 +478,9 @@ impl PluginRegistry {
                 .try_for_each(|hook| hook.register(&self.hub, &self.session))
         });
         self.settle(&mut entry, tag, outcome);
+        if entry.report.status == PluginStatus::Loaded {
+            entry.hooks = hooks.into_iter().map(Arc::from).collect();
+        }
         entry
     }
 

@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ftrack_connect::host::{HostOptions, HANDLER_THREAD_STACK};
+use connect_isolate::DEFAULT_TIME_LIMIT;
+use ftrack_connect::host::{HostOptions, IsolationOptions, HANDLER_THREAD_STACK};
 use ftrack_connect::locations;
 use ftrack_connect::logging::{self, Verbosity};
 
@@ -49,7 +50,27 @@ enum Command {
     /// Create plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// The child process of an isolated native plugin (started by the host itself).
+    #[command(hide = true)]
+    NativeHost(NativeHostArgs),
 }
+
+/// `native-host`'s arguments.
+#[derive(clap::Args)]
+struct NativeHostArgs {
+    /// The plugin library.
+    #[arg(long)]
+    library: PathBuf,
+    /// Where to copy it to open it.
+    #[arg(long)]
+    copy_dir: PathBuf,
+}
+
+/// Runs native plugins out of process for every command when set to `1`.
+const ISOLATE_NATIVE_VARIABLE: &str = "FTRACK_CONNECT_ISOLATE_NATIVE";
+
+/// Seconds an isolated native handler may take (default 10).
+const NATIVE_TIME_LIMIT_VARIABLE: &str = "FTRACK_CONNECT_NATIVE_TIME_LIMIT";
 
 /// Exit status for bad command-line input, as clap uses.
 const USAGE_ERROR: u8 = 2;
@@ -57,6 +78,11 @@ const USAGE_ERROR: u8 = 2;
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::NativeHost(args)) = &cli.command {
+        // A child process serving one plugin: it logs nothing itself (the host logs what
+        // it writes on stderr).
+        return ExitCode::from(connect_isolate::serve(&args.library, &args.copy_dir));
+    }
     // `ftrack-connect --plugin-path DIR <command>`: folders given before the command count for
     // it too.
     let first_paths = cli.run.plugin_paths.clone();
@@ -88,6 +114,7 @@ pub fn main() -> ExitCode {
             Command::Event(command) => event::run(command, &first_paths, &data_dir),
             Command::Actions(args) => actions::run(&args, &first_paths, &data_dir),
             Command::Plugin(command) => plugin::run(command),
+            Command::NativeHost(_) => unreachable!("served above"),
         });
     match commands.map(std::thread::JoinHandle::join) {
         Ok(Ok(status)) => status,
@@ -113,8 +140,56 @@ impl PluginPaths {
             search_paths: locations::search_paths(&dirs),
             native_copy_dir: data_dir.join("native"),
             launcher_config_paths: locations::launcher_config_paths(),
+            isolate_native: isolation(false, &data_dir.join("native")),
         }
     }
+}
+
+/// How native plugins run out of process, if they do: when `requested` (`run
+/// --isolate-native`) or `FTRACK_CONNECT_ISOLATE_NATIVE=1`, within
+/// `FTRACK_CONNECT_NATIVE_TIME_LIMIT` seconds per handler. A value that means neither is
+/// said once and ignored.
+fn isolation(requested: bool, copy_dir: &std::path::Path) -> Option<IsolationOptions> {
+    let variable = std::env::var(ISOLATE_NATIVE_VARIABLE).unwrap_or_default();
+    let from_environment = match variable.trim() {
+        "1" | "true" | "yes" => true,
+        "" | "0" | "false" | "no" => false,
+        other => {
+            tracing::warn!("{ISOLATE_NATIVE_VARIABLE}={other:?} ignored: use 1 or 0");
+            false
+        }
+    };
+    if !requested && !from_environment {
+        return None;
+    }
+    let time_limit = match std::env::var(NATIVE_TIME_LIMIT_VARIABLE) {
+        Err(_) => DEFAULT_TIME_LIMIT,
+        Ok(text) => match text.trim().parse::<f64>() {
+            Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => {
+                std::time::Duration::from_secs_f64(seconds)
+            }
+            _ => {
+                tracing::warn!(
+                    "{NATIVE_TIME_LIMIT_VARIABLE}={text:?} ignored: give seconds, more than 0 \
+                     (the limit stays {} s)",
+                    DEFAULT_TIME_LIMIT.as_secs()
+                );
+                DEFAULT_TIME_LIMIT
+            }
+        },
+    };
+    let program = match std::env::current_exe() {
+        Ok(program) => program,
+        Err(err) => {
+            tracing::error!("native plugins cannot run isolated: where is this program? {err}");
+            return None;
+        }
+    };
+    Some(IsolationOptions {
+        program,
+        copy_dir: copy_dir.to_path_buf(),
+        time_limit,
+    })
 }
 
 /// Says what went wrong on stderr; exit status 1.

@@ -27,6 +27,11 @@ pub struct RunArgs {
     /// Reload plugins as their files change.
     #[arg(short, long)]
     pub watch: bool,
+    /// Run each native plugin in a process of its own: a crash in one is logged and the
+    /// plugin restarted, and the host goes on (also FTRACK_CONNECT_ISOLATE_NATIVE=1, for
+    /// every command).
+    #[arg(long)]
+    pub isolate_native: bool,
     #[command(flatten)]
     pub plugin_paths: PluginPaths,
 }
@@ -40,6 +45,7 @@ impl RunArgs {
             silent: self.silent || before.silent,
             allow_multiple: self.allow_multiple || before.allow_multiple,
             watch: self.watch || before.watch,
+            isolate_native: self.isolate_native || before.isolate_native,
             plugin_paths,
         }
     }
@@ -47,9 +53,13 @@ impl RunArgs {
 
 /// Runs the resident host until a signal stops it.
 pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
-    let options = &args
+    let mut options = args
         .plugin_paths
         .host_options(&PluginPaths::default(), data_dir);
+    if args.isolate_native && options.isolate_native.is_none() {
+        options.isolate_native = super::isolation(true, &options.native_copy_dir);
+    }
+    let options = &options;
     let _lock = if args.allow_multiple {
         None
     } else {

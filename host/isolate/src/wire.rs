@@ -1,0 +1,185 @@
+//! The frames host and child exchange: one JSON object per line.
+//!
+//! Every frame belongs to a *conversation*: a call and its answer, with any calls the other
+//! side makes while it works on the answer (a handler publishing through the host, whose
+//! dispatch calls a handler of the same child again) nested inside. A conversation is a call
+//! stack split over two processes; see `link` for how each side keeps one on one thread.
+//! The host numbers the conversations it opens with even numbers, the child with odd ones.
+//!
+//! Events, results and data cross as raw JSON (`RawValue`): the receiver parses them once,
+//! where it needs them, and nothing is escaped into a string inside the frame.
+
+use std::io::{self, BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// The longest frame either side accepts: events of some megabytes pass, a runaway child
+/// cannot make the host buffer without end.
+pub(crate) const MAX_FRAME: u64 = 64 << 20;
+
+/// The conversation of the child's greeting: what it opened, or why it could not.
+pub(crate) const GREETING: u64 = 0;
+
+/// One line on the pipe.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Frame {
+    /// A call, opening a conversation or nested in one.
+    Call {
+        /// The conversation.
+        conv: u64,
+        /// What is asked.
+        call: Call,
+    },
+    /// The answer to the innermost open call of the conversation.
+    Done {
+        /// The conversation.
+        conv: u64,
+        /// The answer.
+        answer: Answer,
+    },
+}
+
+/// What one side asks of the other.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Call {
+    /// Host to child: run the plugin's `register` with this session.
+    Register {
+        /// The signed-in user.
+        api_user: String,
+        /// The ftrack server, empty when none.
+        server_url: String,
+    },
+    /// Host to child: run the child's handler number `handler` on `event`.
+    Handle {
+        /// The child's number for the handler.
+        handler: u64,
+        /// The event, in ftrack's wire form.
+        event: Box<RawValue>,
+    },
+    /// Child to host: subscribe the child's handler number `handler`.
+    Subscribe {
+        /// The subscription expression.
+        expression: String,
+        /// Lower runs first.
+        priority: i64,
+        /// The child's number for the handler.
+        handler: u64,
+    },
+    /// Child to host: remove one of the plugin's subscriptions.
+    Unsubscribe {
+        /// The subscriber id `Subscribe` answered.
+        id: String,
+    },
+    /// Child to host: publish synchronously through the host's hub.
+    Publish {
+        /// The event, in ftrack's wire form.
+        event: Box<RawValue>,
+    },
+}
+
+/// What a call got back.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Answer {
+    /// The child's greeting: the library is open and these are its name and version.
+    Opened {
+        /// The plugin's declared name.
+        name: String,
+        /// The plugin's declared version.
+        version: String,
+    },
+    /// `Register` succeeded.
+    Registered,
+    /// `Handle`: what the handler did.
+    Handled {
+        /// Its result.
+        result: Box<RawValue>,
+        /// The event's new `data`, when the handler changed it.
+        data: Option<Box<RawValue>>,
+        /// The handler stopped the event.
+        stop: bool,
+    },
+    /// `Subscribe`: the subscriber id.
+    Subscribed {
+        /// The id.
+        id: String,
+    },
+    /// `Unsubscribe` succeeded.
+    Unsubscribed,
+    /// `Publish`: the results and the data after the handlers ran.
+    Published {
+        /// The results, as an array.
+        results: Box<RawValue>,
+        /// The event's `data` afterwards.
+        data: Box<RawValue>,
+    },
+    /// The call failed: why, in one line.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+impl Answer {
+    pub(crate) fn failed(error: impl std::fmt::Display) -> Answer {
+        Answer::Failed {
+            error: error.to_string(),
+        }
+    }
+}
+
+/// Writes `frame` as one line and flushes it.
+pub(crate) fn write_frame(out: &mut dyn Write, frame: &Frame) -> io::Result<()> {
+    let mut line = serde_json::to_vec(frame).map_err(io::Error::other)?;
+    line.push(b'\n');
+    out.write_all(&line)?;
+    out.flush()
+}
+
+/// Reads the next frame; `None` at the end of the stream. A frame over [`MAX_FRAME`] or one
+/// that is not a frame is an error: the other side is broken, and the pipe is given up.
+pub(crate) fn read_frame(input: &mut dyn BufRead) -> io::Result<Option<Frame>> {
+    let mut line = Vec::new();
+    let mut limited = <&mut dyn BufRead as io::Read>::take(input, MAX_FRAME + 1);
+    let read = limited.read_until(b'\n', &mut line)?;
+    if read == 0 {
+        return Ok(None);
+    }
+    if read as u64 > MAX_FRAME {
+        return Err(io::Error::other(format!(
+            "a frame longer than {} MiB",
+            MAX_FRAME >> 20
+        )));
+    }
+    serde_json::from_slice(&line)
+        .map(Some)
+        .map_err(|e| io::Error::other(format!("not a frame: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_with_raw_events() {
+        let event = RawValue::from_string(r#"{"topic":"t","data":{"a":[1,2]}}"#.into()).unwrap();
+        let frame = Frame::Call {
+            conv: 4,
+            call: Call::Handle { handler: 7, event },
+        };
+        let mut out = Vec::new();
+        write_frame(&mut out, &frame).unwrap();
+        assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 1);
+        let read = read_frame(&mut out.as_slice()).unwrap().unwrap();
+        let Frame::Call {
+            conv: 4,
+            call: Call::Handle { handler: 7, event },
+        } = read
+        else {
+            panic!("{read:?}")
+        };
+        assert_eq!(event.get(), r#"{"topic":"t","data":{"a":[1,2]}}"#);
+        assert!(read_frame(&mut &b""[..]).unwrap().is_none());
+        assert!(read_frame(&mut &b"{\"Nope\":1}\n"[..]).is_err());
+    }
+}

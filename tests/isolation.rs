@@ -1,0 +1,238 @@
+//! Native plugins out of process (`run --isolate-native`, `FTRACK_CONNECT_ISOLATE_NATIVE=1`)
+//! through the real binary: the `fixture-faulty` plugin answers as it does in process, and
+//! when it aborts, segfaults, exits or hangs, the host says so in one line and goes on.
+
+use std::process::Output;
+
+use crate::kit::{eventually, Captured, Running, Sandbox};
+use crate::native_plugins::install;
+use serde_json::{json, Value};
+
+/// `ftrack-connect ARGS` with native plugins isolated, handlers limited to `limit` seconds.
+fn isolated(s: &Sandbox, args: &[&str], limit: &str) -> Captured {
+    let output: Output = s
+        .command()
+        .env("FTRACK_CONNECT_ISOLATE_NATIVE", "1")
+        .env("FTRACK_CONNECT_NATIVE_TIME_LIMIT", limit)
+        .args(args)
+        .output()
+        .expect("binary runs");
+    output.into()
+}
+
+/// `event publish TOPIC --standalone` with isolation; (results, stderr).
+fn publish(s: &Sandbox, topic: &str, data: &str) -> (Vec<Value>, String) {
+    let done = isolated(
+        s,
+        &["event", "publish", topic, "--data", data, "--standalone"],
+        "2",
+    )
+    .success();
+    let results: Value = serde_json::from_str(done.stdout.trim()).expect("results are JSON");
+    (results.as_array().unwrap().clone(), done.stderr)
+}
+
+/// Lines at warning level or above.
+fn loud_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .collect()
+}
+
+/// The child processes still running for this sandbox's plugins.
+fn children_of(s: &Sandbox) -> usize {
+    let marker = s.path().to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+        .filter(|cmdline| cmdline.contains("native-host") && cmdline.contains(&marker))
+        .count()
+}
+
+/// The faulty plugin, and a Rhai hook answering every `native.*` topic after it.
+fn faulty_with_a_neighbour(s: &Sandbox) {
+    install(s, "faulty", "fixture-faulty");
+    s.hook(
+        "neighbour",
+        "h.rhai",
+        r#"fn register(session) {
+            session.event_hub.subscribe("topic=native.*", |e| ["neighbour", e.data.native_saw ?? false], 200);
+            session.event_hub.subscribe("topic=native.ok", |e| "first", 10);
+        }"#,
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn isolated_handlers_answer_as_in_process() {
+    let s = Sandbox::new();
+    faulty_with_a_neighbour(&s);
+    // Priority across processes, and the data the native handler set seen by a later hook.
+    let (results, _) = publish(&s, "native.ok", r#"{"value": 5}"#);
+    assert_eq!(
+        results,
+        vec![json!("first"), json!(5), json!(["neighbour", true])]
+    );
+    // A publish from inside the native handler goes through the host's hub and back.
+    let (results, _) = publish(&s, "native.ask", "{}");
+    assert_eq!(
+        results[0],
+        json!({"results": ["first", "asked", ["neighbour", true]], "data_after": {"value": "asked", "native_saw": true}, "user": "alice"})
+    );
+    // The plugin printing on stdout does not disturb the pipe to its process.
+    let (results, _) = publish(&s, "native.print", "{}");
+    assert_eq!(results[0], json!("printed"));
+    // The nesting limit holds across the pipe: each level answers how many results the
+    // level below gave (its own and the neighbour's), the deepest is refused.
+    let (results, stderr) = publish(&s, "native.recurse", "{}");
+    assert_eq!(results[0], json!(2), "{stderr}");
+    assert!(stderr.contains("nested 32 deep"), "{stderr}");
+
+    let listed = isolated(&s, &["plugins", "--json", "--standalone"], "2").success();
+    let plugins: Value = serde_json::from_str(&listed.stdout).unwrap();
+    let faulty = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "faulty")
+        .unwrap();
+    assert_eq!(faulty["status"], "loaded");
+    assert_eq!(faulty["version"], "0.1.0");
+    assert_eq!(faulty["subscriptions"], 10);
+    assert_eq!(children_of(&s), 0, "no process outlives its command");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_crash_or_a_hang_in_a_handler_is_one_warning_and_the_others_still_answer() {
+    let s = Sandbox::new();
+    faulty_with_a_neighbour(&s);
+    for (topic, how) in [
+        ("native.abort", "killed by signal 6, SIGABRT"),
+        ("native.segfault", "killed by signal 11, SIGSEGV"),
+        ("native.exit", "exited with status 3"),
+        (
+            "native.hang",
+            "no answer within 2 s: its process was killed",
+        ),
+    ] {
+        let (results, stderr) = publish(&s, topic, "{}");
+        assert_eq!(
+            results,
+            vec![json!(["neighbour", false])],
+            "{topic}: {stderr}"
+        );
+        let loud = loud_lines(&stderr);
+        assert_eq!(loud.len(), 1, "{topic}: one line: {stderr}");
+        assert!(
+            loud[0].contains("plugin 'faulty'")
+                && loud[0].contains(&format!("{topic:?}"))
+                && loud[0].contains(how),
+            "{topic}: {}",
+            loud[0]
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_library_that_crashes_opening_or_registering_fails_alone() {
+    let s = Sandbox::new();
+    install(&s, "crasher", "fixture-constructor-abort");
+    install(&s, "faulty", "fixture-faulty");
+    let listed = isolated(&s, &["plugins", "--json", "--standalone"], "2").success();
+    let plugins: Value = serde_json::from_str(&listed.stdout).unwrap();
+    let named = |name: &str| {
+        plugins
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let crasher = named("crasher");
+    assert_eq!(crasher["status"], "failed");
+    let error = crasher["error"].as_str().unwrap();
+    assert!(
+        error.contains("libfixture_constructor_abort")
+            && error.contains("died opening the library (killed by signal 6, SIGABRT)"),
+        "{error}"
+    );
+    assert_eq!(named("faulty")["status"], "loaded");
+
+    let registering = s
+        .command()
+        .env("FTRACK_CONNECT_ISOLATE_NATIVE", "1")
+        .env("FIXTURE_REGISTER", "abort")
+        .args(["plugins", "--json", "--standalone"])
+        .output()
+        .unwrap();
+    let plugins: Value = serde_json::from_slice(&registering.stdout).unwrap();
+    let faulty = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "faulty")
+        .unwrap();
+    assert_eq!(faulty["status"], "failed");
+    assert_eq!(faulty["subscriptions"], 0);
+    assert!(
+        faulty["error"]
+            .as_str()
+            .unwrap()
+            .contains("died in register (killed by signal 6, SIGABRT)"),
+        "{faulty}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_resident_host_restarts_a_crashed_plugin_and_gives_up_after_repeated_crashes() {
+    let s = Sandbox::new();
+    faulty_with_a_neighbour(&s);
+    let mut host = Running::start(&s, &["run", "--isolate-native"]);
+    host.wait_for("is running");
+    let answers_again = || {
+        eventually("the plugin to answer again", || {
+            (s.publish("native.ok", r#"{"value": 1}"#)
+                .contains(&json!(1)))
+            .then_some(())
+        })
+    };
+    for crash in 1..=3 {
+        let results = s.publish("native.abort", "{}");
+        assert_eq!(results, vec![json!(["neighbour", false])], "crash {crash}");
+        let line = host.wait_for_any_order("handler for \"native.abort\" failed");
+        assert!(line.contains("SIGABRT"), "{line}");
+        if crash < 3 {
+            host.wait_for_any_order(&format!("restarts in {} s", 1 << (crash - 1)));
+            answers_again();
+            assert_eq!(s.plugin("faulty")["status"], "loaded");
+        }
+    }
+    let line = host.wait_for_any_order("plugin 'faulty' failed");
+    assert!(line.contains("crashed 3 times"), "{line}");
+    let faulty = s.plugin("faulty");
+    assert_eq!(faulty["status"], "failed");
+    assert_eq!(faulty["subscriptions"], 0);
+    assert!(
+        faulty["error"].as_str().unwrap().contains("not restarted"),
+        "{faulty}"
+    );
+    // The host and its other plugins go on.
+    assert_eq!(
+        s.publish("native.ok", "{}"),
+        vec![json!("first"), json!(["neighbour", false])]
+    );
+
+    host.signal(libc::SIGTERM);
+    let (code, stderr) = host.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    eventually("the plugin processes to end with the host", || {
+        (children_of(&s) == 0).then_some(())
+    });
+}
