@@ -170,7 +170,17 @@ fn register(session) {
     s.hook(
         "spin-register",
         "h.rhai",
-        "fn register(session) { while true { } }",
+        "fn register(session) {\n    let n = 0;\n    while true { n += 1; }\n}",
+    );
+    s.hook(
+        "deep-register",
+        "h.rhai",
+        "fn deeper(n) { deeper(n + 1) }\nfn register(session) {\n    deeper(0);\n}",
+    );
+    s.hook(
+        "big-register",
+        "h.rhai",
+        "fn register(session) {\n    let s = \"xxxxxxxx\";\n    for i in 0..36 { s += s; }\n}",
     );
     let (results, stderr) = s.publish_with("t", &[]);
     assert_eq!(results, vec![json!("after")]);
@@ -192,11 +202,71 @@ fn register(session) {
             ("spin.rhai:14:", &["stack overflow", &calls, "in a closure"]),
         ],
     );
-    let failed = s.plugin("spin-register");
-    assert_eq!(failed["status"], "failed");
-    assert!(
-        failed["error"].as_str().unwrap().contains("operations"),
-        "{failed}"
+    // `register` stopped by a limit: where too.
+    for (plugin, at, what) in [
+        ("spin-register", "h.rhai:3:", "operations"),
+        ("deep-register", "h.rhai:3:5:", "stack overflow"),
+        ("big-register", "h.rhai:3:", "text too large"),
+    ] {
+        let failed = s.plugin(plugin);
+        assert_eq!(failed["status"], "failed");
+        let error = failed["error"].as_str().unwrap();
+        assert!(
+            error.contains(at) && error.contains(what) && error.contains("in function 'register'"),
+            "{plugin}: {error}"
+        );
+    }
+}
+
+#[test]
+fn a_callback_that_runs_again_while_running_is_told_where_and_why() {
+    let s = Sandbox::new();
+    s.hook(
+        "again",
+        "h.rhai",
+        r#"fn register(session) {
+    let hub = session.event_hub;
+    let count = 0;
+    session.event_hub.subscribe("topic=again", |event| {
+        count += 1;
+        hub.publish(#{ topic: "again" }, true);
+        count
+    });
+}"#,
+    );
+    // The outer call answers; the one its publish led to is refused, at the closure.
+    let (results, stderr) = s.publish_with("again", &[]);
+    assert_eq!(results, vec![json!(1)]);
+    assert_failures(
+        &stderr,
+        "again",
+        &[("h.rhai:4:", &["a value a callback captured is in use"])],
+    );
+    assert!(!stderr.contains("anon$"), "{stderr}");
+}
+
+#[test]
+fn functions_and_closures_read_the_scripts_global_constants() {
+    let s = Sandbox::new();
+    s.hook(
+        "constants",
+        "h.rhai",
+        r#"const GREETING = "hello";
+fn answer(event) { global::GREETING + " from a function" }
+fn register(session) {
+    let greeting = global::GREETING;
+    session.event_hub.subscribe("topic=t", |event| global::GREETING + " from a closure");
+    session.event_hub.subscribe("topic=t", Fn("answer"));
+    session.event_hub.subscribe("topic=t", |event| greeting + " from register");
+}"#,
+    );
+    assert_eq!(
+        s.publish("t", "{}"),
+        vec![
+            json!("hello from a closure"),
+            json!("hello from a function"),
+            json!("hello from register")
+        ]
     );
 }
 

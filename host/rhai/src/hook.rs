@@ -11,7 +11,13 @@ pub struct CompiledHook {
     pub(crate) plugin: PluginTag,
     /// The hook's functions as top-level code, made as handlers ask for them.
     functions: Mutex<ScriptFunctions>,
+    /// The constants the script's top level defines, which its functions read as
+    /// `global::NAME`; set when `register` runs the top level.
+    constants: OnceLock<Option<GlobalConstants>>,
 }
+
+/// Rhai's table of a script's global constants (`rhai::eval::SharedGlobalConstants`).
+type GlobalConstants = Arc<std::sync::RwLock<std::collections::BTreeMap<ImmutableString, Dynamic>>>;
 
 /// A hook's functions as top-level code ([`ScriptFunction`]) by name and number of
 /// parameters; `None` for one the script does not define.
@@ -51,6 +57,7 @@ impl CompiledHook {
             path: file.to_string(),
             plugin,
             functions: Mutex::new(HashMap::new()),
+            constants: OnceLock::new(),
         })
     }
 
@@ -86,10 +93,44 @@ impl CompiledHook {
             server_url: info.server_url.as_str().into(),
         };
         let _stack = StackBudget::claim();
-        self.engine
-            .call_fn::<Dynamic>(&mut Scope::new(), &self.ast, "register", (session,))
-            .map(|_| ())
-            .map_err(|err| ScriptError::from_eval(&self.path, &err))
+        let fail = |err: Box<EvalAltResult>| ScriptError::from_eval(&self.path, &err);
+        // The top level first, as a call would run it: it defines the global constants.
+        let mut scope = Scope::new();
+        let _ = self
+            .run_statements(self.ast.statements(), &mut scope)
+            .map_err(fail)?;
+        match self.function("register", 1) {
+            Some(register) => register.call(self, [Dynamic::from(session)]),
+            // A `register` of a module the script imports.
+            None => self.engine.call_fn_with_options::<Dynamic>(
+                CallFnOptions::new().eval_ast(false),
+                &mut scope,
+                &self.ast,
+                "register",
+                (session,),
+            ),
+        }
+        .map(|_| ())
+        .map_err(fail)
+    }
+
+    /// Runs `statements` as this script's top-level code in `scope`, with its functions and
+    /// global constants, as `Engine::eval_ast_with_scope` would but for those constants:
+    /// that is what lets a function run as top-level code ([`ScriptFunction`]) read them.
+    /// The first run (the script's own top level) is the one that defines them.
+    fn run_statements(&self, statements: &[Stmt], scope: &mut Scope) -> RhaiResult<Dynamic> {
+        let mut global = self.engine.new_global_runtime_state();
+        global.lib.push(self.ast.shared_lib().clone());
+        global.source = self.ast.source().map(ImmutableString::from);
+        global.constants = self.constants.get().cloned().flatten();
+        // Rhai's only way to run statements with a runtime state of the caller's making;
+        // deprecated since 1.12 but kept (and pinned by Cargo.lock).
+        #[allow(deprecated)]
+        let outcome =
+            self.engine
+                .eval_statements_raw(&mut global, &mut Caches::new(), scope, statements);
+        let _ = self.constants.set(global.constants);
+        outcome
     }
 }
 
@@ -160,12 +201,12 @@ impl ScriptFunction {
             // holds it (which is running: the event it published led back here).
             if value.is_locked() {
                 let what = format!("argument #{} of function '{}'", number + 1, self.name);
-                return Err(EvalAltResult::ErrorDataRace(what, Position::NONE).into());
+                // Reported where the function starts: it never ran.
+                return Err(EvalAltResult::ErrorDataRace(what, self.at).into());
             }
             scope.push_dynamic(param.as_str(), value);
         }
-        hook.engine
-            .eval_ast_with_scope::<Dynamic>(&mut scope, &self.body)
+        hook.run_statements(self.body.statements(), &mut scope)
             .map_err(|err| {
                 let name = self.name.to_string();
                 EvalAltResult::ErrorInFunctionCall(name, hook.path.clone(), err, Position::NONE)

@@ -86,8 +86,8 @@ use hook::*;
 use resolver::*;
 use rhai::packages::{Package, StandardPackage};
 use rhai::{
-    ASTNode, Array, Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map as RhaiMap, Module,
-    ModuleResolver, Position, Scope, AST,
+    ASTNode, Array, Caches, CallFnOptions, Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString,
+    Map as RhaiMap, Module, ModuleResolver, Position, Scope, Stmt, AST,
 };
 use serde_json::Value;
 use session::*;
