@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A long fuzz round over every parser that reads outside input: subscription expressions
-# (connect-core), launcher configs (connect-launcher) and the local endpoint's frames
-# (ftrack-connect). CI runs the same properties in `cargo test --workspace` with their default
+# (connect-core), launcher configs (connect-launcher), the local endpoint's frames
+# (ftrack-connect) and the frames an isolated native plugin's process sends (connect-isolate). CI runs the same properties in `cargo test --workspace` with their default
 # case counts (proptest's 256, or fewer for the slowest launcher properties); this runs CASES
 # per property (default 20000), in release mode.
 #
@@ -29,5 +29,6 @@ run() {
 run "subscription expressions" -p connect-core --test expressions props::
 run "launcher configs" -p connect-launcher fuzz::
 run "endpoint frames" -p ftrack-connect --lib endpoint::server::tests::any_frame
+run "isolated plugins' frames" -p connect-isolate fuzz::
 echo "== done in $(( $(date +%s) - start )) s" >&2
 exit $failed

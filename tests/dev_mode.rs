@@ -584,9 +584,11 @@ fn the_endpoint_bounds_what_it_reads_and_holds_before_the_token() {
     let idle: Vec<TcpStream> = (0..80)
         .map(|_| TcpStream::connect(&address).unwrap())
         .collect();
+    // (Nearly all 32: a thread counted in `before` may have ended since, the trickling
+    // client's.)
     let grown = crate::kit::eventually("the host to take the connections", || {
         let grown = threads_of(pid).saturating_sub(before);
-        (grown >= 32).then_some(grown)
+        (grown >= 28).then_some(grown)
     });
     std::thread::sleep(Duration::from_millis(300));
     let grown = grown.max(threads_of(pid).saturating_sub(before));

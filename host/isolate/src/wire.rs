@@ -182,4 +182,68 @@ mod tests {
         assert!(read_frame(&mut &b""[..]).unwrap().is_none());
         assert!(read_frame(&mut &b"{\"Nope\":1}\n"[..]).is_err());
     }
+
+    /// What a crashed or hostile child may write: any bytes, and frames of the right shape
+    /// with any content. Reading never panics, and a stream of lines gives one result per
+    /// line.
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn frame_like() -> impl Strategy<Value = String> {
+            let value = prop_oneof![
+                Just("null".to_string()),
+                "[a-z]{0,8}".prop_map(|s| format!("{s:?}")),
+                any::<i64>().prop_map(|n| n.to_string()),
+                Just(r#"{"topic":"t"}"#.to_string()),
+            ];
+            let answer = prop_oneof![
+                value.clone().prop_map(|v| format!(
+                    r#"{{"Handled":{{"result":{v},"data":null,"stop":false}}}}"#
+                )),
+                "[ -~]{0,20}".prop_map(|e| format!(r#"{{"Failed":{{"error":{e:?}}}}}"#)),
+                Just(r#""Registered""#.to_string()),
+            ];
+            let call = prop_oneof![
+                value.prop_map(|v| format!(r#"{{"Publish":{{"event":{v}}}}}"#)),
+                "[ -~]{0,20}".prop_map(|e| format!(
+                    r#"{{"Subscribe":{{"expression":{e:?},"priority":1,"handler":2}}}}"#
+                )),
+            ];
+            (
+                any::<u64>(),
+                prop_oneof![
+                    answer.prop_map(|a| ("Done", "answer", a)),
+                    call.prop_map(|c| ("Call", "call", c)),
+                ],
+            )
+                .prop_map(|(conv, (kind, key, body))| {
+                    format!(r#"{{"{kind}":{{"conv":{conv},"{key}":{body}}}}}"#)
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn any_bytes_are_read_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+                let mut input = bytes.as_slice();
+                for _ in 0..=bytes.len() {
+                    match read_frame(&mut input) {
+                        Ok(Some(_)) | Err(_) => continue,
+                        Ok(None) => break,
+                    }
+                }
+            }
+
+            #[test]
+            fn well_shaped_frames_are_read_one_per_line(lines in proptest::collection::vec(frame_like(), 1..8)) {
+                let text = lines.join("\n") + "\n";
+                let mut input = text.as_bytes();
+                for line in &lines {
+                    let read = read_frame(&mut input);
+                    prop_assert!(read.as_ref().is_ok_and(Option::is_some), "{line}: {read:?}");
+                }
+                prop_assert!(read_frame(&mut input).unwrap().is_none());
+            }
+        }
+    }
 }
