@@ -61,6 +61,11 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
         &["rhai", "tokio"],
     ),
     (
+        "connect-server",
+        &["connect-core", "connect-event"],
+        &["rhai", "abi_stable"],
+    ),
+    (
         "connect-launcher",
         &["connect-core", "connect-event"],
         &["rhai", "abi_stable", "tokio"],

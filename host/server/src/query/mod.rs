@@ -1,0 +1,1 @@
+//! ftrack query language (being written).

@@ -1,0 +1,1 @@
+//! ftrack entity schemas (being written).
