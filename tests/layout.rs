@@ -80,6 +80,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
             "connect-native",
             "connect-isolate",
             "connect-launcher",
+            "connect-server",
         ],
         &[],
     ),

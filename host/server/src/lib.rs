@@ -7,5 +7,13 @@
 
 #![deny(missing_docs)]
 
+pub mod api;
+pub mod db;
+pub mod error;
+mod http;
 pub mod query;
 pub mod schema;
+pub mod server;
+pub mod users;
+
+pub use server::{Server, ServerError, ServerOptions, DEFAULT_PORT};

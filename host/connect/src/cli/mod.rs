@@ -7,6 +7,7 @@ mod event;
 mod plugin;
 mod plugins;
 mod run;
+mod server;
 mod target;
 
 use std::path::PathBuf;
@@ -50,6 +51,8 @@ enum Command {
     /// Create plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Run the local ftrack-compatible server, or manage its users.
+    Server(server::ServerArgs),
     /// The child process of an isolated native plugin (started by the host itself).
     #[command(hide = true)]
     NativeHost(NativeHostArgs),
@@ -94,6 +97,7 @@ pub fn main() -> ExitCode {
     let data_dir = locations::user_data_dir();
     let (default_verbosity, silent) = match &command {
         Command::Run(args) => (Verbosity::Info, args.silent),
+        Command::Server(_) => (Verbosity::Info, false),
         // `plugins` reports every problem in its listing: logging them too said each twice.
         Command::Plugins(_) => (Verbosity::Critical, false),
         _ => (Verbosity::Warning, false),
@@ -114,6 +118,7 @@ pub fn main() -> ExitCode {
             Command::Event(command) => event::run(command, &first_paths, &data_dir),
             Command::Actions(args) => actions::run(&args, &first_paths, &data_dir),
             Command::Plugin(command) => plugin::run(command),
+            Command::Server(args) => server::run(args, &data_dir),
             Command::NativeHost(_) => unreachable!("served above"),
         });
     match commands.map(std::thread::JoinHandle::join) {
