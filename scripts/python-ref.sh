@@ -14,4 +14,4 @@ if ! "$python" -c 'import ftrack_api, clique' >/dev/null 2>&1; then
     "$python" -m pip install --quiet --disable-pip-version-check \
         ftrack-python-api==3.1.0 clique==1.6.1 >&2
 fi
-echo "$python"
+echo "$(cd "$dir" && pwd)/bin/python"

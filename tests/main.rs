@@ -15,3 +15,4 @@ mod native_plugins;
 mod plugin_discovery;
 mod rhai_hooks;
 mod run_mode;
+mod server_api;

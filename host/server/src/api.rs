@@ -1,26 +1,44 @@
 //! A batch of operations, as `POST /api` carries it: each operation's `action` names what to
-//! do; results come back in order. A batch that writes is one transaction: any failing
-//! operation leaves nothing of the batch behind.
+//! do; results come back in order. A batch is one transaction: if any operation fails, none
+//! of the batch is kept, and the client gets that operation's error.
 
 use std::path::PathBuf;
 
-use serde_json::{json, Value};
+use rusqlite::TransactionBehavior;
+use serde_json::{json, Map, Value};
 
 use crate::db::{Database, DbError};
 use crate::error::ApiError;
+use crate::files::Files;
 use crate::http::FTRACK_VERSION;
+use crate::store::{self, sql_error, Store};
 
 /// What serves `/api`.
 pub struct Api {
     db: Database,
-    #[allow(dead_code)]
-    data: PathBuf,
+    /// The component files of the `ftrack.server` location.
+    files: Files,
+    /// The server's URL as clients reach it, for URLs it hands out.
+    url: String,
 }
 
 impl Api {
-    /// The API over `db`, with component files under `data`.
-    pub fn new(db: Database, data: PathBuf) -> Result<Api, DbError> {
-        Ok(Api { db, data })
+    /// The API over `db`, with component files under `data`, reached by clients at `url`:
+    /// makes the indexes the schema set needs, and seeds a new database with what a fresh
+    /// ftrack site has.
+    pub fn new(db: Database, data: PathBuf, url: String) -> Result<Api, DbError> {
+        {
+            let mut connection = db.lock();
+            store::ensure_indexes(&connection, store::schemas()).map_err(|e| db.error(e))?;
+            crate::seed::seed(&mut connection).map_err(|e| db.error(e))?;
+        }
+        let files = Files::new(&data).map_err(|source| DbError::Folder { path: data, source })?;
+        Ok(Api { db, files, url })
+    }
+
+    /// The component files.
+    pub(crate) fn files(&self) -> &Files {
+        &self.files
     }
 
     /// The database.
@@ -28,26 +46,116 @@ impl Api {
         &self.db
     }
 
-    /// Runs a batch for `user`.
-    pub fn run(&self, _user: &str, operations: Vec<Value>) -> Result<Vec<Value>, ApiError> {
-        operations
-            .iter()
-            .map(|operation| {
-                let action = operation.get("action").and_then(Value::as_str);
-                match action {
-                    Some("query_server_information") => Ok(json!({
-                        "version": FTRACK_VERSION,
-                        "storage_scenario": {"scenario": "ftrack.automatic", "data": {}},
-                        "is_timezone_support_enabled": true,
-                    })),
-                    Some(other) => Err(ApiError::bad_request(format!(
-                        "Invalid action {other:?}"
-                    ))),
-                    None => Err(ApiError::bad_request(
-                        "an operation without an \"action\"".to_string(),
-                    )),
-                }
+    /// Runs a batch for `user`, all or nothing.
+    pub fn run(&self, user: &str, operations: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+        let mut connection = self.db.lock();
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_error)?;
+        let store = Store::new(&transaction, &self.url);
+        let results = operations
+            .into_iter()
+            .enumerate()
+            .map(|(number, operation)| {
+                self.operation(&store, user, operation).map_err(|mut err| {
+                    if number > 0 {
+                        err.content = format!("operation {}: {}", number + 1, err.content);
+                    }
+                    err
+                })
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        transaction.commit().map_err(sql_error)?;
+        Ok(results)
     }
+
+    fn operation(
+        &self,
+        store: &Store<'_>,
+        _user: &str,
+        operation: Value,
+    ) -> Result<Value, ApiError> {
+        let Value::Object(operation) = operation else {
+            return Err(ApiError::bad_request(format!(
+                "an operation must be a JSON object, not {operation}"
+            )));
+        };
+        let action = operation
+            .get("action")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::bad_request("an operation without an \"action\""))?;
+        match action {
+            "query_server_information" => Ok(json!({
+                "version": FTRACK_VERSION,
+                "schema_hash": store::schemas().hash(),
+                "storage_scenario": {"scenario": "ftrack.automatic", "data": {}},
+                "is_timezone_support_enabled": true,
+            })),
+            "query_schemas" => Ok(store::schemas().to_json()),
+            "query" => {
+                let expression = text(&operation, "expression")?;
+                let query = crate::query::parse(expression).map_err(|err| {
+                    ApiError::bad_request(format!("cannot parse the query {expression:?}: {err}"))
+                })?;
+                let page = store.query(&query)?;
+                Ok(json!({
+                    "action": "query",
+                    "data": page.data,
+                    "metadata": {"next": {"offset": page.next}},
+                }))
+            }
+            "create" => {
+                let entity_type = text(&operation, "entity_type")?;
+                let data = store.create(entity_type, object(&operation, "entity_data")?)?;
+                Ok(json!({"action": "create", "data": data}))
+            }
+            "update" => {
+                let entity_type = text(&operation, "entity_type")?;
+                let key = entity_key(&operation)?;
+                let data = store.update(entity_type, key, object(&operation, "entity_data")?)?;
+                Ok(json!({"action": "update", "data": data}))
+            }
+            "delete" => {
+                let entity_type = text(&operation, "entity_type")?;
+                store.delete(entity_type, entity_key(&operation)?)?;
+                Ok(json!({"action": "delete", "data": true}))
+            }
+            "get_upload_metadata" => {
+                let component = text(&operation, "component_id")?;
+                let checksum = operation.get("checksum").and_then(Value::as_str);
+                let size = operation.get("file_size").and_then(Value::as_u64);
+                self.files
+                    .upload_metadata(&self.url, component, checksum, size)
+            }
+            other => Err(ApiError::bad_request(format!(
+                "Invalid action {other:?}: this server knows query_server_information, \
+                 query_schemas, query, create, update, delete, get_upload_metadata"
+            ))),
+        }
+    }
+}
+
+fn text<'a>(operation: &'a Map<String, Value>, key: &str) -> Result<&'a str, ApiError> {
+    operation
+        .get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request(format!("the operation has no text {key:?}")))
+}
+
+fn object<'a>(
+    operation: &'a Map<String, Value>,
+    key: &str,
+) -> Result<&'a Map<String, Value>, ApiError> {
+    operation
+        .get(key)
+        .and_then(Value::as_object)
+        .ok_or_else(|| ApiError::bad_request(format!("the operation has no object {key:?}")))
+}
+
+fn entity_key(operation: &Map<String, Value>) -> Result<&[Value], ApiError> {
+    operation
+        .get("entity_key")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .ok_or_else(|| ApiError::bad_request("the operation has no \"entity_key\" list"))
 }

@@ -208,7 +208,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         drop(Database::open(dir.path()).unwrap());
         let connection = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
-        connection.execute_batch("PRAGMA user_version = 999").unwrap();
+        connection
+            .execute_batch("PRAGMA user_version = 999")
+            .unwrap();
         drop(connection);
         let err = Database::open(dir.path()).err().unwrap().to_string();
         assert!(err.contains("layout version 999"), "{err}");

@@ -11,11 +11,13 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::Value;
+use std::collections::HashMap;
 
 use crate::api::Api;
 use crate::error::ApiError;
@@ -33,6 +35,9 @@ pub(crate) fn router(api: Arc<Api>) -> Router {
     Router::new()
         .route("/", get(root))
         .route("/api", post(batch))
+        .route("/component/upload/{token}", put(upload))
+        .route("/component/get", get(download))
+        .route("/component/thumbnail", get(download))
         .with_state(api)
 }
 
@@ -74,7 +79,9 @@ async fn run_batch(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(String, String, Vec<Value>), ApiError> {
-    let user = header(headers, "ftrack-user").unwrap_or_default().to_string();
+    let user = header(headers, "ftrack-user")
+        .unwrap_or_default()
+        .to_string();
     let key = header(headers, "ftrack-api-key")
         .unwrap_or_default()
         .to_string();
@@ -82,15 +89,13 @@ async fn run_batch(
         .await
         .map_err(|_| ApiError::too_large(MAX_API_BODY))?;
     tokio::task::spawn_blocking(move || {
-        let known = users::verify(api.db(), &user, &key)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let known =
+            users::verify(api.db(), &user, &key).map_err(|e| ApiError::internal(e.to_string()))?;
         if !known {
             return Err(ApiError::credentials());
         }
         let operations: Vec<Value> = serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::bad_request(format!(
-                "the body is not a JSON list of operations: {e}"
-            ))
+            ApiError::bad_request(format!("the body is not a JSON list of operations: {e}"))
         })?;
         let actions = operations
             .iter()
@@ -102,6 +107,63 @@ async fn run_batch(
     })
     .await
     .map_err(|e| ApiError::internal(format!("the request failed: {e}")))?
+}
+
+/// `PUT /component/upload/{token}`: the URL is the permission (see `files`).
+async fn upload(State(api): State<Arc<Api>>, Path(token): Path<String>, body: Body) -> Response {
+    match api.files().receive(&token, body).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err((status, message)) => {
+            tracing::warn!("upload refused: {message}");
+            (status, message).into_response()
+        }
+    }
+}
+
+/// `GET /component/get?id=...&username=...&apiKey=...` (the Python client's form; the
+/// headers work too): the file of a component in `ftrack.server`.
+async fn download(
+    State(api): State<Arc<Api>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let user = query
+        .get("username")
+        .map(String::as_str)
+        .or_else(|| header(&headers, "ftrack-user"))
+        .unwrap_or_default()
+        .to_string();
+    let key = query
+        .get("apiKey")
+        .map(String::as_str)
+        .or_else(|| header(&headers, "ftrack-api-key"))
+        .unwrap_or_default()
+        .to_string();
+    let checking = api.clone();
+    let known = tokio::task::spawn_blocking(move || users::verify(checking.db(), &user, &key))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(false);
+    if !known {
+        let err = ApiError::credentials();
+        return (err.status, Json(err.body())).into_response();
+    }
+    let id = query.get("id").map(String::as_str).unwrap_or_default();
+    let Some(path) = api.files().path_of(id) else {
+        return (StatusCode::BAD_REQUEST, "not a component id").into_response();
+    };
+    match tokio::fs::File::open(&path).await {
+        Ok(file) => {
+            let stream = tokio_util::io::ReaderStream::new(file);
+            (
+                [("content-type", "application/octet-stream")],
+                Body::from_stream(stream),
+            )
+                .into_response()
+        }
+        Err(_) => (StatusCode::NOT_FOUND, "no such component file").into_response(),
+    }
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

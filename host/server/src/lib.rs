@@ -10,10 +10,13 @@
 pub mod api;
 pub mod db;
 pub mod error;
+mod files;
 mod http;
 pub mod query;
 pub mod schema;
+mod seed;
 pub mod server;
+mod store;
 pub mod users;
 
 pub use server::{Server, ServerError, ServerOptions, DEFAULT_PORT};

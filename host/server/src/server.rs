@@ -68,19 +68,21 @@ impl Server {
         }
         let db = Database::open(&options.data)?;
         tracing::info!("server data in {}", options.data.display());
-        let api = Arc::new(Api::new(db, options.data.clone())?);
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
             .map_err(|source| ServerError::Bind {
                 address: options.listen,
                 source,
             })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| ServerError::Bind {
-                address: options.listen,
-                source,
-            })?;
+        let address = listener.local_addr().map_err(|source| ServerError::Bind {
+            address: options.listen,
+            source,
+        })?;
+        let api = Arc::new(Api::new(
+            db,
+            options.data.clone(),
+            format!("http://{address}"),
+        )?);
         Ok(Server {
             listener,
             api,
@@ -99,7 +101,10 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then lets the requests in flight finish.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let app = http::router(self.api);
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)

@@ -1,0 +1,213 @@
+//! The local ftrack server (`ftrack-connect server`) through the real binary and the real,
+//! unmodified ftrack Python client (`ftrack-python-api` 3.1.0 in the virtualenv
+//! `scripts/python-ref.sh` makes once): `tests/python/server_acceptance.py` runs a pipeline's
+//! worth of work against the server, and these tests check what the server did.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::kit::{Captured, KillOnDrop, Sandbox};
+
+/// The reference client's python, made once per test run.
+fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let output = Command::new("bash")
+            .arg(workspace.join("scripts/python-ref.sh"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("scripts/python-ref.sh runs");
+        assert!(
+            output.status.success(),
+            "cannot make the reference client's virtualenv"
+        );
+        PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+    })
+}
+
+/// A running server on a data folder of the sandbox, with one API user.
+struct RunningServer {
+    process: KillOnDrop,
+    url: String,
+    key: String,
+    log: Receiver<String>,
+}
+
+impl RunningServer {
+    /// Starts `ftrack-connect server` on `data` (adding user `alice` first when `add_user`).
+    fn start(s: &Sandbox, data: &Path, key: Option<String>) -> RunningServer {
+        let data_arg = data.display().to_string();
+        let key = key.unwrap_or_else(|| {
+            let added = s
+                .capture(&["server", "user", "add", "alice", "--data", &data_arg])
+                .success();
+            added.stdout.split_whitespace().last().unwrap().to_string()
+        });
+        let mut child = s
+            .command()
+            .args(["server", "--listen", "127.0.0.1:0", "--data", &data_arg])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("server starts");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let url = first
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("no address line: {first:?}"))
+            .trim()
+            .to_string();
+        let (tx, log) = channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        RunningServer {
+            process: KillOnDrop(child),
+            url,
+            key,
+            log,
+        }
+    }
+
+    /// Runs a step of the acceptance script against this server.
+    fn python(&self, s: &Sandbox, args: &[&str]) -> Captured {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/server_acceptance.py");
+        Command::new(python())
+            .arg(script)
+            .args(args)
+            .env("HOME", s.home())
+            .env("FTRACK_SERVER", &self.url)
+            .env("FTRACK_API_USER", "alice")
+            .env("FTRACK_API_KEY", &self.key)
+            .env_remove("FTRACK_EVENT_PLUGIN_PATH")
+            .stdin(Stdio::null())
+            .output()
+            .expect("python runs")
+            .into()
+    }
+
+    /// The server's log so far.
+    fn log(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Ok(line) = self.log.recv_timeout(Duration::from_millis(200)) {
+            lines.push(line);
+        }
+        lines
+    }
+}
+
+#[track_caller]
+fn passed(step: &str, run: Captured) -> Captured {
+    assert_eq!(
+        run.code,
+        Some(0),
+        "{step} failed\nstdout:\n{}\nstderr:\n{}",
+        run.stdout,
+        run.stderr
+    );
+    run
+}
+
+#[test]
+fn the_python_client_works_against_the_server_unchanged() {
+    let s = Sandbox::new();
+    let server = RunningServer::start(&s, &s.path().join("server"), None);
+    let cache = s.path().join("schema-cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let run = passed(
+        "workflow",
+        server.python(&s, &["workflow", &cache.display().to_string()]),
+    );
+    assert!(
+        run.stdout.contains("ok: downloaded file byte-identical"),
+        "{}",
+        run.stdout
+    );
+    // Two sessions in a row, and then more: only the first asked for the schemas, the
+    // others found the server's hash equal to their cache's.
+    let log = server.log();
+    let schema_requests = log
+        .iter()
+        .filter(|l| l.contains("api query_schemas"))
+        .count();
+    assert_eq!(schema_requests, 1, "{}", log.join("\n"));
+    assert!(
+        !log.iter().any(|l| l.contains(&server.key)),
+        "the API key never reaches the log"
+    );
+}
+
+#[test]
+fn bad_requests_get_ftrack_errors_and_the_server_goes_on() {
+    let s = Sandbox::new();
+    let server = RunningServer::start(&s, &s.path().join("server"), None);
+    let run = passed("errors", server.python(&s, &["errors"]));
+    assert!(
+        run.stdout.contains("the server keeps serving"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn what_the_server_committed_survives_a_kill() {
+    let s = Sandbox::new();
+    let data = s.path().join("server");
+    let mut server = RunningServer::start(&s, &data, None);
+    passed("create", server.python(&s, &["create-project", "kept"]));
+    unsafe { libc::kill(server.process.0.id() as i32, libc::SIGKILL) };
+    let _ = server.process.0.wait();
+    let key = std::mem::take(&mut server.key);
+    let again = RunningServer::start(&s, &data, Some(key));
+    passed("expect", again.python(&s, &["expect-project", "kept"]));
+}
+
+#[test]
+fn users_are_managed_from_the_command_line_and_keys_shown_once() {
+    let s = Sandbox::new();
+    let data = s.path().join("server").display().to_string();
+    let added = s
+        .capture(&["server", "user", "add", "bob", "--data", &data])
+        .success();
+    let key = added.stdout.split_whitespace().last().unwrap().to_string();
+    assert_eq!(key.len(), 64, "{}", added.stdout);
+    let listed = s
+        .capture(&["server", "user", "list", "--data", &data])
+        .success();
+    assert!(listed.stdout.starts_with("bob\t"), "{}", listed.stdout);
+    assert!(!listed.stdout.contains(&key), "the key is shown once");
+    let twice = s.capture(&["server", "user", "add", "bob", "--data", &data]);
+    assert_eq!(twice.code, Some(1));
+    assert!(
+        twice.stderr.contains("already a user \"bob\""),
+        "{}",
+        twice.stderr
+    );
+    s.capture(&["server", "user", "remove", "bob", "--data", &data])
+        .success();
+    let listed = s
+        .capture(&["server", "user", "list", "--data", &data])
+        .success();
+    assert_eq!(listed.stdout, "");
+    let remote = s.capture(&["server", "--listen", "0.0.0.0:0", "--data", &data]);
+    assert_eq!(remote.code, Some(1));
+    assert!(
+        remote.stderr.contains("--allow-remote"),
+        "{}",
+        remote.stderr
+    );
+}
