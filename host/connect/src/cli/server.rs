@@ -70,7 +70,10 @@ fn user(command: UserCommand, data: &Path) -> ExitCode {
     };
     let outcome = match command {
         UserCommand::Add { name } => users::add(&db, &name).map(|key| {
-            println!("user {name} added to {}; API key (shown once): {key}", data.display());
+            println!(
+                "user {name} added to {}; API key (shown once): {key}",
+                data.display()
+            );
         }),
         UserCommand::List => users::list(&db).map(|list| {
             for user in list {
