@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A long fuzz round over every parser that reads outside input: subscription expressions
 # (connect-core), launcher configs (connect-launcher), the local endpoint's frames
-# (ftrack-connect) and the frames an isolated native plugin's process sends (connect-isolate). CI runs the same properties in `cargo test --workspace` with their default
+# (ftrack-connect), the frames an isolated native plugin's process sends (connect-isolate)
+# and the local server's query language (connect-server). CI runs the same properties in `cargo test --workspace` with their default
 # case counts (proptest's 256, or fewer for the slowest launcher properties); this runs CASES
 # per property (default 20000), in release mode.
 #
@@ -30,5 +31,6 @@ run "subscription expressions" -p connect-core --test expressions props::
 run "launcher configs" -p connect-launcher fuzz::
 run "endpoint frames" -p ftrack-connect --lib endpoint::server::tests::any_frame
 run "isolated plugins' frames" -p connect-isolate fuzz::
+run "server query language" -p connect-server query::fuzz::
 echo "== done in $(( $(date +%s) - start )) s" >&2
 exit $failed

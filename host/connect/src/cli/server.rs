@@ -102,8 +102,11 @@ fn serve(args: &ServerArgs, data: PathBuf) -> ExitCode {
         data,
         allow_remote: args.allow_remote,
     };
+    // Requests run on blocking threads, and a query's parse and compilation recurse with its
+    // nesting (up to `query::MAX_DEPTH`): room for that.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(16 << 20)
         .build()
     {
         Ok(runtime) => runtime,

@@ -20,6 +20,8 @@
 mod computed;
 mod model;
 mod select;
+#[cfg(test)]
+mod tests;
 mod write;
 
 use rusqlite::{Connection, OptionalExtension};

@@ -1,10 +1,12 @@
 //! Reading entities: a parsed query (`crate::query`) compiled to one SQL statement that does
 //! the filtering, ordering and paging, then the projections filled in from the rows found.
 //!
-//! A condition on a path through relations becomes a nested `EXISTS`: `parent.name is "x"`
-//! on tasks is "there is an entity whose id is this task's `parent_id` and whose name is x",
-//! and a path through a collection means "some member matches" (`versions any (version is
-//! 2)`, or simply `versions.version is 2`). A reference's id needs no lookup at all:
+//! A condition on a path through relations becomes a set of ids: `parent.name is "x"` on
+//! tasks is "the task's `parent_id` is among the ids of the entities named x", and a path
+//! through a collection means "some member matches" (`versions any (version is 2)`, or simply
+//! `versions.version is 2`: the asset's id is among the `asset_id`s of the versions numbered
+//! 2). Written as `IN (SELECT ...)` rather than a correlated `EXISTS`, SQLite may start from
+//! either side, whichever its indexes make cheaper. A reference's id needs no lookup at all:
 //! `project.id is X` is a test of the task's own `project_id`. Every such lookup goes through
 //! an index (ids, and each foreign key's JSON path), so a query's cost follows what it finds,
 //! not the size of the table.
@@ -253,9 +255,13 @@ impl Store<'_> {
                         let related = sql.alias();
                         let types = sql.types(&related, &target);
                         let inner = self.relation_end(sql, &target, &related, rest, test)?;
+                        // A set of ids rather than a correlated EXISTS: SQLite can then
+                        // start from the related entities and find the rows through the
+                        // foreign key's index.
+                        // (Never NULL, so that `not` holds for a row without the reference.)
                         Ok(format!(
-                            "EXISTS (SELECT 1 FROM entity {related} WHERE {related}.id = {foreign} \
-                             AND {types} AND ({inner}))"
+                            "({foreign} IS NOT NULL AND {foreign} IN (SELECT {related}.id FROM \
+                             entity {related} WHERE {types} AND ({inner})))"
                         ))
                     }
                 }
@@ -270,10 +276,10 @@ impl Store<'_> {
                 let member = sql.alias();
                 let types = sql.types(&member, &target);
                 let inner = self.relation_end(sql, &target, &member, rest, test)?;
+                let back = stored_sql(&member, &key);
                 Ok(format!(
-                    "EXISTS (SELECT 1 FROM entity {member} WHERE {} = {alias}.id AND {types} \
-                     AND ({inner}))",
-                    stored_sql(&member, &key)
+                    "({alias}.id IS NOT NULL AND {alias}.id IN (SELECT {back} FROM entity \
+                     {member} WHERE {back} IS NOT NULL AND {types} AND ({inner})))"
                 ))
             }
         }
