@@ -39,8 +39,19 @@ struct RunningServer {
 }
 
 impl RunningServer {
-    /// Starts `ftrack-connect server` on `data` (adding user `alice` first when `add_user`).
+    /// Starts `ftrack-connect server` on `data` (adding user `alice` first, unless her `key`
+    /// is given).
     fn start(s: &Sandbox, data: &Path, key: Option<String>) -> RunningServer {
+        Self::start_with(s, data, key, &[])
+    }
+
+    /// As [`RunningServer::start`], with `env` set for the server.
+    fn start_with(
+        s: &Sandbox,
+        data: &Path,
+        key: Option<String>,
+        env: &[(&str, &str)],
+    ) -> RunningServer {
         let data_arg = data.display().to_string();
         let key = key.unwrap_or_else(|| {
             let added = s
@@ -51,6 +62,7 @@ impl RunningServer {
         let mut child = s
             .command()
             .args(["server", "--listen", "127.0.0.1:0", "--data", &data_arg])
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -174,6 +186,38 @@ fn what_the_server_committed_survives_a_kill() {
     let key = std::mem::take(&mut server.key);
     let again = RunningServer::start(&s, &data, Some(key));
     passed("expect", again.python(&s, &["expect-project", "kept"]));
+}
+
+#[test]
+fn media_is_made_web_playable_with_ffmpeg() {
+    assert!(
+        Command::new("ffmpeg")
+            .arg("-version")
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "ffmpeg is needed by this test (.ci/run installs it: apt-get install ffmpeg)"
+    );
+    let s = Sandbox::new();
+    let server = RunningServer::start(&s, &s.path().join("server"), None);
+    let run = passed("encode", server.python(&s, &["encode", "done"]));
+    assert!(
+        run.stdout.contains("ok: the thumbnail is a jpeg"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn without_ffmpeg_an_encode_job_fails_saying_so() {
+    let s = Sandbox::new();
+    let missing = s.path().join("no-ffmpeg-here").display().to_string();
+    let server = RunningServer::start_with(
+        &s,
+        &s.path().join("server"),
+        None,
+        &[("FTRACK_CONNECT_FFMPEG", &missing)],
+    );
+    passed("encode", server.python(&s, &["encode", "failed"]));
 }
 
 #[test]

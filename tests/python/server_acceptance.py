@@ -14,6 +14,8 @@ Steps:
     create-project NAME     creates a project and commits (then the caller kills the server)
     expect-project NAME     the project is there
     errors                  bad keys, bad JSON, unknown actions, bad queries, oversized bodies
+    encode done|failed      encode_media of a picture: web-playable components, or (without
+                            ffmpeg) a failed job that says why
 
 Each step prints what it checked and exits 0, or fails with a traceback.
 """
@@ -57,6 +59,8 @@ def workflow(cache):
     # client's): the Rust side counts the query_schemas requests in the server's log.
     s = session(cache)
     check(first.server_information["version"], "server information has a version")
+    check(s.query('User where username is "%s"' % USER).one()["username"] == USER,
+          "the API user is a User")
 
     schema = s.query("ProjectSchema").first()
     project = s.create(
@@ -151,6 +155,65 @@ def workflow(cache):
     os.unlink(path)
 
 
+def png(path, width=64, height=48):
+    """A small valid PNG: a red gradient (made here, so the test needs no image tools)."""
+    import struct
+    import zlib
+
+    rows = b"".join(
+        b"\x00" + b"".join(bytes((x * 4 % 256, y * 5 % 256, 40)) for x in range(width))
+        for y in range(height)
+    )
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    with open(path, "wb") as handle:
+        handle.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def encode(expected):
+    s = session(False)
+    schema = s.query("ProjectSchema").first()
+    project = s.create("Project", {"name": "media", "full_name": "Media", "project_schema": schema})
+    image = s.query('AssetType where short is "img"').one()
+    asset = s.create("Asset", {"name": "still", "parent": project, "type": image})
+    version = s.create("AssetVersion", {"asset": asset})
+    s.commit()
+    path = os.path.join(tempfile.mkdtemp(), "still.png")
+    png(path)
+    job = version.encode_media(path)
+    check(job.entity_type == "Job", "encode_media answers a job")
+    import time
+    deadline = time.time() + 120
+    while True:
+        found = session(False).query('select status, data from Job where id is "%s"' % job["id"]).one()
+        if found["status"] in ("done", "failed") or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    data = json.loads(found["data"])
+    check(found["status"] == expected, "the job ended %s: %s" % (found["status"], data))
+    if expected == "failed":
+        check("ffmpeg" in data["message"], "the failure says ffmpeg is needed: %s" % data["message"])
+        return
+    formats = sorted(o["format"] for o in data["output"])
+    check(formats == ["image/jpeg", "video/mp4"], "an mp4 and a jpeg: %s" % formats)
+    r = session(False)
+    server_location = r.query('Location where name is "ftrack.server"').one()
+    mp4 = r.get("FileComponent", [o for o in data["output"] if o["format"] == "video/mp4"][0]["component_id"])
+    check(mp4["name"] == "ftrackreview-mp4", "named ftrackreview-mp4")
+    body = requests.get(server_location.get_url(mp4), timeout=30).content
+    check(body[4:8] == b"ftyp", "the mp4 is an mp4")
+    again = r.get("AssetVersion", version["id"])
+    check(again["thumbnail_id"] is not None, "the version got a thumbnail")
+    thumbnail = requests.get(SERVER + "/component/thumbnail", params={
+        "id": again["thumbnail_id"], "username": USER, "apiKey": KEY}, timeout=30)
+    check(thumbnail.content[:2] == b"\xff\xd8", "the thumbnail is a jpeg")
+    names = sorted(c["name"] for c in again["components"])
+    check(names == ["ftrackreview-image", "ftrackreview-mp4"], "the review components are on the version: %s" % names)
+
+
 def create_project(name):
     s = session(False)
     schema = s.query("ProjectSchema").first()
@@ -219,4 +282,5 @@ if __name__ == "__main__":
         "create-project": lambda: create_project(args[0]),
         "expect-project": lambda: expect_project(args[0]),
         "errors": errors,
+        "encode": lambda: encode(args[0]),
     }[step]()

@@ -2,12 +2,15 @@
 //! do; results come back in order. A batch is one transaction: if any operation fails, none
 //! of the batch is kept, and the client gets that operation's error.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::TransactionBehavior;
 use serde_json::{json, Map, Value};
 
 use crate::db::{Database, DbError};
+use crate::encode::{EncodeJob, Encoder};
 use crate::error::ApiError;
 use crate::files::Files;
 use crate::http::FTRACK_VERSION;
@@ -15,11 +18,15 @@ use crate::store::{self, sql_error, Store};
 
 /// What serves `/api`.
 pub struct Api {
-    db: Database,
+    db: Arc<Database>,
     /// The component files of the `ftrack.server` location.
-    files: Files,
+    files: Arc<Files>,
+    /// Makes media web-playable (`encode_media`).
+    encoder: Encoder,
     /// The server's URL as clients reach it, for URLs it hands out.
     url: String,
+    /// API users known to have their `User` entity.
+    users_with_entity: Mutex<HashSet<String>>,
 }
 
 impl Api {
@@ -33,7 +40,15 @@ impl Api {
             crate::seed::seed(&mut connection).map_err(|e| db.error(e))?;
         }
         let files = Files::new(&data).map_err(|source| DbError::Folder { path: data, source })?;
-        Ok(Api { db, files, url })
+        let (db, files) = (Arc::new(db), Arc::new(files));
+        let encoder = Encoder::start(db.clone(), files.clone(), url.clone());
+        Ok(Api {
+            db,
+            files,
+            encoder,
+            url,
+            users_with_entity: Mutex::new(HashSet::new()),
+        })
     }
 
     /// The component files.
@@ -49,6 +64,7 @@ impl Api {
     /// Runs a batch for `user`, all or nothing.
     pub fn run(&self, user: &str, operations: Vec<Value>) -> Result<Vec<Value>, ApiError> {
         let mut connection = self.db.lock();
+        self.ensure_user_entity(&mut connection, user)?;
         let transaction = connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_error)?;
@@ -67,6 +83,36 @@ impl Api {
             .collect::<Result<Vec<_>, _>>()?;
         transaction.commit().map_err(sql_error)?;
         Ok(results)
+    }
+
+    /// Gives the API user `username` a `User` entity (clients look themselves up by user
+    /// name), the first time they call.
+    fn ensure_user_entity(
+        &self,
+        connection: &mut rusqlite::Connection,
+        username: &str,
+    ) -> Result<(), ApiError> {
+        let mut known = self
+            .users_with_entity
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if known.contains(username) {
+            return Ok(());
+        }
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_error)?;
+        let store = Store::new(&transaction, &self.url);
+        let quoted = serde_json::to_string(username).unwrap_or_default();
+        let query = crate::query::parse(&format!("select id from User where username is {quoted}"))
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        if store.query(&query)?.data.is_empty() {
+            let user = json!({"username": username, "first_name": username, "is_active": true});
+            store.create("User", user.as_object().expect("an object"))?;
+        }
+        transaction.commit().map_err(sql_error)?;
+        known.insert(username.to_string());
+        Ok(())
     }
 
     fn operation(
@@ -127,9 +173,35 @@ impl Api {
                 self.files
                     .upload_metadata(&self.url, component, checksum, size)
             }
+            "encode_media" => {
+                let component = text(&operation, "component_id")?;
+                let version = operation.get("version_id").and_then(Value::as_str);
+                if !self.files.path_of(component).is_some_and(|p| p.is_file()) {
+                    return Err(ApiError::bad_request(format!(
+                        "component {component:?} has no file in ftrack.server: upload it first"
+                    )));
+                }
+                let data = json!({
+                    "source_component_id": component,
+                    "keep_original": operation.get("keep_original").cloned().unwrap_or(Value::Null),
+                    "output": [],
+                });
+                let job = json!({"status": "queued", "data": data.to_string()});
+                let job = store.create("Job", job.as_object().expect("an object"))?;
+                let job_id = job["id"].as_str().unwrap_or_default().to_string();
+                // The encoder waits for this batch to commit: it needs the database too.
+                self.encoder.queue(EncodeJob {
+                    job_id: job_id.clone(),
+                    source_component_id: component.to_string(),
+                    version_id: version.map(str::to_string),
+                    // ftrack's client sends true or false ("auto" is settled before).
+                    keep_original: operation.get("keep_original") != Some(&Value::Bool(false)),
+                })?;
+                Ok(json!({"job_id": job_id}))
+            }
             other => Err(ApiError::bad_request(format!(
                 "Invalid action {other:?}: this server knows query_server_information, \
-                 query_schemas, query, create, update, delete, get_upload_metadata"
+                 query_schemas, query, create, update, delete, get_upload_metadata, encode_media"
             ))),
         }
     }

@@ -193,6 +193,11 @@ impl Files {
         Ok(())
     }
 
+    /// The folder where files are put together before they are moved into place.
+    pub(crate) fn incoming(&self) -> PathBuf {
+        self.root.join("incoming")
+    }
+
     /// Where the file of `component_id` is kept (`None` for a malformed id).
     pub(crate) fn path_of(&self, component_id: &str) -> Option<PathBuf> {
         valid_id(component_id).then(|| self.root.join(&component_id[..2]).join(component_id))

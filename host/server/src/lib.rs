@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod db;
+mod encode;
 pub mod error;
 mod files;
 mod http;

@@ -18,9 +18,23 @@ impl Store<'_> {
                 ty if concrete_types("TypedContext").iter().any(|t| t == ty) => json!("task"),
                 _ => Value::Null,
             },
-            "link" => Value::Array(self.link(row)?),
+            "link" | "_link" => Value::Array(self.link(row)?),
+            "thumbnail_url" => match row.data.get("thumbnail_id").and_then(Value::as_str) {
+                Some(id) => json!({
+                    "url": format!("{}/component/thumbnail?id={id}", self.server_url),
+                    "value": id,
+                }),
+                None => Value::Null,
+            },
             _ => Value::Null,
         })
+    }
+
+    /// Whether the version `id` has a thumbnail.
+    pub(crate) fn version_thumbnail(&self, id: &str) -> Result<bool, ApiError> {
+        Ok(self
+            .by_id(&["AssetVersion".to_string()], id)?
+            .is_some_and(|v| v.data.get("thumbnail_id").is_some_and(Value::is_string)))
     }
 
     /// `[{id, name, type}]` from the project down to `row`.

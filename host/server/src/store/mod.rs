@@ -35,7 +35,6 @@ pub(crate) use model::{attribute, concrete_types, entity_type, schemas, Attribut
 pub(crate) struct Store<'c> {
     connection: &'c Connection,
     /// The server's own URL, for computed URLs (`thumbnail_url`).
-    #[allow(dead_code)]
     server_url: &'c str,
 }
 
