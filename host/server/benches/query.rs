@@ -18,19 +18,28 @@ use serde_json::{json, Value};
 fn populate(dir: &std::path::Path, total: usize) -> String {
     let db = Database::open(dir).unwrap();
     let api = Api::new(db, dir.to_path_buf(), "http://bench".into()).unwrap();
-    let schema = run(&api, json!([{"action": "query", "expression": "select id from ProjectSchema"}]))[0]["data"][0]["id"].clone();
+    let schema = run(
+        &api,
+        json!([{"action": "query", "expression": "select id from ProjectSchema"}]),
+    )[0]["data"][0]["id"]
+        .clone();
     let mut target = String::new();
     let projects = total / 100;
     for p in 0..projects {
-        let project = run(&api, json!([{"action": "create", "entity_type": "Project", "entity_data": {
+        let project = run(
+            &api,
+            json!([{"action": "create", "entity_type": "Project", "entity_data": {
             "name": format!("p{p}"), "full_name": format!("P{p}"),
-            "project_schema": {"__entity_type__": "ProjectSchema", "id": schema}}}]))[0]["data"]["id"]
+            "project_schema": {"__entity_type__": "ProjectSchema", "id": schema}}}]),
+        )[0]["data"]["id"]
             .as_str()
             .unwrap()
             .to_string();
         let tasks: Vec<Value> = (0..100)
-            .map(|t| json!({"action": "create", "entity_type": "Task", "entity_data": {
-                "name": format!("t{t}"), "parent": {"__entity_type__": "Project", "id": project}}}))
+            .map(|t| {
+                json!({"action": "create", "entity_type": "Task", "entity_data": {
+                "name": format!("t{t}"), "parent": {"__entity_type__": "Project", "id": project}}})
+            })
             .collect();
         run(&api, Value::Array(tasks));
         if p == projects / 2 {
@@ -41,7 +50,9 @@ fn populate(dir: &std::path::Path, total: usize) -> String {
 }
 
 fn run(api: &Api, operations: Value) -> Vec<Value> {
-    let Value::Array(operations) = operations else { unreachable!() };
+    let Value::Array(operations) = operations else {
+        unreachable!()
+    };
     api.run("bench", operations).unwrap()
 }
 
@@ -62,7 +73,10 @@ fn http_post(address: &str, user: &str, key: &str, body: &str) -> usize {
 fn tasks_of_one_project(c: &mut Criterion) {
     let mut group = c.benchmark_group("tasks-of-one-project");
     group.sample_size(30);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     for total in [1_000usize, 100_000] {
         let dir = tempfile::tempdir().unwrap();
         let project = populate(dir.path(), total);
@@ -71,7 +85,13 @@ fn tasks_of_one_project(c: &mut Criterion) {
         let key = users::add(&db, "bench").unwrap();
         let api = Api::new(db, dir.path().to_path_buf(), "http://bench".into()).unwrap();
         let query = json!([{"action": "query", "expression": expression}]);
-        assert_eq!(run(&api, query.clone())[0]["data"].as_array().unwrap().len(), 100);
+        assert_eq!(
+            run(&api, query.clone())[0]["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            100
+        );
         group.bench_with_input(BenchmarkId::new("in-process", total), &query, |b, query| {
             b.iter(|| run(&api, query.clone()).len())
         });

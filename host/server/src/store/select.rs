@@ -112,12 +112,15 @@ impl Store<'_> {
             order.push(format!("{expression} {direction}"));
         }
         order.push("e.rowid".into());
-        let offset = query.offset.unwrap_or(0);
+        // SQLite's LIMIT and OFFSET are signed 64-bit; nobody pages that far.
+        const MOST: u64 = i64::MAX as u64 / 2;
+        let offset = query.offset.unwrap_or(0).min(MOST);
+        let limit = query.limit.map(|limit| limit.min(MOST));
         let mut text = format!(
             "SELECT e.type, e.data FROM entity e WHERE {types} AND ({filter}) ORDER BY {}",
             order.join(", ")
         );
-        if let Some(limit) = query.limit {
+        if let Some(limit) = limit {
             // One more than asked: whether it comes says if there is a next page.
             text.push_str(&format!(
                 " LIMIT {} OFFSET {offset}",
@@ -127,7 +130,7 @@ impl Store<'_> {
             text.push_str(&format!(" LIMIT -1 OFFSET {offset}"));
         }
         let mut rows = self.rows(&text, &sql.params)?;
-        let next = match query.limit {
+        let next = match limit {
             Some(limit) if rows.len() as u64 > limit => {
                 rows.truncate(limit as usize);
                 Some(offset + limit)
