@@ -16,3 +16,4 @@ mod plugin_discovery;
 mod rhai_hooks;
 mod run_mode;
 mod server_api;
+mod server_hub;

@@ -31,22 +31,23 @@ fn python() -> &'static Path {
 }
 
 /// A running server on a data folder of the sandbox, with one API user.
-struct RunningServer {
-    process: KillOnDrop,
-    url: String,
-    key: String,
+pub(crate) struct RunningServer {
+    pub(crate) process: KillOnDrop,
+    pub(crate) url: String,
+    pub(crate) key: String,
     log: Receiver<String>,
+    data: PathBuf,
 }
 
 impl RunningServer {
     /// Starts `ftrack-connect server` on `data` (adding user `alice` first, unless her `key`
     /// is given).
-    fn start(s: &Sandbox, data: &Path, key: Option<String>) -> RunningServer {
+    pub(crate) fn start(s: &Sandbox, data: &Path, key: Option<String>) -> RunningServer {
         Self::start_with(s, data, key, &[])
     }
 
     /// As [`RunningServer::start`], with `env` set for the server.
-    fn start_with(
+    pub(crate) fn start_with(
         s: &Sandbox,
         data: &Path,
         key: Option<String>,
@@ -90,16 +91,30 @@ impl RunningServer {
             url,
             key,
             log,
+            data: data.to_path_buf(),
         }
     }
 
     /// Runs a step of the acceptance script against this server.
     fn python(&self, s: &Sandbox, args: &[&str]) -> Captured {
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/server_acceptance.py");
+        self.script(s, "server_acceptance.py", args, &[])
+    }
+
+    /// Runs `tests/python/SCRIPT ARGS` as alice against this server, with `env` too.
+    pub(crate) fn script(
+        &self,
+        s: &Sandbox,
+        script: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Captured {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/python")
+            .join(script);
         Command::new(python())
             .arg(script)
             .args(args)
+            .envs(env.iter().copied())
             .env("HOME", s.home())
             .env("FTRACK_SERVER", &self.url)
             .env("FTRACK_API_USER", "alice")
@@ -111,8 +126,17 @@ impl RunningServer {
             .into()
     }
 
+    /// Adds user `name` to the server's data; its key.
+    pub(crate) fn add_user(&self, s: &Sandbox, name: &str) -> String {
+        let data = self.data.display().to_string();
+        let added = s
+            .capture(&["server", "user", "add", name, "--data", &data])
+            .success();
+        added.stdout.split_whitespace().last().unwrap().to_string()
+    }
+
     /// The server's log so far.
-    fn log(&self) -> Vec<String> {
+    pub(crate) fn log(&self) -> Vec<String> {
         let mut lines = Vec::new();
         while let Ok(line) = self.log.recv_timeout(Duration::from_millis(200)) {
             lines.push(line);
@@ -122,7 +146,7 @@ impl RunningServer {
 }
 
 #[track_caller]
-fn passed(step: &str, run: Captured) -> Captured {
+pub(crate) fn passed(step: &str, run: Captured) -> Captured {
     assert_eq!(
         run.code,
         Some(0),

@@ -14,6 +14,8 @@ use crate::encode::{EncodeJob, Encoder};
 use crate::error::ApiError;
 use crate::files::Files;
 use crate::http::FTRACK_VERSION;
+use crate::hub::Hub;
+use crate::signin::SignIns;
 use crate::store::{self, sql_error, Store};
 
 /// What serves `/api`.
@@ -23,6 +25,12 @@ pub struct Api {
     files: Arc<Files>,
     /// Makes media web-playable (`encode_media`).
     encoder: Encoder,
+    /// The event hub.
+    hub: Arc<Hub>,
+    /// Browser sign-in pages waiting for their confirmation.
+    sign_ins: SignIns,
+    /// The address the server listens on.
+    address: String,
     /// The server's URL as clients reach it, for URLs it hands out.
     url: String,
     /// API users known to have their `User` entity.
@@ -46,9 +54,27 @@ impl Api {
             db,
             files,
             encoder,
+            hub: Arc::new(Hub::new()),
+            sign_ins: SignIns::default(),
+            address: url.trim_start_matches("http://").to_string(),
             url,
             users_with_entity: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// Browser sign-ins in progress.
+    pub(crate) fn sign_ins(&self) -> &SignIns {
+        &self.sign_ins
+    }
+
+    /// `HOST:PORT` the server listens on.
+    pub(crate) fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The event hub.
+    pub(crate) fn hub(&self) -> &Arc<Hub> {
+        &self.hub
     }
 
     /// The component files.

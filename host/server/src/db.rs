@@ -35,6 +35,14 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (type, pk)
      );
      CREATE INDEX entity_by_id ON entity (id);",
+    // 2: more keys per user (browser sign-ins each get their own, named after the client).
+    "CREATE TABLE api_key (
+         username TEXT NOT NULL REFERENCES api_user (username) ON DELETE CASCADE,
+         key_hash TEXT NOT NULL,
+         label TEXT NOT NULL,
+         created TEXT NOT NULL
+     );
+     CREATE INDEX api_key_by_user ON api_key (username);",
 ];
 
 /// Why the database could not be used: what and where.

@@ -10,17 +10,20 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::HashMap;
 
 use crate::api::Api;
 use crate::error::ApiError;
+use crate::hub::{self, MAX_MESSAGE_BYTES};
+use crate::signin;
 use crate::users;
 
 /// The largest request body `/api` reads (a batch of operations; files go through uploads).
@@ -38,6 +41,13 @@ pub(crate) fn router(api: Arc<Api>) -> Router {
         .route("/component/upload/{token}", put(upload))
         .route("/component/get", get(download))
         .route("/component/thumbnail", get(download))
+        .route("/socket.io/1/", get(handshake))
+        .route("/socket.io/1/websocket/{sid}", get(websocket))
+        .route("/status", get(status))
+        .route(
+            "/user/api_credentials",
+            get(signin::page).post(signin::confirm),
+        )
         .with_state(api)
 }
 
@@ -127,27 +137,8 @@ async fn download(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let user = query
-        .get("username")
-        .map(String::as_str)
-        .or_else(|| header(&headers, "ftrack-user"))
-        .unwrap_or_default()
-        .to_string();
-    let key = query
-        .get("apiKey")
-        .map(String::as_str)
-        .or_else(|| header(&headers, "ftrack-api-key"))
-        .unwrap_or_default()
-        .to_string();
-    let checking = api.clone();
-    let known = tokio::task::spawn_blocking(move || users::verify(checking.db(), &user, &key))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or(false);
-    if !known {
-        let err = ApiError::credentials();
-        return (err.status, Json(err.body())).into_response();
+    if caller(&api, &headers, &query).await.is_none() {
+        return refused();
     }
     let id = query.get("id").map(String::as_str).unwrap_or_default();
     let Some(path) = api.files().path_of(id) else {
@@ -164,6 +155,87 @@ async fn download(
         }
         Err(_) => (StatusCode::NOT_FOUND, "no such component file").into_response(),
     }
+}
+
+/// Who is calling, by the `ftrack-user`/`ftrack-api-key` headers or (as the JavaScript
+/// client and downloads do) the `api_user`/`api_key` or `username`/`apiKey` query; `None`
+/// unless the key is theirs.
+async fn caller(
+    api: &Arc<Api>,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Option<String> {
+    let from_query =
+        |names: [&str; 2]| names.iter().find_map(|n| query.get(*n)).map(String::as_str);
+    let user = header(headers, "ftrack-user")
+        .or_else(|| from_query(["api_user", "username"]))?
+        .to_string();
+    let key = header(headers, "ftrack-api-key")
+        .or_else(|| from_query(["api_key", "apiKey"]))?
+        .to_string();
+    let checking = api.clone();
+    let (user, known) = tokio::task::spawn_blocking(move || {
+        let known = users::verify(checking.db(), &user, &key).unwrap_or(false);
+        (user, known)
+    })
+    .await
+    .ok()?;
+    known.then_some(user)
+}
+
+fn refused() -> Response {
+    let err = ApiError::credentials();
+    (err.status, Json(err.body())).into_response()
+}
+
+/// `GET /socket.io/1/`: a session id for the websocket, `sid:heartbeat:close:transports`.
+async fn handshake(
+    State(api): State<Arc<Api>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(user) = caller(&api, &headers, &query).await else {
+        return refused();
+    };
+    match api.hub().handshake(&user) {
+        Some(sid) => format!("{sid}:60:60:websocket").into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many handshakes are waiting",
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /socket.io/1/websocket/{sid}`: the websocket of a handshake's session.
+async fn websocket(
+    State(api): State<Arc<Api>>,
+    Path(sid): Path<String>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let Some(user) = api.hub().take_handshake(&sid) else {
+        return (
+            StatusCode::FORBIDDEN,
+            "unknown or expired session id: shake hands again",
+        )
+            .into_response();
+    };
+    let hub = api.hub().clone();
+    upgrade
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| hub::serve(hub, socket, user))
+}
+
+/// `GET /status`: the hub's connections, subscribers and queues, for a signed-in user.
+async fn status(
+    State(api): State<Arc<Api>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if caller(&api, &headers, &query).await.is_none() {
+        return refused();
+    }
+    Json(json!({"hub": api.hub().status()})).into_response()
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -13,10 +13,12 @@ mod encode;
 pub mod error;
 mod files;
 mod http;
+mod hub;
 pub mod query;
 pub mod schema;
 mod seed;
 pub mod server;
+mod signin;
 mod store;
 pub mod users;
 

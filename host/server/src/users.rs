@@ -6,7 +6,7 @@
 //! add NAME` makes one, with or without a server running on the data folder: SQLite lets the
 //! two processes share the file.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 use sha2::{Digest, Sha256};
 
 use crate::db::{Database, DbError};
@@ -81,18 +81,39 @@ pub fn remove(db: &Database, username: &str) -> Result<bool, UserError> {
     Ok(removed > 0)
 }
 
-/// Whether `key` is `username`'s API key.
+/// Whether `key` is one of `username`'s API keys.
 pub fn verify(db: &Database, username: &str, key: &str) -> Result<bool, DbError> {
-    let stored: Option<String> = db
-        .lock()
-        .query_row(
-            "SELECT key_hash FROM api_user WHERE username = ?1",
-            [username],
-            |row| row.get(0),
+    let connection = db.lock();
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT key_hash FROM api_user WHERE username = ?1
+             UNION ALL SELECT key_hash FROM api_key WHERE username = ?1",
         )
-        .optional()
         .map_err(|e| db.error(e))?;
-    Ok(stored.is_some_and(|stored| same(&stored, &hash(key))))
+    let stored: Vec<String> = statement
+        .query_map([username], |row| row.get(0))
+        .and_then(Iterator::collect)
+        .map_err(|e| db.error(e))?;
+    let given = hash(key);
+    // Every key is compared, so timing does not tell which matched.
+    Ok(stored
+        .iter()
+        .fold(false, |found, stored| found | same(stored, &given)))
+}
+
+/// Gives the existing user `username` one more API key, named `label` (a browser sign-in's
+/// client); returns it. `None` when there is no such user.
+pub fn add_key(db: &Database, username: &str, label: &str) -> Result<Option<String>, UserError> {
+    let key = new_key();
+    let added = db
+        .lock()
+        .execute(
+            "INSERT INTO api_key (username, key_hash, label, created)
+             SELECT username, ?2, ?3, ?4 FROM api_user WHERE username = ?1",
+            params![username, hash(&key), label, now_utc()],
+        )
+        .map_err(|e| db.error(e))?;
+    Ok((added > 0).then_some(key))
 }
 
 fn valid_name(name: &str) -> bool {
@@ -172,7 +193,16 @@ mod tests {
         assert!(matches!(add(&db, "alice"), Err(UserError::Exists(_))));
         assert!(matches!(add(&db, "a b"), Err(UserError::BadName(_))));
         assert_eq!(list(&db).unwrap()[0].username, "alice");
+        let second = add_key(&db, "alice", "ftrack-connect-alice@box")
+            .unwrap()
+            .unwrap();
+        assert!(verify(&db, "alice", &second).unwrap() && verify(&db, "alice", &key).unwrap());
+        assert_eq!(add_key(&db, "nobody", "x").unwrap(), None);
         assert!(remove(&db, "alice").unwrap());
+        assert!(
+            !verify(&db, "alice", &second).unwrap(),
+            "its keys go with the user"
+        );
         assert!(!remove(&db, "alice").unwrap());
         assert!(!verify(&db, "alice", &key).unwrap());
     }

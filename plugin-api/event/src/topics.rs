@@ -6,6 +6,10 @@
 /// The reply an asynchronous publish gets from each subscriber with a non-null result
 /// (`ftrack_api.event.hub.EventHub.publish_reply`).
 pub const META_REPLY: &str = "ftrack.meta.reply";
+/// A client registers a subscriber with the server's event hub.
+pub const META_SUBSCRIBE: &str = "ftrack.meta.subscribe";
+/// A client removes a subscriber from the server's event hub.
+pub const META_UNSUBSCRIBE: &str = "ftrack.meta.unsubscribe";
 
 /// Asks every subscriber for the actions it offers a selection; answered with
 /// [`crate::payloads::ActionItems`].
