@@ -1,0 +1,261 @@
+//! The local server's event hub under load: N websocket clients (100, 1,000, 5,000) each with
+//! 10 subscriptions on topics of their own, plus one receiver subscribed to `bench.target`;
+//! a publisher sends events on `bench.target`. Measured: the delivery latency from the
+//! publisher's send to the receiver's read (p50, p99), the events per second the server
+//! routes (sending as fast as acks come back), and the server's memory per idle connection
+//! (its resident size before and after the clients connect). The server is the release
+//! `ftrack-connect server`, in a process of its own; the benchmark raises its own open-files
+//! limit.
+//!
+//! Run: `cargo bench -p ftrack-connect --bench hub` (prints a table; not a criterion bench:
+//! latency distributions and memory are the figures here).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ftrack-connect");
+
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+    }
+}
+
+fn resident_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `GET /socket.io/1/` with the key: the session id.
+fn handshake(address: &str, key: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET /socket.io/1/?api_user=bench&api_key={key} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap();
+    body.split(':').next().unwrap().to_string()
+}
+
+fn subscribe_packet(n: u64, subscriber: &str, subscription: &str) -> String {
+    let event = serde_json::json!({
+        "id": format!("s{n}"), "topic": "ftrack.meta.subscribe", "target": "",
+        "source": {"id": subscriber, "user": {"username": "bench"}},
+        "data": {"subscriber": {"id": subscriber}, "subscription": subscription},
+    });
+    format!(
+        "5:{n}+::{}",
+        serde_json::json!({"name": "ftrack.event", "args": [event]})
+    )
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(address: &str, key: &str) -> Socket {
+    let sid = {
+        let (address, key) = (address.to_string(), key.to_string());
+        tokio::task::spawn_blocking(move || handshake(&address, &key))
+            .await
+            .unwrap()
+    };
+    let (socket, _) =
+        tokio_tungstenite::connect_async(format!("ws://{address}/socket.io/1/websocket/{sid}"))
+            .await
+            .unwrap();
+    socket
+}
+
+/// Subscribes `topics` and waits for the acks.
+async fn subscribe(socket: &mut Socket, name: &str, topics: &[String]) {
+    for (n, topic) in topics.iter().enumerate() {
+        let packet = subscribe_packet(
+            n as u64 + 1,
+            &format!("{name}-{n}"),
+            &format!("topic={topic}"),
+        );
+        socket.send(Message::Text(packet.into())).await.unwrap();
+    }
+    let mut acked = 0;
+    while acked < topics.len() {
+        if let Some(Ok(Message::Text(text))) = socket.next().await {
+            if text.starts_with("6:::") {
+                acked += 1;
+            }
+        }
+    }
+}
+
+fn main() {
+    raise_open_files_limit();
+    let data = tempfile::tempdir().unwrap();
+    let data_arg = data.path().display().to_string();
+    let added = Command::new(BIN)
+        .args(["server", "user", "add", "bench", "--data", &data_arg])
+        .output()
+        .unwrap();
+    let key = String::from_utf8(added.stdout)
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string();
+    let mut server = Command::new(BIN)
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            &data_arg,
+            "-v",
+            "warning",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .trim_start_matches("listening on http://")
+        .to_string();
+    let pid = server.id();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("clients | RSS per idle connection | delivery p50 | delivery p99 | routed events/s");
+    runtime.block_on(async {
+        let mut idle: Vec<Socket> = Vec::new();
+        for clients in [100usize, 1_000, 5_000] {
+            let before = resident_kib(pid);
+            let added = clients - idle.len();
+            for c in idle.len()..clients {
+                let mut socket = connect(&address, &key).await;
+                let topics: Vec<String> = (0..10).map(|k| format!("bench.c{c}.t{k}")).collect();
+                subscribe(&mut socket, &format!("c{c}"), &topics).await;
+                idle.push(socket);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let per_connection = (resident_kib(pid).saturating_sub(before)) as f64 / added as f64;
+            // Idle clients must read (heartbeats), or the server drops them as slow.
+            let drained: Vec<Socket> = std::mem::take(&mut idle);
+            let mut drains = Vec::new();
+            for mut socket in drained {
+                drains.push(tokio::spawn(async move {
+                    let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+                    let handle = tokio::spawn(async move {
+                        loop {
+                            tokio::select! {
+                                _ = &mut rx => break,
+                                next = socket.next() => if next.is_none() { break },
+                            }
+                        }
+                        socket
+                    });
+                    (tx, handle)
+                }));
+            }
+            let mut receiver = connect(&address, &key).await;
+            subscribe(&mut receiver, "receiver", &["bench.target".to_string()]).await;
+            let mut publisher = connect(&address, &key).await;
+            let _ = publisher.next().await; // 1::
+            let _ = receiver.next().await;
+            let mut latencies = Vec::new();
+            let rounds = 2_000;
+            let started = Instant::now();
+            for n in 0..rounds {
+                let event = serde_json::json!({"id": format!("e{n}"), "topic": "bench.target", "target": "",
+                    "source": {"id": "publisher", "user": {"username": "bench"}}, "data": {"n": n}});
+                let packet = format!("5:{}+::{}", n + 1, serde_json::json!({"name": "ftrack.event", "args": [event]}));
+                let sent = Instant::now();
+                publisher.send(Message::Text(packet.into())).await.unwrap();
+                loop {
+                    match receiver.next().await {
+                        Some(Ok(Message::Text(text))) if text.starts_with("5:::") => break,
+                        Some(Ok(_)) => continue,
+                        other => panic!("receiver: {other:?}"),
+                    }
+                }
+                latencies.push(sent.elapsed());
+                // The publisher's ack.
+                loop {
+                    match publisher.next().await {
+                        Some(Ok(Message::Text(text))) if text.starts_with("6:::") => break,
+                        Some(Ok(_)) => continue,
+                        other => panic!("publisher: {other:?}"),
+                    }
+                }
+            }
+            let _ = started;
+            latencies.sort();
+            let p = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+            // Throughput: a burst sent without waiting, acks and deliveries read meanwhile.
+            let burst = 20_000u64;
+            let (mut sink, mut acks) = publisher.split();
+            let reading_acks = tokio::spawn(async move {
+                let mut seen = 0;
+                while seen < burst {
+                    match acks.next().await {
+                        Some(Ok(Message::Text(text))) if text.starts_with("6:::") => seen += 1,
+                        Some(Ok(_)) => {}
+                        _ => break,
+                    }
+                }
+            });
+            let started = Instant::now();
+            let receiving = tokio::spawn(async move {
+                let mut got = 0;
+                while got < burst {
+                    match receiver.next().await {
+                        Some(Ok(Message::Text(text))) if text.starts_with("5:::") => got += 1,
+                        Some(Ok(_)) => {}
+                        other => panic!("receiver: {other:?}"),
+                    }
+                }
+            });
+            for n in 0..burst {
+                let event = serde_json::json!({"id": format!("b{n}"), "topic": "bench.target", "target": "",
+                    "source": {"id": "publisher", "user": {"username": "bench"}}, "data": {"n": n}});
+                let packet = format!("5:{}+::{}", n + 10_000, serde_json::json!({"name": "ftrack.event", "args": [event]}));
+                sink.send(Message::Text(packet.into())).await.unwrap();
+            }
+            receiving.await.unwrap();
+            let per_second = burst as f64 / started.elapsed().as_secs_f64();
+            let _ = reading_acks.await;
+            println!(
+                "{clients:7} | {per_connection:8.1} KiB | {:9.1} µs | {:9.1} µs | {per_second:9.0}",
+                p(0.5).as_secs_f64() * 1e6,
+                p(0.99).as_secs_f64() * 1e6,
+            );
+            for drain in drains {
+                let (stop, handle) = drain.await.unwrap();
+                let _ = stop.send(());
+                idle.push(handle.await.unwrap());
+            }
+        }
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+}
