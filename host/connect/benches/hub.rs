@@ -129,9 +129,10 @@ fn main() {
             "warning",
         ])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(data.path().join("server.log")).unwrap())
         .spawn()
         .unwrap();
+    eprintln!("server log: {}", data.path().join("server.log").display());
     let mut line = String::new();
     BufReader::new(server.stdout.take().unwrap())
         .read_line(&mut line)
@@ -141,6 +142,7 @@ fn main() {
         .trim_start_matches("listening on http://")
         .to_string();
     let pid = server.id();
+    eprintln!("server at {address}, key {key}");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -148,7 +150,10 @@ fn main() {
     println!("clients | RSS per idle connection | delivery p50 | delivery p99 | routed events/s");
     runtime.block_on(async {
         let mut idle: Vec<Socket> = Vec::new();
-        for clients in [100usize, 1_000, 5_000] {
+        let sizes: Vec<usize> = std::env::var("BENCH_CLIENTS")
+            .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
+            .unwrap_or_else(|_| vec![100, 1_000, 5_000]);
+        for clients in sizes {
             let before = resident_kib(pid);
             let added = clients - idle.len();
             for c in idle.len()..clients {
@@ -209,16 +214,23 @@ fn main() {
                 }
             }
             let _ = started;
+            eprintln!("{clients}: latency rounds done");
             latencies.sort();
             let p = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-            // Throughput: a burst sent without waiting, acks and deliveries read meanwhile.
+            // Throughput: a burst with up to 1,000 events unacknowledged at a time (a client
+            // that lets thousands of acks pile up unread is dropped as slow, by design).
             let burst = 20_000u64;
+            let window = std::sync::Arc::new(tokio::sync::Semaphore::new(1000));
             let (mut sink, mut acks) = publisher.split();
+            let released = window.clone();
             let reading_acks = tokio::spawn(async move {
                 let mut seen = 0;
                 while seen < burst {
                     match acks.next().await {
-                        Some(Ok(Message::Text(text))) if text.starts_with("6:::") => seen += 1,
+                        Some(Ok(Message::Text(text))) if text.starts_with("6:::") => {
+                            seen += 1;
+                            released.add_permits(1);
+                        }
                         Some(Ok(_)) => {}
                         _ => break,
                     }
@@ -239,6 +251,7 @@ fn main() {
                 let event = serde_json::json!({"id": format!("b{n}"), "topic": "bench.target", "target": "",
                     "source": {"id": "publisher", "user": {"username": "bench"}}, "data": {"n": n}});
                 let packet = format!("5:{}+::{}", n + 10_000, serde_json::json!({"name": "ftrack.event", "args": [event]}));
+                window.acquire().await.unwrap().forget();
                 sink.send(Message::Text(packet.into())).await.unwrap();
             }
             receiving.await.unwrap();
