@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
+
 use crate::api::Api;
 use crate::db::{Database, DbError};
 use crate::http;
@@ -107,7 +109,14 @@ impl Server {
     ) -> std::io::Result<()> {
         let app = http::router(self.api);
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
+        // Without TCP_NODELAY an event and its ack, two small writes, wait for the client's
+        // delayed ACK: 40 ms per round trip for the Python client.
+        let listener = self.listener.tap_io(|stream| {
+            if let Err(err) = stream.set_nodelay(true) {
+                tracing::debug!("cannot set TCP_NODELAY: {err}");
+            }
+        });
+        axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
     }
