@@ -7,11 +7,28 @@ use serde_json::{json, Value};
 use super::python_json::python_float_repr;
 use super::{python_json_dumps_sorted, PropertyKind, SchemaSet, TypeAlias};
 
-/// ftrack-javascript's `test/fixtures/query_schemas.json` (Apache-2.0), outside the project.
-const FIXTURE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/ftrack-javascript/query_schemas.json"
-);
+/// ftrack's own schemas (Apache-2.0, from ftrack's JavaScript API's test fixtures), read where
+/// the project's shared material is: `$FTRACK_SHARED_DIR`, else `../shared` next to the
+/// workspace, else `/work/shared` (where CI's clean clones of the project find it).
+fn fixture_path() -> std::path::PathBuf {
+    let relative = "fixtures/ftrack-javascript/query_schemas.json";
+    let candidates = [
+        std::env::var_os("FTRACK_SHARED_DIR").map(std::path::PathBuf::from),
+        Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")),
+        Some(std::path::PathBuf::from("/work/shared")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .map(|dir| dir.join(relative))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "ftrack's schema fixture ({relative}) is not in ../shared or /work/shared: \
+                 set FTRACK_SHARED_DIR to the folder that has fixtures/"
+            )
+        })
+}
 
 /// The `schema_hash` in the same fixture set's `query_server_information.json`.
 const FIXTURE_HASH: &str = "23a1157b8b1730fd91c76f63dcd67a8f";
@@ -95,8 +112,9 @@ const REQUIRED_TYPES: &[&str] = &[
 ];
 
 fn fixture() -> Vec<Value> {
-    let text = std::fs::read_to_string(FIXTURE)
-        .unwrap_or_else(|e| panic!("cannot read the shared fixture {FIXTURE}: {e}"));
+    let path = fixture_path();
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read the shared fixture {}: {e}", path.display()));
     match serde_json::from_str(&text).expect("the fixture is JSON") {
         Value::Array(types) => types,
         other => panic!("the fixture is not a list: {other}"),
