@@ -80,9 +80,55 @@ fn json_key(name: &str) -> &str {
     }
 }
 
+/// How many attributes a path may go through (`parent.parent.name` is 3): the compiler and
+/// the projections recurse along paths, and real ones are a handful long.
+pub(crate) const MAX_PATH_SEGMENTS: usize = 32;
+
+/// Refuses a query with a path longer than [`MAX_PATH_SEGMENTS`], anywhere in it.
+fn check_path_lengths(query: &Query) -> Result<(), ApiError> {
+    fn path(path: &Path) -> Result<(), ApiError> {
+        if path.segments.len() > MAX_PATH_SEGMENTS {
+            return Err(ApiError::bad_request(format!(
+                "the path {}... goes through more than {MAX_PATH_SEGMENTS} attributes",
+                path.segments[..3].join(".")
+            )));
+        }
+        Ok(())
+    }
+    fn filter(f: &Filter) -> Result<(), ApiError> {
+        match f {
+            Filter::And(all) | Filter::Or(all) => all.iter().try_for_each(filter),
+            Filter::Not(inner) => filter(inner),
+            Filter::Compare { path: p, .. } => path(p),
+            Filter::In { path: p, set, .. } => {
+                path(p)?;
+                match set {
+                    InSet::Subquery(sub) => check_path_lengths(sub),
+                    InSet::Values(_) => Ok(()),
+                }
+            }
+            Filter::Has {
+                path: p,
+                filter: inner,
+            }
+            | Filter::Any {
+                path: p,
+                filter: inner,
+            } => {
+                path(p)?;
+                inner.as_deref().map_or(Ok(()), filter)
+            }
+        }
+    }
+    query.projections.iter().try_for_each(path)?;
+    query.order_by.iter().try_for_each(|(p, _)| path(p))?;
+    query.filter.as_ref().map_or(Ok(()), filter)
+}
+
 impl Store<'_> {
     /// Runs `query`.
     pub(crate) fn query(&self, query: &Query) -> Result<Page, ApiError> {
+        check_path_lengths(query)?;
         let type_name = query.entity_type.as_str();
         let et = entity_type(type_name)?;
         let projections: Vec<Path> = if query.projections.is_empty() {

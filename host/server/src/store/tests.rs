@@ -254,6 +254,27 @@ fn bad_writes_are_refused_naming_type_attribute_and_value() {
 }
 
 #[test]
+fn paths_too_long_to_be_real_are_refused() {
+    let (_dir, api) = api();
+    let long = vec!["parent"; 100_000].join(".");
+    for expression in [
+        format!("select {long}.name from Task"),
+        format!("Task where {long}.name is x"),
+        format!("Task where id in (select id from Task where {long}.id is x)"),
+        format!("Task order by {long}.name"),
+    ] {
+        let err = run(&api, json!([{"action": "query", "expression": expression}]))
+            .err()
+            .expect("refused");
+        assert!(
+            err.content.contains("more than 32 attributes"),
+            "{}",
+            err.content
+        );
+    }
+}
+
+#[test]
 fn deleting_takes_what_an_entity_owns() {
     let (_dir, api) = api();
     let (_, sequence, _) = tree(&api);
