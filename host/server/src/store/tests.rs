@@ -263,9 +263,8 @@ fn paths_too_long_to_be_real_are_refused() {
         format!("Task where id in (select id from Task where {long}.id is x)"),
         format!("Task order by {long}.name"),
     ] {
-        let err = run(&api, json!([{"action": "query", "expression": expression}]))
-            .err()
-            .expect("refused");
+        let err =
+            run(&api, json!([{"action": "query", "expression": expression}])).expect_err("refused");
         assert!(
             err.content.contains("more than 32 attributes"),
             "{}",
