@@ -61,6 +61,11 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
         &["rhai", "tokio"],
     ),
     (
+        "connect-ftrack-api",
+        &["connect-core"],
+        &["rhai", "abi_stable", "axum", "rusqlite"],
+    ),
+    (
         "connect-server",
         &["connect-core", "connect-event"],
         &["rhai", "abi_stable"],
