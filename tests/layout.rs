@@ -66,6 +66,11 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
         &["rhai", "abi_stable", "axum", "rusqlite"],
     ),
     (
+        "connect-hub-client",
+        &["connect-core", "connect-event"],
+        &["rhai", "abi_stable", "axum", "rusqlite"],
+    ),
+    (
         "connect-server",
         &["connect-core", "connect-event"],
         &["rhai", "abi_stable"],
