@@ -91,6 +91,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
             "connect-isolate",
             "connect-launcher",
             "connect-server",
+            "connect-ftrack-api",
         ],
         &[],
     ),

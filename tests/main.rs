@@ -11,6 +11,7 @@ mod hub_dispatch;
 mod isolation;
 mod launcher;
 mod layout;
+mod login;
 mod native_plugins;
 mod plugin_discovery;
 mod rhai_hooks;

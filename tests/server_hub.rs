@@ -9,7 +9,7 @@ use crate::kit::Sandbox;
 use crate::server_api::{passed, RunningServer};
 
 /// A plain HTTP/1.1 exchange with the server: (status, headers and body as text).
-fn http(server: &RunningServer, request: &str) -> (u16, String) {
+pub(crate) fn http(server: &RunningServer, request: &str) -> (u16, String) {
     let address = server.url.trim_start_matches("http://");
     let mut stream = TcpStream::connect(address).unwrap();
     stream.write_all(request.as_bytes()).unwrap();
@@ -23,14 +23,14 @@ fn http(server: &RunningServer, request: &str) -> (u16, String) {
     (status, response)
 }
 
-fn get(server: &RunningServer, path: &str) -> (u16, String) {
+pub(crate) fn get(server: &RunningServer, path: &str) -> (u16, String) {
     http(
         server,
         &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
     )
 }
 
-fn post_form(
+pub(crate) fn post_form(
     server: &RunningServer,
     path: &str,
     origin: Option<&str>,
@@ -49,7 +49,7 @@ fn post_form(
 }
 
 /// `name="token" value="..."` from the sign-in page.
-fn token(page: &str) -> String {
+pub(crate) fn token(page: &str) -> String {
     let after = page
         .split("name=\"token\" value=\"")
         .nth(1)

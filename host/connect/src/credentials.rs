@@ -74,6 +74,82 @@ pub fn current(data_dir: &Path) -> Identity {
     }
 }
 
+/// Stores a sign-in as Connect does: the account first in `credentials.json`
+/// (`{"id", "accounts": [{"server_url", "api_user", "api_key"}]}`), other accounts kept after
+/// it, the machine `id` kept (or made). Written through a temporary file and a rename, `0600`.
+pub fn store(
+    data_dir: &Path,
+    server_url: &str,
+    api_user: &str,
+    key: &ApiKey,
+) -> std::io::Result<PathBuf> {
+    let path = credentials_path(data_dir);
+    let mut file: serde_json::Map<String, serde_json::Value> = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    let id = file
+        .get("id")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut accounts = vec![serde_json::json!({
+        "server_url": server_url, "api_user": api_user, "api_key": key.expose(),
+    })];
+    if let Some(serde_json::Value::Array(old)) = file.remove("accounts") {
+        accounts.extend(old.into_iter().filter(|a| {
+            a.get("server_url").and_then(serde_json::Value::as_str) != Some(server_url)
+                || a.get("api_user").and_then(serde_json::Value::as_str) != Some(api_user)
+        }));
+    }
+    file.insert("id".into(), serde_json::Value::String(id));
+    file.insert("accounts".into(), serde_json::Value::Array(accounts));
+    write_private(&path, &serde_json::Value::Object(file).to_string())?;
+    Ok(path)
+}
+
+/// Signs out as Connect does (no accounts left); the account that was signed in, if any.
+pub fn remove(data_dir: &Path) -> std::io::Result<Option<(String, String)>> {
+    let path = credentials_path(data_dir);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let mut file: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&text).unwrap_or_default();
+    let signed_in = file.get("accounts").and_then(|a| a.get(0)).map(|a| {
+        let text = |k: &str| {
+            a.get(k)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        (text("server_url"), text("api_user"))
+    });
+    file.insert("accounts".into(), serde_json::Value::Array(Vec::new()));
+    write_private(&path, &serde_json::Value::Object(file).to_string())?;
+    Ok(signed_in)
+}
+
+/// Writes `text` to `path` through a `0600` temporary file and a rename.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temporary = path.with_extension("json.tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&temporary)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
+}
+
 #[cfg(unix)]
 fn warn_if_readable_by_others(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
@@ -141,6 +217,37 @@ mod tests {
         assert_eq!(identity.server_url, "https://x.ftrackapp.com");
         assert!(identity.signed_in);
         assert_eq!(identity.api_key.unwrap().expose(), "k");
+    }
+
+    #[test]
+    fn a_sign_in_is_stored_first_privately_and_a_sign_out_empties_the_accounts() {
+        let dir = tempfile::tempdir().unwrap();
+        store(dir.path(), "http://a", "jane", &ApiKey::new("k1")).unwrap();
+        store(dir.path(), "http://b", "joe", &ApiKey::new("k2")).unwrap();
+        let path = store(dir.path(), "http://a", "jane", &ApiKey::new("k3")).unwrap();
+        let file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert!(file["id"].is_string());
+        let accounts = file["accounts"].as_array().unwrap();
+        assert_eq!(accounts.len(), 2, "{file}");
+        assert_eq!(accounts[0]["api_key"], "k3");
+        assert_eq!(current(dir.path()).api_user, "jane");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        assert_eq!(
+            remove(dir.path()).unwrap(),
+            Some(("http://a".into(), "jane".into()))
+        );
+        assert!(!current(dir.path()).signed_in);
+        let id_kept: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(id_kept["id"], file["id"]);
     }
 
     #[test]

@@ -107,6 +107,42 @@ pub fn datetime(iso: &str) -> Value {
     json!({"__type__": "datetime", "value": iso})
 }
 
+/// Whether `server_url` is an ftrack server, as Connect checks before signing in: `GET /`
+/// answers 200 with an `FTRACK_VERSION` header; the version.
+pub async fn server_version(server_url: &str) -> Result<String, ClientError> {
+    let url = server_url.trim_end_matches('/').to_string();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ClientError::BadUrl(url));
+    }
+    let response = reqwest::Client::builder()
+        .timeout(DEFAULT_TIMEOUT)
+        .build()
+        .map(|client| client.get(&url))
+        .map_err(|e| ClientError::Unreachable {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?
+        .send()
+        .await
+        .map_err(|e| ClientError::Unreachable {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+    let status = response.status().as_u16();
+    match response
+        .headers()
+        .get("ftrack_version")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(version) if status == 200 => Ok(version.to_string()),
+        _ => Err(ClientError::NotFtrack {
+            url,
+            status,
+            body: "no FTRACK_VERSION header".into(),
+        }),
+    }
+}
+
 /// A signed-in connection to one ftrack server.
 #[derive(Clone)]
 pub struct Client {

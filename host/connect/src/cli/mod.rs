@@ -4,6 +4,7 @@
 
 mod actions;
 mod event;
+mod login;
 mod plugin;
 mod plugins;
 mod run;
@@ -53,6 +54,10 @@ enum Command {
     Plugin(plugin::PluginCommand),
     /// Run the local ftrack-compatible server, or manage its users.
     Server(server::ServerArgs),
+    /// Sign in to an ftrack server (in the browser, or with --api-user for scripts).
+    Login(login::LoginArgs),
+    /// Sign out of the ftrack server.
+    Logout,
     /// The child process of an isolated native plugin (started by the host itself).
     #[command(hide = true)]
     NativeHost(NativeHostArgs),
@@ -119,6 +124,8 @@ pub fn main() -> ExitCode {
             Command::Actions(args) => actions::run(&args, &first_paths, &data_dir),
             Command::Plugin(command) => plugin::run(command),
             Command::Server(args) => server::run(args, &data_dir),
+            Command::Login(args) => login::login(&args, &data_dir),
+            Command::Logout => login::logout(&data_dir),
             Command::NativeHost(_) => unreachable!("served above"),
         });
     match commands.map(std::thread::JoinHandle::join) {
