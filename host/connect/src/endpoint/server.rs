@@ -204,6 +204,7 @@ fn serve(host: &Host, stream: TcpStream, expected_token: &str) {
     };
     let refuse = |writer: &mut TcpStream, error: String| {
         answer(writer, &Answer::<Watching>::refused(error));
+        close_gently(writer);
     };
     let source = UntilDeadline {
         stream,
@@ -242,6 +243,24 @@ fn serve(host: &Host, stream: TcpStream, expected_token: &str) {
 }
 
 /// Writes one answer line.
+/// Closes after a refusal without losing it: the client may still be sending its request
+/// line, and closing with unread input makes the OS reset the connection, which can destroy
+/// the refusal before the client reads it. So: no more writing, then what is still coming is
+/// read and dropped, briefly and boundedly.
+fn close_gently(stream: &mut TcpStream) {
+    use std::io::Read;
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(200)));
+    let mut sink = [0u8; 4096];
+    let mut left: usize = 64 * 1024;
+    while left > 0 {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => left = left.saturating_sub(read),
+        }
+    }
+}
+
 fn answer<B: Serialize>(writer: &mut TcpStream, answer: &Answer<B>) {
     let line = serde_json::to_string(answer).expect("answers serialize");
     let _ = writeln!(writer, "{line}").and_then(|_| writer.flush());
