@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RArc, RErr, ROk, RResult, RStr, RString};
 use connect_core::HANDLER_THREAD_STACK;
-use connect_native::NativeModule;
+use connect_native::{guarded, NativeModule};
 use connect_plugin_abi::{
     DispatchedEvent, DispatchedEvent_TO, EventHandlerBox, HostSession, HostSession_TO,
     PublishOutcome,
@@ -213,14 +213,6 @@ fn unexpected(answer: Answer) -> RString {
     match answer {
         Answer::Failed { error } => error.into(),
         other => format!("unexpected answer from the host: {other:?}").into(),
-    }
-}
-
-/// Runs `f`, turning a panic into an error: it must not unwind into the plugin.
-fn guarded<T>(f: impl FnOnce() -> Result<T, RString>) -> RResult<T, RString> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(result) => result.into(),
-        Err(_) => RErr(RString::from("the host failed while handling this call")),
     }
 }
 

@@ -66,6 +66,7 @@ use serde_json::Value;
 pub use handler::NativeText;
 use handler::*;
 pub use library::{load, NativeLoadError, NativeModule};
+pub use session::guarded;
 use session::*;
 
 /// The loader of native plugins (library files in a plugin's `hook/`).

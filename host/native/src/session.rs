@@ -19,8 +19,9 @@ impl NativeSession {
 }
 
 /// Runs `f`, turning a panic into an error: host code called from a plugin must not unwind
-/// into it.
-pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, RString>) -> RResult<T, RString> {
+/// into it (abi_stable aborts the process when a panic crosses the boundary). For every
+/// `HostSession` implementation, this crate's and the isolated child's.
+pub fn guarded<T>(f: impl FnOnce() -> Result<T, RString>) -> RResult<T, RString> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result.into(),
         Err(_) => RErr(RString::from("the host failed while handling this call")),

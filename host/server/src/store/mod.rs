@@ -102,28 +102,26 @@ impl<'c> Store<'c> {
 
     /// The entity of one of `types` whose `id` is `id`.
     pub(crate) fn by_id(&self, types: &[String], id: &str) -> Result<Option<Row>, ApiError> {
-        let placeholders = vec!["?"; types.len()].join(", ");
-        let sql =
-            format!("SELECT type, data FROM entity WHERE id = ? AND type IN ({placeholders})");
-        let mut params: Vec<&dyn rusqlite::ToSql> = vec![&id];
-        params.extend(types.iter().map(|t| t as &dyn rusqlite::ToSql));
-        self.connection
-            .query_row(&sql, params.as_slice(), row)
-            .optional()
-            .map_err(sql_error)?
-            .transpose()
+        self.find("id", types, id)
     }
 
     /// The entity of one of `types` whose primary key is `key`.
     pub(crate) fn by_key(&self, types: &[String], key: &str) -> Result<Option<Row>, ApiError> {
+        self.find("pk", types, key)
+    }
+
+    /// The entity of one of `types` whose `column` (`id` or `pk`) is `value`.
+    fn find(&self, column: &str, types: &[String], value: &str) -> Result<Option<Row>, ApiError> {
         let placeholders = vec!["?"; types.len()].join(", ");
-        let sql =
-            format!("SELECT type, data FROM entity WHERE pk = ? AND type IN ({placeholders})");
-        let mut params: Vec<&dyn rusqlite::ToSql> = vec![&key];
+        let sql = format!(
+            "SELECT type, data FROM entity WHERE {column} = ? AND type IN ({placeholders})"
+        );
+        let mut params: Vec<&dyn rusqlite::ToSql> = vec![&value];
         params.extend(types.iter().map(|t| t as &dyn rusqlite::ToSql));
+        // Cached: projections look references up once per row.
         self.connection
-            .query_row(&sql, params.as_slice(), row)
-            .optional()
+            .prepare_cached(&sql)
+            .and_then(|mut statement| statement.query_row(params.as_slice(), row).optional())
             .map_err(sql_error)?
             .transpose()
     }
