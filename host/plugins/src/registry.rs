@@ -320,8 +320,13 @@ impl PluginRegistry {
                 }
             });
         }
+        if changed || !by_id.is_empty() {
+            self.reload_builtins_following(&found.plugins, &mut next);
+        }
+        // Removed plugins leave the hub while the list is locked for writing, so whoever sees
+        // their subscriptions gone and then lists the plugins never finds them still listed.
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         for (_, gone) in by_id {
-            changed = true;
             if let Some(tag) = &gone.tag {
                 self.hub.unsubscribe_plugin(tag);
             }
@@ -331,10 +336,7 @@ impl PluginRegistry {
                 gone.report.path
             );
         }
-        if changed {
-            self.reload_builtins_following(&found.plugins, &mut next);
-        }
-        *self.entries.write().unwrap_or_else(|e| e.into_inner()) = next;
+        *entries = next;
     }
 
     /// Loads again the built-in plugins that read the discovered plugins' files, in place of
