@@ -63,6 +63,7 @@ fn one_matching_handler(c: &mut Criterion) {
         let info = SessionInfo {
             api_user: "alice".into(),
             server_url: String::new(),
+            api: None,
         };
         hook.register(&hub, &info).unwrap();
         assert_eq!(publish_once(&hub), 1);
@@ -78,6 +79,7 @@ fn one_matching_handler(c: &mut Criterion) {
         let info = SessionInfo {
             api_user: "alice".into(),
             server_url: String::new(),
+            api: None,
         };
         module
             .register(&hub, &PluginTag::new("native"), &info)
@@ -109,6 +111,7 @@ fn discover_fanout(c: &mut Criterion) {
     let info = SessionInfo {
         api_user: "alice".into(),
         server_url: String::new(),
+        api: None,
     };
     for i in 0..200 {
         let tag = PluginTag::new(&format!("plugin_{i}"));

@@ -67,6 +67,7 @@ fn session_info() -> SessionInfo {
     SessionInfo {
         api_user: "alice".into(),
         server_url: String::new(),
+        api: None,
     }
 }
 

@@ -59,6 +59,7 @@ impl Host {
         let session = SessionInfo {
             api_user: identity.api_user.clone(),
             server_url: identity.server_url.clone(),
+            api: None,
         };
         let registry = Arc::new(PluginRegistry::load(
             hub,

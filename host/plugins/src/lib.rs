@@ -8,6 +8,8 @@
 //! - [`loader`]: the [`Loader`] trait each way of running hooks implements (the Rhai and
 //!   native loaders live in crates of their own, which this one never depends on);
 //! - [`report`]: what `plugins --json` shows of each plugin;
+//! - [`server_api`]: what hooks may ask of the ftrack server ([`ApiSession`]), for every
+//!   loader alike;
 //! - [`watcher`]: `run --watch`, refreshing the registry as files change.
 //!
 //! ```
@@ -27,9 +29,11 @@ pub mod discovery;
 pub mod loader;
 pub mod registry;
 pub mod report;
+pub mod server_api;
 pub mod watcher;
 
 pub use discovery::{DiscoveredPlugin, HookKind, SearchPaths};
 pub use loader::{LoadError, Loader, PluginLoad, PreparedHook, SessionInfo};
 pub use registry::{BuiltinLoad, BuiltinPlugin, PluginId, PluginRegistry};
 pub use report::{PluginKind, PluginReport, PluginStatus};
+pub use server_api::{ApiSession, ServerApi, ServerApiError};

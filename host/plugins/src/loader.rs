@@ -63,12 +63,25 @@ pub trait PreparedHook: Send + Sync {
 
 /// What a plugin's session shows of the signed-in user. Never the API key: plugins have no
 /// business with it (the launcher hands it to the programs it starts, and only to them).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct SessionInfo {
     /// The ftrack user.
     pub api_user: String,
     /// The ftrack server, empty when none is configured.
     pub server_url: String,
+    /// The server's API, when the host is signed in: each plugin makes its own
+    /// [`crate::ApiSession`] over it (its writes are its own until it commits).
+    pub api: Option<Arc<dyn crate::ServerApi>>,
+}
+
+impl fmt::Debug for SessionInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionInfo")
+            .field("api_user", &self.api_user)
+            .field("server_url", &self.server_url)
+            .field("api", &self.api.is_some())
+            .finish()
+    }
 }
 
 /// Why a plugin could not be loaded: the loader's own error type (a Rhai script error with
