@@ -41,7 +41,7 @@ pub use expression::{Expression, ExpressionError};
 pub use handler::{call_once, EventForms, Handler, HandlerCall, HandlerError};
 pub use hub::{
     EventHub, EventObserver, HubIdentity, PluginTag, ReplyCallback, SubscribeError,
-    SubscribeOptions, UnknownSubscriber, DEFAULT_PRIORITY, MAX_NESTED_DISPATCH,
+    SubscribeOptions, UnknownSubscriber, Uplink, DEFAULT_PRIORITY, MAX_NESTED_DISPATCH,
 };
 pub use identity::{ApiKey, Identity};
 pub use reply::{Reply, ResultForm};

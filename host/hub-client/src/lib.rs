@@ -28,7 +28,7 @@ use connect_core::ApiKey;
 use connect_event::{new_event_id, topics, Event};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Map, Value};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio_tungstenite::tungstenite::Message;
 
 use packet::Packet;
@@ -84,11 +84,9 @@ pub type OnEvent = Arc<dyn Fn(Event) + Send + Sync>;
 /// Called with each reply to one publish.
 pub type OnReply = Box<dyn Fn(Event) + Send + Sync>;
 
-/// What the connection task is asked to do.
+/// What the connection task is asked to do (subscriptions go through `Shared`).
 enum Command {
-    Publish(Box<Event>, oneshot::Sender<Result<(), HubError>>),
-    Subscribe(String),
-    Unsubscribe(String),
+    Publish(Box<Event>, Option<oneshot::Sender<Result<(), HubError>>>),
 }
 
 /// A subscriber: its id, its metadata and its subscription expression.
@@ -100,6 +98,9 @@ struct Shared {
     subscribers: Mutex<Vec<Subscriber>>,
     /// Reply callbacks by the id of the event they answer.
     replies: Mutex<HashMap<String, OnReply>>,
+    /// Rung when `subscribers` changed: the connection then tells the server the difference
+    /// (no queue of changes to overflow; many changes at once are sent as one difference).
+    changed: Notify,
 }
 
 /// A connection to a server's event hub, kept up in the background.
@@ -122,12 +123,24 @@ impl HubClient {
     /// Starts connecting to the hub of the server at `server_url` as `user`, on the current
     /// tokio runtime; `on_event` hears the server's events.
     pub fn start(server_url: &str, user: &str, key: ApiKey, on_event: OnEvent) -> HubClient {
-        let id = new_event_id();
+        Self::start_as(new_event_id(), server_url, user, key, on_event)
+    }
+
+    /// As [`HubClient::start`], with the client's id given: the id of the local hub whose
+    /// events this client carries, so that replies targeted at that hub come here.
+    pub fn start_as(
+        id: String,
+        server_url: &str,
+        user: &str,
+        key: ApiKey,
+        on_event: OnEvent,
+    ) -> HubClient {
         let (commands, queue) = mpsc::channel(1024);
         let (state_tx, state) = watch::channel(HubState::Connecting);
         let shared = Arc::new(Shared {
             subscribers: Mutex::new(Vec::new()),
             replies: Mutex::new(HashMap::new()),
+            changed: Notify::new(),
         });
         // Replies to this client's publishes come as events targeted at its id.
         let reply_subscriber = {
@@ -179,8 +192,9 @@ impl HubClient {
     }
 
     /// Subscribes `expression` with `metadata` (its `id`, made if missing, is returned); kept
-    /// and sent again on every connection.
-    pub async fn subscribe(&self, expression: &str, mut metadata: Map<String, Value>) -> String {
+    /// and sent again on every connection. A subscription with the same id is replaced.
+    /// Returns at once: the connection tells the server.
+    pub fn subscribe(&self, expression: &str, mut metadata: Map<String, Value>) -> String {
         let id = match metadata.get("id").and_then(Value::as_str) {
             Some(id) => id.to_string(),
             None => {
@@ -189,18 +203,32 @@ impl HubClient {
                 id
             }
         };
-        lock(&self.shared.subscribers).push((id.clone(), metadata, expression.to_string()));
-        let _ = self.commands.send(Command::Subscribe(id.clone())).await;
+        {
+            let mut subscribers = lock(&self.shared.subscribers);
+            subscribers.retain(|(sid, _, _)| *sid != id);
+            subscribers.push((id.clone(), metadata, expression.to_string()));
+        }
+        self.shared.changed.notify_one();
         id
     }
 
-    /// Removes a subscription.
-    pub async fn unsubscribe(&self, id: &str) {
+    /// Removes a subscription. Returns at once: the connection tells the server.
+    pub fn unsubscribe(&self, id: &str) {
         lock(&self.shared.subscribers).retain(|(sid, _, _)| sid != id);
-        let _ = self
-            .commands
-            .send(Command::Unsubscribe(id.to_string()))
-            .await;
+        self.shared.changed.notify_one();
+    }
+
+    /// Sends `event` through the server without waiting for anything: `false` when it cannot
+    /// go now (not connected, or too many events wait to be sent). For callers outside the
+    /// async runtime (the host's hub forwarding its asynchronous events).
+    pub fn try_publish(&self, mut event: Event) -> bool {
+        if *self.state.borrow() != HubState::Connected {
+            return false;
+        }
+        self.fill_source(&mut event);
+        self.commands
+            .try_send(Command::Publish(Box::new(event), None))
+            .is_ok()
     }
 
     /// Publishes `event` through the server, which routes it (to this client too, if it
@@ -218,7 +246,7 @@ impl HubClient {
         let state = self.state();
         if self
             .commands
-            .send(Command::Publish(Box::new(event), done))
+            .send(Command::Publish(Box::new(event), Some(done)))
             .await
             .is_err()
         {
@@ -297,9 +325,10 @@ impl Connection {
                         None => return,
                         Some(Command::Publish(_, done)) => {
                             let state = self.state.borrow().to_string();
-                            let _ = done.send(Err(HubError::NotConnected(state)));
+                            if let Some(done) = done {
+                                let _ = done.send(Err(HubError::NotConnected(state)));
+                            }
                         }
-                        Some(_) => {} // kept in `shared`, sent on the next connection
                     },
                 }
             }
@@ -323,6 +352,8 @@ impl Connection {
         let mut next_ack = 1u64;
         let mut pending: HashMap<u64, oneshot::Sender<Result<(), HubError>>> = HashMap::new();
         let mut connected = false;
+        // What the server was told of the subscribers on this connection.
+        let mut told = HashMap::new();
         loop {
             tokio::select! {
                 frame = tokio::time::timeout(SILENCE_LIMIT, stream.next()) => {
@@ -339,10 +370,7 @@ impl Connection {
                             connected = true;
                             let _ = self.state.send(HubState::Connected);
                             tracing::info!("event hub at {}: connected", self.server_url);
-                            let subscribers = lock(&self.shared.subscribers).clone();
-                            for (_, metadata, expression) in subscribers {
-                                let packet = self.subscribe_packet(next_ack, &metadata, &expression);
-                                next_ack += 1;
+                            for packet in self.subscription_changes(&mut told, &mut next_ack) {
                                 sink.send(Message::Text(packet.into())).await.map_err(|e| e.to_string())?;
                             }
                         }
@@ -361,29 +389,64 @@ impl Connection {
                     None => return Ok(()),
                     Some(Command::Publish(event, done)) => {
                         let packet = packet::emit(next_ack, &event);
-                        pending.insert(next_ack, done);
-                        next_ack += 1;
-                        sink.send(Message::Text(packet.into())).await.map_err(|e| e.to_string())?;
-                    }
-                    Some(Command::Subscribe(id)) => {
-                        let found = lock(&self.shared.subscribers).iter().find(|(s, _, _)| *s == id).cloned();
-                        if let Some((_, metadata, expression)) = found {
-                            let packet = self.subscribe_packet(next_ack, &metadata, &expression);
-                            next_ack += 1;
-                            sink.send(Message::Text(packet.into())).await.map_err(|e| e.to_string())?;
+                        if let Some(done) = done {
+                            pending.insert(next_ack, done);
                         }
-                    }
-                    Some(Command::Unsubscribe(id)) => {
-                        let mut event = Event::new(topics::META_UNSUBSCRIBE)
-                            .with_data(json!({"subscriber": {"id": id}}));
-                        self.own_source(&mut event);
-                        let packet = packet::emit(next_ack, &event);
                         next_ack += 1;
                         sink.send(Message::Text(packet.into())).await.map_err(|e| e.to_string())?;
                     }
                 },
+                _ = self.shared.changed.notified(), if connected => {
+                    for packet in self.subscription_changes(&mut told, &mut next_ack) {
+                        sink.send(Message::Text(packet.into())).await.map_err(|e| e.to_string())?;
+                    }
+                }
             }
         }
+    }
+
+    /// The packets that bring the server in line with `shared.subscribers`, given what it
+    /// was `told` on this connection (updated).
+    fn subscription_changes(
+        &self,
+        told: &mut HashMap<String, (Map<String, Value>, String)>,
+        next_ack: &mut u64,
+    ) -> Vec<String> {
+        let subscribers = lock(&self.shared.subscribers).clone();
+        let mut packets = Vec::new();
+        let current: std::collections::HashSet<&str> =
+            subscribers.iter().map(|(id, _, _)| id.as_str()).collect();
+        let gone: Vec<String> = told
+            .keys()
+            .filter(|id| !current.contains(id.as_str()))
+            .cloned()
+            .collect();
+        for id in gone {
+            told.remove(&id);
+            let mut event =
+                Event::new(topics::META_UNSUBSCRIBE).with_data(json!({"subscriber": {"id": id}}));
+            self.own_source(&mut event);
+            packets.push(packet::emit(*next_ack, &event));
+            *next_ack += 1;
+        }
+        for (id, metadata, expression) in subscribers {
+            let known = told.get(&id) == Some(&(metadata.clone(), expression.clone()));
+            if known {
+                continue;
+            }
+            if told.contains_key(&id) {
+                // Changed under the same id: the server keeps the first, so remove it first.
+                let mut event = Event::new(topics::META_UNSUBSCRIBE)
+                    .with_data(json!({"subscriber": {"id": id}}));
+                self.own_source(&mut event);
+                packets.push(packet::emit(*next_ack, &event));
+                *next_ack += 1;
+            }
+            packets.push(self.subscribe_packet(*next_ack, &metadata, &expression));
+            *next_ack += 1;
+            told.insert(id, (metadata, expression));
+        }
+        packets
     }
 
     /// `GET /socket.io/1/`: the session id.
@@ -448,8 +511,8 @@ impl Connection {
                     on_reply(event);
                     return;
                 }
-                // A reply to something else of ours (or to nothing we still wait for).
-                return;
+                // A reply to an event this client carried for someone else (the local hub
+                // it serves): theirs to match.
             }
         }
         (self.on_event)(event);

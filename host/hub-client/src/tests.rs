@@ -72,7 +72,7 @@ fn events_and_replies_go_both_ways() {
             "{}",
             b.state()
         );
-        b.subscribe("topic=demo.ping", Map::new()).await;
+        b.subscribe("topic=demo.ping", Map::new());
         tokio::time::sleep(Duration::from_millis(300)).await;
     });
     let (replies_tx, replies) = channel();
@@ -108,7 +108,7 @@ fn it_reconnects_by_itself_and_subscribes_again() {
     let (listener, events) = client(&url, "alice", alice);
     clients.block_on(async {
         assert!(listener.wait_connected(Duration::from_secs(10)).await);
-        listener.subscribe("topic=demo.after", Map::new()).await;
+        listener.subscribe("topic=demo.after", Map::new());
     });
     // The server goes away, sockets and all.
     first.shutdown_background();

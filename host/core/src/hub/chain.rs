@@ -80,7 +80,7 @@ const UNDRAWN: u64 = 0;
 
 impl Lineage {
     /// The first generation of a new chain, numbered.
-    fn new_chain() -> Lineage {
+    pub(super) fn new_chain() -> Lineage {
         Lineage {
             root: draw_chain_number(),
             generation: 0,

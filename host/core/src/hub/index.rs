@@ -167,14 +167,19 @@ impl SubscriptionIndex {
     }
 
     /// Removes every subscription of the plugin with tag id `plugin`, held ones included, and
-    /// stops holding it; returns how many.
-    pub(super) fn remove_plugin(&mut self, plugin: u64) -> usize {
+    /// stops holding it; returns their subscriber ids.
+    pub(super) fn remove_plugin(&mut self, plugin: u64) -> Vec<String> {
         let ids = self.by_plugin.remove(&plugin).unwrap_or_default();
         for id in &ids {
             self.remove(id);
         }
         self.held.remove(&plugin);
-        ids.len()
+        ids.into_iter().collect()
+    }
+
+    /// Every subscription, held ones included, in no particular order.
+    pub(super) fn all(&self) -> impl Iterator<Item = &Arc<Subscription>> {
+        self.by_id.values()
     }
 
     /// The name of the plugin with tag id `plugin`, while it holds a subscription.

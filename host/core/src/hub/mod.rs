@@ -24,6 +24,9 @@ mod index;
 mod queue;
 #[cfg(test)]
 mod tests;
+mod uplink;
+#[cfg(test)]
+mod uplink_tests;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -38,6 +41,8 @@ use chain::{InHandler, InLineage, NestedDispatch};
 pub use chain::{MAX_ASYNC_GENERATIONS, MAX_NESTED_DISPATCH, MAX_QUEUED_EVENTS};
 use index::{Subscription, SubscriptionIndex};
 use queue::AsyncQueue;
+pub use uplink::Uplink;
+use uplink::UplinkSlot;
 
 /// Default subscription priority, as in ftrack.
 pub const DEFAULT_PRIORITY: i64 = 100;
@@ -144,6 +149,8 @@ pub struct EventHub {
     index: RwLock<SubscriptionIndex>,
     next_seq: AtomicU64,
     queue: AsyncQueue,
+    /// The server's hub, when the host is signed in (see `uplink`).
+    uplink: UplinkSlot,
     observers: Mutex<Vec<EventObserver>>,
     /// Whether `observers` may hold any: checked without the lock on every publish, since
     /// nobody watches almost always.
@@ -159,6 +166,7 @@ impl EventHub {
             index: RwLock::new(SubscriptionIndex::default()),
             next_seq: AtomicU64::new(0),
             queue: AsyncQueue::default(),
+            uplink: UplinkSlot::default(),
             observers: Mutex::default(),
             observed: AtomicBool::new(false),
         };
@@ -227,7 +235,7 @@ impl EventHub {
         if index.by_id.contains_key(&id) {
             return Err(SubscribeError::DuplicateSubscriber(id));
         }
-        index.insert(Arc::new(Subscription {
+        let subscription = Arc::new(Subscription {
             seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
             id: id.clone(),
             test: expression.after_topic(),
@@ -236,23 +244,34 @@ impl EventHub {
             priority: options.priority,
             handler,
             plugin: options.plugin,
-        }));
+        });
+        index.insert(subscription.clone());
+        drop(index);
+        self.tell_uplink_subscribed(&subscription.expression, &subscription.metadata);
         Ok(id)
     }
 
     /// Removes the subscription with subscriber id `id`.
     pub fn unsubscribe(&self, id: &str) -> Result<(), UnknownSubscriber> {
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-        index
-            .remove(id)
-            .map(|_| ())
-            .ok_or_else(|| UnknownSubscriber(id.to_string()))
+        let removed = index.remove(id);
+        drop(index);
+        match removed {
+            Some(_) => {
+                self.tell_uplink_unsubscribed(&[id.to_string()]);
+                Ok(())
+            }
+            None => Err(UnknownSubscriber(id.to_string())),
+        }
     }
 
     /// Removes every subscription of `plugin`; returns how many there were.
     pub fn unsubscribe_plugin(&self, plugin: &PluginTag) -> usize {
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-        index.remove_plugin(plugin.id)
+        let removed = index.remove_plugin(plugin.id);
+        drop(index);
+        self.tell_uplink_unsubscribed(&removed);
+        removed.len()
     }
 
     /// Holds back the subscriptions `plugin` makes from now on: they count, and can be
@@ -267,9 +286,11 @@ impl EventHub {
     /// held subscriptions of `new`. Returns how many of `old`'s were removed.
     pub fn replace_plugin(&self, old: Option<&PluginTag>, new: &PluginTag) -> usize {
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-        let removed = old.map_or(0, |old| index.remove_plugin(old.id));
+        let removed = old.map_or_else(Vec::new, |old| index.remove_plugin(old.id));
         index.release(new.id);
-        removed
+        drop(index);
+        self.tell_uplink_unsubscribed(&removed);
+        removed.len()
     }
 
     /// How many subscriptions `plugin` holds.

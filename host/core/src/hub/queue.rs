@@ -7,12 +7,14 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Condvar, Mutex};
+use std::time::Instant;
 
 use std::collections::HashSet;
 
 use connect_event::{topics, Event};
 
 use super::chain::{InLineage, Lineage, Origin, MAX_ASYNC_GENERATIONS, MAX_QUEUED_EVENTS};
+use super::uplink::REMOTE_REPLY_WINDOW;
 use super::{EventHub, ReplyCallback};
 
 /// Replies still expected for one asynchronously published event.
@@ -20,6 +22,9 @@ pub(super) struct PendingReplies {
     callback: ReplyCallback,
     /// None while the event itself waits for dispatch; then how many replies are queued.
     outstanding: Option<usize>,
+    /// For an event sent to the server, when to stop waiting: its replies come from other
+    /// clients, and nobody can say how many.
+    until: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -64,12 +69,33 @@ impl EventHub {
             self.report_dropped(&event, &origin, &reason);
             return false;
         }
+        if let Some(uplink) = self.uplink.current() {
+            if uplink.forward(&event) {
+                drop(events);
+                self.uplink.sent(&event.id, origin.lineage);
+                if let Some(callback) = on_reply {
+                    let now = Instant::now();
+                    let mut replies = self.lock_replies();
+                    replies.retain(|_, pending| pending.until.is_none_or(|until| until > now));
+                    replies.insert(
+                        event.id.clone(),
+                        PendingReplies {
+                            callback,
+                            outstanding: None,
+                            until: Some(now + REMOTE_REPLY_WINDOW),
+                        },
+                    );
+                }
+                return true;
+            }
+        }
         if let Some(callback) = on_reply {
             self.lock_replies().insert(
                 event.id.clone(),
                 PendingReplies {
                     callback,
                     outstanding: None,
+                    until: None,
                 },
             );
         }
@@ -172,7 +198,8 @@ impl EventHub {
                 let callback = {
                     let mut replies = self.lock_replies();
                     let callback = replies.get(&original).map(|p| p.callback.clone());
-                    if let Some(pending) = replies.get_mut(&original) {
+                    if let Some(pending) = replies.get_mut(&original).filter(|p| p.until.is_none())
+                    {
                         if let Some(n) = pending.outstanding.as_mut() {
                             *n = n.saturating_sub(1);
                             if *n == 0 {
@@ -189,7 +216,7 @@ impl EventHub {
         }
         let replies_sent = self.dispatch(&mut event, true).len();
         let mut replies = self.lock_replies();
-        if let Some(pending) = replies.get_mut(&event.id) {
+        if let Some(pending) = replies.get_mut(&event.id).filter(|p| p.until.is_none()) {
             if replies_sent == 0 {
                 replies.remove(&event.id);
             } else {

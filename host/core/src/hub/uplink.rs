@@ -1,0 +1,154 @@
+//! The hub's link to a server's event hub, when the host is signed in.
+//!
+//! An ftrack client does not dispatch its own asynchronous events: it sends them to the
+//! server, which routes each one to every connection with a matching subscription (the
+//! publisher's own included), and the client dispatches what comes back. That is how an
+//! `ftrack.action.discover` from the web page reaches Connect, and how Connect's replies
+//! reach the web page. This hub does the same through an [`Uplink`] when one is set:
+//!
+//! - every subscription is told to the uplink as it is made and removed, so the server
+//!   knows what this host listens to;
+//! - an asynchronous publish goes to the uplink when it takes it (it is connected), else it
+//!   is dispatched here as without a server; synchronous publishes always stay here;
+//! - what the server sends comes in through [`EventHub::receive`] and is queued like a
+//!   local asynchronous event: dispatched on the hub's queue thread, its non-null results
+//!   sent back as `ftrack.meta.reply` (through the uplink, to whoever published it), and
+//!   replies to this hub's own events handed to their callbacks.
+//!
+//! The bounds on chains of asynchronous publishes (see `chain`) hold across the server: an
+//! event sent out keeps its place in its chain, found again by its id when it comes back.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use connect_event::Event;
+use serde_json::{Map, Value};
+
+use super::chain::{Lineage, MAX_QUEUED_EVENTS};
+use super::EventHub;
+use crate::expression::Expression;
+
+/// Where the hub sends what concerns a server. Called from any thread, sometimes with the
+/// hub's own locks held: an implementation must only note what it is told and return (hand
+/// it to a connection task), never block or call back into the hub.
+pub trait Uplink: Send + Sync {
+    /// A subscription was made: its expression (as text) and subscriber metadata (with `id`).
+    fn subscribed(&self, expression: &str, subscriber: &Map<String, Value>);
+
+    /// The subscription with subscriber id `id` was removed.
+    fn unsubscribed(&self, id: &str);
+
+    /// Sends an asynchronously published event to the server. `false` when it cannot now
+    /// (not connected, its queue full): the hub then dispatches the event itself.
+    fn forward(&self, event: &Event) -> bool;
+}
+
+/// How long an event sent out is remembered, to put it back in its chain when the server
+/// sends it here, and to hand replies to its callback.
+pub(super) const REMOTE_REPLY_WINDOW: Duration = Duration::from_secs(120);
+
+/// Past this many remembered events, the stale ones are forgotten.
+const SWEEP_ABOVE: usize = 4096;
+
+/// The uplink, and the chains of the events sent through it.
+#[derive(Default)]
+pub(super) struct UplinkSlot {
+    pub(super) uplink: RwLock<Option<Arc<dyn Uplink>>>,
+    sent: Mutex<HashMap<String, (Lineage, Instant)>>,
+}
+
+impl UplinkSlot {
+    pub(super) fn current(&self) -> Option<Arc<dyn Uplink>> {
+        self.uplink
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Remembers that `event_id` went out in `lineage`.
+    pub(super) fn sent(&self, event_id: &str, lineage: Lineage) {
+        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if sent.len() > SWEEP_ABOVE {
+            sent.retain(|_, (_, at)| now.duration_since(*at) < REMOTE_REPLY_WINDOW);
+        }
+        sent.insert(event_id.to_string(), (lineage, now));
+    }
+
+    /// The lineage `event_id` went out in, if this hub sent it.
+    fn returned(&self, event_id: &str) -> Option<Lineage> {
+        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        sent.remove(event_id).map(|(lineage, _)| lineage)
+    }
+}
+
+impl EventHub {
+    /// Links the hub to a server through `uplink`, which is told every current subscription
+    /// at once. Replaces any previous uplink.
+    pub fn set_uplink(&self, uplink: Arc<dyn Uplink>) {
+        *self
+            .uplink
+            .uplink
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(uplink.clone());
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        for subscription in index.all() {
+            uplink.subscribed(&subscription.expression.to_string(), &subscription.metadata);
+        }
+    }
+
+    /// Unlinks the hub: asynchronous events are dispatched here again.
+    pub fn clear_uplink(&self) {
+        *self
+            .uplink
+            .uplink
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// An event from the server: queued for dispatch here, in the chain it left in when this
+    /// hub sent it. Returns false when the queue is full and the event was dropped (logged).
+    pub fn receive(&self, event: Event) -> bool {
+        let lineage = self
+            .uplink
+            .returned(&event.id)
+            .unwrap_or_else(Lineage::new_chain);
+        let mut events = self.queue.events.lock().unwrap_or_else(|e| e.into_inner());
+        if events.len() >= MAX_QUEUED_EVENTS {
+            drop(events);
+            tracing::warn!(
+                "event {} on {:?} from the server dropped: {MAX_QUEUED_EVENTS} events already \
+                 wait to be dispatched",
+                event.id,
+                event.topic
+            );
+            return false;
+        }
+        events.push_back((event, lineage));
+        drop(events);
+        self.queue.ready.notify_all();
+        true
+    }
+
+    pub(super) fn tell_uplink_subscribed(
+        &self,
+        expression: &Expression,
+        metadata: &Map<String, Value>,
+    ) {
+        if let Some(uplink) = self.uplink.current() {
+            uplink.subscribed(&expression.to_string(), metadata);
+        }
+    }
+
+    pub(super) fn tell_uplink_unsubscribed(&self, ids: &[String]) {
+        if ids.is_empty() {
+            return;
+        }
+        if let Some(uplink) = self.uplink.current() {
+            for id in ids {
+                uplink.unsubscribed(id);
+            }
+        }
+    }
+}

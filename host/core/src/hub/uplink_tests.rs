@@ -1,0 +1,185 @@
+//! The hub linked to a server: an uplink that plays the server's part by hand (what it is
+//! sent is given back through `receive`, as a server routing to this client would).
+
+use std::sync::atomic::AtomicBool;
+
+use super::*;
+use serde_json::json;
+
+#[derive(Default)]
+struct Wire {
+    connected: AtomicBool,
+    subscribed: Mutex<Vec<(String, String)>>,
+    unsubscribed: Mutex<Vec<String>>,
+    sent: Mutex<Vec<Event>>,
+}
+
+impl Uplink for Wire {
+    fn subscribed(&self, expression: &str, subscriber: &Map<String, Value>) {
+        let id = subscriber["id"].as_str().unwrap().to_string();
+        self.subscribed
+            .lock()
+            .unwrap()
+            .push((id, expression.into()));
+    }
+    fn unsubscribed(&self, id: &str) {
+        self.unsubscribed.lock().unwrap().push(id.into());
+    }
+    fn forward(&self, event: &Event) -> bool {
+        if self.connected.load(Ordering::SeqCst) {
+            self.sent.lock().unwrap().push(event.clone());
+        }
+        self.connected.load(Ordering::SeqCst)
+    }
+}
+
+impl Wire {
+    fn take(&self) -> Vec<Event> {
+        std::mem::take(&mut *self.sent.lock().unwrap())
+    }
+}
+
+fn hub() -> EventHub {
+    EventHub::new(HubIdentity {
+        id: "hub".into(),
+        username: "alice".into(),
+        hostname: "box".into(),
+    })
+}
+
+fn counting(count: Arc<AtomicU64>, value: Value) -> Arc<dyn Handler> {
+    Arc::new(move |_: &mut Event| {
+        count.fetch_add(1, Ordering::SeqCst);
+        Ok(value.clone())
+    })
+}
+
+#[test]
+fn the_uplink_hears_every_subscription_made_before_and_after_and_each_removal() {
+    let hub = hub();
+    let tag = PluginTag::new("p");
+    let options = || SubscribeOptions {
+        plugin: Some(tag.clone()),
+        ..Default::default()
+    };
+    let before = hub
+        .subscribe("topic=a", counting(Arc::default(), json!(1)), options())
+        .unwrap();
+    let wire = Arc::new(Wire::default());
+    hub.set_uplink(wire.clone());
+    let after = hub
+        .subscribe(
+            "topic=b and data.x=1",
+            counting(Arc::default(), json!(1)),
+            options(),
+        )
+        .unwrap();
+    let told = wire.subscribed.lock().unwrap().clone();
+    assert_eq!(told.len(), 2);
+    assert_eq!(told[0], (before.clone(), "topic=a".to_string()));
+    assert_eq!(told[1].0, after);
+    Expression::parse(&told[1].1).expect("the expression is sent as ftrack's text");
+    hub.unsubscribe(&before).unwrap();
+    assert_eq!(hub.unsubscribe_plugin(&tag), 1);
+    assert_eq!(*wire.unsubscribed.lock().unwrap(), vec![before, after]);
+}
+
+#[test]
+fn asynchronous_events_go_out_when_connected_and_what_comes_back_is_dispatched_and_answered() {
+    let hub = hub();
+    let wire = Arc::new(Wire::default());
+    hub.set_uplink(wire.clone());
+    let count = Arc::new(AtomicU64::new(0));
+    hub.subscribe(
+        "topic=ask",
+        counting(count.clone(), json!("answer")),
+        SubscribeOptions::default(),
+    )
+    .unwrap();
+
+    // Not connected: dispatched here, as without a server.
+    hub.publish_async(Event::new("ask"), None);
+    hub.drain();
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    assert!(wire.take().is_empty());
+
+    wire.connected.store(true, Ordering::SeqCst);
+    let replies = Arc::new(Mutex::new(Vec::new()));
+    let heard = replies.clone();
+    hub.publish_async(
+        Event::new("ask"),
+        Some(Arc::new(move |reply: &Event| {
+            heard.lock().unwrap().push(reply.data.clone())
+        })),
+    );
+    hub.drain();
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        1,
+        "sent out, not dispatched here"
+    );
+    let sent = wire.take();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].source["id"], "hub");
+
+    // The server routes it back here: dispatched, and the answer goes out as a reply.
+    assert!(hub.receive(sent[0].clone()));
+    hub.drain();
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+    let reply = wire.take().pop().expect("the reply went out");
+    assert_eq!(reply.topic, "ftrack.meta.reply");
+    assert_eq!(reply.target, "id=hub");
+    assert_eq!(
+        reply.in_reply_to_event.as_deref(),
+        Some(sent[0].id.as_str())
+    );
+
+    // A reply from another client, and ours, reach the callback; it keeps listening.
+    let mut other = reply.clone();
+    other.id = "other-reply".into();
+    other.data = json!("from elsewhere");
+    hub.receive(reply);
+    hub.receive(other);
+    hub.drain();
+    assert_eq!(
+        *replies.lock().unwrap(),
+        vec![json!("answer"), json!("from elsewhere")]
+    );
+}
+
+#[test]
+fn a_chain_through_the_server_is_bounded_like_a_local_one() {
+    let hub = Arc::new(hub());
+    let wire = Arc::new(Wire::default());
+    wire.connected.store(true, Ordering::SeqCst);
+    hub.set_uplink(wire.clone());
+    let count = Arc::new(AtomicU64::new(0));
+    let (again, seen) = (Arc::downgrade(&hub), count.clone());
+    hub.subscribe(
+        "topic=loop",
+        Arc::new(move |_: &mut Event| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let hub = again.upgrade().unwrap();
+            hub.publish_async(Event::new("loop"), None);
+            Ok(Value::Null)
+        }),
+        SubscribeOptions::default(),
+    )
+    .unwrap();
+    hub.publish_async(Event::new("loop"), None);
+    let mut rounds = 0;
+    loop {
+        let sent = wire.take();
+        if sent.is_empty() {
+            break;
+        }
+        for event in sent {
+            hub.receive(event);
+        }
+        hub.drain();
+        rounds += 1;
+        assert!(rounds < 100, "the chain did not end");
+    }
+    assert_eq!(rounds, MAX_ASYNC_GENERATIONS as usize + 1);
+    assert_eq!(count.load(Ordering::SeqCst), rounds as u64);
+}
