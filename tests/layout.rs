@@ -71,6 +71,17 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
         &["rhai", "abi_stable", "axum", "rusqlite"],
     ),
     (
+        "connect-remote",
+        &[
+            "connect-core",
+            "connect-event",
+            "connect-plugins",
+            "connect-ftrack-api",
+            "connect-hub-client",
+        ],
+        &["rhai", "abi_stable", "axum", "rusqlite"],
+    ),
+    (
         "connect-server",
         &["connect-core", "connect-event"],
         &["rhai", "abi_stable"],
@@ -92,6 +103,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
             "connect-launcher",
             "connect-server",
             "connect-ftrack-api",
+            "connect-remote",
         ],
         &[],
     ),

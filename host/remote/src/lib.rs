@@ -1,0 +1,208 @@
+//! `connect-remote`: the host as an ftrack client.
+//!
+//! A [`ServerLink`] is what the resident host holds while it is signed in to a server:
+//!
+//! - the server's API for hooks ([`ServerLink::api`], a [`connect_plugins::ServerApi`] that
+//!   blocks the calling handler thread, never an async worker), with the API key kept inside;
+//! - the server's event hub, linked to the host's own hub ([`ServerLink::attach`]): every
+//!   subscription a hook makes is registered with the server, asynchronous events go through
+//!   the server as `ftrack_api` sends them, and what the server sends (an
+//!   `ftrack.action.discover` from the web page, another client's replies) is dispatched by
+//!   the host's hub with ftrack's semantics (see `connect_core::Uplink`);
+//! - the sign-in checked once at start: a server that refuses the key is said once, clearly,
+//!   and the host goes on locally; a server that cannot be reached is said once, and the hub
+//!   client reconnects by itself (backoff with jitter) and registers every subscription again.
+//!
+//! Everything runs on a tokio runtime the caller owns and hands in as a handle.
+
+#![deny(missing_docs)]
+
+mod api;
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use connect_core::{ApiKey, EventHub, Uplink};
+use connect_event::Event;
+use connect_ftrack_api::{Client, ClientError};
+use connect_hub_client::{HubClient, HubState};
+use connect_plugins::ServerApi;
+use serde_json::{Map, Value};
+
+pub use api::HOOK_CALL_TIMEOUT;
+
+/// Where the link stands, for `status` and the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    /// Not attached to a hub yet.
+    Idle,
+    /// The event hub client's state.
+    Hub(HubState),
+    /// The server refused the sign-in: why. The host runs locally.
+    Refused(String),
+}
+
+impl std::fmt::Display for LinkState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkState::Idle => f.write_str("not connected"),
+            LinkState::Hub(state) => state.fmt(f),
+            LinkState::Refused(why) => write!(f, "sign-in refused: {why}"),
+        }
+    }
+}
+
+/// The host's link to one ftrack server, as one user.
+pub struct ServerLink {
+    runtime: tokio::runtime::Handle,
+    client: Arc<Client>,
+    key: ApiKey,
+    hub: Mutex<Option<Arc<HubClient>>>,
+    refused: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for ServerLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerLink")
+            .field("server_url", &self.client.server_url())
+            .field("api_user", &self.client.api_user())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerLink {
+    /// A link to the server at `server_url` as `user`, on `runtime`. Nothing is sent yet.
+    pub fn new(
+        runtime: tokio::runtime::Handle,
+        server_url: &str,
+        user: &str,
+        key: ApiKey,
+    ) -> Result<Arc<ServerLink>, ClientError> {
+        let client = Client::with_timeout(server_url, user, key.clone(), HOOK_CALL_TIMEOUT)?;
+        Ok(Arc::new(ServerLink {
+            runtime,
+            client: Arc::new(client),
+            key,
+            hub: Mutex::new(None),
+            refused: Mutex::new(None),
+        }))
+    }
+
+    /// The server's URL.
+    pub fn server_url(&self) -> &str {
+        self.client.server_url()
+    }
+
+    /// The signed-in user.
+    pub fn api_user(&self) -> &str {
+        self.client.api_user()
+    }
+
+    /// The server's API for hooks: blocking calls, with [`HOOK_CALL_TIMEOUT`].
+    pub fn api(&self) -> Arc<dyn ServerApi> {
+        Arc::new(api::BlockingApi::new(
+            self.runtime.clone(),
+            self.client.clone(),
+        ))
+    }
+
+    /// Links `hub` to the server's event hub: its subscriptions are registered there, its
+    /// asynchronous events go through it, and the server's events are dispatched on it.
+    /// Checks the sign-in in the background; a refused one unlinks the hub again.
+    pub fn attach(self: &Arc<Self>, hub: &Arc<EventHub>) {
+        let weak_hub: Weak<EventHub> = Arc::downgrade(hub);
+        let on_event = Arc::new(move |event: Event| {
+            if let Some(hub) = weak_hub.upgrade() {
+                hub.receive(event);
+            }
+        });
+        let client = {
+            let _runtime = self.runtime.enter();
+            Arc::new(HubClient::start_as(
+                hub.identity().id.clone(),
+                self.client.server_url(),
+                self.client.api_user(),
+                self.key.clone(),
+                on_event,
+            ))
+        };
+        hub.set_uplink(Arc::new(HubUplink(client.clone())));
+        *lock(&self.hub) = Some(client);
+        let link = self.clone();
+        let hub = Arc::downgrade(hub);
+        self.runtime
+            .spawn(async move { link.check_sign_in(hub).await });
+    }
+
+    /// Asks the server who we are; a refusal unlinks the hub, and is said once.
+    async fn check_sign_in(self: Arc<Self>, hub: Weak<EventHub>) {
+        match self.client.server_information().await {
+            Ok(_) => tracing::info!(
+                "signed in to {} as {}",
+                self.client.server_url(),
+                self.client.api_user()
+            ),
+            Err(ClientError::Server { exception, content }) => {
+                let why = format!("{exception}: {content}");
+                tracing::error!(
+                    "the ftrack server at {} refused the sign-in of {} ({why}); running \
+                     locally: sign in again with `ftrack-connect login`",
+                    self.client.server_url(),
+                    self.client.api_user()
+                );
+                *lock(&self.refused) = Some(why);
+                if let Some(hub) = hub.upgrade() {
+                    hub.clear_uplink();
+                }
+                lock(&self.hub).take();
+            }
+            // Unreachable or not answering as ftrack: the hub client says so and retries.
+            Err(err) => tracing::debug!("sign-in not checked: {err}"),
+        }
+    }
+
+    /// Where the link stands.
+    pub fn state(&self) -> LinkState {
+        if let Some(why) = lock(&self.refused).clone() {
+            return LinkState::Refused(why);
+        }
+        match lock(&self.hub).as_ref() {
+            Some(client) => LinkState::Hub(client.state()),
+            None => LinkState::Idle,
+        }
+    }
+
+    /// Waits until the event hub is connected, or `limit` passes; whether it is.
+    pub fn wait_connected(&self, limit: Duration) -> bool {
+        let client = lock(&self.hub).clone();
+        match client {
+            Some(client) => self
+                .runtime
+                .block_on(async move { client.wait_connected(limit).await }),
+            None => false,
+        }
+    }
+}
+
+/// The hub's [`Uplink`] over the event hub client: notes and returns, never blocks.
+struct HubUplink(Arc<HubClient>);
+
+impl Uplink for HubUplink {
+    fn subscribed(&self, expression: &str, subscriber: &Map<String, Value>) {
+        self.0.subscribe(expression, subscriber.clone());
+    }
+
+    fn unsubscribed(&self, id: &str) {
+        self.0.unsubscribe(id);
+    }
+
+    fn forward(&self, event: &Event) -> bool {
+        self.0.try_publish(event.clone())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
