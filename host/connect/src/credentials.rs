@@ -1,8 +1,10 @@
 //! Who the host acts for: the signed-in ftrack user, or the local user when nobody signed in.
 //!
-//! Connect keeps sign-ins in `credentials.json` in its user data directory, shaped
-//! `{"accounts": [{"server_url", "api_user", "api_key"}]}`. The first account is the signed-in
-//! one. Without it, the user is `FTRACK_API_USER` (with `FTRACK_SERVER`), else the OS user name.
+//! As `ftrack_api` does, `FTRACK_SERVER`, `FTRACK_API_USER` and `FTRACK_API_KEY` come first
+//! when the server and the key are set. Else Connect's sign-in: `credentials.json` in its user
+//! data directory, shaped `{"id", "accounts": [{"server_url", "api_user", "api_key"}]}`, the
+//! first account being the signed-in one. Without either, nobody is signed in: the user is
+//! `FTRACK_API_USER`, else the OS user name (and `run` serves the local server).
 //! The API key is held in [`ApiKey`], whose `Debug` never shows it, so it cannot reach a log.
 
 use std::path::{Path, PathBuf};
@@ -29,9 +31,12 @@ pub fn credentials_path(data_dir: &Path) -> PathBuf {
     data_dir.join("credentials.json")
 }
 
-/// Reads the identity: `credentials.json` in `data_dir` if it holds an account, else the
-/// environment. A malformed file is reported (with line and column) and ignored.
+/// Reads the identity: the environment when it names a server and a key, else
+/// `credentials.json` in `data_dir` if it holds an account, else the local user. A malformed file is reported (with line and column) and ignored.
 pub fn current(data_dir: &Path) -> Identity {
+    if let Some(identity) = from_environment() {
+        return identity;
+    }
     let path = credentials_path(data_dir);
     match std::fs::read_to_string(&path) {
         Ok(text) => match serde_json::from_str::<CredentialsFile>(&text) {
@@ -72,6 +77,19 @@ pub fn current(data_dir: &Path) -> Identity {
         api_key: std::env::var("FTRACK_API_KEY").ok().map(ApiKey::new),
         signed_in: false,
     }
+}
+
+/// The sign-in `ftrack_api` reads: `FTRACK_SERVER` and `FTRACK_API_KEY` (with
+/// `FTRACK_API_USER`, else the OS user), when both are set.
+fn from_environment() -> Option<Identity> {
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let (server_url, key) = (set("FTRACK_SERVER")?, set("FTRACK_API_KEY")?);
+    Some(Identity {
+        api_user: set("FTRACK_API_USER").unwrap_or_else(os_user_name),
+        server_url,
+        api_key: Some(ApiKey::new(key)),
+        signed_in: false,
+    })
 }
 
 /// Stores a sign-in as Connect does: the account first in `credentials.json`
@@ -131,7 +149,7 @@ pub fn remove(data_dir: &Path) -> std::io::Result<Option<(String, String)>> {
 }
 
 /// Writes `text` to `path` through a `0600` temporary file and a rename.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;

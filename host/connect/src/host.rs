@@ -12,7 +12,10 @@ use connect_event::{topics, Event};
 use connect_isolate::IsolatedLoader;
 pub use connect_isolate::IsolationOptions;
 use connect_native::NativeLoader;
-use connect_plugins::{Loader, PluginRegistry, PluginReport, SearchPaths, SessionInfo};
+use connect_plugins::{
+    Loader, PluginRegistry, PluginReport, PluginStatus, SearchPaths, ServerApi, SessionInfo,
+};
+use connect_remote::ServerLink;
 use connect_rhai::RhaiLoader;
 use serde_json::{json, Value};
 
@@ -37,12 +40,32 @@ pub struct HostOptions {
 pub struct Host {
     registry: Arc<PluginRegistry>,
     identity: Identity,
+    server: OnceLock<ServerConnection>,
+}
+
+/// The server a resident host is linked to, and how it came to be that one.
+pub struct ServerConnection {
+    /// The link.
+    pub link: Arc<ServerLink>,
+    /// How the sign-in was found: `"environment"`, `"credentials.json"`, or `"local server"`
+    /// (the embedded one, started by this host).
+    pub sign_in: &'static str,
 }
 
 impl Host {
     /// Subscribes the host's own answers, then loads the built-in plugins and every plugin
-    /// found, with the Rhai and native loaders.
+    /// found, with the Rhai and native loaders. Hooks get no server API.
     pub fn load(identity: &Identity, options: &HostOptions) -> Host {
+        Host::load_with_api(identity, options, None)
+    }
+
+    /// As [`Host::load`], with `api` (the signed-in server's) handed to every plugin's
+    /// session.
+    pub fn load_with_api(
+        identity: &Identity,
+        options: &HostOptions,
+        api: Option<Arc<dyn ServerApi>>,
+    ) -> Host {
         let hub = Arc::new(EventHub::new(HubIdentity::local(&identity.api_user)));
         let registry_slot = Arc::new(OnceLock::new());
         subscribe_own_answers(&hub, identity, registry_slot.clone());
@@ -59,7 +82,7 @@ impl Host {
         let session = SessionInfo {
             api_user: identity.api_user.clone(),
             server_url: identity.server_url.clone(),
-            api: None,
+            api,
         };
         let registry = Arc::new(PluginRegistry::load(
             hub,
@@ -72,7 +95,40 @@ impl Host {
         Host {
             registry,
             identity: identity.clone(),
+            server: OnceLock::new(),
         }
+    }
+
+    /// Links the host's hub to `server` (see [`ServerLink::attach`]); kept for
+    /// [`Host::status`]. Once: a second call is ignored.
+    pub fn link(&self, server: ServerConnection) {
+        server.link.attach(self.hub());
+        let _ = self.server.set(server);
+    }
+
+    /// What `ftrack-connect status` shows: who is signed in where, the event hub's state,
+    /// and how many plugins loaded.
+    pub fn status(&self) -> Value {
+        let reports = self.plugin_reports();
+        let count = |status: PluginStatus| reports.iter().filter(|r| r.status == status).count();
+        let server = self.server.get().map(|server| {
+            json!({
+                "url": server.link.server_url(),
+                "api_user": server.link.api_user(),
+                "sign_in": server.sign_in,
+                "event_hub": server.link.state().to_string(),
+            })
+        });
+        json!({
+            "pid": std::process::id(),
+            "api_user": self.identity.api_user,
+            "server": server,
+            "plugins": {
+                "loaded": count(PluginStatus::Loaded),
+                "failed": count(PluginStatus::Failed),
+                "skipped": count(PluginStatus::Skipped),
+            },
+        })
     }
 
     /// A host for one command: loaded, and with the session start-up run, so that hooks that

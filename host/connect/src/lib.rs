@@ -8,6 +8,7 @@
 //! - [`host`]: the hub, loaders, built-in plugins and registry put together ([`Host`]), and
 //!   Connect's session start-up; [`builtin`]: the plugins shipped in the binary;
 //! - [`endpoint`]: the resident host's local endpoint and its client;
+//! - [`local_server`]: the local ftrack server `run` serves when nobody signed in;
 //! - [`locations`], [`credentials`], [`instance_lock`], [`logging`]: the files and settings
 //!   around the host; [`scaffold`]: `plugin new`.
 //!
@@ -37,6 +38,7 @@ pub mod credentials;
 pub mod endpoint;
 pub mod host;
 pub mod instance_lock;
+pub mod local_server;
 pub mod locations;
 pub mod logging;
 pub mod scaffold;

@@ -71,8 +71,10 @@ fn create_private_log(data_dir: &Path, log_dir: &Path) -> std::io::Result<()> {
 pub struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::WorkerGuard>);
 
 /// Sets up logging: stderr at `verbosity` (errors only when `silent`), the log file at
-/// `info` or more detail.
-pub fn init(verbosity: Verbosity, silent: bool, data_dir: &Path) -> LogGuard {
+/// `info` or more detail. With `quiet_server` (the resident host, which may serve the local
+/// server inside it), the server's per-request lines stay out of stderr unless `verbosity`
+/// asks for debugging.
+pub fn init(verbosity: Verbosity, silent: bool, quiet_server: bool, data_dir: &Path) -> LogGuard {
     let console_level = if silent {
         LevelFilter::ERROR
     } else {
@@ -84,7 +86,13 @@ pub fn init(verbosity: Verbosity, silent: bool, data_dir: &Path) -> LogGuard {
         .with_target(false)
         .without_time()
         .with_filter(console_level)
-        .with_filter(filter_fn(|meta| meta.target() != LOG_FILE_ONLY));
+        .with_filter(filter_fn(move |meta| {
+            let server_chatter = quiet_server
+                && console_level < LevelFilter::DEBUG
+                && *meta.level() > tracing::Level::WARN
+                && meta.target().starts_with("connect_server");
+            meta.target() != LOG_FILE_ONLY && !server_chatter
+        }));
 
     let log_dir = data_dir.join("log");
     let file_level = verbosity.level().max(LevelFilter::INFO);

@@ -9,6 +9,7 @@ mod plugin;
 mod plugins;
 mod run;
 mod server;
+mod status;
 mod target;
 
 use std::path::PathBuf;
@@ -58,6 +59,8 @@ enum Command {
     Login(login::LoginArgs),
     /// Sign out of the ftrack server.
     Logout,
+    /// Who is signed in where, the event hub, and the plugins of the running host.
+    Status(status::StatusArgs),
     /// The child process of an isolated native plugin (started by the host itself).
     #[command(hide = true)]
     NativeHost(NativeHostArgs),
@@ -110,6 +113,7 @@ pub fn main() -> ExitCode {
     let _log = logging::init(
         cli.verbosity.unwrap_or(default_verbosity),
         silent,
+        matches!(command, Command::Run(_)),
         &data_dir,
     );
     // Commands load plugins and run their handlers: on a thread with the stack handlers need
@@ -126,6 +130,7 @@ pub fn main() -> ExitCode {
             Command::Server(args) => server::run(args, &data_dir),
             Command::Login(args) => login::login(&args, &data_dir),
             Command::Logout => login::logout(&data_dir),
+            Command::Status(args) => status::run(&args, &data_dir),
             Command::NativeHost(_) => unreachable!("served above"),
         });
     match commands.map(std::thread::JoinHandle::join) {

@@ -7,10 +7,13 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use connect_core::Identity;
 use connect_plugins::watcher;
+use connect_remote::ServerLink;
 use ftrack_connect::endpoint::Endpoint;
-use ftrack_connect::host::{Host, HostOptions, HANDLER_THREAD_STACK};
+use ftrack_connect::host::{Host, HostOptions, ServerConnection, HANDLER_THREAD_STACK};
 use ftrack_connect::instance_lock::InstanceLock;
+use ftrack_connect::local_server::{self, LocalServer};
 use ftrack_connect::{credentials, locations};
 
 use super::{fail, PluginPaths};
@@ -76,8 +79,25 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
             ))
         }
     };
-    let identity = credentials::current(data_dir);
-    let host = Arc::new(Host::load(&identity, options));
+    // The link to the server: the signed-in one's clients, or the local server's. Hooks'
+    // API calls block on it and the hub client runs on it.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("server-link")
+        .thread_stack_size(16 << 20)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&format!("cannot start the server link's runtime: {err}")),
+    };
+    let mut identity = credentials::current(data_dir);
+    let (server, _local_server) = server_for(&runtime, &mut identity, data_dir);
+    let api = server.as_ref().map(|server| server.link.api());
+    let host = Arc::new(Host::load_with_api(&identity, options, api));
+    if let Some(server) = server {
+        host.link(server);
+    }
     host.start_session();
     host.verify_startup();
     let _endpoint = Endpoint::start(host.clone(), data_dir)
@@ -118,8 +138,88 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
     stopping.store(true, Ordering::SeqCst);
     hub.wake();
     let _ = queue.join();
+    drop(host);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     tracing::info!("ftrack-connect stopped");
     ExitCode::SUCCESS
+}
+
+/// The server `run` links to: the signed-in one (from the environment or `credentials.json`),
+/// else the local server, started here (`identity` then names it). `None` when there is none
+/// to use (logged): the host runs locally.
+fn server_for(
+    runtime: &tokio::runtime::Runtime,
+    identity: &mut Identity,
+    data_dir: &Path,
+) -> (Option<ServerConnection>, Option<LocalServer>) {
+    let sign_in = if identity.signed_in {
+        "credentials.json"
+    } else {
+        "environment"
+    };
+    if identity.server_url.trim().is_empty() {
+        let local = match local_server::start(runtime.handle(), data_dir, &identity.api_user) {
+            Ok(local) => local,
+            Err(err) => {
+                tracing::error!(
+                    "cannot start the local ftrack server ({err}); running without one"
+                );
+                return (None, None);
+            }
+        };
+        tracing::info!(
+            "nobody signed in: serving the local ftrack server at {} (data in {}); `ftrack-connect login` signs in to your studio's",
+            local.url,
+            local.data.display()
+        );
+        identity.server_url = local.url.clone();
+        identity.api_key = Some(local.api_key.clone());
+        let link = ServerLink::new(
+            runtime.handle().clone(),
+            &local.url,
+            &local.api_user,
+            local.api_key.clone(),
+        );
+        return match link {
+            Ok(link) => (
+                Some(ServerConnection {
+                    link,
+                    sign_in: "local server",
+                }),
+                Some(local),
+            ),
+            Err(err) => {
+                tracing::error!("cannot use the local ftrack server: {err}");
+                (None, Some(local))
+            }
+        };
+    }
+    let Some(key) = identity.api_key.clone() else {
+        tracing::warn!(
+            "{} is named but no API key is given (FTRACK_API_KEY, or `ftrack-connect login`):              running without a server",
+            identity.server_url
+        );
+        return (None, None);
+    };
+    match ServerLink::new(
+        runtime.handle().clone(),
+        &identity.server_url,
+        &identity.api_user,
+        key,
+    ) {
+        Ok(link) => {
+            tracing::info!(
+                "connecting to {} as {} (sign-in from {sign_in})",
+                identity.server_url,
+                identity.api_user
+            );
+            (Some(ServerConnection { link, sign_in }), None)
+        }
+        Err(err) => {
+            tracing::error!("cannot use the ftrack server ({err}); running without one");
+            (None, None)
+        }
+    }
 }
 
 /// Connect creates its default plugin directory on demand; without it there would be nothing

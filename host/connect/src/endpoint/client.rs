@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use super::endpoint_path;
 use super::protocol::{
-    version_mismatch, Answer, EndpointFile, Hello, PluginList, Published, Request, Watching,
-    PROTOCOL_VERSION,
+    version_mismatch, Answer, EndpointFile, Hello, HostStatus, PluginList, Published, Request,
+    Watching, PROTOCOL_VERSION,
 };
 
 /// A connection to the running host of this user.
@@ -60,6 +60,12 @@ impl Client {
     pub fn plugins(&self) -> Result<Vec<PluginReport>, ClientError> {
         let (list, _) = self.open::<PluginList>(Request::Plugins)?;
         Ok(list.plugins)
+    }
+
+    /// The running host's status (see [`crate::Host::status`]).
+    pub fn status(&self) -> Result<Value, ClientError> {
+        let (status, _) = self.open::<HostStatus>(Request::Status)?;
+        Ok(status.status)
     }
 
     /// Calls `each` with every dispatched event (matching `expression`) as a JSON line, until

@@ -6,6 +6,7 @@
 //! {"token": T, "protocol": 1}
 //! {"request": "publish", "event": {...}}    -> {"ok": true, "protocol": 1, "results": [...]}
 //! {"request": "plugins"}                    -> {"ok": true, "protocol": 1, "plugins": [...]}
+//! {"request": "status"}                     -> {"ok": true, "protocol": 1, "status": {...}}
 //! {"request": "watch", "expression": E}     -> {"ok": true, "protocol": 1}, then events
 //! anything refused                          -> {"ok": false, "protocol": 1, "error": "..."}
 //! ```
@@ -74,6 +75,8 @@ pub enum Request {
     },
     /// List the plugins; answered with [`PluginList`].
     Plugins,
+    /// Who is signed in where, the event hub, the plugins; answered with [`HostStatus`].
+    Status,
     /// Stream every dispatched event matching `expression`: answered with an empty answer,
     /// then one event per line until the client goes away.
     Watch {
@@ -81,6 +84,14 @@ pub enum Request {
         #[serde(default)]
         expression: Option<String>,
     },
+}
+
+/// The answer to [`Request::Status`]: what `ftrack-connect status` prints.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct HostStatus {
+    /// `pid`, `api_user`, `server` (`url`, `api_user`, `sign_in`, `event_hub`) or null,
+    /// `plugins` (`loaded`, `failed`, `skipped`).
+    pub status: serde_json::Value,
 }
 
 /// An answer line: whether the request was carried out, and its body or why not.

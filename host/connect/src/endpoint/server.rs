@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use super::endpoint_path;
 use super::protocol::{
-    version_mismatch, Answer, EndpointFile, Hello, PluginList, Published, Request, Watching,
-    MAX_HELLO_BYTES, MAX_REQUEST_BYTES, PROTOCOL_VERSION, REQUEST_DEADLINE,
+    version_mismatch, Answer, EndpointFile, Hello, HostStatus, PluginList, Published, Request,
+    Watching, MAX_HELLO_BYTES, MAX_REQUEST_BYTES, PROTOCOL_VERSION, REQUEST_DEADLINE,
 };
 use crate::host::{Host, HANDLER_THREAD_STACK};
 
@@ -236,6 +236,12 @@ fn serve(host: &Host, stream: TcpStream, expected_token: &str) {
             &mut writer,
             &Answer::ok(PluginList {
                 plugins: host.plugin_reports(),
+            }),
+        ),
+        Request::Status => answer(
+            &mut writer,
+            &Answer::ok(HostStatus {
+                status: host.status(),
             }),
         ),
         Request::Watch { expression } => watch(host, writer, expression.as_deref()),
