@@ -297,4 +297,19 @@ impl HostSession for ChildSession {
             .and_then(|p| p.info.get().map(|(_, url)| url.as_str().into()))
             .unwrap_or_default()
     }
+
+    /// Forwarded to the host, which runs it on the plugin's session (the API key never
+    /// reaches this process); within a handler's conversation, on the host thread that
+    /// called the handler.
+    fn api(&self, request: RStr<'_>) -> RResult<RString, RString> {
+        guarded(|| {
+            let plugin = self.plugin()?;
+            let request = RawValue::from_string(request.to_string())
+                .map_err(|e| RString::from(format!("not a server API request: {e}")))?;
+            match plugin.call(Call::Api { request })? {
+                Answer::ApiAnswered { result } => Ok(result.get().into()),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
 }

@@ -9,7 +9,9 @@
 //! handlers the same semantics: subscriptions live in the host's hub (priority, targets,
 //! `stop`, data changes and replies work as for any handler), and a synchronous publish from
 //! a handler is dispatched by the host thread that called the handler, so the hub's nesting
-//! and chain bounds hold across the pipe (`link`).
+//! and chain bounds hold across the pipe (`link`). The plugin's calls to the ftrack server
+//! (`HostSession::api`) go the same way: the host runs them on the plugin's `ApiSession`,
+//! one per process, and answers with the result; the API key never reaches the child.
 //!
 //! When the child dies (abort, signal, exit) the handler calls waiting on it fail with how it
 //! ended, so the hub logs one warning naming the plugin, the topic and the signal, and the

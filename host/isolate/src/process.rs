@@ -15,7 +15,8 @@ use connect_core::{
     HANDLER_THREAD_STACK,
 };
 use connect_event::Event;
-use connect_native::NativeText;
+use connect_native::{api_call, guarded, NativeText};
+use connect_plugins::ApiSession;
 use serde_json::value::RawValue;
 
 use crate::link::{Link, NoAnswer, Workers};
@@ -91,6 +92,7 @@ impl PluginProcess {
         forward_output(stderr, tag.name.clone());
         let host_side = Arc::new(HostSide {
             hub: OnceLock::new(),
+            api: OnceLock::new(),
             tag: tag.clone(),
             process: OnceLock::new(),
         });
@@ -165,10 +167,12 @@ impl PluginProcess {
         }
     }
 
-    /// Gives the child's subscriptions and publishes the hub they go to (once; before it
-    /// registers).
-    pub(crate) fn attach(&self, hub: Weak<EventHub>) {
+    /// Gives the child's subscriptions and publishes the hub they go to, and its server
+    /// calls the plugin's session (`None`: the host has no server). Once; before it
+    /// registers.
+    pub(crate) fn attach(&self, hub: Weak<EventHub>, api: Option<ApiSession>) {
         let _ = self.host_side.hub.set(hub);
+        let _ = self.host_side.api.set(api);
     }
 
     /// Makes a call to the child, within the time limit.
@@ -284,9 +288,13 @@ fn signal_name(signal: i32) -> &'static str {
 }
 
 /// What serves the child's calls: its subscriptions go to the hub under the plugin's tag,
-/// its publishes through the hub. The child is not trusted with anything else.
+/// its publishes through the hub, its server calls to the plugin's session (the API key
+/// stays here). The child is not trusted with anything else.
 struct HostSide {
     hub: OnceLock<Weak<EventHub>>,
+    /// The plugin's session with the server, for this process: writes a crashed process
+    /// queued end with it, as they would with the plugin's memory in process.
+    api: OnceLock<Option<ApiSession>>,
     tag: PluginTag,
     process: OnceLock<Weak<PluginProcess>>,
 }
@@ -349,6 +357,18 @@ impl HostSide {
                     (Err(err), _) | (_, Err(err)) => {
                         Answer::failed(format!("results are not JSON: {err}"))
                     }
+                }
+            }
+            Call::Api { request } => {
+                let api = self.api.get().and_then(Option::as_ref);
+                let answered = guarded(|| {
+                    let result = api_call(&self.tag.name, api, request.get())?;
+                    RawValue::from_string(result)
+                        .map_err(|e| format!("the server's answer is not JSON: {e}").into())
+                });
+                match answered.into_result() {
+                    Ok(result) => Answer::ApiAnswered { result },
+                    Err(error) => Answer::failed(error),
                 }
             }
             Call::Register { .. } | Call::Handle { .. } => {

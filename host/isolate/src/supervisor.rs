@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use connect_core::{EventHub, PluginTag, HANDLER_THREAD_STACK};
-use connect_plugins::SessionInfo;
+use connect_plugins::{ApiSession, SessionInfo};
 
 use crate::link::NoAnswer;
 use crate::process::{Ending, OnEnd, PluginProcess};
@@ -114,7 +114,9 @@ impl Supervisor {
                 PluginProcess::start(&self.library, &self.options, &self.tag, on_end)?.process
             }
         };
-        process.attach(hub.clone());
+        // Each process gets a session of its own: a restarted plugin starts with no writes
+        // pending, as it would in a fresh host.
+        process.attach(hub.clone(), session.api.clone().map(ApiSession::new));
         let register = Call::Register {
             api_user: session.api_user.clone(),
             server_url: session.server_url.clone(),

@@ -76,6 +76,12 @@ pub(crate) enum Call {
         /// The event, in ftrack's wire form.
         event: Box<RawValue>,
     },
+    /// Child to host: a call to the ftrack server (`HostSession::api`), which the host runs
+    /// on the plugin's session.
+    Api {
+        /// The request (`{"call": "query", ...}`).
+        request: Box<RawValue>,
+    },
 }
 
 /// What a call got back.
@@ -112,6 +118,11 @@ pub(crate) enum Answer {
         results: Box<RawValue>,
         /// The event's `data` afterwards.
         data: Box<RawValue>,
+    },
+    /// `Api`: the server call's result.
+    ApiAnswered {
+        /// The result, as `HostSession::api` answers it.
+        result: Box<RawValue>,
     },
     /// The call failed: why, in one line.
     Failed {

@@ -14,8 +14,10 @@
 //! unloaded: handlers point into them.
 //!
 //! The crate is in parts: `library` (loading and checking a library), `session` (what a
-//! plugin's `register` gets) and `handler` (its handlers as the hub calls them, and their
-//! results, kept as the plugin's JSON text).
+//! plugin's `register` gets), `handler` (its handlers as the hub calls them, and their
+//! results, kept as the plugin's JSON text) and `api` (its calls to the ftrack server, run on
+//! the plugin's own [`ApiSession`]: one per plugin load, shared by the plugin's libraries, made
+//! over the host's [`SessionInfo::api`]; the API key never reaches the plugin).
 //!
 //! ```
 //! use connect_native::{load, NativeLoadError};
@@ -35,6 +37,7 @@
 
 #![deny(missing_docs)]
 
+mod api;
 mod handler;
 mod library;
 mod session;
@@ -44,7 +47,7 @@ use std::cell::OnceCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use abi_stable::sabi_trait::TD_Opaque;
@@ -58,11 +61,14 @@ use connect_plugin_abi::{
     HostSession_TO, PluginModRef, PublishOutcome,
 };
 use connect_plugins::{
-    DiscoveredPlugin, HookKind, LoadError, Loader, PluginLoad, PreparedHook, SessionInfo,
+    ApiSession, DiscoveredPlugin, HookKind, LoadError, Loader, PluginLoad, PreparedHook,
+    ServerApiError, SessionInfo,
 };
 use serde::de::IgnoredAny;
+use serde::Deserialize;
 use serde_json::Value;
 
+pub use api::{api_call, NO_SERVER};
 pub use handler::NativeText;
 use handler::*;
 pub use library::{load, NativeLoadError, NativeModule};
@@ -94,13 +100,19 @@ impl Loader for NativeLoader {
         Box::new(NativePluginLoad {
             loader: self,
             tag: tag.clone(),
+            api: Arc::default(),
         })
     }
 }
 
+/// The plugin's server session, made at its first `register` (from the [`SessionInfo`] it
+/// gets) and shared by all its libraries: `None` inside when the host has no server.
+type SharedApi = Arc<OnceLock<Option<ApiSession>>>;
+
 struct NativePluginLoad<'a> {
     loader: &'a NativeLoader,
     tag: PluginTag,
+    api: SharedApi,
 }
 
 impl PluginLoad for NativePluginLoad<'_> {
@@ -109,6 +121,7 @@ impl PluginLoad for NativePluginLoad<'_> {
         Ok(Some(Box::new(PreparedLibrary {
             module,
             tag: self.tag.clone(),
+            api: self.api.clone(),
         })))
     }
 }
@@ -117,12 +130,17 @@ impl PluginLoad for NativePluginLoad<'_> {
 struct PreparedLibrary {
     module: NativeModule,
     tag: PluginTag,
+    api: SharedApi,
 }
 
 impl PreparedHook for PreparedLibrary {
     fn register(&self, hub: &Arc<EventHub>, session: &SessionInfo) -> Result<(), LoadError> {
+        let api = self
+            .api
+            .get_or_init(|| session.api.clone().map(ApiSession::new))
+            .clone();
         self.module
-            .register(hub, &self.tag, session)
+            .register_sharing(hub, &self.tag, session, api)
             .map_err(LoadError::new)
     }
 

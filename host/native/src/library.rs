@@ -77,18 +77,33 @@ impl NativeModule {
         self.size
     }
 
-    /// Runs the plugin's `register` with a session on `hub`.
+    /// Runs the plugin's `register` with a session on `hub`; its server calls go to an
+    /// [`ApiSession`] of its own over `info.api`.
     pub fn register(
         &self,
         hub: &Arc<EventHub>,
         plugin: &PluginTag,
         info: &SessionInfo,
     ) -> Result<(), NativeLoadError> {
+        let api = info.api.clone().map(ApiSession::new);
+        self.register_sharing(hub, plugin, info, api)
+    }
+
+    /// As [`NativeModule::register`], with the plugin's server calls going to `api` (which
+    /// the plugin's other libraries share); `None`: the host has no server.
+    pub(crate) fn register_sharing(
+        &self,
+        hub: &Arc<EventHub>,
+        plugin: &PluginTag,
+        info: &SessionInfo,
+        api: Option<ApiSession>,
+    ) -> Result<(), NativeLoadError> {
         self.register_with(HostSession_TO::from_ptr(
             abi_stable::std_types::RArc::new(NativeSession {
                 hub: Arc::downgrade(hub),
                 plugin: plugin.clone(),
                 info: info.clone(),
+                api,
             }),
             TD_Opaque,
         ))

@@ -1,4 +1,5 @@
-//! The session a native plugin's `register` gets: subscribe, unsubscribe, publish, the user.
+//! The session a native plugin's `register` gets: subscribe, unsubscribe, publish, the user,
+//! the server.
 
 use super::*;
 
@@ -8,6 +9,8 @@ pub(crate) struct NativeSession {
     pub(crate) hub: Weak<EventHub>,
     pub(crate) plugin: PluginTag,
     pub(crate) info: SessionInfo,
+    /// The plugin's session with the server; `None` when the host has none.
+    pub(crate) api: Option<ApiSession>,
 }
 
 impl NativeSession {
@@ -80,5 +83,13 @@ impl HostSession for NativeSession {
 
     fn server_url(&self) -> RString {
         self.info.server_url.as_str().into()
+    }
+
+    fn api(&self, request: RStr<'_>) -> RResult<RString, RString> {
+        guarded(|| {
+            api_call(&self.plugin.name, self.api.as_ref(), request.as_str())
+                .map(RString::from)
+                .map_err(RString::from)
+        })
     }
 }

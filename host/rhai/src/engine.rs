@@ -178,6 +178,7 @@ pub(crate) fn register_api(engine: &mut Engine) {
         .register_get("event_hub", |s: &mut ScriptSession| s.event_hub.clone())
         .register_get("api_user", |s: &mut ScriptSession| s.api_user.clone())
         .register_get("server_url", |s: &mut ScriptSession| s.server_url.clone());
+    register_server_api(engine);
 
     // The hub is taken by value (a cheap clone of two weak references), not `&mut`: a
     // callback closure usually captures the very `hub` variable the method is called on, and

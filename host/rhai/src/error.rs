@@ -102,8 +102,10 @@ impl ScriptError {
                 "a value a callback captured is in use: either the callback was passed \
                  to a method of the very variable it captures (copy what it needs first, e.g. \
                  `let hub = session.event_hub;` and then \
-                 `session.event_hub.subscribe(expr, |event| hub.publish(...))`), or the callback \
-                 runs again while it is still running (an event it publishes leads back to it)",
+                 `session.event_hub.subscribe(expr, |event| hub.publish(...))`, or subscribe \
+                 through the copy: `hub.subscribe(expr, |event| session.query(...))`), or the \
+                 callback runs again while it is still running (an event it publishes leads \
+                 back to it)",
             ),
             other => {
                 // Rhai appends " (line L, position C)"; the position is shown up front instead.

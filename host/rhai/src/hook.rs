@@ -9,6 +9,8 @@ pub struct CompiledHook {
     pub(crate) ast: AST,
     pub(crate) path: String,
     pub(crate) plugin: PluginTag,
+    /// The plugin's session with the server, shared by its hooks (`api.rs`).
+    pub(crate) api: PluginApi,
     /// The hook's functions as top-level code, made as handlers ask for them.
     functions: Mutex<ScriptFunctions>,
     /// The constants the script's top level defines, which its functions read as
@@ -56,6 +58,7 @@ impl CompiledHook {
             ast,
             path: file.to_string(),
             plugin,
+            api: PluginApi::default(),
             functions: Mutex::new(HashMap::new()),
             constants: OnceLock::new(),
         })
@@ -78,20 +81,20 @@ impl CompiledHook {
             .any(|f| f.name == "register" && f.params.len() == 1)
     }
 
-    /// Runs the script's top level and then `register(session)`.
+    /// Runs the script's top level and then `register(session)`. The session's server calls
+    /// (`session.query`, ...) go through an `ApiSession` over `info.api` that this hook shares
+    /// with the other hooks of its plugin when the loader loaded it (a hook compiled alone has
+    /// one of its own); without `info.api` they fail, saying the host is not signed in.
     pub fn register(
         self: &Arc<Self>,
         hub: &Arc<EventHub>,
         info: &SessionInfo,
     ) -> Result<(), ScriptError> {
-        let session = ScriptSession {
-            event_hub: ScriptHub {
-                hub: Arc::downgrade(hub),
-                hook: Arc::downgrade(self),
-            },
-            api_user: info.api_user.as_str().into(),
-            server_url: info.server_url.as_str().into(),
+        let event_hub = ScriptHub {
+            hub: Arc::downgrade(hub),
+            hook: Arc::downgrade(self),
         };
+        let session = ScriptSession::new(event_hub, info, self.api.session(info));
         let _stack = StackBudget::claim();
         let fail = |err: Box<EvalAltResult>| ScriptError::from_eval(&self.path, &err);
         // The top level first, as a call would run it: it defines the global constants.

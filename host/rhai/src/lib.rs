@@ -22,13 +22,54 @@
 //! session.event_hub.publish(event, on_reply)       asynchronous, replies reach on_reply
 //! event.id, event.topic, event.data, event.source, event.target, event.in_reply_to_event,
 //! event["data"] (Python-style), event.stop(), event.is_stopped()
+//!
+//! session.query(expression)         -> array of entity maps (each with __entity_type__, id)
+//! session.get(type, id)             -> the entity's map, or () when there is none
+//! session.create(type, data)        -> the entity's map as it will be, its id included
+//! session.update(type, id, data)    session.update(entity, data)
+//! session.delete(type, id)          session.delete(entity)
+//! session.commit()                  -> array of the server's results, one per change
 //! ```
+//!
+//! ## The ftrack server
+//!
+//! `query` and `get` ask the server at once. `create`, `update` and `delete` are queued and
+//! `commit` sends them as one batch, which the server applies all or nothing; nothing stays
+//! queued after a commit, applied or refused. The queue is the plugin's: its hook files, and
+//! the handlers they subscribe, share one session with the server (`session.commit()` in one
+//! sends what another queued), and each plugin has its own. An entity in the data of a
+//! `create` or `update` (a map from `query`, `get` or `create`) is sent as a reference to it,
+//! so `session.create("Note", #{ content: "done", parent: task })` works before the task is
+//! committed. `update(entity, data)` and `delete(entity)` take the entity's `__entity_type__`
+//! and `id`. `session.api_user` and `session.server_url` are those of the server's session;
+//! the API key is never visible to scripts.
+//!
+//! A call that fails stops the script with an error where it called (file, line, column):
+//! the server's message (`session.query: Server reported error: ...`), or, on a host that is
+//! not signed in, "this host is not connected to an ftrack server (sign in with
+//! `ftrack-connect login`)". A script may catch it with `try { ... } catch (err) { ... }`.
+//!
+//! Handlers reach the session by capturing it: subscribe through a copy of the hub, so that
+//! the closure does not capture the variable the method is called on (Rhai refuses that):
+//!
+//! ```text
+//! fn on_launch(session, event) { session.get("Task", event.data.task_id) }
+//! fn register(session) {
+//!     let hub = session.event_hub;
+//!     hub.subscribe("topic=my.tasks", |event| session.query(`Task where name is "${event.data.name}"`));
+//!     hub.subscribe("topic=my.launch", Fn("on_launch").curry(session));
+//! }
+//! ```
+//!
+//! Threading: calls block the handler until the server answers or the call times out;
+//! handlers run on the host's own threads (event queue, endpoint, loading), never on an async
+//! runtime; a slow server delays other events on the same queue.
 //!
 //! The crate is in parts: `engine` (each plugin's engine and its limits), `hook` (a compiled
 //! file and its handlers, run as top-level code), `error` (script errors with file, line and
-//! column), `session` (the `session` and `event_hub` scripts see), `event` (the event as
-//! script values), `convert` (between script values and JSON) and `resolver` (the import
-//! sandbox).
+//! column), `session` (the `session` and `event_hub` scripts see), `api` (the session's
+//! server calls), `event` (the event as script values), `convert` (between script values and
+//! JSON) and `resolver` (the import sandbox).
 //!
 //! ```
 //! use std::path::PathBuf;
@@ -55,6 +96,9 @@
 //! ```
 #![deny(missing_docs)]
 
+mod api;
+#[cfg(test)]
+mod api_tests;
 mod convert;
 mod engine;
 mod error;
@@ -71,13 +115,15 @@ use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
+use api::*;
 use connect_core::{
     call_once, EventHub, Handler, HandlerCall, HandlerError, PluginTag, Reply, ResultForm,
     SubscribeOptions, DEFAULT_PRIORITY,
 };
 use connect_event::Event;
 use connect_plugins::{
-    DiscoveredPlugin, HookKind, LoadError, Loader, PluginLoad, PreparedHook, SessionInfo,
+    ApiSession, DiscoveredPlugin, HookKind, LoadError, Loader, PluginLoad, PreparedHook,
+    ServerApiError, SessionInfo,
 };
 use convert::*;
 use engine::*;
@@ -121,15 +167,18 @@ impl Loader for RhaiLoader {
             },
             tag: tag.clone(),
             engine: None,
+            api: PluginApi::default(),
         })
     }
 }
 
-/// One plugin's Rhai hooks being loaded; its engine is made for the first one.
+/// One plugin's Rhai hooks being loaded; its engine is made for the first one. Its hooks
+/// share the engine and the plugin's session with the server (made by the first `register`).
 struct RhaiPluginLoad {
     folders: PluginFolders,
     tag: PluginTag,
     engine: Option<Arc<Engine>>,
+    api: PluginApi,
 }
 
 impl PluginLoad for RhaiPluginLoad {
@@ -137,8 +186,9 @@ impl PluginLoad for RhaiPluginLoad {
         let engine = self
             .engine
             .get_or_insert_with(|| Arc::new(plugin_engine(&self.tag, &self.folders)));
-        let compiled = CompiledHook::compile(engine.clone(), self.tag.clone(), path)
+        let mut compiled = CompiledHook::compile(engine.clone(), self.tag.clone(), path)
             .map_err(LoadError::new)?;
+        compiled.api = self.api.clone();
         Ok(compiled
             .defines_register()
             .then(|| Box::new(PreparedRhaiHook(Arc::new(compiled))) as Box<dyn PreparedHook>))

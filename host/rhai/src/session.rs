@@ -1,13 +1,35 @@
 //! The `session` a hook's `register` gets, and its `event_hub`: subscribe, unsubscribe,
-//! publish.
+//! publish. Its server calls are in `api.rs`.
 
 use super::*;
 
+/// The `session` scripts see. Cheap to clone (a method takes it by value, so that a closure
+/// may capture the `session` it is subscribed through); clones share the plugin's pending
+/// writes.
 #[derive(Clone)]
 pub(crate) struct ScriptSession {
     pub(crate) event_hub: ScriptHub,
     pub(crate) api_user: ImmutableString,
     pub(crate) server_url: ImmutableString,
+    /// The plugin's session with the server; `None` when the host is not signed in.
+    pub(crate) api: Option<ApiSession>,
+}
+
+impl ScriptSession {
+    /// The session of a hook of the plugin whose server session is `api`: the user and
+    /// server are the API's when there is one, else those of `info`.
+    pub(crate) fn new(event_hub: ScriptHub, info: &SessionInfo, api: Option<ApiSession>) -> Self {
+        let (api_user, server_url) = match &api {
+            Some(api) => (api.api_user(), api.server_url()),
+            None => (info.api_user.as_str(), info.server_url.as_str()),
+        };
+        ScriptSession {
+            event_hub,
+            api_user: api_user.into(),
+            server_url: server_url.into(),
+            api,
+        }
+    }
 }
 
 #[derive(Clone)]

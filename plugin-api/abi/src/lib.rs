@@ -4,7 +4,8 @@
 //!
 //! A native plugin is a `cdylib` exporting one root module, [`PluginModRef`]: its name, its
 //! version and a `register` function. `register` receives a [`HostSessionBox`], through which
-//! the plugin subscribes [`EventHandlerBox`]es, publishes and reads the signed-in user.
+//! the plugin subscribes [`EventHandlerBox`]es, publishes, reads the signed-in user and calls
+//! the ftrack server ([`HostSession::api`]).
 //!
 //! Design: events, data and results cross the boundary as JSON text. That keeps the ABI tiny
 //! and fixed while `Event` and the JSON values inside it evolve freely on both sides, and JSON
@@ -82,8 +83,29 @@ pub trait HostSession: Clone + Send + Sync {
     fn api_user(&self) -> RString;
 
     /// The ftrack server URL, empty when none is configured.
-    #[sabi(last_prefix_field)]
     fn server_url(&self) -> RString;
+
+    /// Calls the ftrack server through the plugin's own API session (since ABI 0.4.0).
+    ///
+    /// `request` is a JSON object naming the call and its arguments:
+    ///
+    /// | `call` | other keys | answer |
+    /// |---|---|---|
+    /// | `"query"` | `expression` | every entity selected, an array of maps |
+    /// | `"get"` | `entity_type`, `id` | the entity, or `null` |
+    /// | `"create"` | `entity_type`, `data` (a map) | the entity as it will be, with its `id` |
+    /// | `"update"` | `entity_type`, `id`, `data` (a map) | `null` |
+    /// | `"delete"` | `entity_type`, `id` | `null` |
+    /// | `"commit"` | | the server's results, an array |
+    ///
+    /// The answer is that JSON value as text. `query` and `get` go to the server at once;
+    /// `create`, `update` and `delete` wait in the plugin's session until `commit` sends them
+    /// as one batch, applied all or nothing. `RErr` is why the call failed, prefixed with the
+    /// plugin's name: the server's message, or that the host has no server to ask. The call
+    /// blocks until the server answers or the call times out; handlers run on host threads
+    /// where blocking is allowed. The API key stays in the host.
+    #[sabi(last_prefix_field)]
+    fn api(&self, request: RStr<'_>) -> RResult<RString, RString>;
 }
 
 /// The session handed to `register`; clone it to keep it for later (handlers that publish).

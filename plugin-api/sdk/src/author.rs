@@ -13,6 +13,11 @@
 //! connect_plugin_api::export_plugin!(register);
 //! ```
 //!
+//! The session also reaches the ftrack server the host is signed in to: `session.query`,
+//! `get`, `create`, `update`, `delete` and `commit` (writes wait for the commit and go as one
+//! batch, as in `ftrack_api`). Each blocks until the host answers; handlers run on host
+//! threads where blocking is allowed.
+//!
 //! Handlers are closures taking `&mut IncomingEvent` and returning a JSON value or any error
 //! (`?` works on everything that implements `std::error::Error`). An [`IncomingEvent`] derefs
 //! to the [`Event`], so handlers read `event.topic` and `event.data["x"]`, may change
@@ -104,6 +109,86 @@ impl Session {
     /// The ftrack server URL; empty when none is configured.
     pub fn server_url(&self) -> String {
         self.host.server_url().into_string()
+    }
+
+    /// Every entity the query expression selects (`select name from Task where ...`), all
+    /// pages, as maps with `__entity_type__`.
+    ///
+    /// Blocks until the server answers or the call times out; handlers run on host threads
+    /// where blocking is allowed. The error is one line naming the plugin: the server's
+    /// message, or that the host is not connected to a server.
+    pub fn query(&self, expression: &str) -> Result<Vec<Value>, String> {
+        list(self.api(json!({"call": "query", "expression": expression}))?)
+    }
+
+    /// The entity of `entity_type` with `id`, or `None` when there is none.
+    ///
+    /// Blocks until the server answers or the call times out; handlers run on host threads
+    /// where blocking is allowed.
+    pub fn get(&self, entity_type: &str, id: &str) -> Result<Option<Value>, String> {
+        let found = self.api(json!({"call": "get", "entity_type": entity_type, "id": id}))?;
+        Ok(Some(found).filter(|found| !found.is_null()))
+    }
+
+    /// Queues the creation of an entity of `entity_type` with `data` (a map; an entity
+    /// `query` or `create` returned may be a value: it is sent as a reference). Returns the
+    /// entity as it will be, with an `id` (made here when `data` has none) that later writes
+    /// may refer to. Nothing reaches the server before [`Session::commit`].
+    ///
+    /// Blocks until the host answers (at once: it only queues); handlers run on host threads
+    /// where blocking is allowed.
+    pub fn create(&self, entity_type: &str, data: Value) -> Result<Value, String> {
+        self.api(json!({"call": "create", "entity_type": entity_type, "data": data}))
+    }
+
+    /// Queues a change of the entity of `entity_type` with `id` (`data`: the attributes to
+    /// set). Nothing reaches the server before [`Session::commit`].
+    ///
+    /// Blocks until the host answers (at once: it only queues); handlers run on host threads
+    /// where blocking is allowed.
+    pub fn update(&self, entity_type: &str, id: &str, data: Value) -> Result<(), String> {
+        let request = json!({"call": "update", "entity_type": entity_type, "id": id, "data": data});
+        self.api(request).map(drop)
+    }
+
+    /// Queues the deletion of the entity of `entity_type` with `id`. Nothing reaches the
+    /// server before [`Session::commit`].
+    ///
+    /// Blocks until the host answers (at once: it only queues); handlers run on host threads
+    /// where blocking is allowed.
+    pub fn delete(&self, entity_type: &str, id: &str) -> Result<(), String> {
+        self.api(json!({"call": "delete", "entity_type": entity_type, "id": id}))
+            .map(drop)
+    }
+
+    /// Sends every queued `create`, `update` and `delete` to the server as one batch,
+    /// applied all or nothing; the server's results, in order (none when nothing was
+    /// queued). Nothing is queued afterwards, whether the server applied the batch or
+    /// refused it (the error then says so).
+    ///
+    /// Blocks until the server answers or the call times out; handlers run on host threads
+    /// where blocking is allowed.
+    pub fn commit(&self) -> Result<Vec<Value>, String> {
+        list(self.api(json!({"call": "commit"}))?)
+    }
+
+    /// One server call through the host: the request and the answer cross as JSON text.
+    fn api(&self, request: Value) -> Result<Value, String> {
+        let request = request.to_string();
+        let answer = self
+            .host
+            .api(RStr::from(request.as_str()))
+            .into_result()
+            .map_err(RString::into_string)?;
+        serde_json::from_str(&answer).map_err(|e| format!("the host's answer is not JSON: {e}"))
+    }
+}
+
+/// An answer that must be a list.
+fn list(answer: Value) -> Result<Vec<Value>, String> {
+    match answer {
+        Value::Array(items) => Ok(items),
+        other => Err(format!("the host answered {other} where a list was due")),
     }
 }
 
@@ -452,6 +537,87 @@ mod tests {
         let reader = ClosureHandler(|event: &mut IncomingEvent| Ok(json!(event.topic)));
         assert_eq!(sent.call(&reader).unwrap().result.as_str(), r#""t""#);
         assert_eq!(sent.asked.get(), 1);
+    }
+
+    /// A host answering server calls from a script, and keeping the requests.
+    #[derive(Clone, Default)]
+    struct ScriptedHost {
+        requests: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    }
+
+    impl crate::abi::HostSession for ScriptedHost {
+        fn subscribe(
+            &self,
+            _expression: RStr<'_>,
+            _priority: i64,
+            _handler: EventHandlerBox,
+        ) -> RResult<RString, RString> {
+            RErr("not here".into())
+        }
+        fn unsubscribe(&self, _id: RStr<'_>) -> RResult<(), RString> {
+            RErr("not here".into())
+        }
+        fn publish(&self, _event: RStr<'_>) -> RResult<crate::abi::PublishOutcome, RString> {
+            RErr("not here".into())
+        }
+        fn api_user(&self) -> RString {
+            "alice".into()
+        }
+        fn server_url(&self) -> RString {
+            RString::new()
+        }
+        fn api(&self, request: RStr<'_>) -> RResult<RString, RString> {
+            let request: Value = serde_json::from_str(request.as_str()).unwrap();
+            self.requests.lock().unwrap().push(request.clone());
+            let answer = match (request["call"].as_str().unwrap(), &request["id"]) {
+                ("query", _) if request["expression"] == "Nope" => {
+                    return RErr("plugin 'p': ParseError: Nope".into())
+                }
+                ("query", _) => json!([{"id": "t1"}]),
+                ("get", id) if id == "t1" => json!({"id": "t1"}),
+                ("get", _) => Value::Null,
+                ("create", _) => request["data"].clone(),
+                ("commit", _) => json!([{"ok": 1}]),
+                _ => Value::Null,
+            };
+            ROk(answer.to_string().into())
+        }
+    }
+
+    #[test]
+    fn server_calls_cross_as_json_requests_and_answers() {
+        let host = ScriptedHost::default();
+        let session = Session {
+            host: crate::abi::HostSession_TO::from_ptr(
+                abi_stable::std_types::RArc::new(host.clone()),
+                TD_Opaque,
+            ),
+        };
+        assert_eq!(session.query("Task").unwrap(), vec![json!({"id": "t1"})]);
+        assert_eq!(
+            session.query("Nope").unwrap_err(),
+            "plugin 'p': ParseError: Nope"
+        );
+        assert_eq!(
+            session.get("Task", "t1").unwrap(),
+            Some(json!({"id": "t1"}))
+        );
+        assert_eq!(session.get("Task", "t2").unwrap(), None);
+        let data = json!({"name": "comp"});
+        assert_eq!(session.create("Task", data.clone()).unwrap(), data);
+        session.update("Task", "t1", json!({"name": "x"})).unwrap();
+        session.delete("Task", "t1").unwrap();
+        assert_eq!(session.commit().unwrap(), vec![json!({"ok": 1})]);
+        let requests = host.requests.lock().unwrap();
+        assert_eq!(
+            requests[2],
+            json!({"call": "get", "entity_type": "Task", "id": "t1"})
+        );
+        assert_eq!(
+            requests[5],
+            json!({"call": "update", "entity_type": "Task", "id": "t1", "data": {"name": "x"}})
+        );
+        assert_eq!(requests[7], json!({"call": "commit"}));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `connect-plugin-api`: writing ftrack-connect native plugins in plain Rust.
 //!
 //! A native plugin is a `cdylib` that exports one root module with [`export_plugin!`]; its
-//! `register` function gets a [`author::Session`] to subscribe closures to event topics. This
+//! `register` function gets a [`author::Session`] to subscribe closures to event topics (and,
+//! from them, to publish and to query and change the ftrack server: `session.query`, `get`,
+//! `create`, `update`, `delete`, `commit`). This
 //! crate is the author's side only: the ABI it builds on is [`abi`] (`connect-plugin-abi`,
 //! whose version decides which hosts load the plugin) and the event is [`Event`]
 //! (`connect-event`). It never depends on the host, so nothing in the host forces a plugin
