@@ -197,9 +197,15 @@ pub struct Running {
 impl Running {
     /// Starts `ftrack-connect ARGS` (`run` is the default command).
     pub fn start(s: &Sandbox, args: &[&str]) -> Running {
+        Running::start_with(s, args, &[])
+    }
+
+    /// As [`Running::start`], with `env` set for the host.
+    pub fn start_with(s: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> Running {
         let mut child = s
             .command()
             .args(args)
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -279,6 +285,7 @@ const CRATES: &[&str] = &[
     "fixture-incompatible-layout",
     "fixture-no-root-module",
     "fixture-constructor-abort",
+    "fixture-server-api",
 ];
 
 /// Builds the native crates once; returns the folder holding the libraries.

@@ -7,6 +7,7 @@ mod kit;
 mod actions_cli;
 mod dev_mode;
 mod event_match;
+mod host_client;
 mod hub_dispatch;
 mod isolation;
 mod launcher;

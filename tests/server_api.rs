@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::kit::{Captured, KillOnDrop, Sandbox};
 
 /// The reference client's python, made once per test run.
-fn python() -> &'static Path {
+pub(crate) fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -53,6 +53,26 @@ impl RunningServer {
         key: Option<String>,
         env: &[(&str, &str)],
     ) -> RunningServer {
+        Self::start_on(s, data, key, env, "127.0.0.1:0")
+    }
+
+    /// Kills the server and starts it again on the same address and data, as a crash and a
+    /// restart would.
+    pub(crate) fn restart(mut self, s: &Sandbox) -> RunningServer {
+        let _ = self.process.0.kill();
+        let _ = self.process.0.wait();
+        let address = self.url.trim_start_matches("http://").to_string();
+        let (data, key) = (self.data.clone(), self.key.clone());
+        Self::start_on(s, &data, Some(key), &[], &address)
+    }
+
+    fn start_on(
+        s: &Sandbox,
+        data: &Path,
+        key: Option<String>,
+        env: &[(&str, &str)],
+        listen: &str,
+    ) -> RunningServer {
         let data_arg = data.display().to_string();
         let key = key.unwrap_or_else(|| {
             let added = s
@@ -62,7 +82,7 @@ impl RunningServer {
         });
         let mut child = s
             .command()
-            .args(["server", "--listen", "127.0.0.1:0", "--data", &data_arg])
+            .args(["server", "--listen", listen, "--data", &data_arg])
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
