@@ -155,6 +155,30 @@ fn nobody_signed_in_serves_the_local_server_and_scripts_reach_the_hooks_through_
     let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&server_data.join("host-key")), 0o600);
 
+    // The same round trip from the command line, as the web page asks.
+    let asked = s
+        .capture(&[
+            "event",
+            "publish",
+            "ftrack.action.discover",
+            "--via-server",
+            "--wait",
+            "1",
+            "--data",
+            r#"{"selection": [{"entityId": "t9"}]}"#,
+        ])
+        .success()
+        .stdout;
+    let replies: Value = serde_json::from_str(&asked).unwrap();
+    assert!(
+        replies
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["items"][0]["label"] == "Hello t9"),
+        "{asked}"
+    );
+
     // A pipeline script on this machine, with a user of its own on the local server.
     let data = server_data.display().to_string();
     let added = s

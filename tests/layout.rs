@@ -103,6 +103,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
             "connect-launcher",
             "connect-server",
             "connect-ftrack-api",
+            "connect-hub-client",
             "connect-remote",
         ],
         &[],

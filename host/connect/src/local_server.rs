@@ -81,6 +81,13 @@ pub fn start(
     })
 }
 
+/// The key a running host signs in to its local server with, for the same user's commands
+/// (`event publish --via-server`).
+pub fn kept_key(data_dir: &Path) -> Option<ApiKey> {
+    let key = std::fs::read_to_string(data_dir.join("server").join("host-key")).ok()?;
+    Some(ApiKey::new(key.trim()))
+}
+
 /// The key the host signs in with: the kept one while the server still takes it, else a new
 /// one (the user is created if missing).
 fn host_key(data: &Path, api_user: &str) -> Result<ApiKey, String> {

@@ -4,10 +4,14 @@
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use connect_core::Expression;
+use connect_core::{ApiKey, Expression};
 use connect_event::Event;
+use connect_hub_client::HubClient;
 use ftrack_connect::endpoint::Client;
+use ftrack_connect::{credentials, local_server};
 use serde_json::{Map, Value};
 
 use super::target::Target;
@@ -31,8 +35,21 @@ pub enum EventCommand {
         #[arg(long, value_name = "EXPR")]
         target: Option<String>,
         /// Load the plugins here even if a host is running.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "via_server")]
         standalone: bool,
+        /// Publish through the ftrack server's event hub, as the ftrack web page does, and
+        /// print the replies that come back within --wait seconds (the signed-in server, else
+        /// the local server the running host serves).
+        #[arg(long)]
+        via_server: bool,
+        /// With --via-server: how long to collect replies, in seconds.
+        #[arg(
+            long,
+            value_name = "SECONDS",
+            default_value_t = 2.0,
+            requires = "via_server"
+        )]
+        wait: f64,
         #[command(flatten)]
         plugin_paths: PluginPaths,
     },
@@ -57,12 +74,22 @@ pub fn run(command: EventCommand, first: &PluginPaths, data_dir: &Path) -> ExitC
             source,
             target,
             standalone,
+            via_server,
+            wait,
             plugin_paths,
         } => {
             let event = match event_from_flags(topic, data, source, target) {
                 Ok(event) => event,
                 Err(message) => return usage_error(&message),
             };
+            if via_server {
+                return match Duration::try_from_secs_f64(wait) {
+                    Ok(wait) if wait <= Duration::from_secs(3600) => {
+                        publish_via_server(event, wait, data_dir)
+                    }
+                    _ => usage_error("--wait takes seconds, from 0 to 3600"),
+                };
+            }
             let options = plugin_paths.host_options(first, data_dir);
             let target = Target::find(standalone, data_dir, &options);
             let outcome = target.publish_as_text(event);
@@ -78,6 +105,73 @@ pub fn run(command: EventCommand, first: &PluginPaths, data_dir: &Path) -> ExitC
         EventCommand::Watch { expression } => watch(data_dir, expression),
         EventCommand::Match { expression } => match_lines(&expression),
     }
+}
+
+/// `event publish --via-server`: a client of the server's hub of its own publishes `event` and
+/// prints the replies as one JSON array (each reply's `data`, in arrival order).
+fn publish_via_server(event: Event, wait: Duration, data_dir: &Path) -> ExitCode {
+    let (url, user, key) = match server_sign_in(data_dir) {
+        Ok(sign_in) => sign_in,
+        Err(why) => return fail(&why),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&format!("cannot start: {err}")),
+    };
+    let replies = Arc::new(Mutex::new(Vec::new()));
+    let outcome = runtime.block_on(async {
+        let client = HubClient::start(&url, &user, key, Arc::new(|_| {}));
+        if !client.wait_connected(Duration::from_secs(10)).await {
+            return Err(format!(
+                "cannot reach the event hub at {url}: {}",
+                client.state()
+            ));
+        }
+        let heard = replies.clone();
+        let on_reply = Box::new(move |reply: Event| {
+            heard
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(reply.data);
+        });
+        client
+            .publish(event, Some(on_reply))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::time::sleep(wait).await;
+        Ok(())
+    });
+    if let Err(why) = outcome {
+        return fail(&why);
+    }
+    let replies = std::mem::take(&mut *replies.lock().unwrap_or_else(|e| e.into_inner()));
+    println!("{}", Value::Array(replies));
+    ExitCode::SUCCESS
+}
+
+/// The server `--via-server` publishes through, and as whom: the sign-in `run` would use, or,
+/// with nobody signed in, the local server of the running host with the host's own key.
+fn server_sign_in(data_dir: &Path) -> Result<(String, String, ApiKey), String> {
+    let identity = credentials::current(data_dir);
+    if let (false, Some(key)) = (identity.server_url.is_empty(), identity.api_key) {
+        return Ok((identity.server_url, identity.api_user, key));
+    }
+    let not_served = "nobody is signed in and no running host serves the local server \
+                      (start one with `ftrack-connect run`, or sign in)";
+    let status = Client::find(data_dir)
+        .ok_or(not_served)?
+        .status()
+        .map_err(|e| e.to_string())?;
+    let server = &status["server"];
+    if server["sign_in"] != "local server" {
+        return Err(not_served.into());
+    }
+    let key = local_server::kept_key(data_dir).ok_or(not_served)?;
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    Ok((text(&server["url"]), text(&server["api_user"]), key))
 }
 
 /// Parses `--data`/`--source`: a JSON object.
