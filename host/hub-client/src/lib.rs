@@ -40,6 +40,9 @@ pub const MAX_RECONNECT_PAUSE: Duration = Duration::from_secs(30);
 /// connection is taken for dead.
 pub const SILENCE_LIMIT: Duration = Duration::from_secs(30);
 
+/// The largest websocket message the client reads (the local server's own limit).
+pub const MAX_MESSAGE_BYTES: usize = 8 << 20;
+
 /// How long a publish waits for the server's acknowledgement.
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -345,7 +348,11 @@ impl Connection {
                 .replacen("https://", "wss://", 1)
                 .replacen("http://", "ws://", 1)
         );
-        let (socket, _) = tokio_tungstenite::connect_async(&ws_url)
+        // What the server sends is read within bounds, as the server reads its clients.
+        let limits = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(MAX_MESSAGE_BYTES))
+            .max_frame_size(Some(MAX_MESSAGE_BYTES));
+        let (socket, _) = tokio_tungstenite::connect_async_with_config(&ws_url, Some(limits), true)
             .await
             .map_err(|e| format!("websocket: {e}"))?;
         let (mut sink, mut stream) = socket.split();
