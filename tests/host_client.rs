@@ -77,6 +77,7 @@ fn python_asks_the_hosts_hooks_through_the_server_and_they_use_its_api() {
         ids["project_id"].as_str().unwrap().to_string(),
     );
     step(&s, &server, &["actions", &task]);
+    step(&s, &server, &["own"]);
     step(&s, &server, &["api", &task, &project]);
 
     let status = s.capture(&["status", "--json"]).success().stdout;

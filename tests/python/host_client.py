@@ -3,6 +3,7 @@ tests/host_client.rs while `ftrack-connect run` is signed in to the same server.
 
     host_client.py setup                   -> prints {"project_id", "task_id"}
     host_client.py actions TASK_ID         discover with a selection, then launch
+    host_client.py own                     what the host answers itself
     host_client.py api TASK_ID PROJECT_ID  hooks (Rhai, native) query and create through the API
 
 Each step prints `ok: ...` lines and exits 0, or fails with what it expected and saw."""
@@ -65,6 +66,19 @@ def actions(task_id):
     close_sessions()
 
 
+def own():
+    """What the host answers itself, asked from afar: Connect's discover (for its own user) and
+    the plugins' debug information."""
+    s = session("about")
+    found = ask(s, "ftrack.connect.discover", {})
+    check(found[0] is True, "the host answers ftrack.connect.discover for its user", found)
+    about = ask(s, "ftrack.connect.plugin.debug-information", {})
+    names = [entry.get("name") for entry in about[0]]
+    check(names[0] == "ftrack-connect" and "studio-tools" in names,
+          "the host's debug information lists itself and its plugins", about)
+    close_sessions()
+
+
 def api(task_id, project_id):
     s = session("pipeline")
     named = ask(s, "studio.task.name", {"task_id": task_id})
@@ -87,4 +101,4 @@ def api(task_id, project_id):
 
 if __name__ == "__main__":
     step, args = sys.argv[1], sys.argv[2:]
-    {"setup": setup, "actions": actions, "api": api}[step](*args)
+    {"setup": setup, "actions": actions, "own": own, "api": api}[step](*args)
