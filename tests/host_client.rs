@@ -201,3 +201,46 @@ fn nobody_signed_in_serves_the_local_server_and_scripts_reach_the_hooks_through_
     host.signal(libc::SIGTERM);
     assert_eq!(host.finish().0, Some(0));
 }
+
+#[cfg(unix)]
+#[test]
+fn an_unreachable_server_is_said_once_and_the_host_runs_locally() {
+    let s = Sandbox::new();
+    studio(&s);
+    // A port nobody listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut host = Running::start_with(
+        &s,
+        &["run"],
+        &[
+            ("FTRACK_SERVER", &url),
+            ("FTRACK_API_USER", "alice"),
+            ("FTRACK_API_KEY", "k"),
+        ],
+    );
+    host.wait_for("reconnecting");
+    let results = s.publish(
+        "ftrack.action.discover",
+        r#"{"selection": [{"entityId": "t2"}]}"#,
+    );
+    assert!(
+        results.iter().any(|r| r["items"][0]["label"] == "Hello t2"),
+        "{results:?}"
+    );
+    let status = s.capture(&["status"]).success().stdout;
+    assert!(
+        status.contains("event hub: disconnected: handshake"),
+        "{status}"
+    );
+    // Several attempts later (0.5 s, 1 s, 2 s apart), still said once.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    host.signal(libc::SIGTERM);
+    let (code, stderr) = host.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr.matches("reconnecting").count(), 1, "{stderr}");
+}
