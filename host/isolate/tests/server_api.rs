@@ -6,95 +6,25 @@
 //! --copy-dir D`, as the host's binary is, it serves the plugin instead of running the tests
 //! (hence no test harness: `main` below runs them).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use connect_core::{EventHub, HubIdentity, PluginTag};
 use connect_event::Event;
 use connect_isolate::{IsolatedLoader, IsolationOptions};
 use connect_plugins::discovery::{discover, SearchPaths};
-use connect_plugins::{Loader, ServerApi, ServerApiError, SessionInfo};
+use connect_plugins::{Loader, ServerApi, SessionInfo};
 use serde_json::{json, Value};
 
-/// The fixture plugin's library, built once (in a target folder of its own: the one running
-/// this test is locked by cargo).
-fn fixture() -> &'static Path {
-    static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
-    LIBRARY.get_or_init(|| {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace.join("target"))
-            .join("native-test-builds");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let status = Command::new(cargo)
-            .current_dir(&workspace)
-            .args(["build", "--quiet", "--locked", "--target-dir"])
-            .arg(&target)
-            .args(["-p", "fixture-server-api"])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building fixture-server-api failed");
-        target.join("debug").join(format!(
-            "{}fixture_server_api{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        ))
-    })
-}
-
-/// What the fake server says of anything about the entity type `Nope`.
-const REFUSED: &str = "Server reported error: ValueError(Unknown entity type 'Nope')";
+#[path = "../../native/tests/shared/mod.rs"]
+mod shared;
+use shared::{fixture, FakeServer, REFUSED};
 
 /// What the host says when it has no server.
 const NO_SERVER: &str =
     "this host is not connected to an ftrack server (sign in with `ftrack-connect login`)";
-
-/// A fake server: records what it is sent, answers queries from its two tasks.
-#[derive(Default)]
-struct FakeServer {
-    queries: Mutex<Vec<String>>,
-    batches: Mutex<Vec<Vec<Value>>>,
-}
-
-impl ServerApi for FakeServer {
-    fn call(&self, operations: Vec<Value>) -> Result<Vec<Value>, ServerApiError> {
-        self.batches.lock().unwrap().push(operations.clone());
-        if operations.iter().any(|op| op["entity_type"] == "Nope") {
-            return Err(ServerApiError(REFUSED.into()));
-        }
-        Ok(operations
-            .iter()
-            .map(|op| json!({"action": op["action"], "data": op["entity_data"]}))
-            .collect())
-    }
-
-    fn query(&self, expression: &str) -> Result<Vec<Value>, ServerApiError> {
-        self.queries.lock().unwrap().push(expression.to_string());
-        if expression.starts_with("Nope") {
-            return Err(ServerApiError(REFUSED.into()));
-        }
-        let tasks = [("t1", "comp"), ("t2", "light")]
-            .map(|(id, name)| json!({"__entity_type__": "Task", "id": id, "name": name}));
-        Ok(tasks
-            .into_iter()
-            .filter(|task| {
-                let id = task["id"].as_str().unwrap();
-                !expression.contains("where id is") || expression.contains(&format!("\"{id}\""))
-            })
-            .collect())
-    }
-
-    fn server_url(&self) -> &str {
-        "https://studio.ftrackapp.com"
-    }
-
-    fn api_user(&self) -> &str {
-        "alice"
-    }
-}
 
 /// The fixture loaded isolated as plugin `probe` into a new hub, with `api` as the host's
 /// server. The hook is kept: dropping it ends the plugin's process.
