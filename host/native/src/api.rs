@@ -6,8 +6,7 @@
 use super::*;
 
 /// The error of every call when the host has no server to ask.
-pub const NO_SERVER: &str =
-    "this host is not connected to an ftrack server (sign in with `ftrack-connect login`)";
+pub use connect_plugins::NOT_CONNECTED as NO_SERVER;
 
 /// One request of `HostSession::api` (`{"call": "query", "expression": ...}`), as the ABI
 /// documents it.

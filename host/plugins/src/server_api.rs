@@ -34,6 +34,10 @@ pub trait ServerApi: Send + Sync {
     fn api_user(&self) -> &str;
 }
 
+/// What a hook is told when it calls the server's API and the host has none.
+pub const NOT_CONNECTED: &str =
+    "this host is not connected to an ftrack server (sign in with `ftrack-connect login`)";
+
 /// Why a call failed: the server's exception and message, or why the server was not reached.
 /// Never contains the API key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

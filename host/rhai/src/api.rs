@@ -21,8 +21,7 @@ impl PluginApi {
 }
 
 /// Why a server call fails when the host has no server to call.
-pub(crate) const NOT_CONNECTED: &str =
-    "this host is not connected to an ftrack server (sign in with `ftrack-connect login`)";
+pub(crate) use connect_plugins::NOT_CONNECTED;
 
 /// The error of the server call `call` (`session.query`): the server's message.
 fn server_error<T>(call: &str, err: ServerApiError) -> RhaiResult<T> {
