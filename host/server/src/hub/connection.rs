@@ -3,8 +3,12 @@
 //! Two halves run side by side: this task reads and handles the client's packets; a writer
 //! task sends what the connection's queue holds, and the heartbeat. Routing never waits for
 //! a client: it puts packets in the queue, and a full queue disconnects its client.
+//!
+//! Reply times (`super::replies`): the writer notes a routed event just before it writes it
+//! to the socket; this task notes an `ftrack.meta.reply` as its frame arrives.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket};
 use connect_event::{topics, Event};
@@ -13,7 +17,8 @@ use serde_json::Value;
 use tokio::sync::{mpsc, Notify};
 
 use super::packet::{self, Incoming};
-use super::{Hub, HEARTBEAT_INTERVAL, MAX_QUEUED_PACKETS};
+use super::replies::ReplyTimes;
+use super::{Hub, Outgoing, HEARTBEAT_INTERVAL, MAX_QUEUED_PACKETS};
 
 /// Malformed packets logged per connection (the rest are counted in the last line).
 const MAX_LOGGED_MALFORMED: u32 = 10;
@@ -21,23 +26,29 @@ const MAX_LOGGED_MALFORMED: u32 = 10;
 /// Serves the websocket of `user` until it closes or the hub drops it.
 pub(crate) async fn serve(hub: Arc<Hub>, socket: WebSocket, user: String) {
     let (mut sink, mut stream) = socket.split();
-    let (outgoing, mut queue) = mpsc::channel::<String>(MAX_QUEUED_PACKETS);
+    let (outgoing, mut queue) = mpsc::channel::<Outgoing>(MAX_QUEUED_PACKETS);
     let close = Arc::new(Notify::new());
-    let id = hub.register(&user, outgoing.clone(), close.clone());
-    let _ = outgoing.try_send(packet::CONNECTED.to_string());
+    let replies = Arc::new(ReplyTimes::new());
+    let id = hub.register(&user, outgoing.clone(), close.clone(), replies.clone());
+    let _ = outgoing.try_send(Outgoing::plain(packet::CONNECTED));
     drop(outgoing);
+    let written = replies.clone();
     let writer = tokio::spawn(async move {
         let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
         heartbeat.tick().await;
         loop {
-            let text = tokio::select! {
+            let packet = tokio::select! {
                 next = queue.recv() => match next {
-                    Some(text) => text,
+                    Some(packet) => packet,
                     None => break,
                 },
-                _ = heartbeat.tick() => packet::HEARTBEAT.to_string(),
+                _ = heartbeat.tick() => Outgoing::plain(packet::HEARTBEAT),
             };
-            if sink.send(Message::Text(text.into())).await.is_err() {
+            if let Some(event) = packet.event {
+                // Before the write: the reply cannot be read before this is noted.
+                written.written(event);
+            }
+            if sink.send(Message::Text(packet.text.into())).await.is_err() {
                 break;
             }
         }
@@ -48,7 +59,11 @@ pub(crate) async fn serve(hub: Arc<Hub>, socket: WebSocket, user: String) {
         tokio::select! {
             _ = close.notified() => break "dropped by the hub",
             next = stream.next() => match next {
-                Some(Ok(Message::Text(text))) => handle(&hub, id, &user, &text, &mut malformed),
+                Some(Ok(Message::Text(text))) => {
+                    let read = Instant::now();
+                    let connection = Client { id, user: &user, replies: &replies };
+                    handle(&hub, &connection, &text, read, &mut malformed)
+                }
                 Some(Ok(Message::Close(_))) | None => break "closed by the client",
                 Some(Err(err)) => {
                     tracing::debug!("hub: connection {id} ({user}): {err}");
@@ -74,8 +89,16 @@ pub(crate) async fn serve(hub: Arc<Hub>, socket: WebSocket, user: String) {
     }
 }
 
-/// Handles one text frame of connection `id`.
-fn handle(hub: &Hub, id: u64, user: &str, text: &str, malformed: &mut u32) {
+/// The connection a frame came from.
+struct Client<'a> {
+    id: u64,
+    user: &'a str,
+    replies: &'a ReplyTimes,
+}
+
+/// Handles one text frame of a connection, `read` as it arrived.
+fn handle(hub: &Hub, client: &Client<'_>, text: &str, read: Instant, malformed: &mut u32) {
+    let (id, user) = (client.id, client.user);
     let mut refuse = |why: &str| {
         *malformed += 1;
         if *malformed <= MAX_LOGGED_MALFORMED {
@@ -96,7 +119,7 @@ fn handle(hub: &Hub, id: u64, user: &str, text: &str, malformed: &mut u32) {
     };
     let answer = |success: bool, message: Option<&str>| {
         if let Some(ack) = ack {
-            hub.send(id, packet::ack(ack, success, message));
+            hub.send(id, Outgoing::plain(packet::ack(ack, success, message)));
         }
     };
     if name != "ftrack.event" || args.len() != 1 {
@@ -118,6 +141,11 @@ fn handle(hub: &Hub, id: u64, user: &str, text: &str, malformed: &mut u32) {
     };
     // Whoever the event says it is from, it is from the signed-in user.
     vouch_for(&mut event, user);
+    if event.topic == topics::META_REPLY {
+        if let Some(answered) = &event.in_reply_to_event {
+            client.replies.replied(hub.event_hash(answered), read);
+        }
+    }
     let outcome = match event.topic.as_str() {
         topics::META_SUBSCRIBE => hub.subscribe(id, &event.data),
         topics::META_UNSUBSCRIBE => hub.unsubscribe(id, &event.data),

@@ -18,11 +18,18 @@
 //! A connection's outgoing packets wait in a bounded queue: a client that stops reading fills
 //! it and is disconnected, with a log line, instead of slowing anyone else. A packet the
 //! server cannot read is logged and skipped; the connection stays.
+//!
+//! `GET /status` shows, per connection, how long it takes to answer what it is sent: from
+//! the event written to it to its `ftrack.meta.reply` read (`replies`).
 
 mod connection;
 pub(crate) mod packet;
+mod replies;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -33,6 +40,10 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, Notify};
 
 pub(crate) use connection::serve;
+use replies::ReplyTimes;
+
+/// The hub's own topics (`ftrack.meta.subscribe`, `.reply`, ...): replies to them are not timed.
+const META_TOPICS: &str = "ftrack.meta.";
 
 /// How long a handshake's session id waits for its websocket.
 const HANDSHAKE_VALIDITY: Duration = Duration::from_secs(60);
@@ -61,6 +72,26 @@ pub(crate) struct Hub {
     next_connection: AtomicU64,
     routed: AtomicU64,
     started: Instant,
+    /// Hashes event ids for the reply times (see `replies`).
+    event_ids: RandomState,
+}
+
+/// A packet waiting in a connection's queue.
+pub(crate) struct Outgoing {
+    pub(crate) text: String,
+    /// For an event the hub routed (not `ftrack.meta.*`), the hash of its id: the writer
+    /// notes when it goes out, to time the connection's reply.
+    pub(crate) event: Option<u64>,
+}
+
+impl Outgoing {
+    /// A packet that is not a routed event.
+    pub(crate) fn plain(text: impl Into<String>) -> Outgoing {
+        Outgoing {
+            text: text.into(),
+            event: None,
+        }
+    }
 }
 
 /// A session id handed out, waiting for its websocket.
@@ -72,8 +103,9 @@ struct Handshake {
 /// What the hub keeps of a connection.
 struct Connection {
     user: String,
-    outgoing: mpsc::Sender<String>,
+    outgoing: mpsc::Sender<Outgoing>,
     close: Arc<Notify>,
+    replies: Arc<ReplyTimes>,
     tag: PluginTag,
     /// The client's subscriber ids: the only ones it may replace or remove.
     subscribers: HashSet<String>,
@@ -92,6 +124,7 @@ impl Hub {
             next_connection: AtomicU64::new(1),
             routed: AtomicU64::new(0),
             started: Instant::now(),
+            event_ids: RandomState::new(),
         }
     }
 
@@ -127,13 +160,25 @@ impl Hub {
             .map(|h| h.user)
     }
 
+    /// The hash an event id is known by in the reply times.
+    fn event_hash(&self, id: &str) -> u64 {
+        self.event_ids.hash_one(id)
+    }
+
     /// Registers a connection of `user`; its number.
-    fn register(&self, user: &str, outgoing: mpsc::Sender<String>, close: Arc<Notify>) -> u64 {
+    fn register(
+        &self,
+        user: &str,
+        outgoing: mpsc::Sender<Outgoing>,
+        close: Arc<Notify>,
+        replies: Arc<ReplyTimes>,
+    ) -> u64 {
         let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
         let connection = Connection {
             user: user.to_string(),
             outgoing,
             close,
+            replies,
             tag: PluginTag::new(&format!("connection-{id}")),
             subscribers: HashSet::new(),
         };
@@ -229,23 +274,31 @@ impl Hub {
                 return;
             }
         };
+        // Replies are timed for events, not for the hub's own traffic.
+        let timed = (!event.topic.starts_with(META_TOPICS)).then(|| self.event_hash(&event.id));
         let mut seen = HashSet::new();
         for recipient in recipients.iter().filter_map(Value::as_u64) {
             if seen.insert(recipient) {
-                self.send(recipient, text.clone());
+                self.send(
+                    recipient,
+                    Outgoing {
+                        text: text.clone(),
+                        event: timed,
+                    },
+                );
             }
         }
     }
 
-    /// Queues `text` for connection `id`; disconnects it if its queue is full.
-    fn send(&self, id: u64, text: String) {
+    /// Queues `packet` for connection `id`; disconnects it if its queue is full.
+    fn send(&self, id: u64, packet: Outgoing) {
         let full = {
             let connections = self.connections();
             let Some(connection) = connections.get(&id) else {
                 return;
             };
             matches!(
-                connection.outgoing.try_send(text),
+                connection.outgoing.try_send(packet),
                 Err(mpsc::error::TrySendError::Full(_))
             )
         };
@@ -258,25 +311,37 @@ impl Hub {
         }
     }
 
-    /// What `GET /status` shows.
+    /// What `GET /status` shows. Per connection, `reply_micros`: how long it took to answer
+    /// the events it was sent (see `replies`).
     pub(crate) fn status(&self) -> Value {
-        let connections = self.connections();
-        let queues: Vec<Value> = connections
-            .iter()
-            .map(|(id, c)| {
-                json!({
+        let (mut queues, reply_times, subscribers) = {
+            let connections = self.connections();
+            let mut queues = Vec::with_capacity(connections.len());
+            let mut reply_times = Vec::with_capacity(connections.len());
+            for (id, c) in connections.iter() {
+                queues.push(json!({
                     "connection": id,
                     "user": c.user,
                     "subscribers": c.subscribers.len(),
                     "queued": MAX_QUEUED_PACKETS - c.outgoing.capacity(),
-                })
-            })
-            .collect();
+                }));
+                reply_times.push(c.replies.clone());
+            }
+            let subscribers = connections
+                .values()
+                .map(|c| c.subscribers.len())
+                .sum::<usize>();
+            (queues, reply_times, subscribers)
+        };
+        // Summed up outside the hub's lock: routing does not wait for the sorting.
+        for (queue, replies) in queues.iter_mut().zip(reply_times) {
+            queue["reply_micros"] = replies.summary();
+        }
         let routed = self.routed.load(Ordering::Relaxed);
         let seconds = self.started.elapsed().as_secs_f64().max(1.0);
         json!({
-            "connections": connections.len(),
-            "subscribers": connections.values().map(|c| c.subscribers.len()).sum::<usize>(),
+            "connections": queues.len(),
+            "subscribers": subscribers,
             "events_routed": routed,
             "events_per_second_since_start": routed as f64 / seconds,
             "uptime_seconds": self.started.elapsed().as_secs(),
