@@ -39,6 +39,10 @@ pub(super) struct AsyncQueue {
     pub(super) reported: Mutex<HashSet<u64>>,
 }
 
+/// Callbacks of events sent to the server are swept for expired ones when this many wait (a
+/// sweep a thousand events at the most, so its cost per event stays small).
+const SWEEP_REPLIES_ABOVE: usize = 1024;
+
 impl EventHub {
     /// Publishes asynchronously: queues the event for [`EventHub::drain`] or
     /// [`EventHub::run_queue`]. Each non-null result comes back as an `ftrack.meta.reply` event
@@ -72,11 +76,13 @@ impl EventHub {
         if let Some(uplink) = self.uplink.current() {
             if uplink.forward(&event) {
                 drop(events);
-                self.uplink.sent(&event.id, origin.lineage);
+                self.uplink.sent(&event, origin.lineage);
                 if let Some(callback) = on_reply {
                     let now = Instant::now();
                     let mut replies = self.lock_replies();
-                    replies.retain(|_, pending| pending.until.is_none_or(|until| until > now));
+                    if replies.len() >= SWEEP_REPLIES_ABOVE {
+                        replies.retain(|_, p| p.until.is_none_or(|until| until > now));
+                    }
                     replies.insert(
                         event.id.clone(),
                         PendingReplies {

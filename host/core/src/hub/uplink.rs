@@ -18,11 +18,11 @@
 //! The bounds on chains of asynchronous publishes (see `chain`) hold across the server: an
 //! event sent out keeps its place in its chain, found again by its id when it comes back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use connect_event::Event;
+use connect_event::{topics, Event};
 use serde_json::{Map, Value};
 
 use super::chain::{Lineage, MAX_QUEUED_EVENTS};
@@ -48,14 +48,22 @@ pub trait Uplink: Send + Sync {
 /// sends it here, and to hand replies to its callback.
 pub(super) const REMOTE_REPLY_WINDOW: Duration = Duration::from_secs(120);
 
-/// Past this many remembered events, the stale ones are forgotten.
-const SWEEP_ABOVE: usize = 4096;
+/// The most events remembered at once; beyond it, the oldest is forgotten (its chain, should
+/// it come back, starts afresh).
+const MAX_REMEMBERED: usize = 4096;
 
 /// The uplink, and the chains of the events sent through it.
 #[derive(Default)]
 pub(super) struct UplinkSlot {
     pub(super) uplink: RwLock<Option<Arc<dyn Uplink>>>,
-    sent: Mutex<HashMap<String, (Lineage, Instant)>>,
+    sent: Mutex<SentEvents>,
+}
+
+/// Events sent out, by id, and in the order they went (to forget the oldest first).
+#[derive(Default)]
+struct SentEvents {
+    by_id: HashMap<String, (Lineage, Instant)>,
+    order: VecDeque<(String, Instant)>,
 }
 
 impl UplinkSlot {
@@ -66,20 +74,43 @@ impl UplinkSlot {
             .clone()
     }
 
-    /// Remembers that `event_id` went out in `lineage`.
-    pub(super) fn sent(&self, event_id: &str, lineage: Lineage) {
+    /// Remembers that `event` went out in `lineage`. Replies are not remembered: they go to
+    /// their publisher, never back here.
+    pub(super) fn sent(&self, event: &Event, lineage: Lineage) {
+        if event.topic == topics::META_REPLY {
+            return;
+        }
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        if sent.len() > SWEEP_ABOVE {
-            sent.retain(|_, (_, at)| now.duration_since(*at) < REMOTE_REPLY_WINDOW);
+        // Forget, oldest first, what is past the window or over the bound: each event is
+        // forgotten once, so this costs nothing per event in the long run.
+        while let Some((id, at)) = sent.order.front() {
+            let stale = now.duration_since(*at) >= REMOTE_REPLY_WINDOW;
+            if !stale && sent.order.len() < MAX_REMEMBERED {
+                break;
+            }
+            // An id that came back already, or was sent again since, is not forgotten here.
+            if sent.by_id.get(id).is_some_and(|(_, sent_at)| sent_at == at) {
+                let id = id.clone();
+                sent.by_id.remove(&id);
+            }
+            sent.order.pop_front();
         }
-        sent.insert(event_id.to_string(), (lineage, now));
+        sent.by_id.insert(event.id.clone(), (lineage, now));
+        sent.order.push_back((event.id.clone(), now));
+    }
+
+    /// How many sent events are remembered.
+    #[cfg(test)]
+    pub(super) fn remembered(&self) -> usize {
+        let sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        sent.by_id.len().max(sent.order.len())
     }
 
     /// The lineage `event_id` went out in, if this hub sent it.
     fn returned(&self, event_id: &str) -> Option<Lineage> {
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-        sent.remove(event_id).map(|(lineage, _)| lineage)
+        sent.by_id.remove(event_id).map(|(lineage, _)| lineage)
     }
 }
 

@@ -183,3 +183,22 @@ fn a_chain_through_the_server_is_bounded_like_a_local_one() {
     assert_eq!(rounds, MAX_ASYNC_GENERATIONS as usize + 1);
     assert_eq!(count.load(Ordering::SeqCst), rounds as u64);
 }
+
+#[test]
+fn what_went_out_is_remembered_within_a_bound_and_replies_not_at_all() {
+    let hub = hub();
+    let wire = Arc::new(Wire::default());
+    wire.connected.store(true, Ordering::SeqCst);
+    hub.set_uplink(wire.clone());
+    for _ in 0..5000 {
+        hub.publish_async(Event::new("out"), None);
+    }
+    assert_eq!(hub.uplink.remembered(), 4096);
+    let first = wire.take().remove(0);
+    // The oldest was forgotten: it comes back as a chain of its own, and is dispatched.
+    assert!(hub.receive(first));
+    let mut reply = Event::new("ftrack.meta.reply");
+    reply.in_reply_to_event = Some("x".into());
+    hub.publish_async(reply, None);
+    assert_eq!(hub.uplink.remembered(), 4096);
+}
