@@ -40,7 +40,7 @@ pub struct HostOptions {
 pub struct Host {
     registry: Arc<PluginRegistry>,
     identity: Identity,
-    server: OnceLock<ServerConnection>,
+    server: Option<ServerConnection>,
 }
 
 /// The server a resident host is linked to, and how it came to be that one.
@@ -56,17 +56,22 @@ impl Host {
     /// Subscribes the host's own answers, then loads the built-in plugins and every plugin
     /// found, with the Rhai and native loaders. Hooks get no server API.
     pub fn load(identity: &Identity, options: &HostOptions) -> Host {
-        Host::load_with_api(identity, options, None)
+        Host::load_linked(identity, options, None)
     }
 
-    /// As [`Host::load`], with `api` (the signed-in server's) handed to every plugin's
-    /// session.
-    pub fn load_with_api(
+    /// As [`Host::load`], linked to `server` (see [`ServerLink::attach`]) before any plugin
+    /// loads: the connection is made while they load, each subscription is registered with
+    /// the server as it is made, and every plugin's session gets the server's API.
+    pub fn load_linked(
         identity: &Identity,
         options: &HostOptions,
-        api: Option<Arc<dyn ServerApi>>,
+        server: Option<ServerConnection>,
     ) -> Host {
         let hub = Arc::new(EventHub::new(HubIdentity::local(&identity.api_user)));
+        let api: Option<Arc<dyn ServerApi>> = server.as_ref().map(|server| {
+            server.link.attach(&hub);
+            server.link.api()
+        });
         let registry_slot = Arc::new(OnceLock::new());
         subscribe_own_answers(&hub, identity, registry_slot.clone());
         let native: Box<dyn Loader> = match &options.isolate_native {
@@ -95,15 +100,8 @@ impl Host {
         Host {
             registry,
             identity: identity.clone(),
-            server: OnceLock::new(),
+            server,
         }
-    }
-
-    /// Links the host's hub to `server` (see [`ServerLink::attach`]); kept for
-    /// [`Host::status`]. Once: a second call is ignored.
-    pub fn link(&self, server: ServerConnection) {
-        server.link.attach(self.hub());
-        let _ = self.server.set(server);
     }
 
     /// What `ftrack-connect status` shows: who is signed in where, the event hub's state,
@@ -111,7 +109,7 @@ impl Host {
     pub fn status(&self) -> Value {
         let reports = self.plugin_reports();
         let count = |status: PluginStatus| reports.iter().filter(|r| r.status == status).count();
-        let server = self.server.get().map(|server| {
+        let server = self.server.as_ref().map(|server| {
             json!({
                 "url": server.link.server_url(),
                 "api_user": server.link.api_user(),

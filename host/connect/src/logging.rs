@@ -124,5 +124,16 @@ pub fn init(verbosity: Verbosity, silent: bool, quiet_server: bool, data_dir: &P
         .with(stderr)
         .with(file_layer)
         .init();
+    // Libraries that log through `log` (the websocket client) are bridged into tracing; the
+    // per-layer filters give the bridge no level to stop at, so every `trace!` would be
+    // built and then dropped. Nothing below the most detailed level either layer keeps.
+    log::set_max_level(match console_level.max(file_level).into_level() {
+        None => log::LevelFilter::Off,
+        Some(tracing::Level::ERROR) => log::LevelFilter::Error,
+        Some(tracing::Level::WARN) => log::LevelFilter::Warn,
+        Some(tracing::Level::INFO) => log::LevelFilter::Info,
+        Some(tracing::Level::DEBUG) => log::LevelFilter::Debug,
+        Some(tracing::Level::TRACE) => log::LevelFilter::Trace,
+    });
     LogGuard(guard)
 }

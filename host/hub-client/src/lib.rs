@@ -377,9 +377,11 @@ impl Connection {
                             connected = true;
                             let _ = self.state.send(HubState::Connected);
                             tracing::info!("event hub at {}: connected", self.server_url);
+                            // All in one write: 200 subscriptions are one system call, not 200.
                             for packet in self.subscription_changes(&mut told, &mut next_ack) {
-                                sink.send(Message::Text(packet.into())).await.map_err(|e| e.to_string())?;
+                                sink.feed(Message::Text(packet.into())).await.map_err(|e| e.to_string())?;
                             }
+                            sink.flush().await.map_err(|e| e.to_string())?;
                         }
                         Packet::Heartbeat => sink.send(Message::Text("2::".into())).await.map_err(|e| e.to_string())?,
                         Packet::Event(event) => self.deliver(*event),
@@ -405,8 +407,9 @@ impl Connection {
                 },
                 _ = self.shared.changed.notified(), if connected => {
                     for packet in self.subscription_changes(&mut told, &mut next_ack) {
-                        sink.send(Message::Text(packet.into())).await.map_err(|e| e.to_string())?;
+                        sink.feed(Message::Text(packet.into())).await.map_err(|e| e.to_string())?;
                     }
+                    sink.flush().await.map_err(|e| e.to_string())?;
                 }
             }
         }

@@ -2,8 +2,9 @@
 //!
 //! Hooks are synchronous (Rhai has no async, native handlers return a value), so each call
 //! blocks its handler's thread on the link's runtime until the server answers. Handlers run
-//! on the host's own threads, never on the runtime's workers: a call made from a worker would
-//! stall every connection the runtime serves, so it is refused instead.
+//! on the host's own threads, or on a worker of the link's runtime inside `block_in_place`
+//! (the worker's other tasks move to another thread first); a call from a single-threaded
+//! runtime, which has nowhere to move them, is refused instead of stalling it.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use connect_ftrack_api::{Client, ClientError};
 use connect_plugins::{ServerApi, ServerApiError};
 use serde_json::Value;
+use tokio::runtime::RuntimeFlavor;
 
 /// How long one call from a hook may take, all pages of a query included.
 pub const HOOK_CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -30,14 +32,27 @@ impl BlockingApi {
         &self,
         call: impl Future<Output = Result<T, ClientError>>,
     ) -> Result<T, ServerApiError> {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(ServerApiError(
-                "the ftrack API cannot be called from an async task (call it from a handler)"
-                    .into(),
-            ));
-        }
-        self.runtime
-            .block_on(async { tokio::time::timeout(HOOK_CALL_TIMEOUT, call).await })
+        let wait = || {
+            self.runtime
+                .block_on(async { tokio::time::timeout(HOOK_CALL_TIMEOUT, call).await })
+        };
+        let answer = match tokio::runtime::Handle::try_current() {
+            // A handler run by the hub's own threads.
+            Err(_) => wait(),
+            // A handler run by a worker of a runtime of several threads (the server link's
+            // reader dispatching in place): its other tasks move to another thread meanwhile.
+            Ok(current) if current.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(wait)
+            }
+            Ok(_) => {
+                return Err(ServerApiError(
+                    "the ftrack API cannot be called from a single-threaded async task (call \
+                     it from a handler)"
+                        .into(),
+                ))
+            }
+        };
+        answer
             .map_err(|_| {
                 ServerApiError(format!(
                     "the ftrack server at {} did not answer within {} s",

@@ -13,7 +13,11 @@
 //!   and the host goes on locally; a server that cannot be reached is said once, and the hub
 //!   client reconnects by itself (backoff with jitter) and registers every subscription again.
 //!
-//! Everything runs on a tokio runtime the caller owns and hands in as a handle.
+//! Everything runs on a tokio runtime the caller owns and hands in as a handle. On a runtime
+//! of several threads, the server's events are dispatched by the worker that read them, inside
+//! `tokio::task::block_in_place` (the worker's other tasks move to another thread while the
+//! handlers run): handlers may then block, on the API too. On a single-threaded runtime they
+//! go to the hub's queue instead.
 
 #![deny(missing_docs)]
 
@@ -113,9 +117,18 @@ impl ServerLink {
     /// Checks the sign-in in the background; a refused one unlinks the hub again.
     pub fn attach(self: &Arc<Self>, hub: &Arc<EventHub>) {
         let weak_hub: Weak<EventHub> = Arc::downgrade(hub);
+        // On a runtime of several threads, an event is dispatched by the worker that read it
+        // (handing its other tasks to another thread while the handlers run, which may block
+        // on the API): no wake-up of the queue's thread, and the reply is written by the same
+        // thread when the handlers return. Events keep their order either way.
+        let in_place = self.runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
         let on_event = Arc::new(move |event: Event| {
             if let Some(hub) = weak_hub.upgrade() {
-                hub.receive(event);
+                if in_place {
+                    tokio::task::block_in_place(|| hub.dispatch_received(event));
+                } else {
+                    hub.receive(event);
+                }
             }
         });
         let client = {

@@ -81,10 +81,12 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
     };
     // The link to the server: the signed-in one's clients, or the local server's. Hooks'
     // API calls block on it and the hub client runs on it.
+    // One worker: the link's work is a connection or two, and a second worker mostly gets
+    // woken for nothing. Handlers run on it (see `connect_remote`): their stack.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .thread_name("server-link")
-        .thread_stack_size(16 << 20)
+        .thread_stack_size(HANDLER_THREAD_STACK)
         .enable_all()
         .build()
     {
@@ -93,11 +95,7 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
     };
     let mut identity = credentials::current(data_dir);
     let (server, _local_server) = server_for(&runtime, &mut identity, data_dir);
-    let api = server.as_ref().map(|server| server.link.api());
-    let host = Arc::new(Host::load_with_api(&identity, options, api));
-    if let Some(server) = server {
-        host.link(server);
-    }
+    let host = Arc::new(Host::load_linked(&identity, options, server));
     host.start_session();
     host.verify_startup();
     let _endpoint = Endpoint::start(host.clone(), data_dir)

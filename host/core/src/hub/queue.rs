@@ -150,6 +150,11 @@ impl EventHub {
             .draining
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        self.drain_held();
+    }
+
+    /// [`EventHub::drain`], with `queue.draining` held by the caller.
+    pub(super) fn drain_held(&self) {
         while let Some((event, lineage)) = self.pop_queued() {
             let _chain = InLineage::enter(lineage);
             self.dispatch_queued(event);

@@ -141,6 +141,31 @@ impl EventHub {
     /// An event from the server: queued for dispatch here, in the chain it left in when this
     /// hub sent it. Returns false when the queue is full and the event was dropped (logged).
     pub fn receive(&self, event: Event) -> bool {
+        let queued = self.queue_received(event);
+        if queued {
+            self.queue.ready.notify_all();
+        }
+        queued
+    }
+
+    /// As [`EventHub::receive`], but dispatched now, on this thread, when no other thread is
+    /// dispatching queued events (else queued for that one, which keeps the order). Returns
+    /// after the handlers ran: for a caller that may block (the server link's reader, which
+    /// saves a wake-up of the queue's thread and of its own on each event that way).
+    pub fn dispatch_received(&self, event: Event) -> bool {
+        let drainer = match self.queue.draining.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return self.receive(event),
+        };
+        let queued = self.queue_received(event);
+        self.drain_held();
+        drop(drainer);
+        queued
+    }
+
+    /// Queues an event from the server, in its chain, without waking anyone.
+    fn queue_received(&self, event: Event) -> bool {
         let lineage = self
             .uplink
             .returned(&event.id)
@@ -157,8 +182,6 @@ impl EventHub {
             return false;
         }
         events.push_back((event, lineage));
-        drop(events);
-        self.queue.ready.notify_all();
         true
     }
 

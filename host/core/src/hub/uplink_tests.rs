@@ -202,3 +202,26 @@ fn what_went_out_is_remembered_within_a_bound_and_replies_not_at_all() {
     hub.publish_async(reply, None);
     assert_eq!(hub.uplink.remembered(), 4096);
 }
+
+#[test]
+fn an_event_from_the_server_can_be_dispatched_at_once_after_what_waited_before_it() {
+    let hub = hub();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let seen = order.clone();
+    hub.subscribe(
+        "topic=a or topic=b",
+        Arc::new(move |event: &mut Event| {
+            seen.lock().unwrap().push(event.topic.clone());
+            Ok(Value::Null)
+        }),
+        SubscribeOptions::default(),
+    )
+    .unwrap();
+    hub.publish_async(Event::new("a"), None);
+    assert!(hub.dispatch_received(Event::new("b")));
+    assert_eq!(
+        *order.lock().unwrap(),
+        vec!["a", "b"],
+        "dispatched here, in order"
+    );
+}
