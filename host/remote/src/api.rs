@@ -1,10 +1,10 @@
 //! The server's API as hooks call it: blocking, bounded in time, the key kept inside.
 //!
 //! Hooks are synchronous (Rhai has no async, native handlers return a value), so each call
-//! blocks its handler's thread on the link's runtime until the server answers. Handlers run
-//! on the host's own threads, or on a worker of the link's runtime inside `block_in_place`
-//! (the worker's other tasks move to another thread first); a call from a single-threaded
-//! runtime, which has nowhere to move them, is refused instead of stalling it.
+//! runs on the link's runtime while the handler's thread waits for its answer. Handlers run
+//! on the host's own threads or on the thread of the event hub's connection (a runtime of its
+//! own, which waits with them); the link's runtime, where the call runs, is never the one
+//! waiting.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,31 +28,26 @@ impl BlockingApi {
         BlockingApi { runtime, client }
     }
 
-    fn block<T>(
+    /// Runs `call` on the link's runtime and waits for it on this thread, whatever thread
+    /// this is: the host's own, the event hub connection's (another runtime's), or a worker
+    /// of the link's runtime (which first hands its other tasks to another thread).
+    fn block<T: Send + 'static>(
         &self,
-        call: impl Future<Output = Result<T, ClientError>>,
+        call: impl Future<Output = Result<T, ClientError>> + Send + 'static,
     ) -> Result<T, ServerApiError> {
-        let wait = || {
-            self.runtime
-                .block_on(async { tokio::time::timeout(HOOK_CALL_TIMEOUT, call).await })
-        };
+        let (answer, answered) = std::sync::mpsc::sync_channel(1);
+        self.runtime.spawn(async move {
+            let _ = answer.send(tokio::time::timeout(HOOK_CALL_TIMEOUT, call).await);
+        });
+        let wait = || answered.recv();
         let answer = match tokio::runtime::Handle::try_current() {
-            // A handler run by the hub's own threads.
-            Err(_) => wait(),
-            // A handler run by a worker of a runtime of several threads (the server link's
-            // reader dispatching in place): its other tasks move to another thread meanwhile.
             Ok(current) if current.runtime_flavor() == RuntimeFlavor::MultiThread => {
                 tokio::task::block_in_place(wait)
             }
-            Ok(_) => {
-                return Err(ServerApiError(
-                    "the ftrack API cannot be called from a single-threaded async task (call \
-                     it from a handler)"
-                        .into(),
-                ))
-            }
+            _ => wait(),
         };
         answer
+            .map_err(|_| ServerApiError("the host is shutting down".into()))?
             .map_err(|_| {
                 ServerApiError(format!(
                     "the ftrack server at {} did not answer within {} s",
@@ -66,11 +61,13 @@ impl BlockingApi {
 
 impl ServerApi for BlockingApi {
     fn call(&self, operations: Vec<Value>) -> Result<Vec<Value>, ServerApiError> {
-        self.block(self.client.call(operations))
+        let client = self.client.clone();
+        self.block(async move { client.call(operations).await })
     }
 
     fn query(&self, expression: &str) -> Result<Vec<Value>, ServerApiError> {
-        self.block(self.client.query(expression))
+        let (client, expression) = (self.client.clone(), expression.to_string());
+        self.block(async move { client.query(&expression).await })
     }
 
     fn server_url(&self) -> &str {

@@ -13,11 +13,13 @@
 //!   and the host goes on locally; a server that cannot be reached is said once, and the hub
 //!   client reconnects by itself (backoff with jitter) and registers every subscription again.
 //!
-//! Everything runs on a tokio runtime the caller owns and hands in as a handle. On a runtime
-//! of several threads, the server's events are dispatched by the worker that read them, inside
-//! `tokio::task::block_in_place` (the worker's other tasks move to another thread while the
-//! handlers run): handlers may then block, on the API too. On a single-threaded runtime they
-//! go to the hub's queue instead.
+//! Threads: the API calls and the sign-in check run on a tokio runtime the caller owns (of
+//! several threads) and hands in as a handle. The event hub's connection has a thread of its
+//! own (`server-events`, a single-threaded runtime), and the server's events are dispatched on
+//! it, by the code that read them, when no other thread is dispatching the hub's queue: no
+//! thread is woken between reading an event and writing its reply. Handlers may block there
+//! (on the API too, which runs on the other runtime); the connection waits for them, as the
+//! hub's queue would have.
 
 #![deny(missing_docs)]
 
@@ -61,6 +63,7 @@ impl std::fmt::Display for LinkState {
 /// The host's link to one ftrack server, as one user.
 pub struct ServerLink {
     runtime: tokio::runtime::Handle,
+    events: EventsThread,
     client: Arc<Client>,
     key: ApiKey,
     hub: Mutex<Option<Arc<HubClient>>>,
@@ -77,16 +80,28 @@ impl std::fmt::Debug for ServerLink {
 }
 
 impl ServerLink {
-    /// A link to the server at `server_url` as `user`, on `runtime`. Nothing is sent yet.
+    /// A link to the server at `server_url` as `user`, its API calls on `runtime` (which must
+    /// have several threads: a handler waits for its call on one of them). Nothing is sent
+    /// yet.
     pub fn new(
         runtime: tokio::runtime::Handle,
         server_url: &str,
         user: &str,
         key: ApiKey,
     ) -> Result<Arc<ServerLink>, ClientError> {
+        assert_eq!(
+            runtime.runtime_flavor(),
+            tokio::runtime::RuntimeFlavor::MultiThread,
+            "the server link needs a runtime of several threads"
+        );
         let client = Client::with_timeout(server_url, user, key.clone(), HOOK_CALL_TIMEOUT)?;
+        let events = EventsThread::start().map_err(|e| ClientError::Unreachable {
+            url: server_url.to_string(),
+            reason: format!("cannot start the thread of the event hub's connection: {e}"),
+        })?;
         Ok(Arc::new(ServerLink {
             runtime,
+            events,
             client: Arc::new(client),
             key,
             hub: Mutex::new(None),
@@ -117,22 +132,15 @@ impl ServerLink {
     /// Checks the sign-in in the background; a refused one unlinks the hub again.
     pub fn attach(self: &Arc<Self>, hub: &Arc<EventHub>) {
         let weak_hub: Weak<EventHub> = Arc::downgrade(hub);
-        // On a runtime of several threads, an event is dispatched by the worker that read it
-        // (handing its other tasks to another thread while the handlers run, which may block
-        // on the API): no wake-up of the queue's thread, and the reply is written by the same
-        // thread when the handlers return. Events keep their order either way.
-        let in_place = self.runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
+        // Dispatched by the connection's own thread, which then writes the reply (see the
+        // crate doc); queued for the hub's thread while that one is dispatching.
         let on_event = Arc::new(move |event: Event| {
             if let Some(hub) = weak_hub.upgrade() {
-                if in_place {
-                    tokio::task::block_in_place(|| hub.dispatch_received(event));
-                } else {
-                    hub.receive(event);
-                }
+                hub.dispatch_received(event);
             }
         });
         let client = {
-            let _runtime = self.runtime.enter();
+            let _runtime = self.events.handle.enter();
             Arc::new(HubClient::start_as(
                 hub.identity().id.clone(),
                 self.client.server_url(),
@@ -195,6 +203,44 @@ impl ServerLink {
                 .runtime
                 .block_on(async move { client.wait_connected(limit).await }),
             None => false,
+        }
+    }
+}
+
+/// The thread the event hub's connection runs on: a single-threaded runtime, kept running
+/// until the link is dropped.
+struct EventsThread {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl EventsThread {
+    fn start() -> std::io::Result<EventsThread> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("server-events".into())
+            // Handlers run here.
+            .stack_size(connect_core::HANDLER_THREAD_STACK)
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let _ = stopped.await;
+                });
+            })?;
+        Ok(EventsThread {
+            handle,
+            stop: Some(stop),
+        })
+    }
+}
+
+impl Drop for EventsThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
     }
 }
