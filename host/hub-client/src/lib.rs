@@ -397,11 +397,13 @@ impl Connection {
                 command = commands.recv(), if connected => match command {
                     None => return Ok(()),
                     Some(Command::Publish(event, done)) => {
-                        let packet = packet::emit(next_ack, &event);
+                        // Only a publish that waits for it asks for an acknowledgement.
+                        let ack = done.is_some().then_some(next_ack);
+                        let packet = packet::emit(ack, &event);
                         if let Some(done) = done {
                             pending.insert(next_ack, done);
+                            next_ack += 1;
                         }
-                        next_ack += 1;
                         sink.send(Message::Text(packet.into())).await.map_err(|e| e.to_string())?;
                     }
                 },
@@ -436,7 +438,7 @@ impl Connection {
             let mut event =
                 Event::new(topics::META_UNSUBSCRIBE).with_data(json!({"subscriber": {"id": id}}));
             self.own_source(&mut event);
-            packets.push(packet::emit(*next_ack, &event));
+            packets.push(packet::emit(Some(*next_ack), &event));
             *next_ack += 1;
         }
         for (id, metadata, expression) in subscribers {
@@ -449,7 +451,7 @@ impl Connection {
                 let mut event = Event::new(topics::META_UNSUBSCRIBE)
                     .with_data(json!({"subscriber": {"id": id}}));
                 self.own_source(&mut event);
-                packets.push(packet::emit(*next_ack, &event));
+                packets.push(packet::emit(Some(*next_ack), &event));
                 *next_ack += 1;
             }
             packets.push(self.subscribe_packet(*next_ack, &metadata, &expression));
@@ -509,7 +511,7 @@ impl Connection {
         let mut event = Event::new(topics::META_SUBSCRIBE)
             .with_data(json!({"subscriber": metadata, "subscription": expression}));
         self.own_source(&mut event);
-        packet::emit(ack, &event)
+        packet::emit(Some(ack), &event)
     }
 
     /// Hands an event from the server to its reply callback or to `on_event`.

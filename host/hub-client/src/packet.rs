@@ -32,19 +32,11 @@ pub(crate) fn parse(text: &str) -> Packet {
         "0" => Packet::Disconnect,
         "1" => Packet::Connected,
         "2" => Packet::Heartbeat,
-        "5" => {
-            let Ok(mut emitted) = serde_json::from_str::<Value>(data) else {
-                return other();
-            };
-            let event = match emitted.get_mut("args").map(Value::take) {
-                Some(Value::Array(mut args)) if args.len() == 1 => args.remove(0),
-                _ => return other(),
-            };
-            match serde_json::from_value::<Event>(event) {
-                Ok(event) => Packet::Event(Box::new(event)),
-                Err(_) => other(),
-            }
-        }
+        "5" => match serde_json::from_str::<Emitted>(data) {
+            // Read in one pass, straight into the event.
+            Ok(Emitted { mut args }) if args.len() == 1 => Packet::Event(Box::new(args.remove(0))),
+            _ => other(),
+        },
         "6" => {
             let Some((id, args)) = data.split_once('+') else {
                 return other();
@@ -69,8 +61,44 @@ pub(crate) fn parse(text: &str) -> Packet {
     }
 }
 
-/// `5:<n>+::{"name":"ftrack.event","args":[event]}`.
-pub(crate) fn emit(ack: u64, event: &Event) -> String {
-    let emitted = serde_json::json!({"name": "ftrack.event", "args": [event]});
-    format!("5:{ack}+::{emitted}")
+/// An event emitted by the server: `{"name": "ftrack.event", "args": [event]}` (the name is
+/// the only one the server emits; it is not checked).
+#[derive(serde::Deserialize)]
+struct Emitted {
+    args: Vec<Event>,
+}
+
+/// `5:<n>+::{"name":"ftrack.event","args":[event]}`, or without `<n>+` when no
+/// acknowledgement is wanted (`ack` is `None`): the server then sends none back.
+pub(crate) fn emit(ack: Option<u64>, event: &Event) -> String {
+    let event = serde_json::to_string(event).expect("an event is JSON");
+    let ack = ack.map(|n| format!("{n}+")).unwrap_or_default();
+    format!("5:{ack}::{{\"name\":\"ftrack.event\",\"args\":[{event}]}}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_emitted_event_reads_back_and_asks_for_an_ack_only_when_told() {
+        let event = Event::new("demo.ask").with_data(serde_json::json!({"n": [1, "two"]}));
+        let with_ack = emit(Some(7), &event);
+        assert!(with_ack.starts_with("5:7+::{"), "{with_ack}");
+        let without = emit(None, &event);
+        assert!(without.starts_with("5:::{"), "{without}");
+        match parse(&without) {
+            Packet::Event(read) => {
+                assert_eq!(read.topic, "demo.ask");
+                assert_eq!(read.id, event.id);
+                assert_eq!(read.data, event.data);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(r#"5:::{"name":"ftrack.event","args":[]}"#),
+            Packet::Other(_)
+        ));
+        assert!(matches!(parse("5:::not json"), Packet::Other(_)));
+    }
 }
