@@ -349,9 +349,11 @@ impl Connection {
                 .replacen("http://", "ws://", 1)
         );
         // What the server sends is read within bounds, as the server reads its clients.
+        // A small read buffer: it is zeroed on every read, and events are small.
         let limits = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .max_message_size(Some(MAX_MESSAGE_BYTES))
-            .max_frame_size(Some(MAX_MESSAGE_BYTES));
+            .max_frame_size(Some(MAX_MESSAGE_BYTES))
+            .read_buffer_size(8 * 1024);
         let (socket, _) = tokio_tungstenite::connect_async_with_config(&ws_url, Some(limits), true)
             .await
             .map_err(|e| format!("websocket: {e}"))?;
