@@ -412,6 +412,8 @@ def bench(args):
         ("rhai", "(b) ftrack-connect, 1 Rhai hook", host, os.path.join(args.work, "one-rhai")),
         ("native", "(c) ftrack-connect, 1 native hook", host,
          os.path.join(args.work, "one-native")),
+        ("example", "(d) ftrack-connect, selection-actions (native, reads the selection)", host,
+         os.path.join(args.work, "example-native")),
     ]
     # Rounds: every responder once per round, so that the machine's drift touches them all.
     rounds = []
@@ -463,7 +465,7 @@ def report(labels, rounds, startup, args):
     print()
     for f, floor in ((0, "Python floor"), (1, "Rust floor")):
         python = above[(2, f)]
-        for i in (3, 4):
+        for i in range(3, len(labels)):
             ours = above[(i, f)]
             if ours <= 0:
                 print("%s: %d us, below the %s: no ratio (that floor is not one for it)" % (
