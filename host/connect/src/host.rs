@@ -104,6 +104,14 @@ impl Host {
         }
     }
 
+    /// Closes the link to the server, if there is one (see [`ServerLink::close`]): the first
+    /// step of stopping.
+    pub fn disconnect(&self) {
+        if let Some(server) = &self.server {
+            server.link.close(self.hub());
+        }
+    }
+
     /// What `ftrack-connect status` shows: who is signed in where, the event hub's state,
     /// and how many plugins loaded.
     pub fn status(&self) -> Value {

@@ -184,6 +184,15 @@ impl ServerLink {
         }
     }
 
+    /// Unlinks `hub` and closes the connection to the server's event hub for good: what the
+    /// host does when it stops, before its local server does (so that no one sees the
+    /// connection break). Waits for a handler the connection's thread may be running.
+    pub fn close(&self, hub: &EventHub) {
+        hub.clear_uplink();
+        lock(&self.hub).take();
+        self.events.stop(true);
+    }
+
     /// Where the link stands.
     pub fn state(&self) -> LinkState {
         if let Some(why) = lock(&self.refused).clone() {
@@ -211,7 +220,8 @@ impl ServerLink {
 /// until the link is dropped.
 struct EventsThread {
     handle: tokio::runtime::Handle,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl EventsThread {
@@ -221,7 +231,7 @@ impl EventsThread {
             .build()?;
         let handle = runtime.handle().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("server-events".into())
             // Handlers run here.
             .stack_size(connect_core::HANDLER_THREAD_STACK)
@@ -229,19 +239,30 @@ impl EventsThread {
                 runtime.block_on(async move {
                     let _ = stopped.await;
                 });
+                // Dropping the runtime here ends the connection's task where it stands.
             })?;
         Ok(EventsThread {
             handle,
-            stop: Some(stop),
+            stop: Mutex::new(Some(stop)),
+            thread: Mutex::new(Some(thread)),
         })
+    }
+
+    /// Stops the thread; with `wait`, returns once it has ended (after the handler it may be
+    /// running).
+    fn stop(&self, wait: bool) {
+        if let Some(stop) = lock(&self.stop).take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = wait.then(|| lock(&self.thread).take()).flatten() {
+            let _ = thread.join();
+        }
     }
 }
 
 impl Drop for EventsThread {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.stop(false);
     }
 }
 

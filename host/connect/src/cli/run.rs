@@ -133,6 +133,7 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
     );
     let signal = signals.wait();
     tracing::info!("{signal}: shutting down");
+    host.disconnect();
     stopping.store(true, Ordering::SeqCst);
     hub.wake();
     let _ = queue.join();
