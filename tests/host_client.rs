@@ -15,6 +15,9 @@ use crate::server_api::{passed, RunningServer};
 const STUDIO_HOOK: &str = r#"
 fn register(session) {
     let hub = session.event_hub;
+    hub.subscribe("topic=ftrack.api.session.ready", |event| {
+        print(`session ready: ${event.data.session.api_user} at ${event.data.session.server_url}`);
+    });
     hub.subscribe("topic=ftrack.action.discover", |event| {
         let task = event.data.selection[0].entityId;
         #{ items: [#{ label: `Hello ${task}`, actionIdentifier: "studio-hello" }] }
@@ -77,6 +80,8 @@ fn python_asks_the_hosts_hooks_through_the_server_and_they_use_its_api() {
     let key = server.key.clone();
     let mut host = host_signed_in(&s, &server, &key);
     ready(&mut host);
+    // The start-up topics carry the real sign-in.
+    host.wait_for_any_order(&format!("session ready: alice at {}", server.url));
 
     let ids: Value = serde_json::from_str(step(&s, &server, &["setup"]).trim()).unwrap();
     let (task, project) = (
@@ -154,6 +159,7 @@ fn nobody_signed_in_serves_the_local_server_and_scripts_reach_the_hooks_through_
         .unwrap()
         .to_string();
     ready(&mut host);
+    host.wait_for_any_order(&format!("session ready: alice at {url}"));
     let status = s.capture(&["status"]).success().stdout;
     assert!(
         status.contains("the local server this host serves"),
