@@ -79,14 +79,14 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
             ))
         }
     };
-    // The link to the server: the signed-in one's clients, or the local server's. Hooks'
-    // API calls block on it and the hub client runs on it.
-    // One worker: the link's work is a connection or two, and a second worker mostly gets
-    // woken for nothing. Handlers run on it (see `connect_remote`): their stack.
+    // The runtime of the server link's API calls and sign-in check, and of the local server
+    // when this host serves it (the event hub's connection has a thread of its own, see
+    // `connect_remote`). One worker: a second one mostly gets woken for nothing. The stack
+    // the local server's requests need (its queries recurse with their nesting).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("server-link")
-        .thread_stack_size(HANDLER_THREAD_STACK)
+        .thread_stack_size(16 << 20)
         .enable_all()
         .build()
     {
@@ -195,7 +195,8 @@ fn server_for(
     }
     let Some(key) = identity.api_key.clone() else {
         tracing::warn!(
-            "{} is named but no API key is given (FTRACK_API_KEY, or `ftrack-connect login`):              running without a server",
+            "{} is named but no API key is given (FTRACK_API_KEY, or `ftrack-connect login`): \
+             running without a server",
             identity.server_url
         );
         return (None, None);

@@ -74,26 +74,28 @@ impl EventHub {
             return false;
         }
         if let Some(uplink) = self.uplink.current() {
+            // The callback waits before the event leaves: a reply may come back at once.
+            if let Some(callback) = &on_reply {
+                let now = Instant::now();
+                let mut replies = self.lock_replies();
+                if replies.len() >= SWEEP_REPLIES_ABOVE {
+                    replies.retain(|_, p| p.until.is_none_or(|until| until > now));
+                }
+                replies.insert(
+                    event.id.clone(),
+                    PendingReplies {
+                        callback: callback.clone(),
+                        outstanding: None,
+                        until: Some(now + REMOTE_REPLY_WINDOW),
+                    },
+                );
+            }
             if uplink.forward(&event) {
                 drop(events);
                 self.uplink.sent(&event, origin.lineage);
-                if let Some(callback) = on_reply {
-                    let now = Instant::now();
-                    let mut replies = self.lock_replies();
-                    if replies.len() >= SWEEP_REPLIES_ABOVE {
-                        replies.retain(|_, p| p.until.is_none_or(|until| until > now));
-                    }
-                    replies.insert(
-                        event.id.clone(),
-                        PendingReplies {
-                            callback,
-                            outstanding: None,
-                            until: Some(now + REMOTE_REPLY_WINDOW),
-                        },
-                    );
-                }
                 return true;
             }
+            // Not sent: dispatched here, with its callback waiting as for any local event.
         }
         if let Some(callback) = on_reply {
             self.lock_replies().insert(
