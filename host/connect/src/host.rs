@@ -162,7 +162,8 @@ impl Host {
 
     /// The session start-up ftrack's API runs after discovery:
     /// `ftrack.api.session.configure-location`, then `ftrack.api.session.ready`, and the
-    /// asynchronous events they caused.
+    /// asynchronous events they caused (those sent to the server, when the host is linked and
+    /// already connected, are dispatched as the server sends them back).
     pub fn start_session(&self) {
         let session = json!({
             "api_user": self.identity.api_user,

@@ -29,6 +29,21 @@ pub struct LocalServer {
     /// Its data folder.
     pub data: PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    serving: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl LocalServer {
+    /// Stops serving on `runtime`: no new request, and those in flight (a hook's commit)
+    /// finish, for at most 5 s.
+    pub fn stop(mut self, runtime: &tokio::runtime::Handle) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(serving) = self.serving.take() {
+            let limit = std::time::Duration::from_secs(5);
+            let _ = runtime.block_on(async { tokio::time::timeout(limit, serving).await });
+        }
+    }
 }
 
 impl Drop for LocalServer {
@@ -64,7 +79,7 @@ pub fn start(
     };
     let url = server.url();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    runtime.spawn(async move {
+    let serving = runtime.spawn(async move {
         let shutdown = async move {
             let _ = stopped.await;
         };
@@ -78,6 +93,7 @@ pub fn start(
         api_key,
         data,
         stop: Some(stop),
+        serving: Some(serving),
     })
 }
 

@@ -326,10 +326,18 @@ impl Connection {
                     _ = &mut sleep => break,
                     command = commands.recv() => match command {
                         None => return,
-                        Some(Command::Publish(_, done)) => {
+                        Some(Command::Publish(event, done)) => {
                             let state = self.state.borrow().to_string();
-                            if let Some(done) = done {
-                                let _ = done.send(Err(HubError::NotConnected(state)));
+                            match done {
+                                Some(done) => {
+                                    let _ = done.send(Err(HubError::NotConnected(state)));
+                                }
+                                // Taken to send while connected; the connection went first.
+                                None => tracing::warn!(
+                                    "event hub at {}: event on {:?} not sent: {state}",
+                                    self.server_url,
+                                    event.topic
+                                ),
                             }
                         }
                     },
@@ -361,10 +369,21 @@ impl Connection {
         let mut next_ack = 1u64;
         let mut pending: HashMap<u64, oneshot::Sender<Result<(), HubError>>> = HashMap::new();
         let mut connected = false;
-        // What the server was told of the subscribers on this connection.
+        // What the server was told of the subscribers on this connection, and the
+        // acknowledgements still awaited for it (by packet number: the subscriber's id).
         let mut told = HashMap::new();
+        let mut awaited = HashMap::new();
         loop {
             tokio::select! {
+                // Subscriptions first: a publish made after a subscribe must not reach the
+                // server before it (the answer to it would find no subscriber).
+                biased;
+                _ = self.shared.changed.notified(), if connected => {
+                    for packet in self.subscription_changes(&mut told, &mut awaited, &mut next_ack) {
+                        sink.feed(Message::Text(packet.into())).await.map_err(|e| e.to_string())?;
+                    }
+                    sink.flush().await.map_err(|e| e.to_string())?;
+                }
                 frame = tokio::time::timeout(SILENCE_LIMIT, stream.next()) => {
                     let text = match frame {
                         Err(_) => return Err(format!("no word from the server for {} s", SILENCE_LIMIT.as_secs())),
@@ -380,7 +399,7 @@ impl Connection {
                             let _ = self.state.send(HubState::Connected);
                             tracing::info!("event hub at {}: connected", self.server_url);
                             // All in one write: 200 subscriptions are one system call, not 200.
-                            for packet in self.subscription_changes(&mut told, &mut next_ack) {
+                            for packet in self.subscription_changes(&mut told, &mut awaited, &mut next_ack) {
                                 sink.feed(Message::Text(packet.into())).await.map_err(|e| e.to_string())?;
                             }
                             sink.flush().await.map_err(|e| e.to_string())?;
@@ -390,6 +409,12 @@ impl Connection {
                         Packet::Ack(id, outcome) => {
                             if let Some(done) = pending.remove(&id) {
                                 let _ = done.send(outcome.map_err(HubError::Refused));
+                            } else if let (Some(subscriber), Err(why)) = (awaited.remove(&id), outcome) {
+                                // The server will not route this subscriber's events here.
+                                tracing::warn!(
+                                    "event hub at {}: subscriber {subscriber} refused: {why}",
+                                    self.server_url
+                                );
                             }
                         }
                         Packet::Disconnect => return Err("the server disconnected".into()),
@@ -409,12 +434,6 @@ impl Connection {
                         sink.send(Message::Text(packet.into())).await.map_err(|e| e.to_string())?;
                     }
                 },
-                _ = self.shared.changed.notified(), if connected => {
-                    for packet in self.subscription_changes(&mut told, &mut next_ack) {
-                        sink.feed(Message::Text(packet.into())).await.map_err(|e| e.to_string())?;
-                    }
-                    sink.flush().await.map_err(|e| e.to_string())?;
-                }
             }
         }
     }
@@ -424,6 +443,7 @@ impl Connection {
     fn subscription_changes(
         &self,
         told: &mut HashMap<String, (Map<String, Value>, String)>,
+        awaited: &mut HashMap<u64, String>,
         next_ack: &mut u64,
     ) -> Vec<String> {
         let subscribers = lock(&self.shared.subscribers).clone();
@@ -457,6 +477,7 @@ impl Connection {
                 *next_ack += 1;
             }
             packets.push(self.subscribe_packet(*next_ack, &metadata, &expression));
+            awaited.insert(*next_ack, id.clone());
             *next_ack += 1;
             told.insert(id, (metadata, expression));
         }

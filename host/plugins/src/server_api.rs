@@ -8,10 +8,10 @@
 //! and `commit` sends them to the server as one batch, applied all or nothing.
 //!
 //! Every call blocks the calling thread until the server answered or the call timed out.
-//! Handlers run on the host's own threads (the event queue, the endpoint's, the loading
-//! thread), where blocking is allowed; a call made from an async runtime's worker thread is
-//! refused by the implementation instead of stalling the runtime. The API key stays inside
-//! the [`ServerApi`]: nothing here sees it.
+//! Handlers run on threads where blocking is allowed (the event queue, the endpoint's, the
+//! loading thread, the server connection's own thread); the implementation runs the call
+//! elsewhere and waits for it. The API key stays inside the [`ServerApi`]: nothing here sees
+//! it.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};

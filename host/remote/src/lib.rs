@@ -2,8 +2,9 @@
 //!
 //! A [`ServerLink`] is what the resident host holds while it is signed in to a server:
 //!
-//! - the server's API for hooks ([`ServerLink::api`], a [`connect_plugins::ServerApi`] that
-//!   blocks the calling handler thread, never an async worker), with the API key kept inside;
+//! - the server's API for hooks ([`ServerLink::api`], a [`connect_plugins::ServerApi`]: the
+//!   call runs on the link's runtime while the handler's thread waits), with the API key kept
+//!   inside;
 //! - the server's event hub, linked to the host's own hub ([`ServerLink::attach`]): every
 //!   subscription a hook makes is registered with the server, asynchronous events go through
 //!   the server as `ftrack_api` sends them, and what the server sends (an
@@ -165,7 +166,9 @@ impl ServerLink {
                 self.client.server_url(),
                 self.client.api_user()
             ),
-            Err(ClientError::Server { exception, content }) => {
+            Err(ClientError::Server { exception, content })
+                if refuses_key(&exception, &content) =>
+            {
                 let why = format!("{exception}: {content}");
                 tracing::error!(
                     "the ftrack server at {} refused the sign-in of {} ({why}); running \
@@ -179,6 +182,11 @@ impl ServerLink {
                 }
                 lock(&self.hub).take();
             }
+            // Another failure of the server's (a database hiccup): not the key's fault.
+            Err(err @ ClientError::Server { .. }) => tracing::warn!(
+                "the ftrack server at {} could not confirm the sign-in ({err}); going on",
+                self.client.server_url()
+            ),
             // Unreachable or not answering as ftrack: the hub client says so and retries.
             Err(err) => tracing::debug!("sign-in not checked: {err}"),
         }
@@ -214,6 +222,15 @@ impl ServerLink {
             None => false,
         }
     }
+}
+
+/// Whether the server's error says the user or key is not accepted (ftrack's
+/// `InvalidCredentialsError`, or a message about the key), as opposed to any other failure.
+fn refuses_key(exception: &str, content: &str) -> bool {
+    let content = content.to_lowercase();
+    exception.contains("Credentials")
+        || content.contains("api key")
+        || content.contains("credentials")
 }
 
 /// The thread the event hub's connection runs on: a single-threaded runtime, kept running

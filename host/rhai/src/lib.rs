@@ -61,9 +61,10 @@
 //! }
 //! ```
 //!
-//! Threading: calls block the handler until the server answers or the call times out;
-//! handlers run on the host's own threads (event queue, endpoint, loading), never on an async
-//! runtime; a slow server delays other events on the same queue.
+//! Threading: calls block the handler until the server answers or the call times out (the
+//! call runs elsewhere); handlers run on threads where blocking is allowed (event queue,
+//! endpoint, loading, the server connection's own thread for the server's events); a slow
+//! server delays the events behind the handler.
 //!
 //! The crate is in parts: `engine` (each plugin's engine and its limits), `hook` (a compiled
 //! file and its handlers, run as top-level code), `error` (script errors with file, line and

@@ -159,7 +159,7 @@ fn server_sign_in(data_dir: &Path) -> Result<(String, String, ApiKey), String> {
     if let (false, Some(key)) = (identity.server_url.is_empty(), identity.api_key) {
         return Ok((identity.server_url, identity.api_user, key));
     }
-    let not_served = "nobody is signed in and no running host serves the local server \
+    let not_served = "no sign-in with a key, and no running host serves the local server \
                       (start one with `ftrack-connect run`, or sign in)";
     let status = Client::find(data_dir)
         .ok_or(not_served)?

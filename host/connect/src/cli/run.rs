@@ -94,7 +94,7 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
         Err(err) => return fail(&format!("cannot start the server link's runtime: {err}")),
     };
     let mut identity = credentials::current(data_dir);
-    let (server, _local_server) = server_for(&runtime, &mut identity, data_dir);
+    let (server, local_server) = server_for(&runtime, &mut identity, data_dir);
     let host = Arc::new(Host::load_linked(&identity, options, server));
     host.start_session();
     host.verify_startup();
@@ -138,6 +138,9 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
     hub.wake();
     let _ = queue.join();
     drop(host);
+    if let Some(local_server) = local_server {
+        local_server.stop(runtime.handle());
+    }
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     tracing::info!("ftrack-connect stopped");
     ExitCode::SUCCESS

@@ -32,6 +32,11 @@ pub fn run(args: &StatusArgs, data_dir: &Path) -> ExitCode {
                 "nobody signed in: `run` would serve the local ftrack server as {}",
                 identity.api_user
             )
+        } else if identity.api_key.is_none() {
+            format!(
+                "{} is named but no API key is given: `run` would run without a server",
+                identity.server_url
+            )
         } else {
             format!(
                 "`run` would connect to {} as {}",

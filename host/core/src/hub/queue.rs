@@ -27,6 +27,13 @@ pub(super) struct PendingReplies {
     until: Option<Instant>,
 }
 
+impl PendingReplies {
+    /// Whether these replies are expected from the server's other clients.
+    pub(super) fn waits_on_server(&self) -> bool {
+        self.until.is_some()
+    }
+}
+
 #[derive(Default)]
 pub(super) struct AsyncQueue {
     pub(super) events: Mutex<VecDeque<(Event, Lineage)>>,
@@ -39,8 +46,9 @@ pub(super) struct AsyncQueue {
     pub(super) reported: Mutex<HashSet<u64>>,
 }
 
-/// Callbacks of events sent to the server are swept for expired ones when this many wait (a
-/// sweep a thousand events at the most, so its cost per event stays small).
+/// Callbacks of events sent to the server are swept for expired ones when this many wait:
+/// below it nothing is scanned (hooks that publish with a reply callback do so a few times a
+/// minute, not hundreds of times).
 const SWEEP_REPLIES_ABOVE: usize = 1024;
 
 impl EventHub {
@@ -90,12 +98,14 @@ impl EventHub {
                     },
                 );
             }
+            self.uplink
+                .sending(&event, origin.lineage, &self.identity.id);
             if uplink.forward(&event) {
                 drop(events);
-                self.uplink.sent(&event, origin.lineage);
                 return true;
             }
             // Not sent: dispatched here, with its callback waiting as for any local event.
+            self.uplink.not_sent(&event.id);
         }
         if let Some(callback) = on_reply {
             self.lock_replies().insert(

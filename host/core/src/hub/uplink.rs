@@ -74,10 +74,11 @@ impl UplinkSlot {
             .clone()
     }
 
-    /// Remembers that `event` went out in `lineage`. Replies are not remembered: they go to
-    /// their publisher, never back here.
-    pub(super) fn sent(&self, event: &Event, lineage: Lineage) {
-        if event.topic == topics::META_REPLY {
+    /// Remembers that `event` goes out in `lineage` (before it leaves: the server may send it
+    /// back at once). A reply comes back only when it answers this hub (`own_id`): other
+    /// replies are not remembered.
+    pub(super) fn sending(&self, event: &Event, lineage: Lineage, own_id: &str) {
+        if event.topic == topics::META_REPLY && event.target.strip_prefix("id=") != Some(own_id) {
             return;
         }
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
@@ -98,6 +99,11 @@ impl UplinkSlot {
         }
         sent.by_id.insert(event.id.clone(), (lineage, now));
         sent.order.push_back((event.id.clone(), now));
+    }
+
+    /// Forgets `event_id`: it did not go out after all.
+    pub(super) fn not_sent(&self, event_id: &str) {
+        self.returned(event_id);
     }
 
     /// How many sent events are remembered.
@@ -136,6 +142,9 @@ impl EventHub {
             .uplink
             .write()
             .unwrap_or_else(|e| e.into_inner()) = None;
+        // No reply will come for what went out: its callbacks go.
+        self.lock_replies()
+            .retain(|_, pending| !pending.waits_on_server());
     }
 
     /// An event from the server: queued for dispatch here, in the chain it left in when this

@@ -225,3 +225,46 @@ fn an_event_from_the_server_can_be_dispatched_at_once_after_what_waited_before_i
         "dispatched here, in order"
     );
 }
+
+#[test]
+fn a_reply_callback_that_publishes_again_is_bounded_across_the_server_too() {
+    let hub = Arc::new(hub());
+    let wire = Arc::new(Wire::default());
+    wire.connected.store(true, Ordering::SeqCst);
+    hub.set_uplink(wire.clone());
+    hub.subscribe(
+        "topic=ask",
+        counting(Arc::default(), json!("answer")),
+        SubscribeOptions::default(),
+    )
+    .unwrap();
+    // The callback asks again on every reply: a loop through the server.
+    fn ask(hub: &Arc<EventHub>, count: Arc<AtomicU64>) {
+        let again = Arc::downgrade(hub);
+        hub.publish_async(
+            Event::new("ask"),
+            Some(Arc::new(move |_: &Event| {
+                count.fetch_add(1, Ordering::SeqCst);
+                if let Some(hub) = again.upgrade() {
+                    ask(&hub, count.clone());
+                }
+            })),
+        );
+    }
+    let replies = Arc::new(AtomicU64::new(0));
+    ask(&hub, replies.clone());
+    let mut rounds = 0;
+    loop {
+        let sent = wire.take();
+        if sent.is_empty() {
+            break;
+        }
+        for event in sent {
+            hub.receive(event);
+        }
+        hub.drain();
+        rounds += 1;
+        assert!(rounds < 100, "the loop through the server did not end");
+    }
+    assert!(replies.load(Ordering::SeqCst) <= u64::from(MAX_ASYNC_GENERATIONS));
+}

@@ -232,16 +232,41 @@ impl Hub {
             ..Default::default()
         };
         let handler = Arc::new(move |_: &mut Event| Ok(Value::from(id)));
-        match self.router.subscribe(subscription, handler, options) {
-            Ok(_) => {
-                connection.subscribers.insert(subscriber);
-                Ok(())
+        let user = connection.user.clone();
+        match self
+            .router
+            .subscribe(subscription, handler.clone(), options.clone())
+        {
+            Ok(_) => {}
+            Err(SubscribeError::DuplicateSubscriber(_)) => {
+                // Another connection holds the id. The same user's: that client coming back
+                // on a new connection while the server still keeps its old, half-open one
+                // (a laptop that slept): the new connection takes the subscriber over.
+                // Another user's: refused.
+                let holder = connections
+                    .iter_mut()
+                    .find(|(other, c)| **other != id && c.subscribers.contains(&subscriber));
+                match holder {
+                    Some((_, old)) if old.user == user => {
+                        old.subscribers.remove(&subscriber);
+                        let _ = self.router.unsubscribe(&subscriber);
+                    }
+                    _ => {
+                        return Err(format!(
+                            "subscriber id {subscriber} is used by another connection"
+                        ))
+                    }
+                }
+                self.router
+                    .subscribe(subscription, handler, options)
+                    .map_err(|err| err.to_string())?;
             }
-            Err(SubscribeError::DuplicateSubscriber(_)) => Err(format!(
-                "subscriber id {subscriber} is used by another connection"
-            )),
-            Err(err) => Err(err.to_string()),
+            Err(err) => return Err(err.to_string()),
         }
+        if let Some(connection) = connections.get_mut(&id) {
+            connection.subscribers.insert(subscriber);
+        }
+        Ok(())
     }
 
     /// Removes a subscriber of connection `id`.

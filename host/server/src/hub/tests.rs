@@ -184,3 +184,63 @@ async fn status_shows_each_connections_time_to_its_last_reply() {
     assert_eq!(publisher_figures["count"], 0, "{publisher_figures}");
     assert!(publisher_figures["p50"].is_null());
 }
+
+/// Subscribes `id` on `client` with an ack; the ack's text.
+async fn subscribe_acked(client: &mut Client, id: &str, ack: u64) -> String {
+    let event = json!({
+        "topic": "ftrack.meta.subscribe",
+        "data": {"subscriber": {"id": id}, "subscription": "topic=demo.ping"},
+    });
+    let packet = json!({"name": "ftrack.event", "args": [event]});
+    client.send(&format!("5:{ack}+::{packet}")).await;
+    loop {
+        let frame = client.recv().await;
+        if frame.starts_with(&format!("6:::{ack}+")) {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_back_on_a_new_connection_takes_its_subscribers_over_another_user_cannot() {
+    let data = tempfile::tempdir().unwrap();
+    let (alice_key, bob_key) = {
+        let db = Database::open(data.path()).unwrap();
+        (
+            users::add(&db, "alice").unwrap(),
+            users::add(&db, "bob").unwrap(),
+        )
+    };
+    let server = Server::bind(&ServerOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data: data.path().to_path_buf(),
+        allow_remote: false,
+    })
+    .await
+    .unwrap();
+    let address = server.address();
+    tokio::spawn(server.run(std::future::pending()));
+
+    // Alice's first connection stays open (half-open, as after a laptop slept).
+    let mut first = Client::connect(address, "alice", &alice_key).await;
+    assert!(subscribe_acked(&mut first, "alice-hub", 1)
+        .await
+        .contains("true"));
+    let mut second = Client::connect(address, "alice", &alice_key).await;
+    let taken = subscribe_acked(&mut second, "alice-hub", 1).await;
+    assert!(taken.contains("true"), "{taken}");
+    let mut bob = Client::connect(address, "bob", &bob_key).await;
+    let refused = subscribe_acked(&mut bob, "alice-hub", 1).await;
+    assert!(refused.contains("another connection"), "{refused}");
+
+    // Events for the subscriber now reach the new connection.
+    bob.emit(json!({"topic": "demo.ping", "id": "ping-1", "data": {}}))
+        .await;
+    let delivered = loop {
+        let frame = second.recv().await;
+        if frame.starts_with("5:::") {
+            break frame;
+        }
+    };
+    assert!(delivered.contains("ping-1"), "{delivered}");
+}
