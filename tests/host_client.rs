@@ -93,6 +93,7 @@ fn python_asks_the_hosts_hooks_through_the_server_and_they_use_its_api() {
     step(&s, &server, &["api", &task, &project]);
 
     let status = s.capture(&["status", "--json"]).success().stdout;
+    assert!(!status.contains(&key), "the API key is in the status");
     let status: Value = serde_json::from_str(&status).unwrap();
     assert_eq!(status["server"]["url"], server.url.as_str());
     assert_eq!(status["server"]["sign_in"], "environment");

@@ -145,9 +145,11 @@ impl ApiSession {
     }
 
     /// Sends every queued write as one batch; the server's results, in order. Nothing is
-    /// pending afterwards, whether the batch was applied or refused (as `ftrack_api` drops
-    /// a failed commit's operations only on `session.rollback()`, a hook would otherwise
-    /// resend a refused batch forever; here the error says what was dropped).
+    /// pending afterwards, whether the batch was applied or not (as `ftrack_api` drops a
+    /// failed commit's operations only on `session.rollback()`, a hook would otherwise resend
+    /// a refused batch forever; here the error says what was dropped). A refused batch wrote
+    /// nothing (the server applies all or nothing); after a timeout or a broken connection
+    /// the server may have applied it: the error says which happened.
     pub fn commit(&self) -> Result<Vec<Value>, ServerApiError> {
         let operations = std::mem::take(&mut *self.lock());
         if operations.is_empty() {
@@ -156,7 +158,7 @@ impl ApiSession {
         let count = operations.len();
         self.api.call(operations).map_err(|err| {
             ServerApiError(format!(
-                "commit of {count} change(s) refused, nothing was written: {err}"
+                "commit of {count} change(s) failed, and the changes are no longer queued: {err}"
             ))
         })
     }
