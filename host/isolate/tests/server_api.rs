@@ -152,7 +152,7 @@ fn server_errors_reach_the_isolated_handler_with_the_servers_message() {
     );
     let error = refused[0]["error"].as_str().unwrap();
     assert!(
-        error.starts_with("plugin 'probe': commit of 1 change(s) refused"),
+        error.starts_with("plugin 'probe': commit of 1 change(s) failed"),
         "{error}"
     );
     assert!(error.ends_with(REFUSED), "{error}");

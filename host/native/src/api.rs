@@ -186,7 +186,7 @@ mod tests {
         .unwrap();
         let err = call(&api, json!({"call": "commit"})).unwrap_err();
         assert!(
-            err.starts_with("plugin 'probe': commit of 1 change(s) refused"),
+            err.starts_with("plugin 'probe': commit of 1 change(s) failed"),
             "{err}"
         );
         assert!(err.ends_with("ServerError: broken data"), "{err}");

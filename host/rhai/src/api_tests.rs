@@ -263,8 +263,8 @@ fn server_errors_are_script_errors_where_the_script_called() {
     assert_eq!(
         error,
         format!(
-            "hook.rhai:4:13: session.commit: commit of 1 change(s) refused, nothing was \
-             written: {REFUSED} (in function 'on_event')"
+            "hook.rhai:4:13: session.commit: commit of 1 change(s) failed, and the changes \
+             are no longer queued: {REFUSED} (in function 'on_event')"
         )
     );
     // A script may catch the error: it is the message.
