@@ -145,3 +145,51 @@ fn it_reconnects_by_itself_and_subscribes_again() {
     });
     next(&events, "demo.after");
 }
+
+#[test]
+fn removed_and_changed_subscriptions_reach_the_server() {
+    let data = tempfile::tempdir().unwrap();
+    let (alice, bob) = (key(data.path(), "alice"), key(data.path(), "bob"));
+    let (_server, address) = server(data.path(), "127.0.0.1:0".parse().unwrap());
+    let url = format!("http://{address}");
+    let clients = tokio::runtime::Runtime::new().unwrap();
+    let _guard = clients.enter();
+    let (listener, events) = client(&url, "alice", alice);
+    let (publisher, _) = client(&url, "bob", bob);
+    let publish = |topic: &str| {
+        clients.block_on(async {
+            // Acknowledged by the server once routed: what reached the listener is queued.
+            publisher.publish(Event::new(topic), None).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        })
+    };
+    let heard = || {
+        let mut topics = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            topics.push(event.topic);
+        }
+        topics
+    };
+    clients.block_on(async {
+        assert!(listener.wait_connected(Duration::from_secs(10)).await);
+        assert!(publisher.wait_connected(Duration::from_secs(10)).await);
+    });
+    let mut metadata = Map::new();
+    metadata.insert("id".into(), json!("s1"));
+    listener.subscribe("topic=demo.x", metadata.clone());
+    std::thread::sleep(Duration::from_millis(300));
+    publish("demo.x");
+    assert_eq!(heard(), vec!["demo.x"]);
+
+    // The same subscriber id, another expression: the old one goes.
+    listener.subscribe("topic=demo.y", metadata);
+    std::thread::sleep(Duration::from_millis(300));
+    publish("demo.x");
+    publish("demo.y");
+    assert_eq!(heard(), vec!["demo.y"]);
+
+    listener.unsubscribe("s1");
+    std::thread::sleep(Duration::from_millis(300));
+    publish("demo.y");
+    assert_eq!(heard(), Vec::<String>::new());
+}
