@@ -44,12 +44,10 @@ pub(super) struct AsyncQueue {
     /// The chains a dropped event was reported for (each is reported once); forgotten when
     /// the queue runs empty.
     pub(super) reported: Mutex<HashSet<u64>>,
+    /// The callbacks waiting on the server, in the order they expire (with `replies` locked):
+    /// each is forgotten once, oldest first, when its window has passed.
+    pub(super) expiring: Mutex<VecDeque<(String, Instant)>>,
 }
-
-/// Callbacks of events sent to the server are swept for expired ones when this many wait:
-/// below it nothing is scanned (hooks that publish with a reply callback do so a few times a
-/// minute, not hundreds of times).
-const SWEEP_REPLIES_ABOVE: usize = 1024;
 
 impl EventHub {
     /// Publishes asynchronously: queues the event for [`EventHub::drain`] or
@@ -85,16 +83,30 @@ impl EventHub {
             // The callback waits before the event leaves: a reply may come back at once.
             if let Some(callback) = &on_reply {
                 let now = Instant::now();
+                let until = now + REMOTE_REPLY_WINDOW;
                 let mut replies = self.lock_replies();
-                if replies.len() >= SWEEP_REPLIES_ABOVE {
-                    replies.retain(|_, p| p.until.is_none_or(|until| until > now));
+                let mut expiring = self
+                    .queue
+                    .expiring
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                while let Some((id, at)) = expiring.front() {
+                    if *at > now {
+                        break;
+                    }
+                    // Unless it was replaced since (an event published again, or sent here).
+                    if replies.get(id).is_some_and(|p| p.until == Some(*at)) {
+                        replies.remove(id);
+                    }
+                    expiring.pop_front();
                 }
+                expiring.push_back((event.id.clone(), until));
                 replies.insert(
                     event.id.clone(),
                     PendingReplies {
                         callback: callback.clone(),
                         outstanding: None,
-                        until: Some(now + REMOTE_REPLY_WINDOW),
+                        until: Some(until),
                     },
                 );
             }

@@ -143,8 +143,13 @@ impl EventHub {
             .write()
             .unwrap_or_else(|e| e.into_inner()) = None;
         // No reply will come for what went out: its callbacks go.
-        self.lock_replies()
-            .retain(|_, pending| !pending.waits_on_server());
+        let mut replies = self.lock_replies();
+        replies.retain(|_, pending| !pending.waits_on_server());
+        self.queue
+            .expiring
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// An event from the server: queued for dispatch here, in the chain it left in when this

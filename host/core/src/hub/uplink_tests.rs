@@ -268,3 +268,20 @@ fn a_reply_callback_that_publishes_again_is_bounded_across_the_server_too() {
     }
     assert!(replies.load(Ordering::SeqCst) <= u64::from(MAX_ASYNC_GENERATIONS));
 }
+
+#[test]
+fn callbacks_waiting_on_the_server_are_kept_in_their_window_and_dropped_with_the_uplink() {
+    let hub = hub();
+    let wire = Arc::new(Wire::default());
+    wire.connected.store(true, Ordering::SeqCst);
+    hub.set_uplink(wire.clone());
+    for _ in 0..3000 {
+        hub.publish_async(Event::new("out"), Some(Arc::new(|_: &Event| {})));
+    }
+    // All within their window: all kept (the old sweep scanned them all on every publish).
+    assert_eq!(hub.lock_replies().len(), 3000);
+    assert_eq!(hub.queue.expiring.lock().unwrap().len(), 3000);
+    hub.clear_uplink();
+    assert_eq!(hub.lock_replies().len(), 0);
+    assert_eq!(hub.queue.expiring.lock().unwrap().len(), 0);
+}
