@@ -166,6 +166,11 @@ fn nobody_signed_in_serves_the_local_server_and_scripts_reach_the_hooks_through_
         "{status}"
     );
     assert!(status.contains("event hub: connected"), "{status}");
+    let plugins = s.capture(&["plugins"]).success().stdout;
+    assert!(
+        plugins.contains(&format!("server {url}: event hub connected")),
+        "{plugins}"
+    );
     let server_data = s.user_data_dir().join("server");
     let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&server_data.join("host-key")), 0o600);

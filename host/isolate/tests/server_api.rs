@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 #[path = "../../native/tests/shared/mod.rs"]
 mod shared;
-use shared::{fixture, FakeServer, REFUSED};
+use shared::{fixture, reads_and_a_create, FakeServer, REFUSED};
 
 /// What the host says when it has no server.
 const NO_SERVER: &str =
@@ -80,32 +80,7 @@ fn query_get_and_writes_reach_the_server_through_the_host() {
     let server = Arc::new(FakeServer::default());
     let plugin = load(Some(server.clone()));
 
-    let found = plugin.publish("fixture.api.query", json!({"expression": "Task"}));
-    assert_eq!(found[0]["result"][1]["name"], "light", "{found:?}");
-    let got = plugin.publish(
-        "fixture.api.get",
-        json!({"entity_type": "Task", "id": "t1"}),
-    );
-    assert_eq!(got[0]["result"]["name"], "comp", "{got:?}");
-    let missing = plugin.publish("fixture.api.get", json!({"entity_type": "Task", "id": "x"}));
-    assert_eq!(missing, vec![json!({"result": null})]);
-    assert_eq!(
-        *server.queries.lock().unwrap(),
-        [
-            "Task",
-            r#"Task where id is "t1""#,
-            r#"Task where id is "x""#
-        ]
-    );
-
-    let created = plugin.publish(
-        "fixture.api.create",
-        json!({"entity_type": "Note", "data": {"content": "hi"}}),
-    );
-    let created = &created[0]["result"];
-    assert_eq!(created["created"]["__entity_type__"], "Note", "{created}");
-    let id = created["created"]["id"].as_str().unwrap().to_string();
-    assert_eq!(created["committed"][0]["data"]["id"], id.as_str());
+    let id = reads_and_a_create(&server, &|topic, data| plugin.publish(topic, data));
 
     // Staged writes wait in the host for the commit, and go as one batch.
     for content in ["a", "b"] {

@@ -14,7 +14,7 @@ use connect_plugins::{Loader, ServerApi, SessionInfo};
 use serde_json::{json, Value};
 
 mod shared;
-use shared::{fixture, FakeServer, REFUSED};
+use shared::{fixture, reads_and_a_create, FakeServer, REFUSED};
 
 /// The fixture loaded as plugin `probe` (with `copies` copies of its library in `hook/`) into
 /// a new hub, by the in-process loader, with `api` as the host's server.
@@ -73,32 +73,7 @@ fn query_get_and_writes_reach_the_server_through_the_plugins_session() {
     let server = Arc::new(FakeServer::default());
     let plugin = load(1, Some(server.clone()));
 
-    let found = plugin.publish("fixture.api.query", json!({"expression": "Task"}));
-    assert_eq!(found[0]["result"][1]["name"], "light", "{found:?}");
-    let got = plugin.publish(
-        "fixture.api.get",
-        json!({"entity_type": "Task", "id": "t1"}),
-    );
-    assert_eq!(got[0]["result"]["name"], "comp", "{got:?}");
-    let missing = plugin.publish("fixture.api.get", json!({"entity_type": "Task", "id": "x"}));
-    assert_eq!(missing, vec![json!({"result": null})]);
-    assert_eq!(
-        *server.queries.lock().unwrap(),
-        [
-            "Task",
-            r#"Task where id is "t1""#,
-            r#"Task where id is "x""#
-        ]
-    );
-
-    let created = plugin.publish(
-        "fixture.api.create",
-        json!({"entity_type": "Note", "data": {"content": "hi"}}),
-    );
-    let created = &created[0]["result"];
-    assert_eq!(created["created"]["__entity_type__"], "Note", "{created}");
-    let id = created["created"]["id"].as_str().unwrap().to_string();
-    assert_eq!(created["committed"][0]["data"]["id"], id.as_str());
+    let id = reads_and_a_create(&server, &|topic, data| plugin.publish(topic, data));
 
     // Staged writes wait for the commit, and go as one batch.
     for content in ["a", "b"] {

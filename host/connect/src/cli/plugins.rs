@@ -31,6 +31,7 @@ pub fn run(args: &PluginsArgs, first: &PluginPaths, data_dir: &Path) -> ExitCode
         Ok(reports) => reports,
         Err(err) => return fail(&err.to_string()),
     };
+    let server = (!args.json).then(|| target.server()).flatten();
     target.finish();
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -40,6 +41,15 @@ pub fn run(args: &PluginsArgs, first: &PluginPaths, data_dir: &Path) -> ExitCode
     }
     for report in &reports {
         let _ = write!(out, "{}", table_entry(report));
+    }
+    if let Some(server) = server {
+        let text = |key: &str| server[key].as_str().unwrap_or("?").to_string();
+        let _ = writeln!(
+            out,
+            "server {}: event hub {}",
+            text("url"),
+            text("event_hub")
+        );
     }
     ExitCode::SUCCESS
 }

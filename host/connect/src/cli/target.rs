@@ -65,6 +65,19 @@ impl Target {
         }
     }
 
+    /// The running host's link to its server, as `status` shows it (`url`, `event_hub`, ...);
+    /// `None` for a host loaded here (it has no server) or one linked to none.
+    pub fn server(&self) -> Option<Value> {
+        match self {
+            Target::Running(client) => client
+                .status()
+                .ok()
+                .map(|status| status["server"].clone())
+                .filter(|server| !server.is_null()),
+            Target::Here(_) => None,
+        }
+    }
+
     /// Ends the command. A host loaded here is not taken apart: the process ends now, and
     /// dropping every plugin's scripts first would only cost time (a tenth of a 200-plugin
     /// `event publish`).

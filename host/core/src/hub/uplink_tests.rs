@@ -39,6 +39,24 @@ impl Wire {
     }
 }
 
+/// Plays the server until nothing more is sent: what the hub sent comes back to it, round
+/// after round; how many rounds it took (a chain that never ends fails the test).
+fn relay(hub: &EventHub, wire: &Wire) -> usize {
+    let mut rounds = 0;
+    loop {
+        let sent = wire.take();
+        if sent.is_empty() {
+            return rounds;
+        }
+        for event in sent {
+            hub.receive(event);
+        }
+        hub.drain();
+        rounds += 1;
+        assert!(rounds < 100, "the chain through the server did not end");
+    }
+}
+
 fn hub() -> EventHub {
     EventHub::new(HubIdentity {
         id: "hub".into(),
@@ -167,19 +185,7 @@ fn a_chain_through_the_server_is_bounded_like_a_local_one() {
     )
     .unwrap();
     hub.publish_async(Event::new("loop"), None);
-    let mut rounds = 0;
-    loop {
-        let sent = wire.take();
-        if sent.is_empty() {
-            break;
-        }
-        for event in sent {
-            hub.receive(event);
-        }
-        hub.drain();
-        rounds += 1;
-        assert!(rounds < 100, "the chain did not end");
-    }
+    let rounds = relay(&hub, &wire);
     assert_eq!(rounds, MAX_ASYNC_GENERATIONS as usize + 1);
     assert_eq!(count.load(Ordering::SeqCst), rounds as u64);
 }
@@ -253,19 +259,7 @@ fn a_reply_callback_that_publishes_again_is_bounded_across_the_server_too() {
     }
     let replies = Arc::new(AtomicU64::new(0));
     ask(&hub, replies.clone());
-    let mut rounds = 0;
-    loop {
-        let sent = wire.take();
-        if sent.is_empty() {
-            break;
-        }
-        for event in sent {
-            hub.receive(event);
-        }
-        hub.drain();
-        rounds += 1;
-        assert!(rounds < 100, "the loop through the server did not end");
-    }
+    relay(&hub, &wire);
     assert!(replies.load(Ordering::SeqCst) <= u64::from(MAX_ASYNC_GENERATIONS));
 }
 

@@ -83,3 +83,38 @@ impl ServerApi for FakeServer {
         "alice"
     }
 }
+
+/// What the fixture does with the fake server, in process or isolated alike: a query, a get,
+/// a get of nothing, a create and its commit; the created Note's id.
+pub fn reads_and_a_create(
+    server: &FakeServer,
+    publish: &dyn Fn(&str, Value) -> Vec<Value>,
+) -> String {
+    let found = publish("fixture.api.query", json!({"expression": "Task"}));
+    assert_eq!(found[0]["result"][1]["name"], "light", "{found:?}");
+    let got = publish(
+        "fixture.api.get",
+        json!({"entity_type": "Task", "id": "t1"}),
+    );
+    assert_eq!(got[0]["result"]["name"], "comp", "{got:?}");
+    let missing = publish("fixture.api.get", json!({"entity_type": "Task", "id": "x"}));
+    assert_eq!(missing, vec![json!({"result": null})]);
+    assert_eq!(
+        *server.queries.lock().unwrap(),
+        [
+            "Task",
+            r#"Task where id is "t1""#,
+            r#"Task where id is "x""#
+        ]
+    );
+
+    let created = publish(
+        "fixture.api.create",
+        json!({"entity_type": "Note", "data": {"content": "hi"}}),
+    );
+    let created = &created[0]["result"];
+    assert_eq!(created["created"]["__entity_type__"], "Note", "{created}");
+    let id = created["created"]["id"].as_str().unwrap().to_string();
+    assert_eq!(created["committed"][0]["data"]["id"], id.as_str());
+    id
+}

@@ -24,6 +24,29 @@ async fn http_get(address: SocketAddr, path: &str, headers: &str) -> String {
     response.split("\r\n\r\n").nth(1).unwrap().to_string()
 }
 
+/// A server on a new data folder with the users `names` (their keys, in order), serving in the
+/// background; the folder (kept while it lives) and the address.
+async fn serve(names: &[&str]) -> (tempfile::TempDir, SocketAddr, Vec<String>) {
+    let data = tempfile::tempdir().unwrap();
+    let keys = {
+        let db = Database::open(data.path()).unwrap();
+        names
+            .iter()
+            .map(|name| users::add(&db, name).unwrap())
+            .collect()
+    };
+    let server = Server::bind(&ServerOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data: data.path().to_path_buf(),
+        allow_remote: false,
+    })
+    .await
+    .unwrap();
+    let address = server.address();
+    tokio::spawn(server.run(std::future::pending()));
+    (data, address, keys)
+}
+
 /// A Socket.IO 0.9 client on a websocket.
 struct Client {
     stream: TcpStream,
@@ -113,23 +136,8 @@ async fn reply_micros(address: SocketAddr, key: &str, user: &str, count: u64) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_each_connections_time_to_its_last_reply() {
-    let data = tempfile::tempdir().unwrap();
-    let (responder_key, publisher_key) = {
-        let db = Database::open(data.path()).unwrap();
-        (
-            users::add(&db, "responder").unwrap(),
-            users::add(&db, "publisher").unwrap(),
-        )
-    };
-    let server = Server::bind(&ServerOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data: data.path().to_path_buf(),
-        allow_remote: false,
-    })
-    .await
-    .unwrap();
-    let address = server.address();
-    tokio::spawn(server.run(std::future::pending()));
+    let (_data, address, keys) = serve(&["responder", "publisher"]).await;
+    let (responder_key, publisher_key) = (keys[0].clone(), keys[1].clone());
 
     let mut responder = Client::connect(address, "responder", &responder_key).await;
     responder
@@ -203,23 +211,8 @@ async fn subscribe_acked(client: &mut Client, id: &str, ack: u64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_back_on_a_new_connection_takes_its_subscribers_over_another_user_cannot() {
-    let data = tempfile::tempdir().unwrap();
-    let (alice_key, bob_key) = {
-        let db = Database::open(data.path()).unwrap();
-        (
-            users::add(&db, "alice").unwrap(),
-            users::add(&db, "bob").unwrap(),
-        )
-    };
-    let server = Server::bind(&ServerOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data: data.path().to_path_buf(),
-        allow_remote: false,
-    })
-    .await
-    .unwrap();
-    let address = server.address();
-    tokio::spawn(server.run(std::future::pending()));
+    let (_data, address, keys) = serve(&["alice", "bob"]).await;
+    let (alice_key, bob_key) = (keys[0].clone(), keys[1].clone());
 
     // Alice's first connection stays open (half-open, as after a laptop slept).
     let mut first = Client::connect(address, "alice", &alice_key).await;
