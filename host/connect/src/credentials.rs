@@ -10,6 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use connect_core::{ApiKey, Identity};
+
+use crate::locations::write_private;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -32,7 +34,8 @@ pub fn credentials_path(data_dir: &Path) -> PathBuf {
 }
 
 /// Reads the identity: the environment when it names a server and a key, else
-/// `credentials.json` in `data_dir` if it holds an account, else the local user. A malformed file is reported (with line and column) and ignored.
+/// `credentials.json` in `data_dir` if it holds an account, else the local user. A malformed
+/// file is reported (with line and column) and ignored.
 pub fn current(data_dir: &Path) -> Identity {
     if let Some(identity) = from_environment() {
         return identity;
@@ -122,7 +125,10 @@ pub fn store(
     }
     file.insert("id".into(), serde_json::Value::String(id));
     file.insert("accounts".into(), serde_json::Value::Array(accounts));
-    write_private(&path, &serde_json::Value::Object(file).to_string())?;
+    write_private(
+        &path,
+        serde_json::Value::Object(file).to_string().as_bytes(),
+    )?;
     Ok(path)
 }
 
@@ -144,28 +150,11 @@ pub fn remove(data_dir: &Path) -> std::io::Result<Option<(String, String)>> {
         (text("server_url"), text("api_user"))
     });
     file.insert("accounts".into(), serde_json::Value::Array(Vec::new()));
-    write_private(&path, &serde_json::Value::Object(file).to_string())?;
+    write_private(
+        &path,
+        serde_json::Value::Object(file).to_string().as_bytes(),
+    )?;
     Ok(signed_in)
-}
-
-/// Writes `text` to `path` through a `0600` temporary file and a rename.
-pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let temporary = path.with_extension("json.tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&temporary)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)
 }
 
 #[cfg(unix)]

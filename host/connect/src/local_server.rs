@@ -16,7 +16,7 @@ use connect_core::ApiKey;
 use connect_server::db::Database;
 use connect_server::{users, Server, ServerOptions, DEFAULT_PORT};
 
-use crate::credentials::write_private;
+use crate::locations::write_private;
 
 /// The local server running inside this process.
 pub struct LocalServer {
@@ -120,7 +120,7 @@ fn host_key(data: &Path, api_user: &str) -> Result<ApiKey, String> {
         Ok(None) => users::add(&db, api_user).map_err(|e| e.to_string())?,
         Err(err) => return Err(err.to_string()),
     };
-    write_private(&file, &key)
+    write_private(&file, key.as_bytes())
         .map_err(|e| format!("cannot keep the host's key in {}: {e}", file.display()))?;
     Ok(ApiKey::new(key))
 }

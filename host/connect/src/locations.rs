@@ -6,7 +6,7 @@
 //!    default plugin directory when set, else the default plugin directory;
 //! 3. the entries of `FTRACK_EVENT_PLUGIN_PATH`, each a hook directory walked directly.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use connect_plugins::SearchPaths;
 
@@ -70,4 +70,24 @@ pub fn search_paths(cli_plugin_paths: &[PathBuf]) -> SearchPaths {
         plugin_roots,
         hook_dirs: env_path_list(EVENT_PLUGIN_PATH).unwrap_or_default(),
     }
+}
+
+/// Creates (or replaces) `path` with `bytes`, readable and writable by this user only
+/// (`0600`): the files that hold a token or a key (`endpoint.json`, `credentials.json`, the
+/// local server's `host-key`).
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temporary = path.with_extension("new");
+    let _ = std::fs::remove_file(&temporary);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&temporary)?;
+    std::io::Write::write_all(&mut file, bytes)?;
+    file.sync_all()?;
+    // Renamed into place, so a reader never sees half a file.
+    std::fs::rename(&temporary, path)
 }

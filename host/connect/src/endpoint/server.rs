@@ -19,6 +19,7 @@ use super::protocol::{
     Watching, MAX_HELLO_BYTES, MAX_REQUEST_BYTES, PROTOCOL_VERSION, REQUEST_DEADLINE,
 };
 use crate::host::{Host, HANDLER_THREAD_STACK};
+use crate::locations::write_private;
 
 /// How many connections are served at once (each has a thread); more are closed at once.
 /// Watchers count too. A user's commands open one at a time.
@@ -66,24 +67,6 @@ impl Drop for Endpoint {
             let _ = std::fs::remove_file(&self.file);
         }
     }
-}
-
-/// Creates (or replaces) `path` with `bytes`, readable and writable by this user only.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let temporary = path.with_extension("json.new");
-    let _ = std::fs::remove_file(&temporary);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    // Renamed into place, so a reader never sees half a file.
-    std::fs::rename(&temporary, path)
 }
 
 /// 244 random bits as hex, from the OS generator (two uuid v4s).
