@@ -49,6 +49,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
         ],
         &["rhai", "tokio"],
     ),
+    ("connect-pipe", &[], &["rhai", "abi_stable", "tokio"]),
     (
         "connect-isolate",
         &[
@@ -57,8 +58,19 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
             "connect-plugins",
             "connect-plugin-abi",
             "connect-native",
+            "connect-pipe",
         ],
         &["rhai", "tokio"],
+    ),
+    (
+        "connect-python",
+        &[
+            "connect-core",
+            "connect-event",
+            "connect-plugins",
+            "connect-pipe",
+        ],
+        &["rhai", "abi_stable", "tokio"],
     ),
     (
         "connect-ftrack-api",
@@ -100,6 +112,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
             "connect-rhai",
             "connect-native",
             "connect-isolate",
+            "connect-python",
             "connect-launcher",
             "connect-server",
             "connect-ftrack-api",

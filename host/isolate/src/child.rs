@@ -23,8 +23,8 @@ use connect_plugin_abi::{
 };
 use serde_json::value::RawValue;
 
-use crate::link::{Link, Workers};
 use crate::wire::{write_frame, Answer, Call, Frame, GREETING};
+use crate::wire::{Link, Workers};
 
 /// Runs the child: opens `library` (copied into `copy_dir` first, as in process), then
 /// serves the host until it goes. Returns the process's exit status.

@@ -5,11 +5,11 @@
 //! Isolated, each plugin library runs in a child process of the host's own binary
 //! (`ftrack-connect native-host`, see [`serve`]), which opens the library with the same
 //! loader and checks (`connect-native`) and speaks to the host over its standard input and
-//! output (`wire`: one JSON frame per line). The plugin sees the same session, and its
+//! output (`wire`: one JSON frame per line, over `connect-pipe`). The plugin sees the same session, and its
 //! handlers the same semantics: subscriptions live in the host's hub (priority, targets,
 //! `stop`, data changes and replies work as for any handler), and a synchronous publish from
 //! a handler is dispatched by the host thread that called the handler, so the hub's nesting
-//! and chain bounds hold across the pipe (`link`). The plugin's calls to the ftrack server
+//! and chain bounds hold across the pipe (`connect_pipe::link`). The plugin's calls to the ftrack server
 //! (`HostSession::api`) go the same way: the host runs them on the plugin's `ApiSession`,
 //! one per process, and answers with the result; the API key never reaches the child.
 //!
@@ -27,7 +27,6 @@
 #![deny(missing_docs)]
 
 mod child;
-mod link;
 mod process;
 mod supervisor;
 mod wire;

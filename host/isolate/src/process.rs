@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -19,9 +19,10 @@ use connect_native::{api_call, guarded, NativeText};
 use connect_plugins::ApiSession;
 use serde_json::value::RawValue;
 
-use crate::link::{Link, NoAnswer, Workers};
 use crate::wire::{read_frame, Answer, Call, Frame, GREETING};
+use crate::wire::{Link, Workers};
 use crate::IsolationOptions;
+use connect_pipe::link::NoAnswer;
 
 /// A running child process serving one plugin library.
 pub(crate) struct PluginProcess {
@@ -218,7 +219,10 @@ impl PluginProcess {
                 child.wait()
             }
         };
-        let how = status.map_or_else(|e| format!("cannot tell how: {e}"), describe);
+        let how = status.map_or_else(
+            |e| format!("cannot tell how: {e}"),
+            connect_pipe::exit::describe,
+        );
         self.ended.get_or_init(|| how).clone()
     }
 
@@ -254,37 +258,6 @@ fn forward_output(stderr: std::process::ChildStderr, plugin: Arc<str>) {
                 tracing::info!(plugin = &*plugin, "[{plugin}] {line}");
             }
         });
-}
-
-/// `killed by signal 6, SIGABRT`, `exited with status 3`.
-fn describe(status: ExitStatus) -> String {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(signal) = status.signal() {
-            return format!("killed by signal {signal}, {}", signal_name(signal));
-        }
-    }
-    match status.code() {
-        Some(code) => format!("exited with status {code}"),
-        None => "ended".into(),
-    }
-}
-
-#[cfg(unix)]
-fn signal_name(signal: i32) -> &'static str {
-    match signal {
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGILL => "SIGILL",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGTRAP => "SIGTRAP",
-        libc::SIGPIPE => "SIGPIPE",
-        _ => "another signal",
-    }
 }
 
 /// What serves the child's calls: its subscriptions go to the hub under the plugin's tag,

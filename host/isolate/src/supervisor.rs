@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use connect_core::{EventHub, PluginTag, HANDLER_THREAD_STACK};
 use connect_plugins::{ApiSession, SessionInfo};
 
-use crate::link::NoAnswer;
 use crate::process::{Ending, OnEnd, PluginProcess};
 use crate::wire::{Answer, Call};
 use crate::IsolationOptions;
+use connect_pipe::link::NoAnswer;
 
 /// After this many crashes within [`CRASH_WINDOW`], a plugin is not restarted again.
 pub const MAX_CRASHES: usize = 3;

@@ -1,4 +1,5 @@
-//! The frames host and child exchange: one JSON object per line.
+//! The calls and answers host and child exchange (framed by `connect-pipe`, one JSON object
+//! per line).
 //!
 //! Every frame belongs to a *conversation*: a call and its answer, with any calls the other
 //! side makes while it works on the answer (a handler publishing through the host, whose
@@ -9,35 +10,25 @@
 //! Events, results and data cross as raw JSON (`RawValue`): the receiver parses them once,
 //! where it needs them, and nothing is escaped into a string inside the frame.
 
-use std::io::{self, BufRead, Write};
-
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-/// The longest frame either side accepts: events of some megabytes pass, a runaway child
-/// cannot make the host buffer without end.
-pub(crate) const MAX_FRAME: u64 = 64 << 20;
+pub(crate) use connect_pipe::frame::GREETING;
 
-/// The conversation of the child's greeting: what it opened, or why it could not.
-pub(crate) const GREETING: u64 = 0;
+/// One line on the pipe, with this crate's calls and answers.
+pub(crate) type Frame = connect_pipe::frame::Frame<Call, Answer>;
 
-/// One line on the pipe.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) enum Frame {
-    /// A call, opening a conversation or nested in one.
-    Call {
-        /// The conversation.
-        conv: u64,
-        /// What is asked.
-        call: Call,
-    },
-    /// The answer to the innermost open call of the conversation.
-    Done {
-        /// The conversation.
-        conv: u64,
-        /// The answer.
-        answer: Answer,
-    },
+/// One side of the pipe pair, with this crate's calls and answers.
+pub(crate) type Link = connect_pipe::link::Link<Call, Answer>;
+
+/// The threads serving the other side's conversations.
+pub(crate) type Workers = connect_pipe::link::Workers<Call, Answer>;
+
+pub(crate) use connect_pipe::frame::write_frame;
+
+/// Reads the next frame of this crate's calls and answers.
+pub(crate) fn read_frame(input: &mut dyn std::io::BufRead) -> std::io::Result<Option<Frame>> {
+    connect_pipe::frame::read_frame(input)
 }
 
 /// What one side asks of the other.
@@ -137,34 +128,6 @@ impl Answer {
             error: error.to_string(),
         }
     }
-}
-
-/// Writes `frame` as one line and flushes it.
-pub(crate) fn write_frame(out: &mut dyn Write, frame: &Frame) -> io::Result<()> {
-    let mut line = serde_json::to_vec(frame).map_err(io::Error::other)?;
-    line.push(b'\n');
-    out.write_all(&line)?;
-    out.flush()
-}
-
-/// Reads the next frame; `None` at the end of the stream. A frame over [`MAX_FRAME`] or one
-/// that is not a frame is an error: the other side is broken, and the pipe is given up.
-pub(crate) fn read_frame(input: &mut dyn BufRead) -> io::Result<Option<Frame>> {
-    let mut line = Vec::new();
-    let mut limited = <&mut dyn BufRead as io::Read>::take(input, MAX_FRAME + 1);
-    let read = limited.read_until(b'\n', &mut line)?;
-    if read == 0 {
-        return Ok(None);
-    }
-    if read as u64 > MAX_FRAME {
-        return Err(io::Error::other(format!(
-            "a frame longer than {} MiB",
-            MAX_FRAME >> 20
-        )));
-    }
-    serde_json::from_slice(&line)
-        .map(Some)
-        .map_err(|e| io::Error::other(format!("not a frame: {e}")))
 }
 
 #[cfg(test)]

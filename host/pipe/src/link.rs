@@ -1,5 +1,5 @@
-//! One side of the pipe pair between the host and a plugin's child process: calls, answers,
-//! and the conversations that tie them to threads.
+//! One side of the pipe pair between the host and a child process: calls, answers, and the
+//! conversations that tie them to threads.
 //!
 //! In process, a native handler that publishes runs the nested dispatch on its own thread,
 //! and the hub's per-thread bounds (nesting depth, the chain an event belongs to, the plugin
@@ -13,6 +13,7 @@
 //! A call on a conversation no thread waits on opens one: a reading thread hands it to a
 //! [`Workers`] thread, which serves it and answers.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -22,41 +23,51 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::wire::{read_frame, write_frame, Answer, Call, Frame};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-/// Serves the calls the other side makes.
-pub(crate) type Server = Box<dyn Fn(Call) -> Answer + Send + Sync>;
+use crate::frame::{read_frame, write_frame, Frame};
+
+/// Serves the calls the other side makes: a call in, its answer out.
+pub type Server<C, A> = Box<dyn Fn(C) -> A + Send + Sync>;
+
+/// What the calls and answers of a link must be: sent between threads, and written and read
+/// as JSON.
+pub trait Message: Serialize + DeserializeOwned + Send + 'static {}
+
+impl<T: Serialize + DeserializeOwned + Send + 'static> Message for T {}
 
 /// What arrives for a thread waiting in a conversation.
-enum Arrival {
-    Call(Call),
-    Done(Answer),
+enum Arrival<C, A> {
+    Call(C),
+    Done(A),
 }
 
 /// Why a call got no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum NoAnswer {
+pub enum NoAnswer {
     /// The pipe is gone: the other process ended (or broke the protocol).
     Closed,
     /// The time limit passed.
     TimedOut,
 }
 
-/// One side of a pipe pair.
-pub(crate) struct Link {
+/// One side of a pipe pair, whose calls are `C` and answers `A`.
+pub struct Link<C, A> {
     /// Tells links apart in each thread's [`SERVING`] stack.
     id: u64,
     writer: Mutex<Box<dyn Write + Send>>,
     /// The thread waiting in each open conversation; `None` once the pipe is gone, which
     /// wakes every waiting thread.
-    waiting: Mutex<Option<HashMap<u64, Sender<Arrival>>>>,
+    waiting: Mutex<Option<HashMap<u64, Sender<Arrival<C, A>>>>>,
     /// The number of the next conversation this side opens (this side's parity).
     next_conv: AtomicU64,
-    server: Server,
+    server: Server<C, A>,
 }
 
-/// A conversation a thread waits in: (link, conversation, where its frames arrive).
-type Membership = (u64, u64, Rc<Receiver<Arrival>>);
+/// A conversation a thread waits in: (link, conversation, where its frames arrive, as an
+/// `Rc<Receiver<Arrival<C, A>>>` of the link's types: a thread-local cannot be generic).
+type Membership = (u64, u64, Rc<dyn Any>);
 
 thread_local! {
     /// The conversations this thread waits in, innermost last.
@@ -64,13 +75,17 @@ thread_local! {
 }
 
 /// This thread's membership of a conversation, while it lives.
-struct InConversation {
-    link: Arc<Link>,
+struct InConversation<C: Message, A: Message> {
+    link: Arc<Link<C, A>>,
     conv: u64,
 }
 
-impl InConversation {
-    fn enter(link: &Arc<Link>, conv: u64, arrivals: Rc<Receiver<Arrival>>) -> InConversation {
+impl<C: Message, A: Message> InConversation<C, A> {
+    fn enter(
+        link: &Arc<Link<C, A>>,
+        conv: u64,
+        arrivals: Rc<Receiver<Arrival<C, A>>>,
+    ) -> InConversation<C, A> {
         SERVING.with(|s| s.borrow_mut().push((link.id, conv, arrivals)));
         InConversation {
             link: link.clone(),
@@ -79,7 +94,7 @@ impl InConversation {
     }
 }
 
-impl Drop for InConversation {
+impl<C: Message, A: Message> Drop for InConversation<C, A> {
     fn drop(&mut self) {
         SERVING.with(|s| s.borrow_mut().pop());
         if let Some(waiting) = self.link.waiting().as_mut() {
@@ -88,10 +103,10 @@ impl Drop for InConversation {
     }
 }
 
-impl Link {
+impl<C: Message, A: Message> Link<C, A> {
     /// A link writing to `writer`, serving the other side's calls with `server`; `host`
     /// says which side it is (the host opens even conversations, the child odd ones).
-    pub(crate) fn new(writer: Box<dyn Write + Send>, host: bool, server: Server) -> Arc<Link> {
+    pub fn new(writer: Box<dyn Write + Send>, host: bool, server: Server<C, A>) -> Arc<Self> {
         static LINKS: AtomicU64 = AtomicU64::new(1);
         Arc::new(Link {
             id: LINKS.fetch_add(1, Ordering::Relaxed),
@@ -102,7 +117,8 @@ impl Link {
         })
     }
 
-    fn waiting(&self) -> std::sync::MutexGuard<'_, Option<HashMap<u64, Sender<Arrival>>>> {
+    #[allow(clippy::type_complexity)]
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Option<HashMap<u64, Sender<Arrival<C, A>>>>> {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -111,7 +127,7 @@ impl Link {
     }
 
     /// Sends a frame; `false` when the pipe is gone.
-    pub(crate) fn send(&self, frame: &Frame) -> bool {
+    pub fn send(&self, frame: &Frame<C, A>) -> bool {
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         write_frame(&mut *writer, frame).is_ok()
     }
@@ -119,17 +135,16 @@ impl Link {
     /// Makes `call` and waits for its answer, serving the other side's nested calls on this
     /// thread meanwhile. `limit` bounds each wait for the other side (it starts again after
     /// each nested call this side serves: that time is this side's own).
-    pub(crate) fn call(
-        self: &Arc<Self>,
-        call: Call,
-        limit: Option<Duration>,
-    ) -> Result<Answer, NoAnswer> {
+    pub fn call(self: &Arc<Self>, call: C, limit: Option<Duration>) -> Result<A, NoAnswer> {
         let current = SERVING.with(|s| {
             s.borrow()
                 .iter()
                 .rev()
                 .find(|(link, _, _)| *link == self.id)
                 .map(|(_, conv, arrivals)| (*conv, arrivals.clone()))
+        });
+        let current = current.and_then(|(conv, arrivals)| {
+            Some((conv, arrivals.downcast::<Receiver<Arrival<C, A>>>().ok()?))
         });
         let (_membership, conv, arrivals) = match current {
             Some((conv, arrivals)) => (None, conv, arrivals),
@@ -151,12 +166,17 @@ impl Link {
         self.answer(conv, &arrivals, limit)
     }
 
+    /// Whether this thread waits in a conversation of this link: a call it makes now nests.
+    pub fn in_conversation(&self) -> bool {
+        SERVING.with(|s| s.borrow().iter().any(|(link, _, _)| *link == self.id))
+    }
+
     fn answer(
         &self,
         conv: u64,
-        arrivals: &Receiver<Arrival>,
+        arrivals: &Receiver<Arrival<C, A>>,
         limit: Option<Duration>,
-    ) -> Result<Answer, NoAnswer> {
+    ) -> Result<A, NoAnswer> {
         loop {
             let arrival = match limit {
                 Some(limit) => arrivals.recv_timeout(limit).map_err(|e| match e {
@@ -179,10 +199,10 @@ impl Link {
     /// each to the thread waiting in its conversation, or opening a conversation on
     /// `workers`. The caller then [`Link::close`]s the link, after recording what waiting
     /// threads should know (the host reaps the child first, so they can say how it ended).
-    pub(crate) fn route(
+    pub fn route(
         self: &Arc<Self>,
         input: &mut dyn BufRead,
-        workers: &Workers,
+        workers: &Workers<C, A>,
     ) -> std::io::Result<()> {
         loop {
             let Some(frame) = read_frame(input)? else {
@@ -221,20 +241,20 @@ impl Link {
 
     /// Wakes every thread waiting for an answer with [`NoAnswer::Closed`]; later calls fail
     /// at once.
-    pub(crate) fn close(&self) {
+    pub fn close(&self) {
         self.waiting().take();
     }
 }
 
 /// A conversation the other side opened, to be served on a worker thread.
-pub(crate) struct Conversation {
-    link: Arc<Link>,
+pub struct Conversation<C, A> {
+    link: Arc<Link<C, A>>,
     conv: u64,
-    call: Call,
-    arrivals: Receiver<Arrival>,
+    call: C,
+    arrivals: Receiver<Arrival<C, A>>,
 }
 
-impl Conversation {
+impl<C: Message, A: Message> Conversation<C, A> {
     /// Serves the opening call (and what nests in it) on this thread, and answers it.
     fn serve(self) {
         let Conversation {
@@ -252,16 +272,17 @@ impl Conversation {
 /// Threads that serve conversations the other side opens: as many as are open at once,
 /// each kept for the next once it is done (starting a thread per event cost more than the
 /// pipe).
-pub(crate) struct Workers {
-    jobs: Mutex<Sender<Conversation>>,
-    queue: Arc<Mutex<Receiver<Conversation>>>,
+pub struct Workers<C, A> {
+    jobs: Mutex<Sender<Conversation<C, A>>>,
+    queue: Arc<Mutex<Receiver<Conversation<C, A>>>>,
     /// Threads waiting for a job and not yet promised one.
     idle: Arc<AtomicUsize>,
     stack_size: usize,
 }
 
-impl Workers {
-    pub(crate) fn new(stack_size: usize) -> Workers {
+impl<C: Message, A: Message> Workers<C, A> {
+    /// Threads of `stack_size` bytes, started as conversations need them.
+    pub fn new(stack_size: usize) -> Self {
         let (jobs, queue) = channel();
         Workers {
             jobs: Mutex::new(jobs),
@@ -273,7 +294,7 @@ impl Workers {
 
     /// Serves `conversation` on an idle thread, or a new one: never behind another
     /// conversation, which may be waiting for this one.
-    fn start(&self, conversation: Conversation) {
+    fn start(&self, conversation: Conversation<C, A>) {
         let promised = self
             .idle
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
@@ -281,7 +302,7 @@ impl Workers {
         if !promised {
             let (queue, idle) = (self.queue.clone(), self.idle.clone());
             let started = std::thread::Builder::new()
-                .name("isolated-call".into())
+                .name("pipe-call".into())
                 .stack_size(self.stack_size)
                 .spawn(move || loop {
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
@@ -290,7 +311,7 @@ impl Workers {
                     idle.fetch_add(1, Ordering::AcqRel);
                 });
             if let Err(err) = started {
-                tracing::error!("cannot start a thread for an isolated plugin's call: {err}");
+                tracing::error!("cannot start a thread to serve a child process's call: {err}");
                 return;
             }
         }

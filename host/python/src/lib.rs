@@ -1,0 +1,2 @@
+//! Python hooks.
+#![deny(missing_docs)]
