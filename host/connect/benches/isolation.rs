@@ -32,6 +32,7 @@ fn options(root: &std::path::Path, isolated: bool) -> HostOptions {
             copy_dir: copies,
             time_limit: DEFAULT_TIME_LIMIT,
         }),
+        python: ftrack_connect::host::PythonOptions::from_environment(""),
     }
 }
 

@@ -81,6 +81,7 @@ fn action_discover(c: &mut Criterion) {
         native_copy_dir: tmp.path().join("native"),
         launcher_config_paths: vec![tmp.path().join("configs")],
         isolate_native: None,
+        python: ftrack_connect::host::PythonOptions::from_environment(""),
     };
     let host = Host::load(&identity, &options);
     // The first discover finds the installed versions; the measured ones use the cache.

@@ -40,6 +40,7 @@ fn loading(c: &mut Criterion) {
         native_copy_dir: temp.path().join("native-copies"),
         launcher_config_paths: Vec::new(),
         isolate_native: None,
+        python: ftrack_connect::host::PythonOptions::from_environment(""),
     };
     let identity = Identity {
         api_user: "alice".into(),

@@ -15,6 +15,8 @@ use connect_native::NativeLoader;
 use connect_plugins::{
     Loader, PluginRegistry, PluginReport, PluginStatus, SearchPaths, ServerApi, SessionInfo,
 };
+use connect_python::PythonLoader;
+pub use connect_python::{PythonOptions, PythonSignIn};
 use connect_remote::ServerLink;
 use connect_rhai::RhaiLoader;
 use serde_json::{json, Value};
@@ -34,6 +36,8 @@ pub struct HostOptions {
     pub launcher_config_paths: Vec<PathBuf>,
     /// Run native plugins each in a process of its own, so, when set.
     pub isolate_native: Option<IsolationOptions>,
+    /// How Python hooks run (the user and sign-in are the host's, filled in when it loads).
+    pub python: PythonOptions,
 }
 
 /// A loaded host: the hub with every plugin registered.
@@ -78,7 +82,22 @@ impl Host {
             Some(isolation) => Box::new(IsolatedLoader::new(isolation.clone())),
             None => Box::new(NativeLoader::new(options.native_copy_dir.clone())),
         };
-        let loaders: Vec<Box<dyn Loader>> = vec![Box::new(RhaiLoader), native];
+        let mut python = options.python.clone();
+        python.api_user = identity.api_user.clone();
+        // Python hooks' sessions sign in as the host does, to the server it is linked to.
+        python.sign_in = server
+            .as_ref()
+            .and(identity.api_key.clone())
+            .map(|api_key| PythonSignIn {
+                server_url: identity.server_url.clone(),
+                api_user: identity.api_user.clone(),
+                api_key,
+            });
+        let loaders: Vec<Box<dyn Loader>> = vec![
+            Box::new(RhaiLoader),
+            native,
+            Box::new(PythonLoader::new(python)),
+        ];
         let mut builtins = builtin::default_hooks();
         builtins.push(Box::new(builtin::ApplicationLauncher {
             config_paths: options.launcher_config_paths.clone(),

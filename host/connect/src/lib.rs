@@ -16,7 +16,7 @@
 //! place that parses arguments or prints to stdout.
 //!
 //! ```no_run
-//! use ftrack_connect::host::{Host, HostOptions};
+//! use ftrack_connect::host::{Host, HostOptions, PythonOptions};
 //! use ftrack_connect::{credentials, locations};
 //! use connect_event::Event;
 //!
@@ -26,6 +26,7 @@
 //!     native_copy_dir: data_dir.join("native"),
 //!     launcher_config_paths: locations::launcher_config_paths(),
 //!     isolate_native: None,
+//!     python: PythonOptions::from_environment(""),
 //! };
 //! let host = Host::standalone(&credentials::current(&data_dir), &options);
 //! let results = host.hub().publish(&mut Event::new("ftrack.action.discover"));

@@ -37,6 +37,9 @@ pub trait Message: Serialize + DeserializeOwned + Send + 'static {}
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> Message for T {}
 
+/// The thread waiting in each open conversation, by conversation.
+type Waiting<C, A> = HashMap<u64, Sender<Arrival<C, A>>>;
+
 /// What arrives for a thread waiting in a conversation.
 enum Arrival<C, A> {
     Call(C),
@@ -59,7 +62,7 @@ pub struct Link<C, A> {
     writer: Mutex<Box<dyn Write + Send>>,
     /// The thread waiting in each open conversation; `None` once the pipe is gone, which
     /// wakes every waiting thread.
-    waiting: Mutex<Option<HashMap<u64, Sender<Arrival<C, A>>>>>,
+    waiting: Mutex<Option<Waiting<C, A>>>,
     /// The number of the next conversation this side opens (this side's parity).
     next_conv: AtomicU64,
     server: Server<C, A>,
@@ -117,8 +120,7 @@ impl<C: Message, A: Message> Link<C, A> {
         })
     }
 
-    #[allow(clippy::type_complexity)]
-    fn waiting(&self) -> std::sync::MutexGuard<'_, Option<HashMap<u64, Sender<Arrival<C, A>>>>> {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Option<Waiting<C, A>>> {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 

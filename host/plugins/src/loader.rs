@@ -1,7 +1,6 @@
 //! What the registry asks of a loader, and what a loader hands back.
 //!
-//! The registry knows no particular loader: the Rhai and native loaders (and a Python one
-//! later) each implement [`Loader`] in their own crate, and the command line hands the
+//! The registry knows no particular loader: the Rhai, native and Python loaders each implement [`Loader`] in their own crate, and the command line hands the
 //! registry the ones it wants. Loading a plugin is two steps, so that a plugin loads all or
 //! nothing: first every hook file of the plugin is prepared ([`PluginLoad::prepare`]: compiled,
 //! opened), and only when all of them are ready is each one's `register(session)` run
@@ -26,6 +25,13 @@ pub trait Loader: Send + Sync {
     /// [`PluginLoad`] prepares the plugin's hook files of this loader's kind, in load order;
     /// it may keep what they share (a Rhai plugin's engine and import resolver).
     fn begin(&self, plugin: &DiscoveredPlugin, tag: &PluginTag) -> Box<dyn PluginLoad + '_>;
+
+    /// Why this loader cannot run any hook here, if it cannot (the Python loader without a
+    /// Python that has `ftrack_api`): its hooks are then not run, and a plugin with no other
+    /// hooks is skipped, with this reason. Asked once per plugin that has such hooks.
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
 }
 
 /// One plugin being loaded by one loader.

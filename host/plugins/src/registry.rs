@@ -21,7 +21,7 @@ use std::time::SystemTime;
 use connect_core::{EventHub, PluginTag};
 
 use crate::discovery::{
-    discover, DiscoveredPlugin, HookKind, PluginLayout, SearchPaths, LAUNCH_FOLDER,
+    discover, DiscoveredPlugin, HookFile, HookKind, PluginLayout, SearchPaths, LAUNCH_FOLDER,
 };
 use crate::loader::{LoadError, Loader, PluginLoad, PreparedHook, SessionInfo};
 use crate::report::{PluginKind, PluginReport, PluginStatus};
@@ -458,7 +458,19 @@ impl PluginRegistry {
         entry.id = Some(PluginId::of(plugin));
         entry.fingerprint = fingerprint;
 
-        let (hooks, outcome) = self.prepare_hooks(plugin, &tag, &mut entry.report.warnings);
+        let (runnable, not_run) = self.runnable_hooks(plugin);
+        if runnable.is_empty() && !not_run.is_empty() && plugin.launch_dir.is_none() {
+            let reason = not_run.join("; ");
+            tracing::info!("plugin '{}' skipped: {reason}", plugin.name);
+            entry.report.reason = Some(reason);
+            return entry;
+        }
+        for warning in &not_run {
+            tracing::warn!("plugin '{}': {warning}", plugin.name);
+        }
+        entry.report.warnings.extend(not_run);
+        let (hooks, outcome) =
+            self.prepare_hooks(plugin, &runnable, &tag, &mut entry.report.warnings);
         if outcome.is_ok() && hooks.is_empty() {
             if plugin.launch_dir.is_some() {
                 entry.report.kind = Some(PluginKind::Launch);
@@ -486,17 +498,59 @@ impl PluginRegistry {
         entry
     }
 
-    /// Prepares every hook of `plugin` with the loader of its kind, in load order, until one
+    /// The hooks of `plugin` that can run here, and a note for each kind that cannot (its
+    /// loader says why: no Python with `ftrack_api`, say).
+    fn runnable_hooks<'p>(&self, plugin: &'p DiscoveredPlugin) -> (Vec<&'p HookFile>, Vec<String>) {
+        let mut unavailable: Vec<(HookKind, Option<String>)> = Vec::new();
+        let mut runnable = Vec::new();
+        let mut not_run: Vec<(HookKind, usize)> = Vec::new();
+        for hook in &plugin.hooks {
+            let why = match unavailable.iter().find(|(kind, _)| *kind == hook.kind) {
+                Some((_, why)) => why.clone(),
+                None => {
+                    let why = self
+                        .loaders
+                        .iter()
+                        .find(|l| l.kind() == hook.kind)
+                        .and_then(|l| l.unavailable());
+                    unavailable.push((hook.kind, why.clone()));
+                    why
+                }
+            };
+            match why {
+                None => runnable.push(hook),
+                Some(_) => match not_run.iter_mut().find(|(kind, _)| *kind == hook.kind) {
+                    Some((_, count)) => *count += 1,
+                    None => not_run.push((hook.kind, 1)),
+                },
+            }
+        }
+        let notes = not_run
+            .into_iter()
+            .map(|(kind, count)| {
+                let why = unavailable
+                    .iter()
+                    .find_map(|(k, why)| if *k == kind { why.clone() } else { None })
+                    .unwrap_or_default();
+                let files = if count == 1 { "file" } else { "files" };
+                format!("{count} {kind:?} hook {files} not run: {why}")
+            })
+            .collect();
+        (runnable, notes)
+    }
+
+    /// Prepares each of `hooks` with the loader of its kind, in load order, until one
     /// fails. Files that are not hooks are added to `warnings`.
     fn prepare_hooks(
         &self,
         plugin: &DiscoveredPlugin,
+        runnable: &[&HookFile],
         tag: &PluginTag,
         warnings: &mut Vec<String>,
     ) -> (Vec<Box<dyn PreparedHook>>, Result<(), LoadError>) {
         let mut loads: Vec<(HookKind, Box<dyn PluginLoad + '_>)> = Vec::new();
         let mut hooks = Vec::new();
-        for hook in &plugin.hooks {
+        for hook in runnable {
             let at = match loads.iter().position(|(kind, _)| *kind == hook.kind) {
                 Some(at) => at,
                 None => match self.loaders.iter().find(|l| l.kind() == hook.kind) {
@@ -588,16 +642,15 @@ fn spread_foreign_warnings(entries: &mut [Entry]) {
 }
 
 fn plugin_kind(plugin: &DiscoveredPlugin) -> Option<PluginKind> {
-    let native = plugin
-        .hooks
-        .iter()
-        .filter(|h| h.kind == HookKind::Native)
-        .count();
-    Some(match (native, plugin.hooks.len()) {
-        (_, 0) if plugin.launch_dir.is_some() => PluginKind::Launch,
-        (_, 0) => return None,
-        (0, _) => PluginKind::Rhai,
-        (n, all) if n == all => PluginKind::Native,
-        _ => PluginKind::Mixed,
+    let Some(first) = plugin.hooks.first() else {
+        return plugin.launch_dir.is_some().then_some(PluginKind::Launch);
+    };
+    if plugin.hooks.iter().any(|h| h.kind != first.kind) {
+        return Some(PluginKind::Mixed);
+    }
+    Some(match first.kind {
+        HookKind::Rhai => PluginKind::Rhai,
+        HookKind::Native => PluginKind::Native,
+        HookKind::Python => PluginKind::Python,
     })
 }

@@ -24,7 +24,9 @@ pub enum PluginKind {
     Rhai,
     /// Native libraries (and the host's built-in plugins written in Rust).
     Native,
-    /// A plugin folder holding both Rhai and native hooks.
+    /// Python hooks, run in the Python bridge.
+    Python,
+    /// A plugin folder holding hooks of more than one kind.
     Mixed,
     /// A plugin folder with launcher configs and no hook: the application launcher serves
     /// its configs.

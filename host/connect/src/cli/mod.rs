@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use connect_isolate::DEFAULT_TIME_LIMIT;
-use ftrack_connect::host::{HostOptions, IsolationOptions, HANDLER_THREAD_STACK};
+use ftrack_connect::host::{HostOptions, IsolationOptions, PythonOptions, HANDLER_THREAD_STACK};
 use ftrack_connect::locations;
 use ftrack_connect::logging::{self, Verbosity};
 
@@ -82,6 +82,9 @@ const ISOLATE_NATIVE_VARIABLE: &str = "FTRACK_CONNECT_ISOLATE_NATIVE";
 
 /// Seconds an isolated native handler may take (default 10).
 const NATIVE_TIME_LIMIT_VARIABLE: &str = "FTRACK_CONNECT_NATIVE_TIME_LIMIT";
+
+/// Seconds a Python handler may take (see `connect_python::DEFAULT_TIME_LIMIT`).
+const PYTHON_TIME_LIMIT_VARIABLE: &str = "FTRACK_CONNECT_PYTHON_TIME_LIMIT";
 
 /// Exit status for bad command-line input, as clap uses.
 const USAGE_ERROR: u8 = 2;
@@ -158,6 +161,7 @@ impl PluginPaths {
             native_copy_dir: data_dir.join("native"),
             launcher_config_paths: locations::launcher_config_paths(),
             isolate_native: isolation(false, &data_dir.join("native")),
+            python: python_options(),
         }
     }
 }
@@ -179,22 +183,7 @@ fn isolation(requested: bool, copy_dir: &std::path::Path) -> Option<IsolationOpt
     if !requested && !from_environment {
         return None;
     }
-    let time_limit = match std::env::var(NATIVE_TIME_LIMIT_VARIABLE) {
-        Err(_) => DEFAULT_TIME_LIMIT,
-        Ok(text) => match text.trim().parse::<f64>() {
-            Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => {
-                std::time::Duration::from_secs_f64(seconds)
-            }
-            _ => {
-                tracing::warn!(
-                    "{NATIVE_TIME_LIMIT_VARIABLE}={text:?} ignored: give seconds, more than 0 \
-                     (the limit stays {} s)",
-                    DEFAULT_TIME_LIMIT.as_secs()
-                );
-                DEFAULT_TIME_LIMIT
-            }
-        },
-    };
+    let time_limit = time_limit(NATIVE_TIME_LIMIT_VARIABLE, DEFAULT_TIME_LIMIT);
     let program = match std::env::current_exe() {
         Ok(program) => program,
         Err(err) => {
@@ -207,6 +196,37 @@ fn isolation(requested: bool, copy_dir: &std::path::Path) -> Option<IsolationOpt
         copy_dir: copy_dir.to_path_buf(),
         time_limit,
     })
+}
+
+/// How Python hooks run: the interpreter from `FTRACK_CONNECT_PYTHON` (else `python3`),
+/// each handler within `FTRACK_CONNECT_PYTHON_TIME_LIMIT` seconds.
+fn python_options() -> PythonOptions {
+    let mut options = PythonOptions::from_environment("");
+    options.time_limit = time_limit(
+        PYTHON_TIME_LIMIT_VARIABLE,
+        connect_python::DEFAULT_TIME_LIMIT,
+    );
+    options
+}
+
+/// The seconds in `variable`, else `default` (a value that is no number of seconds is said
+/// once and ignored).
+fn time_limit(variable: &str, default: std::time::Duration) -> std::time::Duration {
+    match std::env::var(variable) {
+        Err(_) => default,
+        Ok(text) => match text.trim().parse::<f64>() {
+            Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => {
+                std::time::Duration::from_secs_f64(seconds)
+            }
+            _ => {
+                tracing::warn!(
+                    "{variable}={text:?} ignored: give seconds, more than 0 (the limit stays {} s)",
+                    default.as_secs()
+                );
+                default
+            }
+        },
+    }
 }
 
 /// Says what went wrong on stderr; exit status 1.

@@ -11,9 +11,10 @@
 //! * **Hook directories** (`FTRACK_EVENT_PLUGIN_PATH`) are walked directly; every hook file
 //!   found below one is a plugin of its own, named by its file stem.
 //!
-//! Hook files are Rhai scripts (`.rhai`) or native libraries (names ending in
-//! [`std::env::consts::DLL_SUFFIX`]). Python hooks (`.py`) cannot run in this host; they are
-//! counted so that a plugin holding only Python hooks is reported with a reason saying so.
+//! Hook files are Rhai scripts (`.rhai`), native libraries (names ending in
+//! [`std::env::consts::DLL_SUFFIX`]) or Python hooks (`.py`, as ftrack's own loader finds
+//! them: every `.py` file below `hook/`; one without a `register` is not a hook, which the
+//! registry says).
 //!
 //! This module only looks at the file system: it neither loads nor parses anything. The
 //! caller computes the search paths (environment variables, command line, OS default) and
@@ -49,8 +50,8 @@
 //! * A hook file reached twice (same canonical path, for example a plugin's `hook/` also
 //!   listed as a hook directory, or a symlinked folder) is loaded once, by the first plugin
 //!   in load order that reaches it. A plugin left without hooks because of that is skipped.
-//! * A plugin folder without a `hook/` folder, or without Rhai or native hooks in it, is
-//!   skipped with a reason (naming any Python hooks found, which this host cannot run).
+//! * A plugin folder without a `hook/` folder, or without hooks in it, is skipped with a
+//!   reason.
 //! * Skipped plugins stay in the list, in their place, with the hooks they would have
 //!   loaded; they claim no hook files.
 //! * Symlinks are followed, with loop detection. Whatever cannot be read is reported, on the
@@ -102,6 +103,8 @@ pub enum HookKind {
     Rhai,
     /// A native library (name ending in [`std::env::consts::DLL_SUFFIX`]).
     Native,
+    /// A Python hook (`.py`), run by ftrack's `ftrack_api` in a bridge process.
+    Python,
 }
 
 /// One hook file to load.
@@ -109,7 +112,7 @@ pub enum HookKind {
 pub struct HookFile {
     /// The file as found while walking (below [`DiscoveredPlugin::path`]), not canonicalised.
     pub path: PathBuf,
-    /// Rhai script or native library.
+    /// Rhai script, native library or Python hook.
     pub kind: HookKind,
 }
 
@@ -419,10 +422,7 @@ fn scan_plugin_folder(folder_name: &OsStr, path: PathBuf) -> DiscoveredPlugin {
             let walk = walk_hooks(&hook_dir);
             plugin.hooks = walk.hooks;
             if plugin.hooks.is_empty() {
-                let mut reason = format!("no Rhai or native hooks in {HOOK_FOLDER}/");
-                if walk.python > 0 {
-                    reason.push_str(&python_note(walk.python));
-                }
+                let mut reason = format!("no hooks in {HOOK_FOLDER}/");
                 if !walk.problems.is_empty() {
                     reason.push_str(&format!(
                         "; {} problem(s) while reading it",
@@ -448,12 +448,6 @@ fn scan_plugin_folder(folder_name: &OsStr, path: PathBuf) -> DiscoveredPlugin {
         }
     }
     plugin
-}
-
-/// ` (found N Python hook files, which this host does not run)`
-fn python_note(count: usize) -> String {
-    let files = if count == 1 { "file" } else { "files" };
-    format!(" (found {count} Python hook {files}, which this host does not run)")
 }
 
 /// Keeps only the newest version of each plugin name; marks the others skipped.
@@ -548,15 +542,7 @@ fn scan_hook_dir(
     let walk = walk_hooks(&dir.given);
     discovery.problems.extend(walk.problems);
     if walk.hooks.is_empty() {
-        if walk.python > 0 {
-            discovery.problems.push(format!(
-                "no Rhai or native hooks in hook directory {}{}",
-                dir.given.display(),
-                python_note(walk.python)
-            ));
-        } else {
-            tracing::debug!("no hooks in hook directory {}", dir.given.display());
-        }
+        tracing::debug!("no hooks in hook directory {}", dir.given.display());
     }
     for hook in walk.hooks {
         let name = hook
@@ -586,8 +572,6 @@ fn scan_hook_dir(
 #[derive(Default)]
 struct Walk {
     hooks: Vec<HookFile>,
-    /// Python hook files seen (not loadable here, counted for the messages).
-    python: usize,
     problems: Vec<String>,
 }
 
@@ -614,13 +598,7 @@ fn walk_hooks(dir: &Path) -> Walk {
                         kind,
                     });
                 } else {
-                    if has_suffix(name, PYTHON_SUFFIX) {
-                        walk.python += 1;
-                    }
-                    tracing::debug!(
-                        "ignoring {}: not a Rhai or native hook",
-                        entry.path().display()
-                    );
+                    tracing::debug!("ignoring {}: not a hook file", entry.path().display());
                 }
             }
             Err(err) => {
@@ -652,6 +630,8 @@ fn hook_kind(name: &OsStr) -> Option<HookKind> {
         Some(HookKind::Rhai)
     } else if has_suffix(name, std::env::consts::DLL_SUFFIX) {
         Some(HookKind::Native)
+    } else if has_suffix(name, PYTHON_SUFFIX) {
+        Some(HookKind::Python)
     } else {
         None
     }

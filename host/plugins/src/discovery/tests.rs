@@ -458,47 +458,66 @@ fn hooks_come_only_from_the_hook_folder() {
 }
 
 #[test]
-fn folders_without_runnable_hooks_are_skipped_with_a_reason() {
+fn folders_without_hooks_are_skipped_with_a_reason() {
     let tmp = TempDir::new().unwrap();
     let root = tmp.path().join("root");
     touch(&root.join("no-hook/resource/x.rhai"));
     touch(&root.join("no-hook/hook.rhai"));
-    for file in ["a.py", "b.py", "sub/c.py", "a.pyc", "README"] {
-        touch(&root.join("python-only/hook").join(file));
+    for file in ["a.pyc", "README"] {
+        touch(&root.join("no-runnable/hook").join(file));
     }
-    touch(&root.join("one-python/hook/a.py"));
     mkdir(&root.join("empty/hook"));
     touch(&root.join("hook-file/hook"));
 
     let found = discover(&roots(&[&root]));
     let reason = |name: &str| plugin(&found, &root.join(name)).skipped.clone().unwrap();
     assert_contains(&reason("no-hook"), "no hook/ folder");
-    assert_eq!(
-        reason("python-only"),
-        "no Rhai or native hooks in hook/ \
-         (found 3 Python hook files, which this host does not run)"
-    );
-    assert_eq!(
-        reason("one-python"),
-        "no Rhai or native hooks in hook/ \
-         (found 1 Python hook file, which this host does not run)"
-    );
-    assert_eq!(reason("empty"), "no Rhai or native hooks in hook/");
+    assert_eq!(reason("no-runnable"), "no hooks in hook/");
+    assert_eq!(reason("empty"), "no hooks in hook/");
     assert_contains(&reason("hook-file"), "is not a folder");
     assert!(found.plugins.iter().all(|p| p.hooks.is_empty()));
     assert!(found.problems.is_empty(), "{:?}", found.problems);
+}
 
-    // A hook directory of Python hooks is reported too.
+#[test]
+fn python_hooks_are_found_as_ftrack_finds_them() {
+    let tmp = TempDir::new().unwrap();
+    let root = tmp.path().join("root");
+    for file in ["b.py", "a.py", "sub/c.py", "a.pyc", "x.rhai"] {
+        touch(&root.join("tools/hook").join(file));
+    }
+    touch(&root.join("tools/dependencies/helper.py"));
+    let found = discover(&roots(&[&root]));
+    let tools = plugin(&found, &root.join("tools"));
+    let hooks: Vec<_> = tools
+        .hooks
+        .iter()
+        .map(|h| {
+            (
+                h.path
+                    .strip_prefix(root.join("tools/hook"))
+                    .unwrap()
+                    .to_owned(),
+                h.kind,
+            )
+        })
+        .collect();
+    assert_eq!(
+        hooks,
+        [
+            (PathBuf::from("a.py"), HookKind::Python),
+            (PathBuf::from("b.py"), HookKind::Python),
+            (PathBuf::from("x.rhai"), HookKind::Rhai),
+            (PathBuf::from("sub/c.py"), HookKind::Python),
+        ]
+    );
+    // A hook directory's Python files are plugins of their own.
     let py_hooks = tmp.path().join("py-hooks");
     touch(&py_hooks.join("a.py"));
     touch(&py_hooks.join("b.py"));
     let found = discover(&hook_dirs(&[&py_hooks]));
-    assert!(found.plugins.is_empty());
-    assert_eq!(found.problems.len(), 1);
-    assert_contains(
-        &found.problems[0],
-        "(found 2 Python hook files, which this host does not run)",
-    );
+    let names: Vec<_> = found.plugins.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
 }
 
 #[test]
@@ -507,7 +526,7 @@ fn hook_dirs_yield_one_plugin_per_hook_file() {
     let hooks = tmp.path().join("hooks");
     touch(&hooks.join("a.rhai"));
     touch(&hooks.join("sub").join(native("b")));
-    touch(&hooks.join("sub/c.py"));
+    touch(&hooks.join("sub/c.txt"));
     touch(&hooks.join("readme.md"));
     touch(&hooks.join("two.dots.rhai"));
     let found = discover(&hook_dirs(&[&hooks]));

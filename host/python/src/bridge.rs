@@ -1,0 +1,458 @@
+//! One run of the Python bridge, seen from the host: starting the interpreter on
+//! `bridge.py`, its greeting, the calls the host makes (one conversation at a time), the
+//! calls it makes (subscribe, unsubscribe, publish: served against the host's hub), its log
+//! lines, and how it ended.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use connect_core::{EventHub, SubscribeOptions, HANDLER_THREAD_STACK};
+use connect_event::Event;
+use connect_pipe::frame::GREETING;
+use connect_pipe::link::NoAnswer;
+use serde_json::value::RawValue;
+
+use crate::hook::PythonHandler;
+use crate::supervisor::Supervisor;
+use crate::wire::{Answer, Call, Frame, Link, Workers};
+use crate::PythonOptions;
+
+/// The bridge's source, run with `python -c`.
+const BRIDGE_SOURCE: &str = include_str!("bridge.py");
+
+/// How long the bridge may take to start: import `ftrack_api` and open a session with the
+/// server (schemas included), on a slow machine.
+const START_LIMIT: Duration = Duration::from_secs(60);
+
+/// What the bridge said when it started.
+#[derive(Debug, Clone)]
+pub(crate) struct Greeting {
+    /// `/usr/bin/python3 (3.11.2)`.
+    pub(crate) python: String,
+    /// The `ftrack_api` version.
+    pub(crate) ftrack_api: String,
+}
+
+/// A running bridge process.
+pub(crate) struct BridgeProcess {
+    link: Arc<Link>,
+    child: Mutex<Child>,
+    /// Top-level conversations one at a time: the bridge runs one hook's code at a time, as
+    /// ftrack's event hub does, and a call's time limit counts from when its turn comes.
+    turn: Mutex<()>,
+    /// Why the host killed it, when it did.
+    killed: Mutex<Option<String>>,
+    /// How it ended, once it has.
+    ended: OnceLock<String>,
+    pub(crate) limit: Duration,
+}
+
+impl BridgeProcess {
+    /// Starts the interpreter on the bridge and waits for its greeting. Calls from the
+    /// bridge are served for `supervisor`'s hooks; `on_end` runs once when it ends (after
+    /// a greeting).
+    pub(crate) fn start(
+        options: &PythonOptions,
+        supervisor: Weak<Supervisor>,
+        on_end: Box<dyn FnOnce() + Send>,
+    ) -> Result<(Arc<BridgeProcess>, Greeting), String> {
+        let program = options.program.display().to_string();
+        let config = serde_json::json!({
+            "online": options.sign_in.is_some(),
+            "api_user": options.api_user,
+            // Python's logging passes on what the host's log would show.
+            "log_level": if tracing::level_filters::LevelFilter::current() >= tracing::Level::DEBUG {
+                "DEBUG"
+            } else {
+                "INFO"
+            },
+        });
+        let mut command = Command::new(&options.program);
+        command
+            .arg("-c")
+            .arg(BRIDGE_SOURCE)
+            .arg(config.to_string())
+            // Hooks are imported from plugin folders, which are not ours to write to (nor
+            // should `run --watch` see `__pycache__` appear and reload the plugin).
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(sign_in) = &options.sign_in {
+            // As Connect does: hooks that make sessions of their own find the sign-in.
+            command
+                .env("FTRACK_SERVER", &sign_in.server_url)
+                .env("FTRACK_API_USER", &sign_in.api_user)
+                .env("FTRACK_API_KEY", sign_in.api_key.expose());
+        }
+        let mut child = command.spawn().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    "Python hooks need Python 3 with ftrack_api, and `{program}` was not found \
+                     (install Python 3 and `pip install ftrack-python-api`, or set \
+                     FTRACK_CONNECT_PYTHON to an interpreter that has it)"
+                )
+            } else {
+                format!("cannot start {program} for the Python hooks: {e}")
+            }
+        })?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("cannot connect to the Python bridge".into());
+        };
+        forward_log(stderr);
+        let process_slot: Arc<OnceLock<Weak<BridgeProcess>>> = Arc::new(OnceLock::new());
+        let server = {
+            let host_side = HostSide {
+                supervisor,
+                process: process_slot.clone(),
+            };
+            Box::new(move |call| host_side.serve(call))
+        };
+        let link = Link::new(Box::new(stdin), true, server);
+        let process = Arc::new(BridgeProcess {
+            link: link.clone(),
+            child: Mutex::new(child),
+            turn: Mutex::new(()),
+            killed: Mutex::new(None),
+            ended: OnceLock::new(),
+            limit: options.time_limit,
+        });
+        let _ = process_slot.set(Arc::downgrade(&process));
+
+        let (greeted, greeting) = sync_channel(1);
+        let weak = Arc::downgrade(&process);
+        std::thread::Builder::new()
+            .name("python-bridge".into())
+            .spawn(move || {
+                let mut input = BufReader::new(stdout);
+                let answer = match connect_pipe::frame::read_frame::<Call, Answer>(&mut input) {
+                    Ok(Some(Frame::Done {
+                        conv: GREETING,
+                        answer,
+                    })) => Some(answer),
+                    _ => None,
+                };
+                let ready = matches!(answer, Some(Answer::Ready { .. }));
+                let _ = greeted.send(answer);
+                if !ready {
+                    link.close();
+                    return;
+                }
+                let workers = Workers::new(HANDLER_THREAD_STACK);
+                let broken = link.route(&mut input, &workers).err();
+                if let (Some(broken), Some(process)) = (broken, weak.upgrade()) {
+                    process.kill(format!("it broke the protocol: {broken}"));
+                }
+                if let Some(process) = weak.upgrade() {
+                    process.reap();
+                }
+                link.close();
+                on_end();
+            })
+            .map_err(|e| format!("cannot start a thread for the Python bridge: {e}"))?;
+
+        match greeting.recv_timeout(START_LIMIT) {
+            Ok(Some(Answer::Ready {
+                python,
+                ftrack_api,
+                note,
+            })) => {
+                if let Some(note) = note {
+                    tracing::warn!("Python hooks get a session without a server: {note}");
+                }
+                Ok((process, Greeting { python, ftrack_api }))
+            }
+            Ok(Some(Answer::Failed { error })) => Err(error),
+            Ok(_) | Err(RecvTimeoutError::Disconnected) => Err(format!(
+                "the Python bridge ({program}) ended before it was ready ({})",
+                process.reap()
+            )),
+            Err(RecvTimeoutError::Timeout) => {
+                process.kill(String::new());
+                Err(format!(
+                    "the Python bridge ({program}) was not ready within {} s; it was killed",
+                    START_LIMIT.as_secs()
+                ))
+            }
+        }
+    }
+
+    /// Makes a call to the bridge within the time limit: a new conversation waits for its
+    /// turn first, a call nested in one (this thread serves the bridge) does not.
+    pub(crate) fn call(&self, call: Call) -> Result<Answer, NoAnswer> {
+        let _turn = if self.link.in_conversation() {
+            None
+        } else {
+            Some(self.turn.lock().unwrap_or_else(|e| e.into_inner()))
+        };
+        self.link.call(call, Some(self.limit))
+    }
+
+    /// How it ended, for a call that got [`NoAnswer::Closed`].
+    pub(crate) fn how_it_ended(&self) -> String {
+        self.ended
+            .get()
+            .cloned()
+            .unwrap_or_else(|| "it ended".into())
+    }
+
+    /// Whether it has ended.
+    pub(crate) fn has_ended(&self) -> bool {
+        self.ended.get().is_some()
+    }
+
+    /// Kills it (if it still runs), saying why.
+    pub(crate) fn kill(&self, why: String) {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        if self.ended.get().is_none() {
+            self.killed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert(why);
+            let _ = child.kill();
+        }
+    }
+
+    /// Waits for it to end (killing it if it has not) and says how it did.
+    fn reap(&self) -> String {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(how) = self.ended.get() {
+            return how.clone();
+        }
+        let status = match child.try_wait() {
+            Ok(Some(status)) => Ok(status),
+            _ => {
+                std::thread::sleep(Duration::from_millis(20));
+                if !matches!(child.try_wait(), Ok(Some(_))) {
+                    let _ = child.kill();
+                }
+                child.wait()
+            }
+        };
+        let mut how = status.map_or_else(
+            |e| format!("cannot tell how: {e}"),
+            connect_pipe::exit::describe,
+        );
+        if let Some(why) = self
+            .killed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            if !why.is_empty() {
+                how = format!("killed: {why}");
+            }
+        }
+        self.ended.get_or_init(|| how).clone()
+    }
+}
+
+impl Drop for BridgeProcess {
+    fn drop(&mut self) {
+        self.kill("the host no longer needs it".into());
+        self.reap();
+    }
+}
+
+/// Logs the bridge's standard error: its JSON log lines (`{"plugin", "level", "message"}`)
+/// at their level with the plugin's name, anything else (Python's own fatal errors) as a
+/// warning.
+fn forward_log(stderr: std::process::ChildStderr) {
+    let _ = std::thread::Builder::new()
+        .name("python-bridge-log".into())
+        .spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { return };
+                log_line(&line);
+            }
+        });
+}
+
+fn log_line(line: &str) {
+    #[derive(serde::Deserialize)]
+    struct LogLine {
+        plugin: Option<String>,
+        level: String,
+        message: String,
+    }
+    let Ok(record) = serde_json::from_str::<LogLine>(line) else {
+        tracing::warn!(plugin = "python", "[python] {line}");
+        return;
+    };
+    let plugin = record.plugin.as_deref().unwrap_or("python");
+    let message = record.message;
+    match record.level.as_str() {
+        "critical" | "error" => tracing::error!(plugin, "[{plugin}] {message}"),
+        "warning" => tracing::warn!(plugin, "[{plugin}] {message}"),
+        "debug" | "notset" => tracing::debug!(plugin, "[{plugin}] {message}"),
+        _ => tracing::info!(plugin, "[{plugin}] {message}"),
+    }
+}
+
+/// What serves the bridge's calls: subscriptions go to the hub under the plugin's tag of
+/// the hook that makes them, publishes through the hub. The bridge may only remove the
+/// subscriptions its own hooks made.
+struct HostSide {
+    supervisor: Weak<Supervisor>,
+    process: Arc<OnceLock<Weak<BridgeProcess>>>,
+}
+
+impl HostSide {
+    fn serve(&self, call: Call) -> Answer {
+        let (Some(supervisor), Some(process)) = (
+            self.supervisor.upgrade(),
+            self.process.get().and_then(Weak::upgrade),
+        ) else {
+            return Answer::failed("the host is shutting down");
+        };
+        let Some(hub) = supervisor.hub() else {
+            return Answer::failed("subscriptions and publishes are for register and handlers");
+        };
+        match call {
+            Call::Subscribe {
+                hook,
+                expression,
+                priority,
+                handler,
+                subscriber,
+            } => {
+                let Some(state) = supervisor.hook(hook) else {
+                    return Answer::failed(format!("no hook number {hook}"));
+                };
+                let options = SubscribeOptions {
+                    priority,
+                    subscriber,
+                    plugin: Some(state.tag.clone()),
+                };
+                let handler = Arc::new(PythonHandler {
+                    process: process.clone(),
+                    handler,
+                    hook: Arc::downgrade(&state),
+                    supervisor: Arc::downgrade(&supervisor),
+                });
+                match hub.subscribe(&expression, handler, options) {
+                    Ok(id) => {
+                        state.subscribed(id.clone());
+                        Answer::Subscribed { id }
+                    }
+                    Err(err) => Answer::failed(err),
+                }
+            }
+            Call::Unsubscribe { id } => {
+                if !supervisor.forget_subscription(&id) {
+                    return Answer::failed(format!("{id} is no subscription of a Python hook"));
+                }
+                match hub.unsubscribe(&id) {
+                    Ok(()) => Answer::Unsubscribed,
+                    Err(err) => Answer::failed(err),
+                }
+            }
+            Call::Publish {
+                event,
+                synchronous,
+                reply_handler,
+            } => publish(&hub, &process, &event, synchronous, reply_handler),
+            Call::Import { .. }
+            | Call::Register { .. }
+            | Call::Handle { .. }
+            | Call::Forget { .. } => {
+                Answer::failed("the Python bridge cannot ask the host for that")
+            }
+        }
+    }
+}
+
+/// A publish from a Python hook, through the host's hub: synchronous ones answer with the
+/// results and the data after the handlers ran.
+fn publish(
+    hub: &Arc<EventHub>,
+    process: &Arc<BridgeProcess>,
+    event: &RawValue,
+    synchronous: bool,
+    reply_handler: Option<u64>,
+) -> Answer {
+    let mut event: Event = match serde_json::from_str(event.get()) {
+        Ok(event) => event,
+        Err(err) => return Answer::failed(format!("invalid event: {err}")),
+    };
+    if !synchronous {
+        let on_reply = reply_handler.map(|handler| reply_callback(process, handler));
+        hub.publish_async(event, on_reply);
+        return Answer::Queued;
+    }
+    let results = hub.publish(&mut event);
+    Answer::Published {
+        results,
+        data: std::mem::take(&mut event.data),
+    }
+}
+
+/// Calls the bridge's `on_reply` handler with each reply (errors are logged).
+fn reply_callback(process: &Arc<BridgeProcess>, handler: u64) -> connect_core::ReplyCallback {
+    let process = Arc::downgrade(process);
+    Arc::new(move |reply: &Event| {
+        let Some(process) = process.upgrade() else {
+            return;
+        };
+        let event = match serde_json::to_string(reply).and_then(RawValue::from_string) {
+            Ok(event) => event,
+            Err(err) => return tracing::warn!("a reply is not JSON: {err}"),
+        };
+        match process.call(Call::Handle { handler, event }) {
+            Ok(Answer::Handled { .. }) => {}
+            Ok(Answer::Failed { error }) => {
+                tracing::warn!(
+                    plugin = "python",
+                    "a Python on_reply callback failed: {error}"
+                )
+            }
+            other => tracing::warn!(
+                plugin = "python",
+                "a Python on_reply callback got no answer: {other:?}"
+            ),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_that_are_not_json_are_kept() {
+        // Neither panics: a JSON record, and Python's own fatal error text.
+        log_line(r#"{"plugin": "p", "level": "info", "message": "hello"}"#);
+        log_line("Fatal Python error: Segmentation fault");
+    }
+
+    #[test]
+    fn the_bridge_source_is_python_that_compiles() {
+        let Ok(status) = Command::new("python3")
+            .args([
+                "-c",
+                "import sys; compile(sys.stdin.read(), 'bridge.py', 'exec')",
+            ])
+            .stdin(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child
+                    .stdin
+                    .take()
+                    .expect("piped")
+                    .write_all(BRIDGE_SOURCE.as_bytes())?;
+                child.wait()
+            })
+        else {
+            return; // no Python here: the integration tests say so
+        };
+        assert!(status.success(), "bridge.py does not compile");
+    }
+}
