@@ -263,7 +263,7 @@ fn a_folder_with_only_launcher_configs_is_loaded_for_them() {
     assert_eq!(integration["status"], "loaded", "{integration}");
     assert_eq!(integration["reason"], Value::Null, "{integration}");
     let python = entry("python-only");
-    assert_eq!(python["kind"], Value::Null, "{python}");
+    assert_eq!(python["kind"], "python", "{python}");
     assert_eq!(python["status"], "skipped", "{python}");
 
     let listing = s.capture(&["plugins"]).success().stdout;

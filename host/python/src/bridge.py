@@ -58,6 +58,8 @@ if sys.version_info < (3, 8):
 
 try:
     import ftrack_api
+    import ftrack_api.cache
+    import ftrack_api.operation
     import ftrack_api.event.base
     import ftrack_api.event.hub
     import ftrack_api.exception
@@ -86,6 +88,8 @@ MODULES = {}
 HANDLERS = {}
 _NEXT_HANDLER = [1]
 _REGISTRY_LOCK = threading.RLock()
+# Set once the host has the greeting: nothing is sent to it before.
+_GREETED = threading.Event()
 
 
 class HostGone(Exception):
@@ -356,6 +360,10 @@ class BridgeHub(ftrack_api.event.hub.EventHub):
         time.sleep(duration if duration is not None else 3600 * 24 * 365)
 
     def subscribe(self, subscription, callback, subscriber=None, priority=100):
+        if not _GREETED.is_set():
+            # The session's own subscriptions, made while it starts (ftrack_api's storage
+            # scenario): they stay in Python, as its start-up events do.
+            return self._add_subscriber(subscription, callback, subscriber, priority).metadata["id"]
         hook = getattr(_CONTEXT, "hook", None)
         if hook is None:
             hook = MODULES.get(getattr(callback, "__module__", None))
@@ -407,6 +415,10 @@ class BridgeHub(ftrack_api.event.hub.EventHub):
         call_host({"Unsubscribe": {"id": subscriber_identifier}})
 
     def _publish(self, event, synchronous=False, callback=None, on_reply=None):
+        if not _GREETED.is_set():
+            # The session's own start-up events, for its own subscriptions.
+            results = self._handle(event, synchronous=True)
+            return results if synchronous else None
         reply_handler = None
         if on_reply is not None and not synchronous:
             hook = getattr(_CONTEXT, "hook", None)
@@ -447,6 +459,21 @@ class BridgedSession(ftrack_api.Session):
         self._event_hub = BridgeHub(self._server_url, self._api_user, self._api_key)
 
 
+class _NoServerTypes(dict):
+    """An offline session's entity types: none, and each asked for says why."""
+
+    def __init__(self, why):
+        super(_NoServerTypes, self).__init__()
+        self.why = why
+
+    def __missing__(self, key):
+        raise ftrack_api.exception.ServerError(
+            "no entity type {0!r}: this hook's session has no ftrack server ({1})".format(
+                key, self.why
+            )
+        )
+
+
 class OfflineSession(ftrack_api.Session):
     """The session hooks get when the host has no server: an `ftrack_api.Session` all the
     same (hooks check `isinstance`), with the host's event hub and user; what needs a server
@@ -459,9 +486,16 @@ class OfflineSession(ftrack_api.Session):
         self._api_key = None
         self._why = why
         self._event_hub = BridgeHub("", api_user, None)
+        self.logger = logging.getLogger("ftrack_api.session.Session")
+        self._thread_lock = threading.RLock()
+        self._auto_populate = collections.defaultdict(lambda: True)
+        self.recorded_operations = ftrack_api.operation.Operations()
+        self._record_operations = collections.defaultdict(lambda: True)
+        self.cache = ftrack_api.cache.LayeredCache([ftrack_api.cache.MemoryCache()])
+        self.cache_key_maker = ftrack_api.cache.StringKeyMaker()
         self._auto_connect_event_hub_thread = None
         self.schemas = []
-        self.types = {}
+        self.types = _NoServerTypes(why)
         self._server_information = {}
         self._plugin_paths = []
 
@@ -479,6 +513,15 @@ def make_session():
     user = CONFIG.get("api_user") or "unknown"
     if not CONFIG.get("online"):
         return OfflineSession(user, "the host runs without one"), None
+    if not os.environ.get("FTRACK_API_SCHEMA_CACHE_PATH"):
+        # ftrack_api caches the server's schemas there, and logs an error when the folder
+        # does not exist yet (a fresh account).
+        try:
+            import platformdirs
+
+            os.makedirs(platformdirs.user_cache_dir(), exist_ok=True)
+        except Exception:
+            pass
     try:
         session = BridgedSession(
             server_url=os.environ.get("FTRACK_SERVER"),
@@ -663,4 +706,5 @@ send(
         }
     }
 )
+_GREETED.set()
 serve_opened()

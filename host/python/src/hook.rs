@@ -164,8 +164,16 @@ impl PythonHandler {
         let Some(hook) = self.hook.upgrade() else {
             return HandlerError(why.to_string());
         };
-        if let Some(supervisor) = self.supervisor.upgrade() {
-            supervisor.blame(&self.process, &hook, why);
+        let counts = self
+            .supervisor
+            .upgrade()
+            .is_some_and(|supervisor| supervisor.blame(&self.process, &hook, why));
+        if !counts {
+            // Another hook ended it first: this one only found it gone.
+            return HandlerError(format!(
+                "the Python bridge had ended ({}); it restarts",
+                self.process.how_it_ended()
+            ));
         }
         HandlerError(format!(
             "{}: {why}; the Python bridge restarts without this hook (it runs again when its \

@@ -293,7 +293,7 @@ impl Supervisor {
                     "{}: no answer within {limit} s {doing}",
                     hook.path.display()
                 );
-                self.blame(process, hook, &why);
+                let _ = self.blame(process, hook, &why);
                 process.kill(why.clone());
                 Err(why)
             }
@@ -303,7 +303,7 @@ impl Supervisor {
                     hook.path.display(),
                     process.how_it_ended()
                 );
-                self.blame(process, hook, &why);
+                let _ = self.blame(process, hook, &why);
                 Err(why)
             }
         }
@@ -311,15 +311,23 @@ impl Supervisor {
 
     /// Blames `hook` for the end of `process` (the first blame of a run is the one that
     /// counts: the innermost handler, or the one that hung).
-    pub(crate) fn blame(&self, process: &Arc<BridgeProcess>, hook: &Arc<HookState>, why: &str) {
+    /// Returns whether this blame counts.
+    pub(crate) fn blame(
+        &self,
+        process: &Arc<BridgeProcess>,
+        hook: &Arc<HookState>,
+        why: &str,
+    ) -> bool {
         let mut state = self.state();
         let current = state
             .current
             .as_ref()
             .is_some_and(|c| Arc::ptr_eq(c, process));
-        if current && state.blamed.is_none() {
+        let counts = current && state.blamed.is_none();
+        if counts {
             state.blamed = Some((hook.number, why.to_string()));
         }
+        counts
     }
 
     /// A hook the registry dropped (unloaded, or replaced by a new version): the bridge

@@ -409,7 +409,7 @@ fn hooks_come_only_from_the_hook_folder() {
     let p = root.join("p-1.0.0");
     touch(&p.join("hook/a.rhai"));
     touch(&p.join("hook").join(native("b")));
-    touch(&p.join("hook/c.py"));
+    touch(&p.join("hook/c.pyw"));
     touch(&p.join("hook/c.pyc"));
     touch(&p.join("hook/README"));
     touch(&p.join("hook/notes.txt"));
@@ -846,7 +846,7 @@ fn odd_names_do_not_panic() {
     touch(&root.join("\u{1F642}/hook/\u{e9}.rhai"));
     let hooks = tmp.path().join(OsStr::from_bytes(b"hooks\x80"));
     touch(&hooks.join(OsStr::from_bytes(b"\xfe.rhai")));
-    touch(&hooks.join(OsStr::from_bytes(b"\xfe.py")));
+    touch(&hooks.join(OsStr::from_bytes(b"\xfe.txt")));
     symlink(
         OsStr::from_bytes(b"\xf0missing"),
         &root.join(OsStr::from_bytes(b"\xf1")),
