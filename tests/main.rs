@@ -15,6 +15,7 @@ mod layout;
 mod login;
 mod native_plugins;
 mod plugin_discovery;
+mod python_hooks;
 mod rhai_hooks;
 mod run_mode;
 mod server_api;

@@ -47,6 +47,10 @@ pub(crate) struct BridgeProcess {
     killed: Mutex<Option<String>>,
     /// How it ended, once it has.
     ended: OnceLock<String>,
+    /// The hooks whose calls wait for it now, innermost last.
+    in_flight: Mutex<Vec<u64>>,
+    /// The innermost hook whose call was waiting when it ended, if one was.
+    culprit: OnceLock<Option<u64>>,
     pub(crate) limit: Duration,
 }
 
@@ -122,6 +126,8 @@ impl BridgeProcess {
             turn: Mutex::new(()),
             killed: Mutex::new(None),
             ended: OnceLock::new(),
+            in_flight: Mutex::new(Vec::new()),
+            culprit: OnceLock::new(),
             limit: options.time_limit,
         });
         let _ = process_slot.set(Arc::downgrade(&process));
@@ -147,10 +153,14 @@ impl BridgeProcess {
                 }
                 let workers = Workers::new(HANDLER_THREAD_STACK);
                 let broken = link.route(&mut input, &workers).err();
-                if let (Some(broken), Some(process)) = (broken, weak.upgrade()) {
-                    process.kill(format!("it broke the protocol: {broken}"));
-                }
                 if let Some(process) = weak.upgrade() {
+                    // Before any waiting call hears of the end: which hook's code ran.
+                    let _ = process
+                        .culprit
+                        .set(process.lock_in_flight().last().copied());
+                    if let Some(broken) = broken {
+                        process.kill(format!("it broke the protocol: {broken}"));
+                    }
                     process.reap();
                 }
                 link.close();
@@ -185,14 +195,34 @@ impl BridgeProcess {
     }
 
     /// Makes a call to the bridge within the time limit: a new conversation waits for its
-    /// turn first, a call nested in one (this thread serves the bridge) does not.
-    pub(crate) fn call(&self, call: Call) -> Result<Answer, NoAnswer> {
+    /// turn first, a call nested in one (this thread serves the bridge) does not. `hook`:
+    /// the hook whose code the call runs, to blame if the bridge ends meanwhile.
+    pub(crate) fn call(&self, call: Call, hook: Option<u64>) -> Result<Answer, NoAnswer> {
         let _turn = if self.link.in_conversation() {
             None
         } else {
             Some(self.turn.lock().unwrap_or_else(|e| e.into_inner()))
         };
-        self.link.call(call, Some(self.limit))
+        if let Some(hook) = hook {
+            self.lock_in_flight().push(hook);
+        }
+        let answer = self.link.call(call, Some(self.limit));
+        if let Some(hook) = hook {
+            let mut in_flight = self.lock_in_flight();
+            if let Some(at) = in_flight.iter().rposition(|h| *h == hook) {
+                in_flight.remove(at);
+            }
+        }
+        answer
+    }
+
+    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, Vec<u64>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The hook whose code ran when it ended (`None` before it ended, or if none ran).
+    pub(crate) fn culprit(&self) -> Option<u64> {
+        self.culprit.get().copied().flatten()
     }
 
     /// How it ended, for a call that got [`NoAnswer::Closed`].
@@ -405,7 +435,7 @@ fn reply_callback(process: &Arc<BridgeProcess>, handler: u64) -> connect_core::R
             Ok(event) => event,
             Err(err) => return tracing::warn!("a reply is not JSON: {err}"),
         };
-        match process.call(Call::Handle { handler, event }) {
+        match process.call(Call::Handle { handler, event }, None) {
             Ok(Answer::Handled { .. }) => {}
             Ok(Answer::Failed { error }) => {
                 tracing::warn!(

@@ -158,29 +158,40 @@ pub(crate) struct PythonHandler {
 }
 
 impl PythonHandler {
-    /// The handler's bridge ended or hung while it ran: the hook is not run again until its
-    /// file changes or the host restarts, and the bridge restarts without it.
+    /// The handler hung: the hook is blamed, so the bridge restarts without it.
     fn blame(&self, why: &str) -> HandlerError {
         let Some(hook) = self.hook.upgrade() else {
             return HandlerError(why.to_string());
         };
-        let counts = self
-            .supervisor
-            .upgrade()
-            .is_some_and(|supervisor| supervisor.blame(&self.process, &hook, why));
-        if !counts {
-            // Another hook ended it first: this one only found it gone.
-            return HandlerError(format!(
-                "the Python bridge had ended ({}); it restarts",
-                self.process.how_it_ended()
-            ));
+        if let Some(supervisor) = self.supervisor.upgrade() {
+            supervisor.blame(
+                &self.process,
+                &hook,
+                &format!("{}: {why}", hook.path.display()),
+            );
         }
-        HandlerError(format!(
-            "{}: {why}; the Python bridge restarts without this hook (it runs again when its \
-             file changes, or at the next start)",
-            hook.path.display()
-        ))
+        without_this_hook(&hook, why)
     }
+
+    /// The bridge ended during the call: this hook's doing if its code ran innermost.
+    fn ended(&self) -> HandlerError {
+        let how = self.process.how_it_ended();
+        match self.hook.upgrade() {
+            Some(hook) if self.process.culprit() == Some(hook.number) => without_this_hook(
+                &hook,
+                &format!("the Python bridge ended while it ran ({how})"),
+            ),
+            _ => HandlerError(format!("the Python bridge had ended ({how}); it restarts")),
+        }
+    }
+}
+
+fn without_this_hook(hook: &HookState, why: &str) -> HandlerError {
+    HandlerError(format!(
+        "{}: {why}; the Python bridge restarts without this hook (it runs again when its \
+         file changes, or at the next start)",
+        hook.path.display()
+    ))
 }
 
 impl Handler for PythonHandler {
@@ -195,10 +206,14 @@ impl Handler for PythonHandler {
         let event = event
             .clone()
             .map_err(|e| HandlerError(format!("the event is not JSON: {e}")))?;
-        let answer = self.process.call(Call::Handle {
-            handler: self.handler,
-            event,
-        });
+        let hook = self.hook.upgrade().map(|hook| hook.number);
+        let answer = self.process.call(
+            Call::Handle {
+                handler: self.handler,
+                event,
+            },
+            hook,
+        );
         let (result, data, stop) = match answer {
             Ok(Answer::Handled { result, data, stop }) => (result, data, stop),
             Ok(Answer::Failed { error }) => return Err(HandlerError(error)),
@@ -214,15 +229,7 @@ impl Handler for PythonHandler {
                     .kill(format!("a handler did not answer within {limit} s"));
                 return Err(error);
             }
-            Err(NoAnswer::Closed) => {
-                let how = self.process.how_it_ended();
-                return Err(if how.starts_with("killed:") {
-                    // The host killed it for another hook's sake: not this one's doing.
-                    HandlerError(format!("the Python bridge was restarted ({how})"))
-                } else {
-                    self.blame(&format!("the Python bridge ended while it ran ({how})"))
-                });
-            }
+            Err(NoAnswer::Closed) => return Err(self.ended()),
         };
         if stop {
             call.stop();

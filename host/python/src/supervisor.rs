@@ -285,7 +285,7 @@ impl Supervisor {
         call: Call,
         doing: &str,
     ) -> Result<Answer, String> {
-        match process.call(call) {
+        match process.call(call, Some(hook.number)) {
             Ok(answer) => Ok(answer),
             Err(NoAnswer::TimedOut) => {
                 let limit = process.limit.as_secs_f64();
@@ -293,41 +293,31 @@ impl Supervisor {
                     "{}: no answer within {limit} s {doing}",
                     hook.path.display()
                 );
-                let _ = self.blame(process, hook, &why);
+                self.blame(process, hook, &why);
                 process.kill(why.clone());
                 Err(why)
             }
-            Err(NoAnswer::Closed) => {
-                let why = format!(
-                    "{}: the Python bridge ended {doing} ({})",
-                    hook.path.display(),
-                    process.how_it_ended()
-                );
-                let _ = self.blame(process, hook, &why);
-                Err(why)
-            }
+            Err(NoAnswer::Closed) => Err(format!(
+                "{}: the Python bridge ended {doing} ({})",
+                hook.path.display(),
+                process.how_it_ended()
+            )),
         }
     }
 
     /// Blames `hook` for the end of `process` (the first blame of a run is the one that
     /// counts: the innermost handler, or the one that hung).
-    /// Returns whether this blame counts.
-    pub(crate) fn blame(
-        &self,
-        process: &Arc<BridgeProcess>,
-        hook: &Arc<HookState>,
-        why: &str,
-    ) -> bool {
+    /// Hooks that hang are blamed before the bridge is killed; hooks that end it are found
+    /// by the bridge's record of whose code ran ([`BridgeProcess::culprit`]).
+    pub(crate) fn blame(&self, process: &Arc<BridgeProcess>, hook: &Arc<HookState>, why: &str) {
         let mut state = self.state();
         let current = state
             .current
             .as_ref()
             .is_some_and(|c| Arc::ptr_eq(c, process));
-        let counts = current && state.blamed.is_none();
-        if counts {
+        if current && state.blamed.is_none() {
             state.blamed = Some((hook.number, why.to_string()));
         }
-        counts
     }
 
     /// A hook the registry dropped (unloaded, or replaced by a new version): the bridge
@@ -344,7 +334,7 @@ impl Supervisor {
             let _ = std::thread::Builder::new()
                 .name("python-forget".into())
                 .spawn(move || {
-                    let _ = process.call(Call::Forget { hook: number });
+                    let _ = process.call(Call::Forget { hook: number }, None);
                 });
         }
     }
@@ -408,7 +398,19 @@ impl Supervisor {
                 }
             }
         }
-        let delay = match state.blamed.take() {
+        let culprit = process.culprit().map(|number| {
+            let path = hooks
+                .iter()
+                .find(|h| h.number == number)
+                .map(|h| h.path.display().to_string())
+                .unwrap_or_default();
+            let how = process.how_it_ended();
+            (
+                number,
+                format!("{path}: the Python bridge ended while it ran ({how})"),
+            )
+        });
+        let delay = match state.blamed.take().or(culprit) {
             Some((number, why)) => {
                 if let Some(hook) = hooks.iter().find(|h| h.number == number) {
                     tracing::error!(
