@@ -64,6 +64,7 @@ fn python_rhai_and_native_hooks_answer_in_one_hub() {
         r#"
 import logging
 import ftrack_api
+import studio_labels  # from the plugin's dependencies/ folder
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ logger = logging.getLogger(__name__)
 def discover(event):
     print("discover seen by Python for", event['source']['user']['username'])
     logger.warning("logged from the Python hook")
-    return {'items': [{'label': 'Python action', 'actionIdentifier': 'python-action',
+    return {'items': [{'label': studio_labels.LABEL, 'actionIdentifier': 'python-action',
                        'variant': session_user[0]}]}
 
 session_user = []
@@ -92,6 +93,10 @@ def register(session, **kw):
         }"#,
     );
     install(&s, "studio-actions", "selection-actions");
+    s.write(
+        "plugins/studio-actions/dependencies/studio_labels.py",
+        "LABEL = 'Python action'\n",
+    );
     // Not a hook: no `register` (said in `plugins`, as ftrack's loader says it).
     s.hook("studio-actions", "helpers.py", "VALUE = 1\n");
 
@@ -184,12 +189,26 @@ def ask_rhai(event):
     asked = Event('t.rhai.answer', data={'x': 41})
     results = SESSION[0].event_hub.publish(asked, synchronous=True)
     SESSION[0].event_hub.publish(Event('t.async', data={'file': event['data']['file']}))
-    return {'rhai said': results, 'data after': asked['data']}
+    SESSION[0].event_hub.publish(Event('t.reply-me'), on_reply=got_reply)
+    return {'said': results, 'data after': asked['data']}
+
+
+def times_ten(event):
+    return event['data']['x'] * 10
 
 
 def write_file(event):
     with open(event['data']['file'], 'w') as handle:
         handle.write('async from Python reached Python through the host')
+    REPLY_FILE.append(event['data']['file'] + '.reply')
+
+
+REPLY_FILE = []
+
+
+def got_reply(event):
+    with open(REPLY_FILE[0], 'w') as handle:
+        handle.write('reply: ' + event['data'])
 
 
 def register(session, extra=None):
@@ -200,6 +219,7 @@ def register(session, extra=None):
     hub.subscribe('topic=t.data', mark, priority=20)
     hub.subscribe('topic=t.ask', ask_rhai)
     hub.subscribe('topic=t.async', write_file)
+    hub.subscribe('topic=t.rhai.answer', times_ten, priority=200)
 "#,
     );
     s.hook(
@@ -212,6 +232,7 @@ def register(session, extra=None):
             hub.subscribe("topic=t.data", |e| { e.data.seen.push("rhai"); "rhai" }, 10);
             hub.subscribe("topic=t.data", |e| `rhai after saw ${e.data.seen}`, 30);
             hub.subscribe("topic=t.rhai.answer", |e| { e.data.x += 1; e.data.x });
+            hub.subscribe("topic=t.reply-me", |e| "from Rhai");
         }"#,
     );
     assert_eq!(
@@ -234,13 +255,17 @@ def register(session, extra=None):
     let (results, stderr) = publish(&s, "t.ask", json!({"file": file}));
     assert_eq!(
         results,
-        [json!({"rhai said": [42], "data after": {"x": 42}})],
+        // Python to the host, to Rhai and (nested) to Python again: both answers, in order.
+        [json!({"said": [42, 420], "data after": {"x": 42}})],
         "{stderr}"
     );
     assert_eq!(
         wait_for_file(&file),
         "async from Python reached Python through the host"
     );
+    // `on_reply` hears the answers to an asynchronous publish.
+    let reply = s.path().join("async.txt.reply");
+    assert_eq!(wait_for_file(&reply), "reply: from Rhai");
 }
 
 #[test]
