@@ -271,7 +271,10 @@ fn a_folder_with_only_launcher_configs_is_loaded_for_them() {
         listing.contains("painter-integration 1.0.0 [launch] loaded"),
         "{listing}"
     );
-    assert!(listing.contains("python-only [python] skipped"), "{listing}");
+    assert!(
+        listing.contains("python-only [python] skipped"),
+        "{listing}"
+    );
 
     let items: Vec<Value> =
         serde_json::from_str(&s.capture(&["actions", "--json"]).success().stdout).unwrap();

@@ -1,6 +1,7 @@
 # The Python side of ftrack-connect's Python hooks, shipped inside the host's binary.
 #
-# The host starts it as `python3 -c <this file> <config JSON>` and speaks to it over its
+# The host starts it with `python3 -c <launcher.py> <this file> <config JSON>` (the launcher
+# checks the version first, in Python any version can read) and speaks to it over its
 # standard input and output, in the frames of the host's `connect-pipe` crate: one JSON
 # object per line, `{"Call": {"conv": N, "call": ...}}` or `{"Done": {"conv": N, "answer":
 # ...}}`. A conversation is a call stack split over the two processes: the thread that makes
@@ -47,14 +48,10 @@ import time
 import traceback
 
 CONFIG = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+# The name this source runs under (see launcher.py): its frames are left out of tracebacks.
+BRIDGE_FILE = "<ftrack-connect bridge>"
 VERSION = "{0}.{1}.{2}".format(*sys.version_info[:3])
 PYTHON = "{0} ({1})".format(sys.executable or "python", VERSION)
-
-if sys.version_info < (3, 8):
-    _fail_greeting(
-        "Python hooks need Python 3.8 or newer with ftrack_api; {0} is too old "
-        "(set FTRACK_CONNECT_PYTHON to a newer interpreter)".format(PYTHON)
-    )
 
 try:
     import ftrack_api
@@ -168,7 +165,7 @@ def hook_traceback(error):
     frames = [
         frame
         for frame in traceback.extract_tb(error.__traceback__)
-        if frame.filename != "<string>" and not frame.filename.startswith("<frozen")
+        if frame.filename != BRIDGE_FILE and not frame.filename.startswith("<frozen")
     ]
     lines = traceback.format_list(frames)
     summary = "".join(traceback.format_exception_only(type(error), error)).strip()
@@ -517,9 +514,11 @@ def make_session():
         # ftrack_api caches the server's schemas there, and logs an error when the folder
         # does not exist yet (a fresh account).
         try:
-            import platformdirs
-
-            os.makedirs(platformdirs.user_cache_dir(), exist_ok=True)
+            try:
+                from platformdirs import user_cache_dir  # ftrack_api 3
+            except ImportError:
+                from appdirs import user_cache_dir  # ftrack_api 2
+            os.makedirs(user_cache_dir(), exist_ok=True)
         except Exception:
             pass
     try:

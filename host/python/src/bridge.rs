@@ -20,8 +20,11 @@ use crate::supervisor::Supervisor;
 use crate::wire::{Answer, Call, Frame, Link, Workers};
 use crate::PythonOptions;
 
-/// The bridge's source, run with `python -c`.
+/// The bridge's source, run by [`LAUNCHER_SOURCE`].
 const BRIDGE_SOURCE: &str = include_str!("bridge.py");
+
+/// What `python -c` runs: checks the interpreter's version, then runs the bridge.
+const LAUNCHER_SOURCE: &str = include_str!("launcher.py");
 
 /// How long the bridge may take to start: import `ftrack_api` and open a session with the
 /// server (schemas included), on a slow machine.
@@ -77,6 +80,7 @@ impl BridgeProcess {
         let mut command = Command::new(&options.program);
         command
             .arg("-c")
+            .arg(LAUNCHER_SOURCE)
             .arg(BRIDGE_SOURCE)
             .arg(config.to_string())
             // Hooks are imported from plugin folders, which are not ours to write to (nor
@@ -248,6 +252,13 @@ impl BridgeProcess {
                 .get_or_insert(why);
             let _ = child.kill();
         }
+    }
+
+    /// Kills it and waits for it to be gone, so that what comes next (a restart) never
+    /// talks to it.
+    pub(crate) fn kill_and_wait(&self, why: String) {
+        self.kill(why);
+        self.reap();
     }
 
     /// Waits for it to end (killing it if it has not) and says how it did.
@@ -460,6 +471,22 @@ mod tests {
         // Neither panics: a JSON record, and Python's own fatal error text.
         log_line(r#"{"plugin": "p", "level": "info", "message": "hello"}"#);
         log_line("Fatal Python error: Segmentation fault");
+    }
+
+    #[test]
+    fn an_interpreter_too_old_for_the_bridge_is_told_so() {
+        // Python 2 cannot read the bridge; the launcher says why instead.
+        let Ok(output) = Command::new("python2")
+            .args(["-c", LAUNCHER_SOURCE, BRIDGE_SOURCE, "{}"])
+            .output()
+        else {
+            return; // no Python 2 here
+        };
+        if !output.status.success() {
+            return; // a `python2` that does not run (a shim without the version)
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("need Python 3.8 or newer"), "{text}");
     }
 
     #[test]

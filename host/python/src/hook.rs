@@ -226,7 +226,7 @@ impl Handler for PythonHandler {
                 let limit = self.process.limit.as_secs_f64();
                 let error = self.blame(&format!("no answer within {limit} s"));
                 self.process
-                    .kill(format!("a handler did not answer within {limit} s"));
+                    .kill_and_wait(format!("a handler did not answer within {limit} s"));
                 return Err(error);
             }
             Err(NoAnswer::Closed) => return Err(self.ended()),

@@ -294,7 +294,7 @@ impl Supervisor {
                     hook.path.display()
                 );
                 self.blame(process, hook, &why);
-                process.kill(why.clone());
+                process.kill_and_wait(why.clone());
                 Err(why)
             }
             Err(NoAnswer::Closed) => Err(format!(
