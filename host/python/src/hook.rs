@@ -73,11 +73,6 @@ impl HookState {
     pub(crate) fn fail(&self, why: String) {
         *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
     }
-
-    /// `my_action.py` (plugin `shot-tools`), for log lines.
-    pub(crate) fn describe(&self) -> String {
-        format!("{} (plugin '{}')", self.path.display(), self.tag.name)
-    }
 }
 
 /// Why a Python hook could not be loaded: the bridge's words (the file, and for a Python

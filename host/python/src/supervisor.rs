@@ -183,8 +183,8 @@ impl Supervisor {
             if let Err(why) = outcome {
                 tracing::error!(
                     plugin = &*hook.tag.name,
-                    "Python hook {} not loaded again: {why}",
-                    hook.describe()
+                    "plugin '{}': Python hook not loaded again: {why}",
+                    hook.tag.name
                 );
                 hook.fail(why);
             }
@@ -415,8 +415,8 @@ impl Supervisor {
                 if let Some(hook) = hooks.iter().find(|h| h.number == number) {
                     tracing::error!(
                         plugin = &*hook.tag.name,
-                        "Python hook {} is no longer run: {why}",
-                        hook.describe()
+                        "plugin '{}': Python hook no longer run: {why}",
+                        hook.tag.name
                     );
                     hook.fail(why);
                 }
