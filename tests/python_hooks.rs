@@ -169,6 +169,7 @@ fn stop_data_results_and_publishes_cross_between_python_and_rhai() {
         "py",
         "hooks.py",
         r#"
+import sys
 import ftrack_api
 from ftrack_api.event.base import Event
 
@@ -211,9 +212,19 @@ def got_reply(event):
         handle.write('reply: ' + event['data'])
 
 
+def reads_stdin(event):
+    return 'stdin gave ' + repr(sys.stdin.read())
+
+
+def not_json(event):
+    return float('nan')
+
+
 def register(session, extra=None):
     SESSION.append(session)
     hub = session.event_hub
+    hub.subscribe('topic=t.hostile', reads_stdin)
+    hub.subscribe('topic=t.hostile', not_json)
     hub.subscribe('topic=t.python-stops', stopper, priority=10)
     hub.subscribe('topic=t.rhai-stops', mark, priority=20)
     hub.subscribe('topic=t.data', mark, priority=20)
@@ -251,6 +262,11 @@ def register(session, extra=None):
             "rhai after saw [\"rhai\", \"python\"]"
         ]
     );
+    // Hooks cannot read the bridge's pipe; a result that is not JSON is that hook's error.
+    let (results, stderr) = publish(&s, "t.hostile", json!({}));
+    assert_eq!(results, ["stdin gave ''"], "{stderr}");
+    assert!(stderr.contains("not JSON"), "{stderr}");
+
     let file = s.path().join("async.txt");
     let (results, stderr) = publish(&s, "t.ask", json!({"file": file}));
     assert_eq!(
@@ -358,9 +374,27 @@ fn broken_python_hooks_leave_the_host_answering() {
     );
     answering(&s, "good-python", 40, "return 'good python'");
     s.hook(
+        "loops",
+        "loops.py",
+        "from ftrack_api.event.base import Event\n\n\
+         def handler(event):\n    while True:\n        \
+         SESSION[0].event_hub.publish(Event('t.nothing'), synchronous=True)\n\n\
+         SESSION = []\n\n\
+         def register(session):\n    SESSION.append(session)\n    \
+         session.event_hub.subscribe('topic=t.loop', handler)\n",
+    );
+    s.hook(
         "good-rhai",
         "good.rhai",
         r#"fn register(session) { session.event_hub.subscribe("topic=t.all", |e| "good rhai", 50); }"#,
+    );
+    s.hook(
+        "exits-later",
+        "later.py",
+        "import os, threading\n\n\
+         def handler(event):\n    threading.Timer(0.2, os._exit, [3]).start()\n    \
+         return 'exits in 0.2 s'\n\n\
+         def register(session):\n    session.event_hub.subscribe('topic=t.later', handler)\n",
     );
     s.hook(
         "asks-server",
@@ -431,6 +465,22 @@ fn broken_python_hooks_leave_the_host_answering() {
         ["good python", "good rhai"]
     );
 
+    // A handler calling back into the host for ever is bounded by the same limit.
+    let run = s.capture(&["event", "publish", "t.loop"]).success();
+    assert_eq!(run.stdout.trim(), "[]");
+    host.wait_for_any_order("loops.py: no answer within 2 s; the Python bridge");
+    host.wait_for("the Python bridge runs again");
+    assert_eq!(publish(json!({})), ["good python", "good rhai"]);
+
+    // The bridge ending while no hook runs (a hook's own thread ended it): nobody to blame,
+    // restarted after a pause with every hook.
+    let run = s.capture(&["event", "publish", "t.later"]).success();
+    assert_eq!(run.stdout.trim(), "[\"exits in 0.2 s\"]");
+    let line = host.wait_for("the Python bridge ended (exited with status 3) while no hook ran");
+    assert!(line.contains("WARN"), "{line}");
+    host.wait_for("the Python bridge runs again with 4 hook(s)");
+    assert_eq!(publish(json!({})), ["good python", "good rhai"]);
+
     let plugins: Vec<Value> =
         serde_json::from_str(&s.capture(&["plugins", "--json"]).success().stdout).unwrap();
     let status = |name: &str| {
@@ -479,6 +529,13 @@ fn watch_reloads_a_changed_python_hook_and_keeps_the_last_good_one() {
         )
     };
     let path = s.hook("live", "live.py", &hook("first"));
+    s.hook(
+        "live",
+        "uses_dependency.py",
+        "import shared\n\ndef register(session):\n    \
+         session.event_hub.subscribe('topic=t.shared', lambda event: shared.VALUE)\n",
+    );
+    let shared = s.write("plugins/live/dependencies/shared.py", "VALUE = 'old'\n");
     let mut host = Running::start_with(
         &s,
         &["run", "--watch"],
@@ -486,6 +543,12 @@ fn watch_reloads_a_changed_python_hook_and_keeps_the_last_good_one() {
     );
     host.wait_for("is running");
     assert_eq!(s.publish("t.version", "{}"), ["first"]);
+    assert_eq!(s.publish("t.shared", "{}"), ["old"]);
+    // A changed module in dependencies/ is a changed plugin, imported anew.
+    std::fs::write(&shared, "VALUE = 'new'\n").unwrap();
+    eventually("the changed dependency answers", || {
+        (s.publish("t.shared", "{}") == ["new"]).then_some(())
+    });
     write_replacing(&path, &hook("second"));
     eventually("the new version answers", || {
         (s.publish("t.version", "{}") == ["second"]).then_some(())

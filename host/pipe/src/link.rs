@@ -21,7 +21,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -44,6 +44,16 @@ type Waiting<C, A> = HashMap<u64, Sender<Arrival<C, A>>>;
 enum Arrival<C, A> {
     Call(C),
     Done(A),
+}
+
+/// How long a call waits for the other side.
+#[derive(Clone, Copy)]
+enum Wait {
+    Forever,
+    /// Each wait, starting again after each nested call served.
+    Each(Duration),
+    /// The whole call.
+    Until(Instant),
 }
 
 /// Why a call got no answer.
@@ -138,6 +148,16 @@ impl<C: Message, A: Message> Link<C, A> {
     /// thread meanwhile. `limit` bounds each wait for the other side (it starts again after
     /// each nested call this side serves: that time is this side's own).
     pub fn call(self: &Arc<Self>, call: C, limit: Option<Duration>) -> Result<A, NoAnswer> {
+        self.call_waiting(call, limit.map_or(Wait::Forever, Wait::Each))
+    }
+
+    /// As [`Link::call`], with `limit` bounding the whole call, the nested calls this side
+    /// serves included: for a child whose call may not go on for ever by calling back.
+    pub fn call_within(self: &Arc<Self>, call: C, limit: Duration) -> Result<A, NoAnswer> {
+        self.call_waiting(call, Wait::Until(Instant::now() + limit))
+    }
+
+    fn call_waiting(self: &Arc<Self>, call: C, wait: Wait) -> Result<A, NoAnswer> {
         let current = SERVING.with(|s| {
             s.borrow()
                 .iter()
@@ -165,7 +185,7 @@ impl<C: Message, A: Message> Link<C, A> {
         // A failed write is not the end yet: the reading thread says when the pipe is gone
         // (and, on the host, after it learnt how the child ended), or the limit passes.
         self.send(&Frame::Call { conv, call });
-        self.answer(conv, &arrivals, limit)
+        self.answer(conv, &arrivals, wait)
     }
 
     /// Whether this thread waits in a conversation of this link: a call it makes now nests.
@@ -177,9 +197,14 @@ impl<C: Message, A: Message> Link<C, A> {
         &self,
         conv: u64,
         arrivals: &Receiver<Arrival<C, A>>,
-        limit: Option<Duration>,
+        wait: Wait,
     ) -> Result<A, NoAnswer> {
         loop {
+            let limit = match wait {
+                Wait::Forever => None,
+                Wait::Each(limit) => Some(limit),
+                Wait::Until(deadline) => Some(deadline.saturating_duration_since(Instant::now())),
+            };
             let arrival = match limit {
                 Some(limit) => arrivals.recv_timeout(limit).map_err(|e| match e {
                     RecvTimeoutError::Timeout => NoAnswer::TimedOut,

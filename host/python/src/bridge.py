@@ -69,12 +69,32 @@ except Exception as error:  # ImportError, or a broken install
         )
     )
 
-# The protocol's own copy of standard output; what is written to fd 1 from now on (C
-# extensions, subprocesses) goes to standard error.
+# The protocol's own copies of standard input and output: what hooks and the programs they
+# start read from fd 0 is /dev/null, what they write to fd 1 goes to standard error.
+_PROTOCOL_IN = os.fdopen(os.dup(0), "rb")
 _PROTOCOL = os.fdopen(os.dup(1), "wb", buffering=0)
+_DEVNULL = os.open(os.devnull, os.O_RDONLY)
+os.dup2(_DEVNULL, 0)
+os.close(_DEVNULL)
 os.dup2(2, 1)
+sys.stdin = open(os.devnull)
 _STDERR = os.fdopen(os.dup(2), "wb", buffering=0)
 _STDERR_LOCK = threading.Lock()
+_FORKED = []
+
+
+def _after_fork_in_child():
+    # A hook's forked child (multiprocessing) must not speak for the bridge, nor keep its
+    # pipes open after it ends.
+    _FORKED.append(True)
+    for stream in (_PROTOCOL_IN, _PROTOCOL):
+        try:
+            stream.close()
+        except Exception:
+            pass
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 # Which hook's code this thread runs (set while importing, registering and handling).
 _CONTEXT = threading.local()
@@ -189,7 +209,9 @@ _OPENED = queue.Queue()  # conversations the host opened: (conv, call, arrivals)
 
 
 def send(frame):
-    line = json.dumps(frame, separators=(",", ":")).encode("utf-8") + b"\n"
+    if _FORKED:
+        raise HostGone()
+    line = json.dumps(frame, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
     with _WRITE_LOCK:
         _PROTOCOL.write(line)
 
@@ -251,9 +273,8 @@ def serve_opened():
 def route():
     """Reads the host's frames and hands each to the thread waiting in its conversation,
     or opens a conversation. The host closing the pipe ends the bridge."""
-    stdin = sys.stdin.buffer
     while True:
-        line = stdin.readline()
+        line = _PROTOCOL_IN.readline()
         if not line:
             break
         try:
@@ -313,7 +334,8 @@ def json_default(value):
 
 
 def dumps(value):
-    return json.dumps(value, separators=(",", ":"), default=json_default)
+    # No NaN or Infinity: they are not JSON, and the host would refuse the frame.
+    return json.dumps(value, separators=(",", ":"), default=json_default, allow_nan=False)
 
 
 def to_wire(event):
@@ -369,6 +391,9 @@ class BridgeHub(ftrack_api.event.hub.EventHub):
                 "subscribe from outside any hook's code: the host cannot tell which plugin "
                 "{0!r} belongs to".format(subscription)
             )
+        priority = int(priority)
+        if not -(2**63) <= priority < 2**63:
+            raise ValueError("priority {0} is out of range".format(priority))
         with _REGISTRY_LOCK:
             local = self._add_subscriber(subscription, callback, subscriber, priority)
             number = _NEXT_HANDLER[0]
@@ -429,6 +454,7 @@ class BridgeHub(ftrack_api.event.hub.EventHub):
                     "event": to_wire(event),
                     "synchronous": bool(synchronous),
                     "reply_handler": reply_handler,
+                    "hook": getattr(_CONTEXT, "hook", None),
                 }
             }
         )
@@ -563,12 +589,19 @@ class InHook(object):
         _CONTEXT.hook = self.previous
 
 
-def import_hook(number, path, plugin, library_dirs):
+def import_hook(number, path, plugin, library_dirs, fresh):
     """Imports a hook file as ftrack's plugin loader does (a module of a unique name, not
-    in `sys.modules`); the plugin's `resource/` and `dependencies/` are importable."""
-    for folder in library_dirs:
+    in `sys.modules`); the plugin's `resource/` and `dependencies/` are importable. `fresh`:
+    the first hook of a new load of its plugin, which imports those modules anew (a changed
+    module is part of a changed plugin)."""
+    folders = tuple(os.path.join(folder, "") for folder in library_dirs)
+    if fresh and folders:
+        for name, module in list(sys.modules.items()):
+            if str(getattr(module, "__file__", None) or "").startswith(folders):
+                del sys.modules[name]
+    for folder in reversed(library_dirs):
         if folder not in sys.path:
-            sys.path.append(folder)
+            sys.path.insert(0, folder)
     hook = Hook(number, path, plugin)
     name = "ftrack_connect_hook_{0}".format(number)
     HOOKS[number] = hook
@@ -672,11 +705,16 @@ def serve(call):
     if kind == "Handle":
         return handle(body["handler"], body["event"])
     if kind == "Import":
-        return import_hook(body["hook"], body["path"], body["plugin"], body.get("library_dirs", []))
+        return import_hook(
+            body["hook"], body["path"], body["plugin"], body["library_dirs"], body["fresh"]
+        )
     if kind == "Register":
         return register_hook(body["hook"])
     if kind == "Forget":
         return forget(body["hook"])
+    if kind == "Release":
+        HANDLERS.pop(body["handler"], None)
+        return "Released"
     return {"Failed": {"error": "the Python bridge cannot serve {0}".format(kind)}}
 
 

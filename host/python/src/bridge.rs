@@ -3,7 +3,7 @@
 //! calls it makes (subscribe, unsubscribe, publish: served against the host's hub), its log
 //! lines, and how it ended.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -26,9 +26,22 @@ const BRIDGE_SOURCE: &str = include_str!("bridge.py");
 /// What `python -c` runs: checks the interpreter's version, then runs the bridge.
 const LAUNCHER_SOURCE: &str = include_str!("launcher.py");
 
+/// The longest log line kept whole from the bridge.
+const MAX_LOG_LINE: u64 = 1 << 20;
+
 /// How long the bridge may take to start: import `ftrack_api` and open a session with the
 /// server (schemas included), on a slow machine.
 const START_LIMIT: Duration = Duration::from_secs(60);
+
+/// Why a bridge did not start.
+#[derive(Debug)]
+pub(crate) enum StartError {
+    /// This interpreter cannot run Python hooks (not found, too old, no `ftrack_api`): said
+    /// once, and Python hooks are skipped.
+    Unusable(String),
+    /// It could, but this start failed (it died or hung starting): counted as an end.
+    Failed(String),
+}
 
 /// What the bridge said when it started.
 #[derive(Debug, Clone)]
@@ -52,6 +65,8 @@ pub(crate) struct BridgeProcess {
     ended: OnceLock<String>,
     /// The hooks whose calls wait for it now, innermost last.
     in_flight: Mutex<Vec<u64>>,
+    /// The hook whose call did not answer in time (it was then killed).
+    hung: OnceLock<u64>,
     /// The innermost hook whose call was waiting when it ended, if one was.
     culprit: OnceLock<Option<u64>>,
     pub(crate) limit: Duration,
@@ -65,7 +80,7 @@ impl BridgeProcess {
         options: &PythonOptions,
         supervisor: Weak<Supervisor>,
         on_end: Box<dyn FnOnce() + Send>,
-    ) -> Result<(Arc<BridgeProcess>, Greeting), String> {
+    ) -> Result<(Arc<BridgeProcess>, Greeting), StartError> {
         let program = options.program.display().to_string();
         let config = serde_json::json!({
             "online": options.sign_in.is_some(),
@@ -97,7 +112,7 @@ impl BridgeProcess {
                 .env("FTRACK_API_KEY", sign_in.api_key.expose());
         }
         let mut child = command.spawn().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
+            StartError::Unusable(if e.kind() == std::io::ErrorKind::NotFound {
                 format!(
                     "Python hooks need Python 3 with ftrack_api, and `{program}` was not found \
                      (install Python 3 and `pip install ftrack-python-api`, or set \
@@ -105,14 +120,16 @@ impl BridgeProcess {
                 )
             } else {
                 format!("cannot start {program} for the Python hooks: {e}")
-            }
+            })
         })?;
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             let _ = child.kill();
             let _ = child.wait();
-            return Err("cannot connect to the Python bridge".into());
+            return Err(StartError::Failed(
+                "cannot connect to the Python bridge".into(),
+            ));
         };
         forward_log(stderr);
         let process_slot: Arc<OnceLock<Weak<BridgeProcess>>> = Arc::new(OnceLock::new());
@@ -131,6 +148,7 @@ impl BridgeProcess {
             killed: Mutex::new(None),
             ended: OnceLock::new(),
             in_flight: Mutex::new(Vec::new()),
+            hung: OnceLock::new(),
             culprit: OnceLock::new(),
             limit: options.time_limit,
         });
@@ -170,7 +188,9 @@ impl BridgeProcess {
                 link.close();
                 on_end();
             })
-            .map_err(|e| format!("cannot start a thread for the Python bridge: {e}"))?;
+            .map_err(|e| {
+                StartError::Failed(format!("cannot start a thread for the Python bridge: {e}"))
+            })?;
 
         match greeting.recv_timeout(START_LIMIT) {
             Ok(Some(Answer::Ready {
@@ -183,24 +203,26 @@ impl BridgeProcess {
                 }
                 Ok((process, Greeting { python, ftrack_api }))
             }
-            Ok(Some(Answer::Failed { error })) => Err(error),
-            Ok(_) | Err(RecvTimeoutError::Disconnected) => Err(format!(
+            Ok(Some(Answer::Failed { error })) => Err(StartError::Unusable(error)),
+            Ok(_) | Err(RecvTimeoutError::Disconnected) => Err(StartError::Failed(format!(
                 "the Python bridge ({program}) ended before it was ready ({})",
                 process.reap()
-            )),
+            ))),
             Err(RecvTimeoutError::Timeout) => {
                 process.kill(String::new());
-                Err(format!(
+                Err(StartError::Failed(format!(
                     "the Python bridge ({program}) was not ready within {} s; it was killed",
                     START_LIMIT.as_secs()
-                ))
+                )))
             }
         }
     }
 
-    /// Makes a call to the bridge within the time limit: a new conversation waits for its
-    /// turn first, a call nested in one (this thread serves the bridge) does not. `hook`:
-    /// the hook whose code the call runs, to blame if the bridge ends meanwhile.
+    /// Makes a call to the bridge: a new conversation waits for its turn first, a call
+    /// nested in one (this thread serves the bridge) does not. The call, whatever the
+    /// bridge asks of the host meanwhile, must answer within the time limit; if it does not,
+    /// the bridge is killed before the turn passes on (so no other call reaches it), and
+    /// `hook`, the hook whose code the call runs, is the one that hung.
     pub(crate) fn call(&self, call: Call, hook: Option<u64>) -> Result<Answer, NoAnswer> {
         let _turn = if self.link.in_conversation() {
             None
@@ -210,7 +232,14 @@ impl BridgeProcess {
         if let Some(hook) = hook {
             self.lock_in_flight().push(hook);
         }
-        let answer = self.link.call(call, Some(self.limit));
+        let answer = self.link.call_within(call, self.limit);
+        if matches!(answer, Err(NoAnswer::TimedOut)) {
+            if let Some(hook) = hook {
+                let _ = self.hung.set(hook);
+            }
+            let limit = self.limit.as_secs_f64();
+            self.kill_and_wait(format!("a call did not answer within {limit} s"));
+        }
         if let Some(hook) = hook {
             let mut in_flight = self.lock_in_flight();
             if let Some(at) = in_flight.iter().rposition(|h| *h == hook) {
@@ -224,9 +253,18 @@ impl BridgeProcess {
         self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The hook whose code ran when it ended (`None` before it ended, or if none ran).
+    /// The hook to blame for its end: the one that hung, else the one whose code ran
+    /// innermost when it ended (`None` before it ended, or if no hook's code ran).
     pub(crate) fn culprit(&self) -> Option<u64> {
-        self.culprit.get().copied().flatten()
+        self.hung
+            .get()
+            .copied()
+            .or_else(|| self.culprit.get().copied().flatten())
+    }
+
+    /// Whether `hook` hung it (rather than ended it).
+    pub(crate) fn hung(&self, hook: u64) -> bool {
+        self.hung.get() == Some(&hook)
     }
 
     /// How it ended, for a call that got [`NoAnswer::Closed`].
@@ -256,7 +294,7 @@ impl BridgeProcess {
 
     /// Kills it and waits for it to be gone, so that what comes next (a restart) never
     /// talks to it.
-    pub(crate) fn kill_and_wait(&self, why: String) {
+    fn kill_and_wait(&self, why: String) {
         self.kill(why);
         self.reap();
     }
@@ -309,9 +347,18 @@ fn forward_log(stderr: std::process::ChildStderr) {
     let _ = std::thread::Builder::new()
         .name("python-bridge-log".into())
         .spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { return };
-                log_line(&line);
+            let mut reader = BufReader::new(stderr);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                // A line of at most 1 MiB (longer ones are cut); whatever the bytes.
+                let read = (&mut reader)
+                    .take(MAX_LOG_LINE)
+                    .read_until(b'\n', &mut line);
+                match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => log_line(String::from_utf8_lossy(&line).trim_end()),
+                }
             }
         });
 }
@@ -376,12 +423,15 @@ impl HostSide {
                     process: process.clone(),
                     handler,
                     hook: Arc::downgrade(&state),
-                    supervisor: Arc::downgrade(&supervisor),
                 });
                 match hub.subscribe(&expression, handler, options) {
-                    Ok(id) => {
-                        state.subscribed(id.clone());
+                    Ok(id) if supervisor.record_subscription(&process, &state, &id) => {
                         Answer::Subscribed { id }
+                    }
+                    Ok(id) => {
+                        // The bridge ended meanwhile: its subscriptions are gone, this too.
+                        let _ = hub.unsubscribe(&id);
+                        Answer::failed("the Python bridge is restarting")
                     }
                     Err(err) => Answer::failed(err),
                 }
@@ -399,11 +449,20 @@ impl HostSide {
                 event,
                 synchronous,
                 reply_handler,
-            } => publish(&hub, &process, &event, synchronous, reply_handler),
+                hook,
+            } => {
+                let on_reply = reply_handler.map(|handler| ReplyHandler {
+                    process: Arc::downgrade(&process),
+                    handler,
+                    hook,
+                });
+                publish(&hub, &event, synchronous, on_reply)
+            }
             Call::Import { .. }
             | Call::Register { .. }
             | Call::Handle { .. }
-            | Call::Forget { .. } => {
+            | Call::Forget { .. }
+            | Call::Release { .. } => {
                 Answer::failed("the Python bridge cannot ask the host for that")
             }
         }
@@ -414,17 +473,18 @@ impl HostSide {
 /// results and the data after the handlers ran.
 fn publish(
     hub: &Arc<EventHub>,
-    process: &Arc<BridgeProcess>,
     event: &RawValue,
     synchronous: bool,
-    reply_handler: Option<u64>,
+    on_reply: Option<ReplyHandler>,
 ) -> Answer {
     let mut event: Event = match serde_json::from_str(event.get()) {
         Ok(event) => event,
         Err(err) => return Answer::failed(format!("invalid event: {err}")),
     };
     if !synchronous {
-        let on_reply = reply_handler.map(|handler| reply_callback(process, handler));
+        let on_reply = on_reply.map(|handler| {
+            Arc::new(move |reply: &Event| handler.call(reply)) as connect_core::ReplyCallback
+        });
         hub.publish_async(event, on_reply);
         return Answer::Queued;
     }
@@ -435,18 +495,29 @@ fn publish(
     }
 }
 
-/// Calls the bridge's `on_reply` handler with each reply (errors are logged).
-fn reply_callback(process: &Arc<BridgeProcess>, handler: u64) -> connect_core::ReplyCallback {
-    let process = Arc::downgrade(process);
-    Arc::new(move |reply: &Event| {
-        let Some(process) = process.upgrade() else {
+/// A Python `on_reply` callback, as the hub keeps it: released in the bridge when the hub
+/// drops it (its replies are all in, or their time is up).
+struct ReplyHandler {
+    process: Weak<BridgeProcess>,
+    handler: u64,
+    hook: Option<u64>,
+}
+
+impl ReplyHandler {
+    /// Calls it with `reply` (errors are logged with the plugin's name).
+    fn call(&self, reply: &Event) {
+        let Some(process) = self.process.upgrade() else {
             return;
         };
         let event = match serde_json::to_string(reply).and_then(RawValue::from_string) {
             Ok(event) => event,
             Err(err) => return tracing::warn!("a reply is not JSON: {err}"),
         };
-        match process.call(Call::Handle { handler, event }, None) {
+        let call = Call::Handle {
+            handler: self.handler,
+            event,
+        };
+        match process.call(call, self.hook) {
             Ok(Answer::Handled { .. }) => {}
             Ok(Answer::Failed { error }) => {
                 tracing::warn!(
@@ -459,7 +530,24 @@ fn reply_callback(process: &Arc<BridgeProcess>, handler: u64) -> connect_core::R
                 "a Python on_reply callback got no answer: {other:?}"
             ),
         }
-    })
+    }
+}
+
+impl Drop for ReplyHandler {
+    fn drop(&mut self) {
+        let Some(process) = self.process.upgrade() else {
+            return;
+        };
+        let handler = self.handler;
+        // Not on the thread dropping it, which may be inside a dispatch holding the turn.
+        let _ = std::thread::Builder::new()
+            .name("python-release".into())
+            .spawn(move || {
+                if !process.has_ended() {
+                    let _ = process.call(Call::Release { handler }, None);
+                }
+            });
+    }
 }
 
 #[cfg(test)]

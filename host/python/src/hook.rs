@@ -26,6 +26,8 @@ pub(crate) struct HookState {
     subscriptions: Mutex<HashSet<String>>,
     /// Why it is no longer run (it ended or hung the bridge).
     failure: Mutex<Option<String>>,
+    /// The bridge it was last imported into.
+    imported_into: Mutex<Weak<BridgeProcess>>,
 }
 
 impl HookState {
@@ -42,7 +44,17 @@ impl HookState {
             library_dirs,
             subscriptions: Mutex::new(HashSet::new()),
             failure: Mutex::new(None),
+            imported_into: Mutex::new(Weak::new()),
         }
+    }
+
+    pub(crate) fn imported_into(&self, process: &Arc<BridgeProcess>) {
+        *self.imported_into.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(process);
+    }
+
+    pub(crate) fn was_imported_into(&self, process: &Arc<BridgeProcess>) -> bool {
+        let imported = self.imported_into.lock().unwrap_or_else(|e| e.into_inner());
+        std::ptr::eq(imported.as_ptr(), Arc::as_ptr(process))
     }
 
     pub(crate) fn subscribed(&self, id: String) {
@@ -93,6 +105,8 @@ pub(crate) struct PythonLoad {
     pub(crate) supervisor: Arc<Supervisor>,
     pub(crate) tag: PluginTag,
     pub(crate) library_dirs: Vec<String>,
+    /// No hook of this load was imported yet.
+    pub(crate) fresh: bool,
 }
 
 impl PluginLoad for PythonLoad {
@@ -103,7 +117,8 @@ impl PluginLoad for PythonLoad {
             self.tag.clone(),
             self.library_dirs.clone(),
         ));
-        match self.supervisor.import(&state) {
+        let fresh = std::mem::take(&mut self.fresh);
+        match self.supervisor.import(&state, fresh) {
             Ok(true) => Ok(Some(Box::new(PythonHook {
                 supervisor: self.supervisor.clone(),
                 state,
@@ -128,7 +143,7 @@ impl PreparedHook for PythonHook {
     }
 
     fn failure(&self) -> Option<String> {
-        self.state.failure()
+        self.state.failure().or_else(|| self.supervisor.given_up())
     }
 }
 
@@ -149,44 +164,30 @@ pub(crate) struct PythonHandler {
     /// The bridge's number for it.
     pub(crate) handler: u64,
     pub(crate) hook: Weak<HookState>,
-    pub(crate) supervisor: Weak<Supervisor>,
 }
 
 impl PythonHandler {
-    /// The handler hung: the hook is blamed, so the bridge restarts without it.
-    fn blame(&self, why: &str) -> HandlerError {
-        let Some(hook) = self.hook.upgrade() else {
-            return HandlerError(why.to_string());
-        };
-        if let Some(supervisor) = self.supervisor.upgrade() {
-            supervisor.blame(
-                &self.process,
-                &hook,
-                &format!("{}: {why}", hook.path.display()),
-            );
-        }
-        without_this_hook(&hook, why)
-    }
-
-    /// The bridge ended during the call: this hook's doing if its code ran innermost.
+    /// The bridge ended during the call: this hook's doing if its code ran innermost (or it
+    /// hung), and the bridge restarts without it.
     fn ended(&self) -> HandlerError {
         let how = self.process.how_it_ended();
-        match self.hook.upgrade() {
-            Some(hook) if self.process.culprit() == Some(hook.number) => without_this_hook(
-                &hook,
-                &format!("the Python bridge ended while it ran ({how})"),
-            ),
-            _ => HandlerError(format!("the Python bridge had ended ({how}); it restarts")),
+        let Some(hook) = self.hook.upgrade() else {
+            return HandlerError(format!("the Python bridge had ended ({how})"));
+        };
+        if self.process.culprit() != Some(hook.number) {
+            return HandlerError(format!("the Python bridge had ended ({how}); it restarts"));
         }
+        let why = if self.process.hung(hook.number) {
+            format!("no answer within {} s", self.process.limit.as_secs_f64())
+        } else {
+            format!("the Python bridge ended while it ran ({how})")
+        };
+        HandlerError(format!(
+            "{}: {why}; the Python bridge restarts without this hook (it runs again when its \
+             file changes, or at the next start)",
+            hook.path.display()
+        ))
     }
-}
-
-fn without_this_hook(hook: &HookState, why: &str) -> HandlerError {
-    HandlerError(format!(
-        "{}: {why}; the Python bridge restarts without this hook (it runs again when its \
-         file changes, or at the next start)",
-        hook.path.display()
-    ))
 }
 
 impl Handler for PythonHandler {
@@ -217,14 +218,7 @@ impl Handler for PythonHandler {
                     "unexpected answer from the Python bridge: {other:?}"
                 )))
             }
-            Err(NoAnswer::TimedOut) => {
-                let limit = self.process.limit.as_secs_f64();
-                let error = self.blame(&format!("no answer within {limit} s"));
-                self.process
-                    .kill_and_wait(format!("a handler did not answer within {limit} s"));
-                return Err(error);
-            }
-            Err(NoAnswer::Closed) => return Err(self.ended()),
+            Err(NoAnswer::TimedOut | NoAnswer::Closed) => return Err(self.ended()),
         };
         if stop {
             call.stop();

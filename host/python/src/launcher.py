@@ -15,5 +15,9 @@ if sys.version_info < (3, 8):
     sys.stdout.flush()
     sys.exit(0)
 
+# `python -c` puts the working folder first on the path: its files must not stand in for
+# the modules the bridge imports.
+if sys.path and sys.path[0] == "":
+    sys.path.pop(0)
 source = sys.argv.pop(1)
 exec(compile(source, "<ftrack-connect bridge>", "exec"))

@@ -132,6 +132,7 @@ impl Loader for PythonLoader {
                 .iter()
                 .map(|dir| dir.display().to_string())
                 .collect(),
+            fresh: true,
         })
     }
 

@@ -3,12 +3,16 @@
 //! interpreter, or hung and was killed) removes every Python subscription from the hub and
 //! starts it again, importing and registering each hook anew, in load order.
 //!
-//! A hook whose handler or `register` was running when the bridge ended or hung is blamed:
-//! the new bridge runs without it, and the plugin shows as failed with why, until its file
-//! changes (`run --watch`) or the host restarts. So one broken hook costs the others a
-//! restart, once. A bridge that ends with nobody to blame is restarted after a pause that
-//! doubles each time; after [`MAX_CRASHES`] within [`CRASH_WINDOW`] the Python hooks are
-//! given up and show as failed.
+//! The hook whose call hung, or whose code ran innermost when the bridge ended, is blamed
+//! ([`BridgeProcess::culprit`]): the new bridge runs without it, and its plugin shows as
+//! failed with why, until its file changes (`run --watch`) or the host restarts. So one
+//! broken hook costs the others a restart, once. A bridge that ends with nobody to blame
+//! (or fails to start again) is restarted after a pause that doubles each time; after
+//! [`MAX_CRASHES`] within [`CRASH_WINDOW`] the Python hooks are given up and show as failed,
+//! until a Python hook changes.
+//!
+//! Locks, always in this order: `lifecycle` (starting and loading, one at a time), then the
+//! bridge's turn (inside its calls), then `state`, then a hook's own.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +22,7 @@ use std::time::{Duration, Instant};
 use connect_core::{EventHub, HANDLER_THREAD_STACK};
 use connect_pipe::link::NoAnswer;
 
-use crate::bridge::{BridgeProcess, Greeting};
+use crate::bridge::{BridgeProcess, Greeting, StartError};
 use crate::hook::HookState;
 use crate::wire::{Answer, Call};
 use crate::PythonOptions;
@@ -32,13 +36,16 @@ pub const CRASH_WINDOW: Duration = Duration::from_secs(600);
 /// The pause before restarting after an unexplained end; it doubles with each further one.
 pub const FIRST_RESTART_DELAY: Duration = Duration::from_secs(1);
 
+/// How long "this interpreter cannot run Python hooks" is believed before it is tried
+/// again (someone may have installed `ftrack_api` meanwhile).
+const UNUSABLE_RECHECK: Duration = Duration::from_secs(5);
+
 /// The bridge over its restarts, and the hooks it runs.
 pub(crate) struct Supervisor {
     options: PythonOptions,
     /// The hub the hooks subscribe to, from the first `register`.
     hub: OnceLock<Weak<EventHub>>,
     next_hook: AtomicU64,
-    /// Starting, restarting and loading hooks, one at a time.
     lifecycle: Mutex<()>,
     state: Mutex<State>,
     me: Weak<Supervisor>,
@@ -48,15 +55,14 @@ pub(crate) struct Supervisor {
 struct State {
     /// The bridge running now.
     current: Option<Arc<BridgeProcess>>,
-    /// What the first bridge said, or why none could start (no Python, no `ftrack_api`):
-    /// then Python hooks are skipped with that reason.
-    started: Option<Result<Greeting, String>>,
-    /// Every hook the registry holds, by number; registered ones are run again after a
-    /// restart, in number order (load order).
+    /// Said once: where hooks run.
+    greeted: bool,
+    /// Why this interpreter cannot run hooks, and since when that is known.
+    unusable: Option<(String, Instant)>,
+    /// Every hook the registry holds, by number.
     hooks: HashMap<u64, Weak<HookState>>,
+    /// The registered ones, in number (load) order: loaded again after a restart.
     registered: Vec<u64>,
-    /// The hook blamed for the current bridge's end, with why.
-    blamed: Option<(u64, String)>,
     /// Unexplained ends, within the window.
     crashes: Vec<Instant>,
     /// Why the bridge is no longer restarted.
@@ -79,6 +85,10 @@ impl Supervisor {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn lifecycle(&self) -> MutexGuard<'_, ()> {
+        self.lifecycle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub(crate) fn next_hook_number(&self) -> u64 {
         self.next_hook.fetch_add(1, Ordering::Relaxed)
     }
@@ -91,22 +101,24 @@ impl Supervisor {
         self.state().hooks.get(&number).and_then(Weak::upgrade)
     }
 
-    /// Why Python hooks cannot run at all here, if they cannot: starts the bridge the first
-    /// time it is asked.
+    /// Why every Python hook is failed now (the bridge was given up), if it is.
+    pub(crate) fn given_up(&self) -> Option<String> {
+        self.state().given_up.clone()
+    }
+
+    /// Why Python hooks cannot run at all here, if they cannot: starts the bridge if none
+    /// runs.
     pub(crate) fn unavailable(&self) -> Option<String> {
-        let _lifecycle = self.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
-        if self.state().started.is_none() {
-            let _ = self.running();
-        }
-        match &self.state().started {
-            Some(Err(why)) => Some(why.clone()),
+        let _lifecycle = self.lifecycle();
+        match self.running() {
+            Err(StartError::Unusable(why)) => Some(why),
             _ => None,
         }
     }
 
     /// What runs the hooks: the bridge, started (and every registered hook loaded in it)
     /// if none runs. The caller holds the lifecycle lock.
-    fn running(&self) -> Result<Arc<BridgeProcess>, String> {
+    fn running(&self) -> Result<Arc<BridgeProcess>, StartError> {
         {
             let mut state = self.state();
             if let Some(current) = state.current.clone() {
@@ -118,10 +130,12 @@ impl Supervisor {
                 let _ = self.retire(&mut state, &current);
             }
             if let Some(why) = &state.given_up {
-                return Err(why.clone());
+                return Err(StartError::Failed(why.clone()));
             }
-            if let Some(Err(why)) = &state.started {
-                return Err(why.clone());
+            if let Some((why, since)) = &state.unusable {
+                if since.elapsed() < UNUSABLE_RECHECK {
+                    return Err(StartError::Unusable(why.clone()));
+                }
             }
         }
         let me = self.me.clone();
@@ -134,110 +148,137 @@ impl Supervisor {
                 }
             })
         };
-        let started = BridgeProcess::start(&self.options, self.me.clone(), ended);
-        let (process, greeting) = match started {
+        let (process, greeting) = match BridgeProcess::start(&self.options, self.me.clone(), ended)
+        {
             Ok(started) => started,
-            Err(why) => {
+            Err(StartError::Unusable(why)) => {
                 let mut state = self.state();
-                if state.started.is_none() {
+                if state.unusable.is_none() {
                     tracing::warn!("Python hooks cannot run: {why}");
-                    state.started = Some(Err(why.clone()));
                 }
-                return Err(why);
+                state.unusable = Some((why.clone(), Instant::now()));
+                return Err(StartError::Unusable(why));
+            }
+            Err(StartError::Failed(why)) => {
+                tracing::error!("the Python bridge did not start: {why}");
+                let mut state = self.state();
+                if let Some(delay) = self.count_end(&mut state, &why) {
+                    drop(state);
+                    self.plan_restart(delay);
+                }
+                return Err(StartError::Failed(why));
             }
         };
         let _ = generation.set(Arc::downgrade(&process));
         let replay = {
             let mut state = self.state();
-            if state.started.is_none() {
-                tracing::info!(
-                    "Python hooks run in {} with ftrack_api {}",
-                    greeting.python,
-                    greeting.ftrack_api
-                );
-                state.started = Some(Ok(greeting));
+            state.unusable = None;
+            if !state.greeted {
+                state.greeted = true;
+                let Greeting { python, ftrack_api } = &greeting;
+                tracing::info!("Python hooks run in {python} with ftrack_api {ftrack_api}");
             }
             state.current = Some(process.clone());
-            state.blamed = None;
-            let registered = std::mem::take(&mut state.registered);
-            registered
-                .into_iter()
-                .filter_map(|number| state.hooks.get(&number).and_then(Weak::upgrade))
-                .filter(|hook| hook.failure().is_none())
-                .collect::<Vec<_>>()
+            state.registered.clone()
         };
         if !replay.is_empty() {
-            self.replay(&process, replay);
+            self.replay(&process, &replay);
         }
         Ok(process)
     }
 
-    /// Imports and registers `hooks` again in a new bridge, in load order.
-    fn replay(&self, process: &Arc<BridgeProcess>, hooks: Vec<Arc<HookState>>) {
+    /// Imports and registers the hooks numbered `numbers` again in a new bridge, in load
+    /// order; stops if the bridge ends meanwhile (its end is handled as any other).
+    fn replay(&self, process: &Arc<BridgeProcess>, numbers: &[u64]) {
         let Some(hub) = self.hub() else { return };
-        let count = hooks.len();
-        for hook in hooks {
+        let mut count = 0;
+        for number in numbers {
+            // Forgotten meanwhile, or failed: not run again.
+            let Some(hook) = self.hook(*number).filter(|h| h.failure().is_none()) else {
+                continue;
+            };
             let outcome = self
-                .import_in(process, &hook)
+                .import_in(process, &hook, true)
                 .and_then(|_| self.register_in(process, &hook, &hub));
-            if let Err(why) = outcome {
-                tracing::error!(
-                    plugin = &*hook.tag.name,
-                    "plugin '{}': Python hook not loaded again: {why}",
-                    hook.tag.name
-                );
-                hook.fail(why);
+            if process.has_ended() {
+                return;
+            }
+            match outcome {
+                Ok(()) => count += 1,
+                Err(why) => {
+                    tracing::error!(
+                        plugin = &*hook.tag.name,
+                        "plugin '{}': Python hook not loaded again: {why}",
+                        hook.tag.name
+                    );
+                    hook.fail(why);
+                }
             }
         }
         tracing::info!("the Python bridge runs again with {count} hook(s)");
     }
 
-    /// Imports a hook file: `Ok(false)` when it has no `register` (not a hook).
-    pub(crate) fn import(&self, hook: &Arc<HookState>) -> Result<bool, String> {
-        let _lifecycle = self.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
+    /// Imports a hook file: `Ok(false)` when it has no `register` (not a hook). `fresh`: the
+    /// first hook of a new load of its plugin.
+    pub(crate) fn import(&self, hook: &Arc<HookState>, fresh: bool) -> Result<bool, String> {
+        let _lifecycle = self.lifecycle();
         {
             // A changed hook is a reason to try a bridge that was given up again.
             let mut state = self.state();
             if state.given_up.take().is_some() {
                 state.crashes.clear();
             }
+            state.hooks.insert(hook.number, Arc::downgrade(hook));
         }
-        let process = self.running()?;
-        self.state().hooks.insert(hook.number, Arc::downgrade(hook));
-        self.import_in(&process, hook)
+        let imported = self.with_retry(hook, |process| self.import_in(process, hook, fresh));
+        if !matches!(imported, Ok(true)) {
+            self.state().hooks.remove(&hook.number);
+        }
+        imported
     }
 
     fn import_in(
         &self,
         process: &Arc<BridgeProcess>,
         hook: &Arc<HookState>,
+        fresh: bool,
     ) -> Result<bool, String> {
         let call = Call::Import {
             hook: hook.number,
             path: hook.path.display().to_string(),
             plugin: hook.tag.name.to_string(),
             library_dirs: hook.library_dirs.clone(),
+            fresh,
         };
-        match self.call_for(process, hook, call, "importing it")? {
-            Answer::Imported => Ok(true),
-            Answer::NotAHook => Ok(false),
-            Answer::Failed { error } => Err(error),
-            other => Err(format!(
-                "unexpected answer from the Python bridge: {other:?}"
-            )),
-        }
+        let imported = match self.call_for(process, hook, call, "importing it")? {
+            Answer::Imported => true,
+            Answer::NotAHook => false,
+            Answer::Failed { error } => return Err(error),
+            other => {
+                return Err(format!(
+                    "unexpected answer from the Python bridge: {other:?}"
+                ))
+            }
+        };
+        hook.imported_into(process);
+        Ok(imported)
     }
 
-    /// Runs a hook's `register`, its subscriptions going to `hub`.
+    /// Runs a hook's `register`, its subscriptions going to `hub` (importing it again first
+    /// if the bridge it was imported into has ended since).
     pub(crate) fn register(
         &self,
         hook: &Arc<HookState>,
         hub: &Arc<EventHub>,
     ) -> Result<(), String> {
         let _ = self.hub.set(Arc::downgrade(hub));
-        let _lifecycle = self.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
-        let process = self.running()?;
-        self.register_in(&process, hook, hub)
+        let _lifecycle = self.lifecycle();
+        self.with_retry(hook, |process| {
+            if !hook.was_imported_into(process) {
+                self.import_in(process, hook, false)?;
+            }
+            self.register_in(process, hook, hub)
+        })
     }
 
     fn register_in(
@@ -255,9 +296,8 @@ impl Supervisor {
         match answer {
             Ok(Answer::Registered) => {
                 let mut state = self.state();
-                if !state.registered.contains(&hook.number) {
-                    state.registered.push(hook.number);
-                    state.registered.sort_unstable();
+                if let Err(at) = state.registered.binary_search(&hook.number) {
+                    state.registered.insert(at, hook.number);
                 }
                 Ok(())
             }
@@ -276,8 +316,24 @@ impl Supervisor {
         }
     }
 
-    /// Makes a call on `hook`'s behalf: if the bridge ends or hangs meanwhile, the hook is
-    /// blamed (`doing`: "importing it", "in register").
+    /// Runs `load` in the running bridge; again, once, in a new one if the bridge ended for
+    /// another hook's sake meanwhile. The caller holds the lifecycle lock.
+    fn with_retry<T>(
+        &self,
+        hook: &Arc<HookState>,
+        load: impl Fn(&Arc<BridgeProcess>) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let process = self.running().map_err(StartError::into_message)?;
+        match load(&process) {
+            Err(_) if process.has_ended() && process.culprit() != Some(hook.number) => {
+                let process = self.running().map_err(StartError::into_message)?;
+                load(&process)
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// Makes a call on `hook`'s behalf (`doing`: "importing it", "in register").
     fn call_for(
         &self,
         process: &Arc<BridgeProcess>,
@@ -287,16 +343,11 @@ impl Supervisor {
     ) -> Result<Answer, String> {
         match process.call(call, Some(hook.number)) {
             Ok(answer) => Ok(answer),
-            Err(NoAnswer::TimedOut) => {
-                let limit = process.limit.as_secs_f64();
-                let why = format!(
-                    "{}: no answer within {limit} s {doing}",
-                    hook.path.display()
-                );
-                self.blame(process, hook, &why);
-                process.kill_and_wait(why.clone());
-                Err(why)
-            }
+            Err(NoAnswer::TimedOut) => Err(format!(
+                "{}: no answer within {} s {doing}",
+                hook.path.display(),
+                process.limit.as_secs_f64()
+            )),
             Err(NoAnswer::Closed) => Err(format!(
                 "{}: the Python bridge ended {doing} ({})",
                 hook.path.display(),
@@ -305,19 +356,23 @@ impl Supervisor {
         }
     }
 
-    /// Blames `hook` for the end of `process` (the first blame of a run is the one that
-    /// counts: the innermost handler, or the one that hung).
-    /// Hooks that hang are blamed before the bridge is killed; hooks that end it are found
-    /// by the bridge's record of whose code ran ([`BridgeProcess::culprit`]).
-    pub(crate) fn blame(&self, process: &Arc<BridgeProcess>, hook: &Arc<HookState>, why: &str) {
-        let mut state = self.state();
+    /// Records subscription `id` for `hook`, made in `process`: `false` (not recorded) when
+    /// `process` is no longer the bridge running, whose subscriptions are gone.
+    pub(crate) fn record_subscription(
+        &self,
+        process: &Arc<BridgeProcess>,
+        hook: &HookState,
+        id: &str,
+    ) -> bool {
+        let state = self.state();
         let current = state
             .current
             .as_ref()
             .is_some_and(|c| Arc::ptr_eq(c, process));
-        if current && state.blamed.is_none() {
-            state.blamed = Some((hook.number, why.to_string()));
+        if current {
+            hook.subscribed(id.to_string());
         }
+        current
     }
 
     /// A hook the registry dropped (unloaded, or replaced by a new version): the bridge
@@ -334,7 +389,9 @@ impl Supervisor {
             let _ = std::thread::Builder::new()
                 .name("python-forget".into())
                 .spawn(move || {
-                    let _ = process.call(Call::Forget { hook: number }, None);
+                    if !process.has_ended() {
+                        let _ = process.call(Call::Forget { hook: number }, None);
+                    }
                 });
         }
     }
@@ -364,6 +421,11 @@ impl Supervisor {
                 None => return,
             }
         };
+        self.plan_restart(delay);
+    }
+
+    /// Starts the bridge again after `delay` (if nothing started it meanwhile).
+    fn plan_restart(&self, delay: Duration) {
         let me = self.me.clone();
         let planned = std::thread::Builder::new()
             .name("python-restart".into())
@@ -371,13 +433,9 @@ impl Supervisor {
             .spawn(move || {
                 std::thread::sleep(delay);
                 if let Some(supervisor) = me.upgrade() {
-                    let _lifecycle = supervisor
-                        .lifecycle
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner());
-                    if let Err(why) = supervisor.running() {
-                        tracing::error!("the Python bridge cannot restart: {why}");
-                    }
+                    let _lifecycle = supervisor.lifecycle();
+                    // A failure is counted, and the next try planned, by `running` itself.
+                    let _ = supervisor.running();
                 }
             });
         if let Err(err) = planned {
@@ -398,55 +456,67 @@ impl Supervisor {
                 }
             }
         }
-        let culprit = process.culprit().map(|number| {
-            let path = hooks
-                .iter()
-                .find(|h| h.number == number)
-                .map(|h| h.path.display().to_string())
-                .unwrap_or_default();
-            let how = process.how_it_ended();
-            (
-                number,
-                format!("{path}: the Python bridge ended while it ran ({how})"),
-            )
-        });
-        let delay = match state.blamed.take().or(culprit) {
-            Some((number, why)) => {
-                if let Some(hook) = hooks.iter().find(|h| h.number == number) {
-                    tracing::error!(
-                        plugin = &*hook.tag.name,
-                        "plugin '{}': Python hook no longer run: {why}",
-                        hook.tag.name
-                    );
-                    hook.fail(why);
-                }
+        let how = process.how_it_ended();
+        let culprit = process
+            .culprit()
+            .and_then(|number| hooks.iter().find(|h| h.number == number));
+        let delay = match culprit {
+            Some(hook) => {
+                let why = if process.hung(hook.number) {
+                    format!(
+                        "{}: no answer within {} s",
+                        hook.path.display(),
+                        process.limit.as_secs_f64()
+                    )
+                } else {
+                    format!(
+                        "{}: the Python bridge ended while it ran ({how})",
+                        hook.path.display()
+                    )
+                };
+                tracing::error!(
+                    plugin = &*hook.tag.name,
+                    "plugin '{}': Python hook no longer run: {why}",
+                    hook.tag.name
+                );
+                hook.fail(why);
                 Duration::ZERO
             }
             None => {
-                let how = process.how_it_ended();
                 tracing::warn!("the Python bridge ended ({how}) while no hook ran");
-                let now = Instant::now();
-                state
-                    .crashes
-                    .retain(|at| now.duration_since(*at) < CRASH_WINDOW);
-                state.crashes.push(now);
-                let crashes = state.crashes.len();
-                if crashes >= MAX_CRASHES {
-                    let why = format!(
-                        "the Python bridge ended {crashes} times in {} minutes, last: {how}; \
-                         not restarted (it is when a Python hook changes, or the host restarts)",
-                        CRASH_WINDOW.as_secs() / 60
-                    );
-                    tracing::error!("{why}");
-                    for hook in &hooks {
-                        hook.fail(why.clone());
-                    }
-                    state.given_up = Some(why);
-                    return None;
-                }
-                FIRST_RESTART_DELAY * 2u32.pow(crashes as u32 - 1)
+                self.count_end(state, &how)?
             }
         };
         (!state.registered.is_empty()).then_some(delay)
+    }
+
+    /// Counts an unexplained end: the pause before the next start, or `None` when the
+    /// bridge is given up.
+    fn count_end(&self, state: &mut State, how: &str) -> Option<Duration> {
+        let now = Instant::now();
+        state
+            .crashes
+            .retain(|at| now.duration_since(*at) < CRASH_WINDOW);
+        state.crashes.push(now);
+        let crashes = state.crashes.len();
+        if crashes >= MAX_CRASHES {
+            let why = format!(
+                "the Python bridge ended {crashes} times in {} minutes, last: {how}; not \
+                 restarted (it is when a Python hook changes, or the host restarts)",
+                CRASH_WINDOW.as_secs() / 60
+            );
+            tracing::error!("{why}");
+            state.given_up = Some(why);
+            return None;
+        }
+        Some(FIRST_RESTART_DELAY * 2u32.pow(crashes as u32 - 1))
+    }
+}
+
+impl StartError {
+    fn into_message(self) -> String {
+        match self {
+            StartError::Unusable(why) | StartError::Failed(why) => why,
+        }
     }
 }

@@ -28,6 +28,9 @@ pub(crate) enum Call {
         plugin: String,
         /// Folders its imports may come from (`resource/`, `dependencies/`).
         library_dirs: Vec<String>,
+        /// The first hook of a new load of its plugin: the modules of those folders are
+        /// imported anew.
+        fresh: bool,
     },
     /// Host to bridge: run an imported hook's `register(session)`.
     Register {
@@ -45,6 +48,11 @@ pub(crate) enum Call {
     Forget {
         /// The hook.
         hook: u64,
+    },
+    /// Host to bridge: drop an `on_reply` handler (no reply can come any more).
+    Release {
+        /// The bridge's number for the handler.
+        handler: u64,
     },
     /// Bridge to host: subscribe handler number `handler` of hook `hook`.
     Subscribe {
@@ -72,6 +80,8 @@ pub(crate) enum Call {
         synchronous: bool,
         /// The bridge's handler for replies to an asynchronous publish (`on_reply`).
         reply_handler: Option<u64>,
+        /// The hook whose code publishes, which the `on_reply` handler belongs to.
+        hook: Option<u64>,
     },
 }
 
@@ -95,6 +105,8 @@ pub(crate) enum Answer {
     Registered,
     /// `Forget` done.
     Forgotten,
+    /// `Release` done.
+    Released,
     /// `Handle`: what the handler did.
     Handled {
         /// Its result.
