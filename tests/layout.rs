@@ -51,6 +51,11 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
     ),
     ("connect-pipe", &[], &["rhai", "abi_stable", "tokio"]),
     (
+        "connect-sequence",
+        &[],
+        &["rhai", "abi_stable", "tokio", "serde"],
+    ),
+    (
         "connect-isolate",
         &[
             "connect-core",
