@@ -118,6 +118,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
             "connect-native",
             "connect-isolate",
             "connect-python",
+            "connect-sequence",
             "connect-launcher",
             "connect-server",
             "connect-ftrack-api",

@@ -18,5 +18,6 @@ mod plugin_discovery;
 mod python_hooks;
 mod rhai_hooks;
 mod run_mode;
+mod sequences_cli;
 mod server_api;
 mod server_hub;

@@ -8,6 +8,7 @@ mod login;
 mod plugin;
 mod plugins;
 mod run;
+mod sequences;
 mod server;
 mod status;
 mod target;
@@ -61,6 +62,8 @@ enum Command {
     Logout,
     /// Who is signed in where, the event hub, and the plugins of the running host.
     Status(status::StatusArgs),
+    /// Group paths into file sequences, as Connect's drop zone does (clique's rules).
+    Sequences(sequences::SequencesArgs),
     /// The child process of an isolated native plugin (started by the host itself).
     #[command(hide = true)]
     NativeHost(NativeHostArgs),
@@ -134,6 +137,7 @@ pub fn main() -> ExitCode {
             Command::Login(args) => login::login(&args, &data_dir),
             Command::Logout => login::logout(&data_dir),
             Command::Status(args) => status::run(&args, &data_dir),
+            Command::Sequences(args) => sequences::run(&args),
             Command::NativeHost(_) => unreachable!("served above"),
         });
     match commands.map(std::thread::JoinHandle::join) {
