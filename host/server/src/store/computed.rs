@@ -111,7 +111,7 @@ impl Store<'_> {
     /// The entity of `target` (or a subtype) that `row`'s foreign key `key` points at.
     fn related(&self, row: &Row, key: &str, target: &str) -> Result<Option<Row>, ApiError> {
         match row.data.get(key).and_then(Value::as_str) {
-            Some(id) => self.by_id(&concrete_types(target), id),
+            Some(id) => self.by_id(&referable_types(target), id),
             None => Ok(None),
         }
     }

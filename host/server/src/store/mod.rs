@@ -29,7 +29,9 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::schema::SchemaSet;
-pub(crate) use model::{attribute, concrete_types, entity_type, schemas, Attribute, Scalar};
+pub(crate) use model::{
+    attribute, concrete_types, entity_type, referable_types, schemas, Attribute, Scalar,
+};
 
 /// The entity operations of one transaction.
 pub(crate) struct Store<'c> {

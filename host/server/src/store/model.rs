@@ -61,6 +61,18 @@ pub(crate) fn concrete_types(name: &str) -> Vec<String> {
     }
 }
 
+/// The types an entity may have where a reference points at `name`: its concrete types,
+/// and a `SequenceComponent` where a `ContainerComponent` is expected. In ftrack a sequence
+/// is a container (its members' `container` points at it); this server stores the two as
+/// siblings under `Component`, so that a query on either returns its own kind only.
+pub(crate) fn referable_types(name: &str) -> Vec<String> {
+    let mut types = concrete_types(name);
+    if name == "ContainerComponent" {
+        types.extend(concrete_types("SequenceComponent"));
+    }
+    types
+}
+
 /// Whether entities of exactly `name` can be stored (not an abstract base like `Context`).
 pub(crate) fn is_concrete(name: &str) -> bool {
     concrete_types(name).iter().any(|t| t == name)

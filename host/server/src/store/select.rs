@@ -466,7 +466,7 @@ impl Store<'_> {
                 Attribute::Reference { target, key } => {
                     match row.data.get(key.as_str()).and_then(Value::as_str) {
                         None => Value::Null,
-                        Some(id) => match self.by_id(&concrete_types(&target), id)? {
+                        Some(id) => match self.by_id(&referable_types(&target), id)? {
                             Some(related) => Value::Object(self.fill(&related, sub)?),
                             None => Value::Null,
                         },

@@ -288,3 +288,51 @@ fn deleting_takes_what_an_entity_owns() {
     );
     assert_eq!(query(&api, "Project").len(), 1);
 }
+
+#[test]
+fn sequence_members_point_at_their_sequence_as_their_container() {
+    // As ftrack_api writes a sequence: the container and its members in one batch, each
+    // member's `container` a SequenceComponent (a ContainerComponent, in ftrack's model).
+    let (_dir, api) = api();
+    let sequence = "5e0c7e4c-0000-4000-8000-000000000001";
+    let member = "5e0c7e4c-0000-4000-8000-000000000002";
+    run(
+        &api,
+        json!([
+            {"action": "create", "entity_type": "SequenceComponent", "entity_key": [sequence],
+             "entity_data": {"id": sequence, "name": "beauty", "padding": 4, "size": 10,
+                             "file_type": ".exr"}},
+            {"action": "create", "entity_type": "FileComponent", "entity_key": [member],
+             "entity_data": {"id": member, "name": "0001", "size": 10, "file_type": ".exr",
+                             "container": {"__entity_type__": "SequenceComponent", "id": sequence}}},
+        ]),
+    )
+    .unwrap();
+    let found = query(
+        &api,
+        &format!(
+            "select container.name from FileComponent where id is {member}"
+        ),
+    );
+    assert_eq!(
+        found[0]["container"]["__entity_type__"],
+        "SequenceComponent"
+    );
+    assert_eq!(found[0]["container"]["name"], "beauty");
+    let members = query(
+        &api,
+        &format!("select members from SequenceComponent where id is {sequence}"),
+    );
+    assert_eq!(
+        members[0]["members"].as_array().unwrap().len(),
+        1,
+        "{members:?}"
+    );
+    // A container that does not exist is still refused.
+    let refused = run(
+        &api,
+        json!([{"action": "create", "entity_type": "FileComponent",
+                "entity_data": {"name": "x", "container": {"__entity_type__": "ContainerComponent", "id": "missing"}}}]),
+    );
+    assert!(refused.is_err());
+}

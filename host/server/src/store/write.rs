@@ -172,7 +172,7 @@ impl Store<'_> {
                     Value::Null => Value::Null,
                     reference => {
                         let id = reference_id(type_name, name, reference)?;
-                        if self.by_id(&concrete_types(&target), &id)?.is_none() {
+                        if self.by_id(&referable_types(&target), &id)?.is_none() {
                             return Err(ApiError::bad_request(format!(
                                 "{type_name}.{name}: there is no {target} with id {id:?}"
                             )));
