@@ -78,6 +78,11 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
         &["rhai", "abi_stable", "tokio"],
     ),
     (
+        "connect-publisher",
+        &["connect-core", "connect-ftrack-api", "connect-sequence"],
+        &["rhai", "abi_stable", "axum", "rusqlite"],
+    ),
+    (
         "connect-ftrack-api",
         &["connect-core"],
         &["rhai", "abi_stable", "axum", "rusqlite"],
@@ -119,6 +124,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
             "connect-isolate",
             "connect-python",
             "connect-sequence",
+            "connect-publisher",
             "connect-launcher",
             "connect-server",
             "connect-ftrack-api",

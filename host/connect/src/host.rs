@@ -84,15 +84,15 @@ impl Host {
         };
         let mut python = options.python.clone();
         python.api_user = identity.api_user.clone();
-        // Python hooks' sessions sign in as the host does, to the server it is linked to.
-        python.sign_in = server
-            .as_ref()
-            .and(identity.api_key.clone())
-            .map(|api_key| PythonSignIn {
+        // Python hooks' sessions sign in as the host does, to the server it is linked to
+        // (or as the command that loads them says).
+        if let (Some(_), Some(api_key)) = (&server, identity.api_key.clone()) {
+            python.sign_in = Some(PythonSignIn {
                 server_url: identity.server_url.clone(),
                 api_user: identity.api_user.clone(),
                 api_key,
             });
+        }
         let loaders: Vec<Box<dyn Loader>> = vec![
             Box::new(RhaiLoader),
             native,
@@ -160,7 +160,7 @@ impl Host {
     /// prepare state on `ftrack.api.session.ready` behave as in Connect.
     pub fn standalone(identity: &Identity, options: &HostOptions) -> Host {
         let host = Host::load(identity, options);
-        host.start_session();
+        let _ = host.start_session();
         host
     }
 
@@ -183,16 +183,23 @@ impl Host {
     /// `ftrack.api.session.configure-location`, then `ftrack.api.session.ready`, and the
     /// asynchronous events they caused (those sent to the server, when the host is linked and
     /// already connected, are dispatched as the server sends them back).
-    pub fn start_session(&self) {
+    /// Returns what the `configure-location` hooks answered (the publisher reads the
+    /// locations they declare from it).
+    pub fn start_session(&self) -> Vec<Value> {
         let session = json!({
             "api_user": self.identity.api_user,
             "server_url": self.identity.server_url,
         });
+        let mut configured = Vec::new();
         for topic in topics::SESSION_STARTUP {
             let mut event = Event::new(topic).with_data(json!({ "session": session }));
-            self.hub().publish_replies(&mut event);
+            let results = self.hub().publish(&mut event);
+            if topic == topics::SESSION_CONFIGURE_LOCATION {
+                configured = results;
+            }
         }
         self.hub().drain();
+        configured
     }
 
     /// Connect's start-up check: returns the warnings hooks answered with (and logs them).

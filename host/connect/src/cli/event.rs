@@ -154,7 +154,7 @@ fn publish_via_server(event: Event, wait: Duration, data_dir: &Path) -> ExitCode
 
 /// The server `--via-server` publishes through, and as whom: the sign-in `run` would use, or,
 /// with nobody signed in, the local server of the running host with the host's own key.
-fn server_sign_in(data_dir: &Path) -> Result<(String, String, ApiKey), String> {
+pub(super) fn server_sign_in(data_dir: &Path) -> Result<(String, String, ApiKey), String> {
     let identity = credentials::current(data_dir);
     if let (false, Some(key)) = (identity.server_url.is_empty(), identity.api_key) {
         return Ok((identity.server_url, identity.api_user, key));

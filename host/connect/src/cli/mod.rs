@@ -7,6 +7,7 @@ mod event;
 mod login;
 mod plugin;
 mod plugins;
+mod publish;
 mod run;
 mod sequences;
 mod server;
@@ -64,6 +65,8 @@ enum Command {
     Status(status::StatusArgs),
     /// Group paths into file sequences, as Connect's drop zone does (clique's rules).
     Sequences(sequences::SequencesArgs),
+    /// Publish files and sequences as a new version (complete, or nothing left behind).
+    Publish(publish::PublishArgs),
     /// The child process of an isolated native plugin (started by the host itself).
     #[command(hide = true)]
     NativeHost(NativeHostArgs),
@@ -138,6 +141,7 @@ pub fn main() -> ExitCode {
             Command::Logout => login::logout(&data_dir),
             Command::Status(args) => status::run(&args, &data_dir),
             Command::Sequences(args) => sequences::run(&args),
+            Command::Publish(args) => publish::run(&args, &first_paths, &data_dir),
             Command::NativeHost(_) => unreachable!("served above"),
         });
     match commands.map(std::thread::JoinHandle::join) {

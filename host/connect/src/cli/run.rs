@@ -96,7 +96,7 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
     let mut identity = credentials::current(data_dir);
     let (server, local_server) = server_for(&runtime, &mut identity, data_dir);
     let host = Arc::new(Host::load_linked(&identity, options, server));
-    host.start_session();
+    let _ = host.start_session();
     host.verify_startup();
     let _endpoint = Endpoint::start(host.clone(), data_dir)
         .inspect_err(|err| {

@@ -310,9 +310,7 @@ fn sequence_members_point_at_their_sequence_as_their_container() {
     .unwrap();
     let found = query(
         &api,
-        &format!(
-            "select container.name from FileComponent where id is {member}"
-        ),
+        &format!("select container.name from FileComponent where id is {member}"),
     );
     assert_eq!(
         found[0]["container"]["__entity_type__"],

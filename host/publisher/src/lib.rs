@@ -1,0 +1,171 @@
+//! `connect-publisher`: publishing as Connect's publisher does, complete or not at all.
+//!
+//! Artists drop renders, a movie and a thumbnail, pick a task and publish a version. This
+//! crate does what Connect's publisher and `ftrack_api` do for that, against any ftrack
+//! server (the local one in tests): components from files and clique sequences
+//! ([`ComponentSource`]), the asset found or created under the task's parent, a version
+//! numbered by the server, each component's files put in a location (`ftrack.server`:
+//! uploaded; `ftrack.unmanaged`: left where they are; a disk location a plugin declares:
+//! copied under ftrack's standard structure, [`structure`]), the thumbnail, and
+//! `ftrack.connect.publish.make-web-playable`. What `ftrack_api` reads back is what it
+//! would have written itself (the same entities, attributes and resource identifiers).
+//!
+//! **Nothing half-published.** The version is created unpublished and marked published
+//! last; every entity and file is written in a journal before it is made, and any failure
+//! or a cancel (Ctrl-C) removes them again, journal first (`journal`). A publish killed
+//! outright is rolled back by the next one.
+
+#![deny(missing_docs)]
+
+mod component;
+mod journal;
+mod publish;
+pub mod structure;
+mod transfer;
+
+use std::path::Path;
+
+use connect_ftrack_api::{reference, Client, ClientError};
+use serde_json::{json, Value};
+
+pub use component::{check_names, default_name, ComponentSource, Member, SourceKind};
+pub use publish::{
+    Context, DiskLocation, Published, PublishedComponent, Publisher, Request, WebPlayableHook,
+    SERVER_LOCATION, UNMANAGED_LOCATION,
+};
+pub use transfer::Cancel;
+
+/// Why a publish failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// Something in the request: a missing file, a duplicate name, an unknown context.
+    #[error("{0}")]
+    Input(String),
+    /// The server refused or failed.
+    #[error("{0}")]
+    Server(String),
+    /// Moving bytes failed (reading, uploading, copying).
+    #[error("{0}")]
+    Transfer(String),
+    /// The publish was cancelled.
+    #[error("the publish was interrupted")]
+    Cancelled,
+    /// It failed, and what it had made was removed.
+    #[error("{0}; nothing was left behind")]
+    RolledBack(Box<PublishError>),
+    /// It failed, and some of what it made could not be removed now: the next publish to
+    /// this server removes it.
+    #[error("{error}; what it made could not all be removed now ({}): the next publish removes it", left.join("; "))]
+    NotRolledBack {
+        /// Why it failed.
+        error: Box<PublishError>,
+        /// What is left.
+        left: Vec<String>,
+    },
+}
+
+impl PublishError {
+    /// Whether the publish was cancelled (the caller exits as interrupted).
+    pub fn was_cancelled(&self) -> bool {
+        match self {
+            PublishError::Cancelled => true,
+            PublishError::RolledBack(inner) | PublishError::NotRolledBack { error: inner, .. } => {
+                inner.was_cancelled()
+            }
+            _ => false,
+        }
+    }
+}
+
+impl From<ClientError> for PublishError {
+    fn from(error: ClientError) -> PublishError {
+        PublishError::Server(error.to_string())
+    }
+}
+
+/// Hears how a publish goes (the command line draws a progress bar).
+pub trait Progress: Send + Sync {
+    /// The publish moves `files` files of `bytes` bytes in all.
+    fn start(&self, _files: u64, _bytes: u64) {}
+    /// It starts on the file `name`.
+    fn file(&self, _name: &str) {}
+    /// `bytes` more are moved.
+    fn advance(&self, _bytes: u64) {}
+    /// Something worth saying.
+    fn say(&self, _message: &str) {}
+    /// Every file is moved.
+    fn finish(&self) {}
+}
+
+/// A progress that hears nothing.
+pub struct Quiet;
+
+impl Progress for Quiet {}
+
+/// What `ftrack_api`'s `version.encode_media(path)` does, for the default
+/// make-web-playable hook: `path` uploaded as a component of the version in
+/// `ftrack.server`, and the server asked to encode it. Returns the encoding job's id.
+pub async fn encode_media(
+    client: &Client,
+    version_id: &str,
+    path: &Path,
+) -> Result<String, PublishError> {
+    if !path.is_file() {
+        return Err(PublishError::Input(format!(
+            "{} is not a file: nothing to encode",
+            path.display()
+        )));
+    }
+    let source = ComponentSource::read(&path.display().to_string(), None)?;
+    let server = client
+        .query("select id from Location where name is \"ftrack.server\"")
+        .await?;
+    let server = server
+        .first()
+        .and_then(|l| l["id"].as_str())
+        .ok_or_else(|| PublishError::Server("the server has no ftrack.server location".into()))?
+        .to_string();
+    let id = uuid::Uuid::new_v4().to_string();
+    let file_name = format!("{}{}", source.name, source.file_type);
+    transfer::upload(
+        client,
+        &reqwest::Client::new(),
+        &id,
+        &file_name,
+        path,
+        &Quiet,
+        &Cancel::default(),
+    )
+    .await?;
+    let mut batch = client.batch();
+    batch
+        .create(
+            "FileComponent",
+            json!({"id": id, "name": source.name, "size": source.size,
+                   "file_type": source.file_type, "version": reference("AssetVersion", version_id)}),
+        )
+        .create(
+            "ComponentLocation",
+            json!({"component": reference("FileComponent", &id),
+                   "location": reference("Location", &server), "resource_identifier": id}),
+        );
+    batch.commit().await?;
+    let answer = client
+        .call(vec![json!({
+            "action": "encode_media",
+            "component_id": id,
+            "version_id": version_id,
+            "keep_original": false,
+        })])
+        .await?;
+    answer
+        .first()
+        .and_then(|a| a["job_id"].as_str())
+        .map(str::to_string)
+        .ok_or_else(|| PublishError::Server(format!("encode_media answered {answer:?}")))
+}
+
+/// The result the default make-web-playable hook answers with: the job to await.
+pub fn encoding_started(job_id: &str) -> Value {
+    json!({ "job_id": job_id })
+}
