@@ -15,6 +15,7 @@ mod layout;
 mod login;
 mod native_plugins;
 mod plugin_discovery;
+mod publish_cli;
 mod python_hooks;
 mod rhai_hooks;
 mod run_mode;

@@ -143,6 +143,11 @@ async fn undo(record: &Record, client: &Client) -> Vec<String> {
     let mut left = Vec::new();
     for path in record.files.iter().rev() {
         for file in [path.clone(), partial_of(path)] {
+            // Only files: the journal lists where a file was to go, and a publish never
+            // writes over what was there (a folder in the way made it fail).
+            if std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_dir()) {
+                continue;
+            }
             match std::fs::remove_file(&file) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

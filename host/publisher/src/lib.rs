@@ -126,7 +126,7 @@ pub async fn encode_media(
         .ok_or_else(|| PublishError::Server("the server has no ftrack.server location".into()))?
         .to_string();
     let id = uuid::Uuid::new_v4().to_string();
-    let file_name = format!("{}{}", source.name, source.file_type);
+    let file_name = format!("main{}", source.file_type);
     transfer::upload(
         client,
         &reqwest::Client::new(),
@@ -137,12 +137,13 @@ pub async fn encode_media(
         &Cancel::default(),
     )
     .await?;
+    // Not the version's own component: the server encodes it into the version's
+    // reviewables, and drops it (`keep_original` false, as `ftrack_api` sends for a path).
     let mut batch = client.batch();
     batch
         .create(
             "FileComponent",
-            json!({"id": id, "name": source.name, "size": source.size,
-                   "file_type": source.file_type, "version": reference("AssetVersion", version_id)}),
+            json!({"id": id, "size": source.size, "file_type": source.file_type}),
         )
         .create(
             "ComponentLocation",

@@ -703,6 +703,12 @@ impl<'a> Publisher<'a> {
             }
             Target::Disk(prefix) => {
                 let destination = prefix.join(structured);
+                if destination.exists() {
+                    return Err(PublishError::Transfer(format!(
+                        "{} is already there: a publish never overwrites",
+                        destination.display()
+                    )));
+                }
                 journal.file(&destination)?;
                 let (source, progress, cancel) =
                     (path.to_path_buf(), self.progress, self.cancel.clone());
