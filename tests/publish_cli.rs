@@ -394,7 +394,7 @@ fn interrupted_and_killed_publishes_leave_one_version_when_tried_again() {
     let big_arg = big.display().to_string();
 
     for (signal, expected) in [(libc::SIGINT, Some(130)), (libc::SIGKILL, None)] {
-        let mut child = studio
+        let child = studio
             .publish_command(&["--asset", "big", &big_arg])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
