@@ -433,3 +433,57 @@ fn interrupted_and_killed_publishes_leave_one_version_when_tried_again() {
     assert_eq!(published["version"], 1);
     assert!(!partial.exists());
 }
+
+#[test]
+fn the_resident_host_publishes_components_for_the_web_page() {
+    let studio = Studio::new();
+    let version = studio.published(&["--asset", "review", &studio.file("first.mov", 10)]);
+    let env: Vec<(&str, String)> = studio.env().into_iter().collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut host = crate::kit::Running::start_with(&studio.s, &["run"], &env);
+    host.wait_for("is running");
+    let frames: Vec<String> = [1, 2]
+        .iter()
+        .map(|f| studio.file(&format!("extra.{f:04}.exr"), 5))
+        .collect();
+    let list = serde_json::json!([
+        {"path": studio.file("notes.txt", 3), "name": "notes",
+         "version_id": version["version_id"], "location": "ftrack.unmanaged"},
+        {"path": format!("{}/extra.%04d.exr [1-2]", studio.files.display()),
+         "version_id": version["version_id"]},
+    ]);
+    let config = studio.s.user_data_dir().join("data/components.json");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, list.to_string()).unwrap();
+    let data = serde_json::json!({"components_config": config}).to_string();
+    let answer = studio.s.publish("ftrack.connect.publish-components", &data);
+    assert_eq!(
+        answer,
+        [serde_json::json!({"success": true, "error_result": null})]
+    );
+    let back = studio.read_back(version["asset_id"].as_str().unwrap(), None);
+    let v1 = &back["versions"][0];
+    assert_eq!(
+        component(v1, "notes")["locations"][0]["name"],
+        "ftrack.unmanaged"
+    );
+    assert_eq!(
+        component(v1, "extra")["members"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(
+        component(v1, "extra")["locations"][0]["sizes"],
+        serde_json::json!([5, 5])
+    );
+    assert!(frames.len() == 2);
+
+    // A list anywhere else is refused: nobody makes the host publish what they choose.
+    let elsewhere = studio.s.path().join("list.json");
+    std::fs::write(&elsewhere, list.to_string()).unwrap();
+    let data = serde_json::json!({"components_config": elsewhere}).to_string();
+    let answer = studio.s.publish("ftrack.connect.publish-components", &data);
+    assert_eq!(answer[0]["success"], false, "{answer:?}");
+    assert!(answer[0]["error_result"]["content"]
+        .to_string()
+        .contains("only read from there"));
+}

@@ -42,6 +42,7 @@ pub mod instance_lock;
 pub mod local_server;
 pub mod locations;
 pub mod logging;
+pub mod publish_components;
 pub mod scaffold;
 
 pub use host::{Host, HostOptions};

@@ -170,3 +170,127 @@ pub async fn encode_media(
 pub fn encoding_started(job_id: &str) -> Value {
     json!({ "job_id": job_id })
 }
+
+/// One component for [`add_components`] (Connect's `publish-components` hook).
+#[derive(Debug, Clone)]
+pub struct AddComponent {
+    /// Its file or sequence.
+    pub source: ComponentSource,
+    /// `ftrack.server` or `ftrack.unmanaged`.
+    pub location: String,
+    /// The version it belongs to, if any.
+    pub version_id: Option<String>,
+}
+
+/// What Connect's `ftrack.connect.publish-components` hook does: each component created,
+/// its files put in its location, and everything committed at once. Returns the
+/// components' ids.
+pub async fn add_components(
+    client: &Client,
+    components: &[AddComponent],
+) -> Result<Vec<String>, PublishError> {
+    let http = reqwest::Client::new();
+    let mut locations = std::collections::HashMap::new();
+    let mut batch = client.batch();
+    let mut ids = Vec::new();
+    for component in components {
+        let location = component.location.as_str();
+        if location != SERVER_LOCATION && location != UNMANAGED_LOCATION {
+            return Err(PublishError::Input(format!(
+                "location {location:?}: components are published here to {SERVER_LOCATION} or \
+                 {UNMANAGED_LOCATION}"
+            )));
+        }
+        if !locations.contains_key(location) {
+            let found = client
+                .query(&format!(
+                    "select id from Location where name is \"{location}\""
+                ))
+                .await?;
+            let id = found
+                .first()
+                .and_then(|l| l["id"].as_str())
+                .ok_or_else(|| PublishError::Server(format!("the server has no {location}")))?
+                .to_string();
+            locations.insert(location.to_string(), id);
+        }
+        let location_id = &locations[location];
+        let source = &component.source;
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut data = json!({"id": id, "name": source.name, "size": source.size,
+                              "file_type": source.file_type});
+        if let Some(version) = &component.version_id {
+            data["version"] = reference("AssetVersion", version);
+        }
+        let mut placed = Vec::new();
+        match &source.kind {
+            SourceKind::File { path } => {
+                batch.create("FileComponent", data);
+                placed.push((id.clone(), path.clone()));
+            }
+            SourceKind::Sequence {
+                padding,
+                members,
+                pattern,
+            } => {
+                data["padding"] = json!(padding);
+                batch.create("SequenceComponent", data);
+                for member in members {
+                    let member_id = uuid::Uuid::new_v4().to_string();
+                    batch.create(
+                        "FileComponent",
+                        json!({"id": member_id, "name": member.name, "size": member.size,
+                               "file_type": source.file_type,
+                               "container": reference("SequenceComponent", &id)}),
+                    );
+                    placed.push((member_id, member.path.clone()));
+                }
+                let container = if location == SERVER_LOCATION {
+                    id.clone()
+                } else {
+                    pattern.clone()
+                };
+                batch.create(
+                    "ComponentLocation",
+                    json!({"component": reference("Component", &id),
+                           "location": reference("Location", location_id),
+                           "resource_identifier": container}),
+                );
+            }
+        }
+        for (file_id, path) in placed {
+            let resource = if location == SERVER_LOCATION {
+                let file_name = path
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                transfer::upload(
+                    client,
+                    &http,
+                    &file_id,
+                    &file_name,
+                    &path,
+                    &Quiet,
+                    &Cancel::default(),
+                )
+                .await?;
+                file_id.clone()
+            } else {
+                std::path::absolute(&path)
+                    .unwrap_or(path)
+                    .display()
+                    .to_string()
+            };
+            batch.create(
+                "ComponentLocation",
+                json!({"component": reference("Component", &file_id),
+                       "location": reference("Location", location_id),
+                       "resource_identifier": resource}),
+            );
+        }
+        ids.push(id);
+    }
+    batch.commit().await?;
+    Ok(ids)
+}

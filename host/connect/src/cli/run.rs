@@ -96,6 +96,18 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
     let mut identity = credentials::current(data_dir);
     let (server, local_server) = server_for(&runtime, &mut identity, data_dir);
     let host = Arc::new(Host::load_linked(&identity, options, server));
+    if let (false, Some(key)) = (identity.server_url.is_empty(), identity.api_key.clone()) {
+        match connect_ftrack_api::Client::new(&identity.server_url, &identity.api_user, key) {
+            Ok(client) => ftrack_connect::publish_components::subscribe(
+                host.hub(),
+                Arc::new(client),
+                runtime.handle().clone(),
+                &identity.api_user,
+                data_dir,
+            ),
+            Err(err) => tracing::error!("no publish-components hook: {err}"),
+        }
+    }
     let _ = host.start_session();
     host.verify_startup();
     let _endpoint = Endpoint::start(host.clone(), data_dir)
