@@ -304,6 +304,9 @@ impl WebPlayableHook for HubWebPlayable<'_> {
 /// The progress bar: files and bytes, on a terminal only.
 struct Bar {
     bar: ProgressBar,
+    /// Files started, and in all.
+    files: std::sync::atomic::AtomicU64,
+    total: std::sync::atomic::AtomicU64,
 }
 
 impl Bar {
@@ -320,7 +323,11 @@ impl Bar {
             .progress_chars("=> "),
         );
         bar.enable_steady_tick(Duration::from_millis(200));
-        Bar { bar }
+        Bar {
+            bar,
+            files: Default::default(),
+            total: Default::default(),
+        }
     }
 
     fn clear(&self) {
@@ -330,13 +337,16 @@ impl Bar {
 
 impl Progress for Bar {
     fn start(&self, files: u64, bytes: u64) {
+        self.total.store(files, std::sync::atomic::Ordering::Relaxed);
         self.bar.set_length(bytes);
         self.bar.set_message(format!("{files} files"));
     }
 
     fn file(&self, name: &str) {
-        let short = name.rsplit('/').next().unwrap_or(name).to_string();
-        self.bar.set_message(short);
+        let done = self.files.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let total = self.total.load(std::sync::atomic::Ordering::Relaxed);
+        let short = name.rsplit('/').next().unwrap_or(name);
+        self.bar.set_message(format!("{done}/{total} {short}"));
     }
 
     fn advance(&self, bytes: u64) {
