@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::component::{check_names, ComponentSource, SourceKind};
-use crate::journal::{self, Journal};
+use crate::journal::{self, Entry, Journal};
 use crate::structure::VersionPlace;
 use crate::transfer::{copy, job_outcome, upload, Cancel};
 use crate::{Progress, PublishError};
@@ -483,7 +483,7 @@ impl<'a> Publisher<'a> {
             Some((id, name)) => (id.clone(), name.clone(), false),
             None => {
                 let id = new_id();
-                journal.entity("Asset", &id)?;
+                journal.record(&[Entry::Entity("Asset", id.clone())])?;
                 self.client
                     .create(
                         "Asset",
@@ -499,7 +499,7 @@ impl<'a> Publisher<'a> {
             }
         };
         let version_id = new_id();
-        journal.entity("AssetVersion", &version_id)?;
+        journal.record(&[Entry::Entity("AssetVersion", version_id.clone())])?;
         let mut version = json!({
             "id": version_id,
             "asset": reference("Asset", &asset_id),
@@ -573,7 +573,8 @@ impl<'a> Publisher<'a> {
         })
     }
 
-    /// One component: its files to the location, then its entities, in one commit.
+    /// One component: what it will make written in the journal at once, its files to the
+    /// location, then its entities, in one commit.
     async fn component(
         &self,
         source: &ComponentSource,
@@ -584,82 +585,97 @@ impl<'a> Publisher<'a> {
     ) -> Result<PublishedComponent, PublishError> {
         let id = new_id();
         let mut batch = self.client.batch();
-        let mut locations: Vec<(String, String)> = Vec::new();
-        let (kind, resource_identifier, members) = match &source.kind {
+        let mut entries = vec![Entry::Entity(source_type(source), id.clone())];
+        // Each file: its component's id, its path, where the structure puts it, its name.
+        let mut files: Vec<(String, &Path, String, String)> = Vec::new();
+        let (kind, container, members) = match &source.kind {
             SourceKind::File { path } => {
-                journal.entity("FileComponent", &id)?;
                 batch.create(
                     "FileComponent",
                     json!({"id": id, "name": source.name, "size": source.size,
                            "file_type": source.file_type, "version": reference("AssetVersion", version_id)}),
                 );
-                let resource = self
-                    .put_file(
-                        plan.target,
-                        &id,
-                        path,
-                        &place.file(&source.name, &source.file_type),
-                        &format!("{}{}", source.name, source.file_type),
-                        journal,
-                    )
-                    .await?;
-                locations.push((id.clone(), resource.clone()));
-                ("FileComponent", resource, 0)
+                let structured = place.file(&source.name, &source.file_type);
+                let file_name = format!("{}{}", source.name, source.file_type);
+                files.push((id.clone(), path, structured, file_name));
+                ("FileComponent", None, 0)
             }
             SourceKind::Sequence {
                 pattern,
                 padding,
                 members,
             } => {
-                journal.entity("SequenceComponent", &id)?;
                 batch.create(
                     "SequenceComponent",
                     json!({"id": id, "name": source.name, "size": source.size, "padding": padding,
                            "file_type": source.file_type, "version": reference("AssetVersion", version_id)}),
                 );
                 for member in members {
-                    self.cancel.check()?;
                     let member_id = new_id();
-                    journal.entity("FileComponent", &member_id)?;
+                    entries.push(Entry::Entity("FileComponent", member_id.clone()));
                     batch.create(
                         "FileComponent",
                         json!({"id": member_id, "name": member.name, "size": member.size,
                                "file_type": source.file_type,
                                "container": reference("SequenceComponent", &id)}),
                     );
-                    let resource = self
-                        .put_file(
-                            plan.target,
-                            &member_id,
-                            &member.path,
-                            &place.member(&source.name, &member.name, &source.file_type),
-                            &format!("{}{}", member.name, source.file_type),
-                            journal,
-                        )
-                        .await?;
-                    locations.push((member_id, resource));
+                    let structured = place.member(&source.name, &member.name, &source.file_type);
+                    let file_name = format!("{}{}", member.name, source.file_type);
+                    files.push((member_id, &member.path, structured, file_name));
                 }
                 let container = match plan.target {
                     Target::Server => id.clone(),
                     Target::Unmanaged => pattern.clone(),
                     Target::Disk(_) => place.sequence(&source.name, *padding, &source.file_type),
                 };
-                locations.push((id.clone(), container.clone()));
-                ("SequenceComponent", container, members.len())
+                ("SequenceComponent", Some(container), members.len())
             }
         };
-        for (component_id, resource) in &locations {
-            let location_entry = new_id();
-            journal.entity("ComponentLocation", &location_entry)?;
+        if let Target::Disk(prefix) = plan.target {
+            for (_, _, structured, _) in &files {
+                let destination = prefix.join(structured);
+                if destination.exists() {
+                    return Err(PublishError::Transfer(format!(
+                        "{} is already there: a publish never overwrites",
+                        destination.display()
+                    )));
+                }
+                entries.push(Entry::File(destination));
+            }
+        }
+        let mut placed: Vec<(String, String)> = files
+            .iter()
+            .map(|(file_id, _, _, _)| (file_id.clone(), String::new()))
+            .collect();
+        if let Some(container) = &container {
+            placed.push((id.clone(), container.clone()));
+        }
+        let location_entries: Vec<String> = placed.iter().map(|_| new_id()).collect();
+        entries.extend(
+            location_entries
+                .iter()
+                .map(|entry| Entry::Entity("ComponentLocation", entry.clone())),
+        );
+        // Once, before anything is made: a sequence of thousands costs one write.
+        journal.record(&entries)?;
+
+        for (at, (file_id, path, structured, file_name)) in files.iter().enumerate() {
+            self.cancel.check()?;
+            placed[at].1 = self
+                .put_file(plan.target, file_id, path, structured, file_name)
+                .await?;
+        }
+        for ((component_id, resource), entry) in placed.iter().zip(&location_entries) {
             batch.create(
                 "ComponentLocation",
-                json!({"id": location_entry,
+                json!({"id": entry,
                        "component": reference("Component", component_id),
                        "location": reference("Location", plan.location_id),
                        "resource_identifier": resource}),
             );
         }
         batch.commit().await?;
+        let resource_identifier = container.unwrap_or_else(|| placed[0].1.clone());
         Ok(PublishedComponent {
             id,
             name: source.name.clone(),
@@ -671,7 +687,7 @@ impl<'a> Publisher<'a> {
     }
 
     /// Puts one file of component `id` where the location keeps it; returns its resource
-    /// identifier there.
+    /// identifier there. (The journal already lists where it goes.)
     async fn put_file(
         &self,
         target: &Target,
@@ -679,7 +695,6 @@ impl<'a> Publisher<'a> {
         path: &Path,
         structured: &str,
         file_name: &str,
-        journal: &mut Journal,
     ) -> Result<String, PublishError> {
         self.progress.file(&path.display().to_string());
         match target {
@@ -703,13 +718,6 @@ impl<'a> Publisher<'a> {
             }
             Target::Disk(prefix) => {
                 let destination = prefix.join(structured);
-                if destination.exists() {
-                    return Err(PublishError::Transfer(format!(
-                        "{} is already there: a publish never overwrites",
-                        destination.display()
-                    )));
-                }
-                journal.file(&destination)?;
                 let (source, progress, cancel) =
                     (path.to_path_buf(), self.progress, self.cancel.clone());
                 // Copies block: on this thread, which the caller's runtime lets block.
@@ -737,7 +745,11 @@ impl<'a> Publisher<'a> {
             .len();
         let server = self.location_id(SERVER_LOCATION, &Target::Server).await?;
         self.progress.file(&path.display().to_string());
-        journal.entity("FileComponent", &id)?;
+        let location_entry = new_id();
+        journal.record(&[
+            Entry::Entity("FileComponent", id.clone()),
+            Entry::Entity("ComponentLocation", location_entry.clone()),
+        ])?;
         upload(
             self.client,
             &self.http,
@@ -748,8 +760,6 @@ impl<'a> Publisher<'a> {
             &self.cancel,
         )
         .await?;
-        let location_entry = new_id();
-        journal.entity("ComponentLocation", &location_entry)?;
         let mut batch = self.client.batch();
         batch
             .create(
@@ -899,6 +909,14 @@ fn check_thumbnail(path: &Path) -> Result<(), PublishError> {
 /// A value in the query language, quoted.
 fn quoted(value: &str) -> String {
     format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The entity type of a component made from `source`.
+fn source_type(source: &ComponentSource) -> &'static str {
+    match source.kind {
+        SourceKind::File { .. } => "FileComponent",
+        SourceKind::Sequence { .. } => "SequenceComponent",
+    }
 }
 
 fn new_id() -> String {
