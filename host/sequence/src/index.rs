@@ -28,6 +28,13 @@ impl Index {
     /// reads them; leading zeros allowed). `None` if a character is not a decimal digit or
     /// there is none.
     pub fn parse(digits: &str) -> Option<Index> {
+        // Frame numbers: a few ASCII digits, summed without overflow checks.
+        if (1..=19).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+            let value = digits
+                .bytes()
+                .fold(0u64, |value, b| value * 10 + u64::from(b - b'0'));
+            return Some(Index::new(u128::from(value)));
+        }
         let mut value: Option<u128> = Some(0);
         let mut count = 0;
         for c in digits.chars() {
@@ -168,7 +175,7 @@ pub(crate) fn decimal_value(c: char) -> Option<u8> {
     Some(((c as u32 - start) % 10) as u8)
 }
 
-fn is_digit(c: char) -> bool {
+pub(crate) fn is_digit(c: char) -> bool {
     static DIGIT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let digit = DIGIT.get_or_init(|| regex::Regex::new(r"^\d$").expect("a valid expression"));
     let mut buffer = [0; 4];

@@ -337,13 +337,17 @@ impl Bar {
 
 impl Progress for Bar {
     fn start(&self, files: u64, bytes: u64) {
-        self.total.store(files, std::sync::atomic::Ordering::Relaxed);
+        self.total
+            .store(files, std::sync::atomic::Ordering::Relaxed);
         self.bar.set_length(bytes);
         self.bar.set_message(format!("{files} files"));
     }
 
     fn file(&self, name: &str) {
-        let done = self.files.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let done = self
+            .files
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
         let total = self.total.load(std::sync::atomic::Ordering::Relaxed);
         let short = name.rsplit('/').next().unwrap_or(name);
         self.bar.set_message(format!("{done}/{total} {short}"));
