@@ -434,6 +434,63 @@ fn interrupted_and_killed_publishes_leave_one_version_when_tried_again() {
     assert!(!partial.exists());
 }
 
+#[cfg(unix)]
+#[test]
+fn a_server_that_goes_away_midway_leaves_what_the_next_publish_removes() {
+    let mut studio = Studio::new();
+    let prefix = studio.s.path().join("disk");
+    studio.s.hook(
+        "studio-location",
+        "location.rhai",
+        &format!(
+            r#"fn register(session) {{
+                session.event_hub.subscribe("topic=ftrack.api.session.configure-location",
+                    |event| #{{ location: #{{ name: "studio.disk", prefix: {:?} }} }});
+            }}"#,
+            prefix.display().to_string()
+        ),
+    );
+    let big = studio.files.join("big.mov");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let target = prefix.join("show/sq/sh010/big/v001/big.mov");
+    let partial = prefix.join("show/sq/sh010/big/v001/big.mov.part");
+    let big_arg = big.display().to_string();
+    let child = studio
+        .publish_command(&["--asset", "big", &big_arg])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The version exists and the file is being copied when the server dies.
+    crate::kit::eventually("the copy started", || partial.exists().then_some(()));
+    studio.server.kill();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the next publish removes it"),
+        "says what is left and when it goes: {stderr}"
+    );
+    assert!(
+        !partial.exists() && !target.exists(),
+        "its files went: {stderr}"
+    );
+
+    // Back: the next publish removes the unpublished version first.
+    studio.server.start_again(&studio.s);
+    let published = studio.published(&["--asset", "big", &studio.file("small.mov", 10)]);
+    assert_eq!(published["version"], 1, "{published}");
+    let assets = studio.assets();
+    assert_eq!(
+        assets[0][2],
+        serde_json::json!([1]),
+        "one version: {assets}"
+    );
+}
+
 #[test]
 fn the_resident_host_publishes_components_for_the_web_page() {
     let studio = Studio::new();

@@ -59,11 +59,22 @@ impl RunningServer {
     /// Kills the server and starts it again on the same address and data, as a crash and a
     /// restart would.
     pub(crate) fn restart(mut self, s: &Sandbox) -> RunningServer {
+        self.kill();
+        self.start_again(s);
+        self
+    }
+
+    /// Kills the server, as a crash would.
+    pub(crate) fn kill(&mut self) {
         let _ = self.process.0.kill();
         let _ = self.process.0.wait();
+    }
+
+    /// Starts the (killed) server again on the same address and data.
+    pub(crate) fn start_again(&mut self, s: &Sandbox) {
         let address = self.url.trim_start_matches("http://").to_string();
         let (data, key) = (self.data.clone(), self.key.clone());
-        Self::start_on(s, &data, Some(key), &[], &address)
+        *self = Self::start_on(s, &data, Some(key), &[], &address);
     }
 
     fn start_on(
