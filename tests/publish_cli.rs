@@ -100,6 +100,25 @@ impl Studio {
         serde_json::from_str(&self.python(&args)).unwrap()
     }
 
+    /// Declares the disk location `studio.disk` (priority 10: picked before `ftrack.server`)
+    /// with a Rhai location plugin; its prefix, the sandbox's `folder`.
+    fn disk_location(&self, folder: &str) -> PathBuf {
+        let prefix = self.s.path().join(folder);
+        self.s.hook(
+            "studio-location",
+            "location.rhai",
+            &format!(
+                r#"fn register(session) {{
+                    session.event_hub.subscribe("topic=ftrack.api.session.configure-location",
+                        |event| #{{ location: #{{ name: "studio.disk", prefix: {:?},
+                                               priority: 10 }} }});
+                }}"#,
+                prefix.display().to_string()
+            ),
+        );
+        prefix
+    }
+
     /// The shot's assets: [[name, id, [versions]]].
     fn assets(&self) -> Value {
         serde_json::from_str(&self.python(&["assets", "show"])).unwrap()
@@ -235,18 +254,7 @@ fn a_mixed_drop_publishes_twice_and_ftrack_api_reads_it_back() {
 #[test]
 fn disk_and_unmanaged_locations_resolve_as_ftrack_api_resolves_them() {
     let studio = Studio::new();
-    let prefix = studio.s.path().join("studio-disk");
-    studio.s.hook(
-        "studio-location",
-        "location.rhai",
-        &format!(
-            r#"fn register(session) {{
-                session.event_hub.subscribe("topic=ftrack.api.session.configure-location",
-                    |event| #{{ location: #{{ name: "studio.disk", prefix: {:?}, priority: 10 }} }});
-            }}"#,
-            prefix.display().to_string()
-        ),
-    );
+    let prefix = studio.disk_location("studio-disk");
     let frames: Vec<String> = [1, 2, 3]
         .iter()
         .map(|f| studio.file(&format!("Beauty Pass.{f:04}.exr"), 100 * f))
@@ -311,18 +319,7 @@ fn disk_and_unmanaged_locations_resolve_as_ftrack_api_resolves_them() {
 #[test]
 fn a_publish_that_fails_midway_leaves_nothing() {
     let studio = Studio::new();
-    let prefix = studio.s.path().join("disk");
-    studio.s.hook(
-        "studio-location",
-        "location.rhai",
-        &format!(
-            r#"fn register(session) {{
-                session.event_hub.subscribe("topic=ftrack.api.session.configure-location",
-                    |event| #{{ location: #{{ name: "studio.disk", prefix: {:?} }} }});
-            }}"#,
-            prefix.display().to_string()
-        ),
-    );
+    let prefix = studio.disk_location("disk");
     let frames: Vec<String> = [1, 2]
         .iter()
         .map(|f| studio.file(&format!("a.{f:04}.exr"), 10))
@@ -372,18 +369,7 @@ fn a_publish_that_fails_midway_leaves_nothing() {
 #[test]
 fn interrupted_and_killed_publishes_leave_one_version_when_tried_again() {
     let studio = Studio::new();
-    let prefix = studio.s.path().join("disk");
-    studio.s.hook(
-        "studio-location",
-        "location.rhai",
-        &format!(
-            r#"fn register(session) {{
-                session.event_hub.subscribe("topic=ftrack.api.session.configure-location",
-                    |event| #{{ location: #{{ name: "studio.disk", prefix: {:?} }} }});
-            }}"#,
-            prefix.display().to_string()
-        ),
-    );
+    let prefix = studio.disk_location("disk");
     // A large file with nothing in it: the copy takes a while, the disk holds nothing.
     let big = studio.files.join("big.mov");
     std::fs::File::create(&big)
@@ -438,18 +424,7 @@ fn interrupted_and_killed_publishes_leave_one_version_when_tried_again() {
 #[test]
 fn a_server_that_goes_away_midway_leaves_what_the_next_publish_removes() {
     let mut studio = Studio::new();
-    let prefix = studio.s.path().join("disk");
-    studio.s.hook(
-        "studio-location",
-        "location.rhai",
-        &format!(
-            r#"fn register(session) {{
-                session.event_hub.subscribe("topic=ftrack.api.session.configure-location",
-                    |event| #{{ location: #{{ name: "studio.disk", prefix: {:?} }} }});
-            }}"#,
-            prefix.display().to_string()
-        ),
-    );
+    let prefix = studio.disk_location("disk");
     let big = studio.files.join("big.mov");
     std::fs::File::create(&big)
         .unwrap()

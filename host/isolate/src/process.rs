@@ -19,7 +19,7 @@ use connect_native::{api_call, guarded, NativeText};
 use connect_plugins::ApiSession;
 use serde_json::value::RawValue;
 
-use crate::wire::{read_frame, Answer, Call, Frame, GREETING};
+use crate::wire::{read_greeting, Answer, Call};
 use crate::wire::{Link, Workers};
 use crate::IsolationOptions;
 use connect_pipe::link::NoAnswer;
@@ -120,13 +120,7 @@ impl PluginProcess {
             .name(format!("isolated-{}", tag.name))
             .spawn(move || {
                 let mut input = BufReader::new(stdout);
-                let answer = match read_frame(&mut input) {
-                    Ok(Some(Frame::Done {
-                        conv: GREETING,
-                        answer,
-                    })) => Some(answer),
-                    _ => None,
-                };
+                let answer = read_greeting(&mut input);
                 let opened = matches!(answer, Some(Answer::Opened { .. }));
                 let _ = greeted.send(answer);
                 if !opened {

@@ -26,9 +26,15 @@ pub(crate) type Workers = connect_pipe::link::Workers<Call, Answer>;
 
 pub(crate) use connect_pipe::frame::write_frame;
 
-/// Reads the next frame of this crate's calls and answers.
+/// Reads the next frame of this crate's calls and answers (the tests read what was written).
+#[cfg(test)]
 pub(crate) fn read_frame(input: &mut dyn std::io::BufRead) -> std::io::Result<Option<Frame>> {
     connect_pipe::frame::read_frame(input)
+}
+
+/// Reads the child's greeting (its first frame), if that is what it is.
+pub(crate) fn read_greeting(input: &mut dyn std::io::BufRead) -> Option<Answer> {
+    connect_pipe::frame::read_greeting::<Call, Answer>(input)
 }
 
 /// What one side asks of the other.

@@ -77,3 +77,17 @@ pub fn read_frame<C: DeserializeOwned, A: DeserializeOwned>(
         .map(Some)
         .map_err(|e| io::Error::other(format!("not a frame: {e}")))
 }
+
+/// Reads the child's first frame, its greeting: the answer it gives on [`GREETING`]. `None`
+/// if it said anything else, nothing, or something unreadable.
+pub fn read_greeting<C: DeserializeOwned, A: DeserializeOwned>(
+    input: &mut dyn BufRead,
+) -> Option<A> {
+    match read_frame::<C, A>(input) {
+        Ok(Some(Frame::Done {
+            conv: GREETING,
+            answer,
+        })) => Some(answer),
+        _ => None,
+    }
+}

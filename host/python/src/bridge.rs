@@ -11,13 +11,12 @@ use std::time::Duration;
 
 use connect_core::{EventHub, SubscribeOptions, HANDLER_THREAD_STACK};
 use connect_event::Event;
-use connect_pipe::frame::GREETING;
 use connect_pipe::link::NoAnswer;
 use serde_json::value::RawValue;
 
 use crate::hook::PythonHandler;
 use crate::supervisor::Supervisor;
-use crate::wire::{Answer, Call, Frame, Link, Workers};
+use crate::wire::{Answer, Call, Link, Workers};
 use crate::PythonOptions;
 
 /// The bridge's source, run by [`LAUNCHER_SOURCE`].
@@ -160,13 +159,7 @@ impl BridgeProcess {
             .name("python-bridge".into())
             .spawn(move || {
                 let mut input = BufReader::new(stdout);
-                let answer = match connect_pipe::frame::read_frame::<Call, Answer>(&mut input) {
-                    Ok(Some(Frame::Done {
-                        conv: GREETING,
-                        answer,
-                    })) => Some(answer),
-                    _ => None,
-                };
+                let answer = connect_pipe::frame::read_greeting::<Call, Answer>(&mut input);
                 let ready = matches!(answer, Some(Answer::Ready { .. }));
                 let _ = greeted.send(answer);
                 if !ready {

@@ -12,9 +12,6 @@ pub(crate) type Link = connect_pipe::link::Link<Call, Answer>;
 /// The threads serving the conversations the bridge opens.
 pub(crate) type Workers = connect_pipe::link::Workers<Call, Answer>;
 
-/// One line on the pipe.
-pub(crate) type Frame = connect_pipe::frame::Frame<Call, Answer>;
-
 /// What one side asks of the other.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Call {
