@@ -225,21 +225,21 @@ fn the_endpoint_is_loopback_only_private_and_checks_the_token() {
         serde_json::from_str(&line).unwrap()
     };
     let publish = json!({"request": "publish", "event": {"topic": "ftrack.connect.discover"}});
-    let wrong = json!({"protocol": 1, "token": format!("{}x", &token[..token.len() - 1])});
+    let wrong = json!({"protocol": 2, "token": format!("{}x", &token[..token.len() - 1])});
     let refused = ask(wrong, publish.clone());
     assert_eq!(refused["ok"], false);
     assert!(refused["error"].as_str().unwrap().contains("token"));
-    let no_token = ask(json!({"protocol": 1}), publish.clone());
+    let no_token = ask(json!({"protocol": 2}), publish.clone());
     assert_eq!(no_token["ok"], false, "no token, no answer");
-    let right = json!({"protocol": 1, "token": token});
+    let right = json!({"protocol": 2, "token": token});
     assert_eq!(
         ask(right.clone(), publish.clone()),
-        json!({"ok": true, "protocol": 1, "results": [true]})
+        json!({"ok": true, "protocol": 2, "results": [true]})
     );
 
     // A client of another protocol version (or one from before versions, sending none) is
     // told which versions met and what to do, whatever it asked.
-    for version in [None, Some(2)] {
+    for version in [None, Some(1)] {
         let mut other = right.clone();
         match version {
             Some(version) => other["protocol"] = json!(version),
@@ -247,10 +247,10 @@ fn the_endpoint_is_loopback_only_private_and_checks_the_token() {
         }
         let answer = ask(other, publish.clone());
         assert_eq!(answer["ok"], false, "{version:?}");
-        assert_eq!(answer["protocol"], 1);
+        assert_eq!(answer["protocol"], 2);
         let error = answer["error"].as_str().unwrap();
         assert!(
-            error.contains("protocol version 1") && error.contains("run the same ftrack-connect"),
+            error.contains("protocol version 2") && error.contains("run the same ftrack-connect"),
             "{error}"
         );
     }
@@ -284,7 +284,7 @@ fn the_endpoint_is_loopback_only_private_and_checks_the_token() {
         .into();
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains("an unversioned one") && stderr.contains("this command version 1"),
+        stderr.contains("an unversioned one") && stderr.contains("this command version 2"),
         "{stderr}"
     );
 

@@ -108,6 +108,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
         &["connect-core", "connect-event"],
         &["rhai", "abi_stable"],
     ),
+    ("connect-window", &[], &["rhai", "abi_stable", "rusqlite"]),
     (
         "connect-launcher",
         &["connect-core", "connect-event"],
@@ -130,6 +131,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
             "connect-ftrack-api",
             "connect-hub-client",
             "connect-remote",
+            "connect-window",
         ],
         &[],
     ),

@@ -22,3 +22,4 @@ mod run_mode;
 mod sequences_cli;
 mod server_api;
 mod server_hub;
+mod window;

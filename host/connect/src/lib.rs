@@ -44,5 +44,6 @@ pub mod locations;
 pub mod logging;
 pub mod publish_components;
 pub mod scaffold;
+pub mod window;
 
 pub use host::{Host, HostOptions};

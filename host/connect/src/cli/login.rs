@@ -145,7 +145,7 @@ fn through_the_browser(server: &str) -> Result<(String, ApiKey), String> {
     );
     println!("sign in in your browser: {page}");
     let _ = std::io::stdout().flush();
-    let _ = open_in_browser(&page);
+    let _ = super::browser::open(&page);
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let deadline = Instant::now() + BROWSER_WAIT;
     loop {
@@ -197,21 +197,6 @@ fn through_the_browser(server: &str) -> Result<(String, ApiKey), String> {
             Err(err) => return Err(format!("waiting for the browser: {err}")),
         }
     }
-}
-
-fn open_in_browser(url: &str) -> std::io::Result<()> {
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
-    std::process::Command::new(opener)
-        .arg(url)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map(|_| ())
 }
 
 fn gethostname() -> String {

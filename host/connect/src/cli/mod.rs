@@ -3,8 +3,10 @@
 //! libraries.
 
 mod actions;
+mod browser;
 mod event;
 mod login;
+mod open;
 mod plugin;
 mod plugins;
 mod publish;
@@ -59,6 +61,8 @@ enum Command {
     Server(server::ServerArgs),
     /// Sign in to an ftrack server (in the browser, or with --api-user for scripts).
     Login(login::LoginArgs),
+    /// Open the running host's window in the browser, signed in.
+    Open(open::OpenArgs),
     /// Sign out of the ftrack server.
     Logout,
     /// Who is signed in where, the event hub, and the plugins of the running host.
@@ -140,6 +144,7 @@ pub fn main() -> ExitCode {
             Command::Login(args) => login::login(&args, &data_dir),
             Command::Logout => login::logout(&data_dir),
             Command::Status(args) => status::run(&args, &data_dir),
+            Command::Open(args) => open::run(&args, &data_dir),
             Command::Sequences(args) => sequences::run(&args),
             Command::Publish(args) => publish::run(&args, &first_paths, &data_dir),
             Command::NativeHost(_) => unreachable!("served above"),

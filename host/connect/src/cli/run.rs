@@ -110,7 +110,14 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
     }
     let _ = host.start_session();
     host.verify_startup();
-    let _endpoint = Endpoint::start(host.clone(), data_dir)
+    let window = connect_window::Window::start(
+        runtime.handle(),
+        Arc::new(ftrack_connect::window::HostWindow(host.clone())),
+    )
+    .inspect_err(|err| tracing::error!("no window (`ftrack-connect open` will not work): {err}"))
+    .ok()
+    .map(Arc::new);
+    let _endpoint = Endpoint::start(host.clone(), window.clone(), data_dir)
         .inspect_err(|err| {
             tracing::error!("no local endpoint (other commands will not see this host): {err}")
         })
@@ -149,6 +156,8 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
     stopping.store(true, Ordering::SeqCst);
     hub.wake();
     let _ = queue.join();
+    drop(_endpoint);
+    drop(window);
     drop(host);
     if let Some(local_server) = local_server {
         local_server.stop(runtime.handle());

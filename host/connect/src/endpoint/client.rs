@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::endpoint_path;
 use super::protocol::{
     version_mismatch, Answer, EndpointFile, Hello, HostStatus, PluginList, Published, Request,
-    Watching, PROTOCOL_VERSION,
+    Watching, WindowLink, PROTOCOL_VERSION,
 };
 
 /// A connection to the running host of this user.
@@ -54,6 +54,12 @@ impl Client {
             event: Box::new(event),
         })?;
         Ok(published.results)
+    }
+
+    /// A one-time sign-in link to the running host's window.
+    pub fn window_link(&self) -> Result<String, ClientError> {
+        let (link, _) = self.open::<WindowLink>(Request::WindowLink)?;
+        Ok(link.url)
     }
 
     /// The running host's plugins.

@@ -3,12 +3,13 @@
 //! answers with one line, then (for `watch`) one event per line:
 //!
 //! ```text
-//! {"token": T, "protocol": 1}
-//! {"request": "publish", "event": {...}}    -> {"ok": true, "protocol": 1, "results": [...]}
-//! {"request": "plugins"}                    -> {"ok": true, "protocol": 1, "plugins": [...]}
-//! {"request": "status"}                     -> {"ok": true, "protocol": 1, "status": {...}}
-//! {"request": "watch", "expression": E}     -> {"ok": true, "protocol": 1}, then events
-//! anything refused                          -> {"ok": false, "protocol": 1, "error": "..."}
+//! {"token": T, "protocol": 2}
+//! {"request": "publish", "event": {...}}    -> {"ok": true, "protocol": 2, "results": [...]}
+//! {"request": "plugins"}                    -> {"ok": true, "protocol": 2, "plugins": [...]}
+//! {"request": "status"}                     -> {"ok": true, "protocol": 2, "status": {...}}
+//! {"request": "watch", "expression": E}     -> {"ok": true, "protocol": 2}, then events
+//! {"request": "window_link"}                -> {"ok": true, "protocol": 2, "url": "http://..."}
+//! anything refused                          -> {"ok": false, "protocol": 2, "error": "..."}
 //! ```
 //!
 //! The hello comes first and alone so that the host checks the token having read at most
@@ -28,8 +29,9 @@ use connect_event::Event;
 use connect_plugins::PluginReport;
 use serde::{Deserialize, Serialize};
 
-/// The version of this protocol. It moves when a request or an answer changes shape.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The version of this protocol. It moves when a request or an answer changes shape (2: the
+/// window's sign-in link).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The longest hello line the host reads, newline included: a token and a version fit in a
 /// tenth of it.
@@ -51,6 +53,9 @@ pub struct EndpointFile {
     pub token: String,
     /// The host's process id.
     pub pid: u32,
+    /// Where the host serves its window (`ftrack-connect open`), if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<SocketAddr>,
 }
 
 /// The first line a client sends.
@@ -84,6 +89,16 @@ pub enum Request {
         #[serde(default)]
         expression: Option<String>,
     },
+    /// A one-time sign-in link to the host's window; answered with [`WindowLink`].
+    #[serde(rename = "window_link")]
+    WindowLink,
+}
+
+/// The answer to [`Request::WindowLink`].
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WindowLink {
+    /// Following it once, within a minute, opens the window signed in.
+    pub url: String,
 }
 
 /// The answer to [`Request::Status`]: what `ftrack-connect status` prints.

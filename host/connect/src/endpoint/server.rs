@@ -11,12 +11,13 @@ use std::time::Instant;
 
 use connect_core::Expression;
 use connect_event::Event;
+use connect_window::Window;
 use serde::Serialize;
 
 use super::endpoint_path;
 use super::protocol::{
     version_mismatch, Answer, EndpointFile, Hello, HostStatus, PluginList, Published, Request,
-    Watching, MAX_HELLO_BYTES, MAX_REQUEST_BYTES, PROTOCOL_VERSION, REQUEST_DEADLINE,
+    Watching, WindowLink, MAX_HELLO_BYTES, MAX_REQUEST_BYTES, PROTOCOL_VERSION, REQUEST_DEADLINE,
 };
 use crate::host::{Host, HANDLER_THREAD_STACK};
 use crate::locations::write_private;
@@ -32,8 +33,13 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// Starts serving `host` on loopback and publishes the address and token in `data_dir`.
-    pub fn start(host: Arc<Host>, data_dir: &Path) -> std::io::Result<Endpoint> {
+    /// Starts serving `host` on loopback and publishes the address and token in `data_dir`,
+    /// with the address of the host's `window` if it serves one.
+    pub fn start(
+        host: Arc<Host>,
+        window: Option<Arc<Window>>,
+        data_dir: &Path,
+    ) -> std::io::Result<Endpoint> {
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let token = random_token()?;
         let file = endpoint_path(data_dir);
@@ -41,6 +47,7 @@ impl Endpoint {
             address: listener.local_addr()?,
             token: token.clone(),
             pid: std::process::id(),
+            window: window.as_ref().map(|window| window.address()),
         };
         write_private(&file, &serde_json::to_vec(&content)?)?;
         tracing::info!(
@@ -51,7 +58,7 @@ impl Endpoint {
         let expected = token.clone();
         std::thread::Builder::new()
             .name("endpoint".into())
-            .spawn(move || accept(listener, host, expected))?;
+            .spawn(move || accept(listener, host, window, expected))?;
         Ok(Endpoint { file, token })
     }
 }
@@ -89,7 +96,7 @@ fn same_token(given: &str, expected: &str) -> bool {
 }
 
 /// Accepts connections and serves each in a thread of its own, up to [`MAX_CONNECTIONS`].
-fn accept(listener: TcpListener, host: Arc<Host>, token: String) {
+fn accept(listener: TcpListener, host: Arc<Host>, window: Option<Arc<Window>>, token: String) {
     let open = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming().flatten() {
         if open.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
@@ -97,12 +104,13 @@ fn accept(listener: TcpListener, host: Arc<Host>, token: String) {
             tracing::debug!("endpoint: {MAX_CONNECTIONS} connections open, one more closed");
             continue;
         }
-        let (host, token, served) = (host.clone(), token.clone(), open.clone());
+        let (host, window, token, served) =
+            (host.clone(), window.clone(), token.clone(), open.clone());
         let spawned = std::thread::Builder::new()
             .name("endpoint-request".into())
             .stack_size(HANDLER_THREAD_STACK)
             .spawn(move || {
-                serve(&host, stream, &token);
+                serve(&host, window.as_deref(), stream, &token);
                 served.fetch_sub(1, Ordering::AcqRel);
             });
         if spawned.is_err() {
@@ -180,7 +188,7 @@ fn read_request<R: Read>(source: R, expected_token: &str) -> Result<Request, Ref
     serde_json::from_str(&request).map_err(|err| Refusal::Tell(format!("not a request: {err}")))
 }
 
-fn serve(host: &Host, stream: TcpStream, expected_token: &str) {
+fn serve(host: &Host, window: Option<&Window>, stream: TcpStream, expected_token: &str) {
     let peer = stream.peer_addr().ok();
     let Ok(mut writer) = stream.try_clone() else {
         return;
@@ -228,6 +236,15 @@ fn serve(host: &Host, stream: TcpStream, expected_token: &str) {
             }),
         ),
         Request::Watch { expression } => watch(host, writer, expression.as_deref()),
+        Request::WindowLink => match window {
+            Some(window) => answer(
+                &mut writer,
+                &Answer::ok(WindowLink {
+                    url: window.sign_in_link(),
+                }),
+            ),
+            None => refuse(&mut writer, "this host serves no window".into()),
+        },
     }
 }
 

@@ -1,0 +1,188 @@
+//! The JSON API under `/api/` the page reads, and its live stream.
+//!
+//! - `GET /api/status`: who is signed in where, the event hub, plugin counts (as `status`);
+//! - `GET /api/plugins`: the plugins as `plugins --json` lists them;
+//! - `POST /api/plugins/reload`: discovers and reloads, then lists them;
+//! - `POST /api/signout`: ends this browser's session (204);
+//! - `GET /api/live`: server-sent events `status` and `plugins`, each once at the start and
+//!   again whenever it changes (see [`Snapshots`]).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::Stream;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::session::session_of;
+use crate::{App, WindowHost};
+
+/// How often the host is looked at for the live stream.
+const LOOK_EVERY: Duration = Duration::from_millis(250);
+
+pub(crate) async fn status(State(app): State<App>) -> Response {
+    blocking(app.host.clone(), |host| host.status()).await
+}
+
+pub(crate) async fn plugins(State(app): State<App>) -> Response {
+    blocking(app.host.clone(), |host| host.plugins()).await
+}
+
+pub(crate) async fn reload(State(app): State<App>) -> Response {
+    tracing::info!("window: plugins reloaded from the window");
+    blocking(app.host.clone(), |host| {
+        host.reload_plugins();
+        host.plugins()
+    })
+    .await
+}
+
+pub(crate) async fn sign_out(State(app): State<App>, headers: HeaderMap) -> StatusCode {
+    for cookie in headers.get_all(header::COOKIE) {
+        if let Some(session) = cookie.to_str().ok().and_then(session_of) {
+            app.sessions.end(session);
+        }
+    }
+    tracing::info!("window: signed out");
+    StatusCode::NO_CONTENT
+}
+
+pub(crate) async fn live(
+    State(app): State<App>,
+    headers: HeaderMap,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let session = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .find_map(|cookie| cookie.to_str().ok().and_then(session_of))
+        .unwrap_or_default()
+        .to_string();
+    let live = Live {
+        status: app.snapshots.status.clone(),
+        plugins: app.snapshots.plugins.clone(),
+        sessions: app.sessions.clone(),
+        session,
+        sent: 0,
+    };
+    let stream = futures_util::stream::unfold(live, |mut live| async move {
+        let event = live.next().await?;
+        Some((Ok(event), live))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// One browser's live stream.
+struct Live {
+    status: watch::Receiver<Value>,
+    plugins: watch::Receiver<Value>,
+    sessions: Arc<crate::session::Sessions>,
+    session: String,
+    /// How many of the first two events were sent.
+    sent: u8,
+}
+
+impl Live {
+    /// The next event: both snapshots as they are at first, then each as it changes; `None`
+    /// once the session has ended or the window stops.
+    async fn next(&mut self) -> Option<SseEvent> {
+        if !self.sessions.is_valid(&self.session) {
+            return None;
+        }
+        match self.sent {
+            0 => {
+                self.sent = 1;
+                return Some(json_event("status", &self.status.borrow_and_update()));
+            }
+            1 => {
+                self.sent = 2;
+                return Some(json_event("plugins", &self.plugins.borrow_and_update()));
+            }
+            _ => {}
+        }
+        tokio::select! {
+            changed = self.status.changed() => {
+                changed.ok()?;
+                Some(json_event("status", &self.status.borrow_and_update()))
+            }
+            changed = self.plugins.changed() => {
+                changed.ok()?;
+                Some(json_event("plugins", &self.plugins.borrow_and_update()))
+            }
+        }
+    }
+}
+
+fn json_event(name: &str, value: &Value) -> SseEvent {
+    SseEvent::default().event(name).data(value.to_string())
+}
+
+/// Runs `read` on the host off the async threads (it may take locks, or reload plugins);
+/// its JSON is the answer.
+async fn blocking(
+    host: Arc<dyn WindowHost>,
+    read: impl FnOnce(&dyn WindowHost) -> Value + Send + 'static,
+) -> Response {
+    match tokio::task::spawn_blocking(move || read(host.as_ref())).await {
+        Ok(value) => Json(value).into_response(),
+        Err(err) => {
+            tracing::error!("window: a request to the host failed: {err}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the host failed to answer",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The host's status and plugin list as last seen, for the live stream: one task looks every
+/// [`LOOK_EVERY`] and wakes the streams only when something changed, however many browsers
+/// watch.
+pub(crate) struct Snapshots {
+    status: watch::Receiver<Value>,
+    plugins: watch::Receiver<Value>,
+}
+
+impl Snapshots {
+    /// Starts looking at `host` on `runtime`; stops when the window is dropped (`stop`).
+    pub(crate) fn start(
+        host: Arc<dyn WindowHost>,
+        runtime: &tokio::runtime::Handle,
+        mut stop: watch::Receiver<bool>,
+    ) -> Snapshots {
+        let (status_tx, status) = watch::channel(host.status());
+        let (plugins_tx, plugins) = watch::channel(host.plugins());
+        runtime.spawn(async move {
+            let mut every = tokio::time::interval(LOOK_EVERY);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                let looked = host.clone();
+                let Ok((now_status, now_plugins)) =
+                    tokio::task::spawn_blocking(move || (looked.status(), looked.plugins())).await
+                else {
+                    continue;
+                };
+                status_tx.send_if_modified(|old| replace_if_changed(old, now_status));
+                plugins_tx.send_if_modified(|old| replace_if_changed(old, now_plugins));
+            }
+        });
+        Snapshots { status, plugins }
+    }
+}
+
+fn replace_if_changed(old: &mut Value, new: Value) -> bool {
+    if *old == new {
+        return false;
+    }
+    *old = new;
+    true
+}

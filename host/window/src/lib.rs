@@ -1,0 +1,143 @@
+//! `connect-window`: the Connect window as a local web app.
+//!
+//! ftrack Connect's window (Actions, Publish, Plugins, About, Logs) is a Qt application. This
+//! host serves its window as a web page instead, from the resident `ftrack-connect run`, on
+//! loopback: it works on every OS without Qt, from a machine without a tray or over a remote
+//! desktop, and it can be tested in a real browser.
+//!
+//! Nobody but the user may use it, though any local process can reach the port:
+//!
+//! - [`session`]: `ftrack-connect open` gets a one-time sign-in link from the running host
+//!   (over its token-checked endpoint); following it sets an `HttpOnly`, `SameSite=Strict`
+//!   session cookie;
+//! - [`guard`]: every request's `Host`, the `Origin` of every state-changing one, and the
+//!   session are checked before anything else (no DNS rebinding, no cross-site requests, no
+//!   CORS);
+//! - `pages`: the page, its script and styles, embedded in the binary;
+//! - `api`: the JSON API under `/api/` and its live stream (server-sent events).
+//!
+//! The window knows the host only through [`WindowHost`], so this crate depends on no other
+//! crate of the workspace: a change to the page rebuilds this crate and the binary.
+
+#![deny(missing_docs)]
+
+pub mod guard;
+pub mod session;
+
+mod api;
+mod pages;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::session::Sessions;
+
+/// What the window asks of the host. Calls run on blocking threads and may take a while.
+pub trait WindowHost: Send + Sync + 'static {
+    /// Who is signed in where, the event hub, plugin counts: `ftrack-connect status --json`'s
+    /// object.
+    fn status(&self) -> Value;
+    /// `{"plugins": [...]}`, as `ftrack-connect plugins --json` prints it.
+    fn plugins(&self) -> Value;
+    /// Discovers the plugins again and reloads those that changed, as `run --watch` does
+    /// after a change (a reload that fails keeps the last good version).
+    fn reload_plugins(&self);
+}
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub(crate) struct App {
+    host: Arc<dyn WindowHost>,
+    sessions: Arc<Sessions>,
+    snapshots: Arc<api::Snapshots>,
+    address: SocketAddr,
+}
+
+/// The window's server, running; dropping it stops it.
+pub struct Window {
+    address: SocketAddr,
+    sessions: Arc<Sessions>,
+    stop: watch::Sender<bool>,
+}
+
+impl Window {
+    /// Serves the window for `host` on `127.0.0.1` (a port the OS picks), on `runtime`.
+    pub fn start(
+        runtime: &tokio::runtime::Handle,
+        host: Arc<dyn WindowHost>,
+    ) -> std::io::Result<Window> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        listener.set_nonblocking(true)?;
+        let address = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        let sessions = Arc::new(Sessions::default());
+        let app = App {
+            snapshots: Arc::new(api::Snapshots::start(
+                host.clone(),
+                runtime,
+                stopped.clone(),
+            )),
+            host,
+            sessions: sessions.clone(),
+            address,
+        };
+        let router = Router::new()
+            .route("/", get(pages::index))
+            .route("/static/{file}", get(pages::asset))
+            .route("/signin/{code}", get(pages::sign_in))
+            .route("/api/status", get(api::status))
+            .route("/api/plugins", get(api::plugins))
+            .route("/api/plugins/reload", post(api::reload))
+            .route("/api/signout", post(api::sign_out))
+            .route("/api/live", get(api::live))
+            .layer(axum::middleware::from_fn_with_state(
+                app.clone(),
+                guard::check,
+            ))
+            .with_state(app);
+        let _entered = runtime.enter();
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let mut stopping = stopped;
+        runtime.spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopping.changed().await;
+                })
+                .await;
+            if let Err(err) = served {
+                tracing::error!("window: the server stopped: {err}");
+            }
+        });
+        tracing::info!("window on http://{address}/ (`ftrack-connect open` opens it)");
+        Ok(Window {
+            address,
+            sessions,
+            stop,
+        })
+    }
+
+    /// Where it listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// A new sign-in link: works once, for [`session::LINK_LIFETIME`].
+    pub fn sign_in_link(&self) -> String {
+        format!(
+            "http://{}/signin/{}",
+            self.address,
+            self.sessions.new_link()
+        )
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}

@@ -1,0 +1,148 @@
+//! Who may use the window: one-time sign-in links, and the sessions they start.
+//!
+//! `ftrack-connect open` asks the running host (through its token-checked endpoint) for a
+//! sign-in link and gives it to the browser. Following the link once, within
+//! [`LINK_LIFETIME`], starts a session: the browser gets a random session id in an
+//! `HttpOnly`, `SameSite=Strict` cookie, and every later request must carry it. So only
+//! someone who can read the user's `endpoint.json` (the user) can open the window; another
+//! local user or a web page can reach the port, but not use it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a sign-in link can be followed.
+pub const LINK_LIFETIME: Duration = Duration::from_secs(60);
+
+/// The most links waiting to be followed; asking for more forgets the oldest.
+const MAX_LINKS: usize = 16;
+
+/// The most sessions at once (browsers, tabs that each followed a link); more end the oldest.
+const MAX_SESSIONS: usize = 32;
+
+/// The name of the session cookie.
+pub const COOKIE: &str = "connect_session";
+
+/// The links waiting to be followed and the sessions started.
+#[derive(Default)]
+pub struct Sessions {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Link code → when it expires.
+    links: HashMap<String, Instant>,
+    /// Session ids, oldest first.
+    sessions: VecDeque<String>,
+}
+
+impl Sessions {
+    /// A new one-time code for a sign-in link.
+    pub fn new_link(&self) -> String {
+        let code = random_id();
+        let mut inner = self.lock();
+        let now = Instant::now();
+        inner.links.retain(|_, expires| *expires > now);
+        if inner.links.len() >= MAX_LINKS {
+            if let Some(oldest) = inner
+                .links
+                .iter()
+                .min_by_key(|(_, expires)| **expires)
+                .map(|(code, _)| code.clone())
+            {
+                inner.links.remove(&oldest);
+            }
+        }
+        inner.links.insert(code.clone(), now + LINK_LIFETIME);
+        code
+    }
+
+    /// Follows the link `code`: a new session id, or `None` if the code is unknown, was
+    /// followed already or has expired. Either way the code is spent.
+    pub fn redeem(&self, code: &str) -> Option<String> {
+        let mut inner = self.lock();
+        let expires = inner.links.remove(code)?;
+        if expires <= Instant::now() {
+            return None;
+        }
+        let session = random_id();
+        if inner.sessions.len() >= MAX_SESSIONS {
+            inner.sessions.pop_front();
+        }
+        inner.sessions.push_back(session.clone());
+        Some(session)
+    }
+
+    /// Whether `session` is a session that has not ended.
+    pub fn is_valid(&self, session: &str) -> bool {
+        self.lock().sessions.iter().any(|s| s == session)
+    }
+
+    /// Ends `session` (sign-out).
+    pub fn end(&self, session: &str) {
+        self.lock().sessions.retain(|s| s != session);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// 244 random bits as hex, from the OS generator (two uuid v4s).
+fn random_id() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// The session id in a `Cookie` header, if there is one.
+pub fn session_of(cookie_header: &str) -> Option<&str> {
+    cookie_header.split(';').find_map(|pair| {
+        let (name, value) = pair.trim().split_once('=')?;
+        (name == COOKIE).then_some(value)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_is_followed_once() {
+        let sessions = Sessions::default();
+        let code = sessions.new_link();
+        let session = sessions.redeem(&code).expect("first time");
+        assert!(sessions.is_valid(&session));
+        assert_eq!(sessions.redeem(&code), None, "second time");
+        assert_eq!(sessions.redeem("made-up"), None);
+        sessions.end(&session);
+        assert!(!sessions.is_valid(&session));
+    }
+
+    #[test]
+    fn links_and_sessions_are_bounded() {
+        let sessions = Sessions::default();
+        let codes: Vec<String> = (0..MAX_LINKS + 1).map(|_| sessions.new_link()).collect();
+        assert_eq!(
+            sessions.redeem(&codes[0]),
+            None,
+            "the oldest link was forgotten"
+        );
+        let first = sessions.redeem(&codes[1]).unwrap();
+        for _ in 0..MAX_SESSIONS {
+            let code = sessions.new_link();
+            sessions.redeem(&code).unwrap();
+        }
+        assert!(!sessions.is_valid(&first), "the oldest session ended");
+    }
+
+    #[test]
+    fn the_cookie_is_found_among_others() {
+        assert_eq!(session_of("a=1; connect_session=xyz; b=2"), Some("xyz"));
+        assert_eq!(session_of("connect_sessionx=1"), None);
+        assert_eq!(session_of(""), None);
+    }
+}
