@@ -193,7 +193,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_value(&hello).unwrap(),
-            json!({"token": "t", "protocol": 1})
+            json!({"token": "t", "protocol": PROTOCOL_VERSION})
         );
         let request = Request::Watch {
             expression: Some("topic=x".into()),
@@ -207,7 +207,7 @@ mod tests {
         });
         assert_eq!(
             serde_json::to_value(&published).unwrap(),
-            json!({"ok": true, "protocol": 1, "results": [true]})
+            json!({"ok": true, "protocol": PROTOCOL_VERSION, "results": [true]})
         );
         let refused: Answer<Published<Value>> =
             serde_json::from_str(r#"{"ok": false, "error": "no"}"#).unwrap();

@@ -324,8 +324,8 @@ mod tests {
     /// Frames built from pieces of the protocol, valid and not.
     fn frames() -> impl Strategy<Value = Vec<u8>> {
         let piece = prop_oneof![
-            Just(format!(r#"{{"token": "{TOKEN}", "protocol": 1}}"#).into_bytes()),
-            Just(br#"{"token": "nope", "protocol": 1}"#.to_vec()),
+            Just(format!(r#"{{"token": "{TOKEN}", "protocol": {PROTOCOL_VERSION}}}"#).into_bytes()),
+            Just(format!(r#"{{"token": "nope", "protocol": {PROTOCOL_VERSION}}}"#).into_bytes()),
             Just(br#"{"request": "publish", "event": {"topic": "t"}}"#.to_vec()),
             Just(br#"{"request": "watch", "expression": "topic=("}"#.to_vec()),
             Just(b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[".repeat(40)),
@@ -359,7 +359,7 @@ mod tests {
     #[test]
     fn a_hello_and_request_read_as_sent() {
         let frame =
-            format!("{{\"token\": \"{TOKEN}\", \"protocol\": 1}}\n{{\"request\": \"plugins\"}}\n");
+            format!("{{\"token\": \"{TOKEN}\", \"protocol\": {PROTOCOL_VERSION}}}\n{{\"request\": \"plugins\"}}\n");
         assert!(matches!(
             read_request(frame.as_bytes(), TOKEN),
             Ok(Request::Plugins)
