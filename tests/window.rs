@@ -315,3 +315,101 @@ fn open_without_a_browser_prints_the_link_and_without_a_host_says_so() {
     host.signal(libc::SIGTERM);
     host.finish();
 }
+
+/// The page in a real browser (headless Chromium through chromedriver, as `.ci/run` installs
+/// them): signed in by the link, the Plugins tab shows the broken plugin with its error, and
+/// a screenshot is saved under `target/window-screenshots/`.
+#[cfg(unix)]
+#[test]
+fn the_plugins_tab_in_a_real_browser() {
+    use fantoccini::Locator;
+    let driver_path = which("chromedriver").expect(
+        "chromedriver is needed for the browser tests: apt-get install chromium chromium-driver",
+    );
+    let s = Sandbox::new();
+    let (host, _address) = host_with_window(&s);
+    let link = s
+        .capture(&["open", "--print"])
+        .success()
+        .stdout
+        .trim()
+        .to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut driver = std::process::Command::new(driver_path)
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    crate::kit::eventually("chromedriver listens", || {
+        TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let shots =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/window-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let outcome = runtime.block_on(async {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                                        "--disable-gpu", "--window-size=1200,800"]}),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let browser = fantoccini::ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a browser session");
+        let checked = async {
+            browser.goto(&format!("{link}#plugins")).await?;
+            browser
+                .wait()
+                .for_element(Locator::Css("body[data-ready='true']"))
+                .await?;
+            let cell = browser
+                .find(Locator::Css(
+                    "tr[data-plugin='broken'] td[data-status='failed']",
+                ))
+                .await?;
+            let row = browser
+                .find(Locator::Css("tr[data-plugin='broken']"))
+                .await?;
+            let text = row.text().await?;
+            let first_paint = browser
+                .execute("return window.connectFirstPaint", vec![])
+                .await?;
+            let png = browser.screenshot().await?;
+            Ok::<_, fantoccini::error::CmdError>((cell.text().await?, text, first_paint, png))
+        }
+        .await;
+        let _ = browser.close().await;
+        checked
+    });
+    let _ = driver.kill();
+    let _ = driver.wait();
+    let (status, row, first_paint, png) = outcome.expect("the page as expected");
+    std::fs::write(shots.join("plugins.png"), png).unwrap();
+    assert!(status.contains("failed"), "{status}");
+    assert!(
+        row.contains("broken.rhai:1:"),
+        "the error with file and line: {row}"
+    );
+    assert!(first_paint.as_f64().is_some(), "{first_paint}");
+    host.signal(libc::SIGTERM);
+    host.finish();
+}
+
+/// The first `name` on `PATH`.
+fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|folder| folder.join(name))
+        .find(|path| path.is_file())
+}
