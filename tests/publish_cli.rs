@@ -119,6 +119,24 @@ impl Studio {
         prefix
     }
 
+    /// Starts publishing `files/big.mov` (1 GiB, sparse: the copy takes a while, the disk
+    /// holds little) as asset `big`; returns once its copy to `partial` has started.
+    fn publish_being_copied(&self, partial: &Path) -> std::process::Child {
+        let big = self.files.join("big.mov");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(1 << 30)
+            .unwrap();
+        let child = self
+            .publish_command(&["--asset", "big", &big.display().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        crate::kit::eventually("the copy started", || partial.exists().then_some(()));
+        child
+    }
+
     /// The shot's assets: [[name, id, [versions]]].
     fn assets(&self) -> Value {
         serde_json::from_str(&self.python(&["assets", "show"])).unwrap()
@@ -370,23 +388,9 @@ fn a_publish_that_fails_midway_leaves_nothing() {
 fn interrupted_and_killed_publishes_leave_one_version_when_tried_again() {
     let studio = Studio::new();
     let prefix = studio.disk_location("disk");
-    // A large file with nothing in it: the copy takes a while, the disk holds nothing.
-    let big = studio.files.join("big.mov");
-    std::fs::File::create(&big)
-        .unwrap()
-        .set_len(4 << 30)
-        .unwrap();
     let partial = prefix.join("show/sq/sh010/big/v001/big.mov.part");
-    let big_arg = big.display().to_string();
-
     for (signal, expected) in [(libc::SIGINT, Some(130)), (libc::SIGKILL, None)] {
-        let child = studio
-            .publish_command(&["--asset", "big", &big_arg])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        crate::kit::eventually("the copy started", || partial.exists().then_some(()));
+        let child = studio.publish_being_copied(&partial);
         unsafe { libc::kill(child.id() as i32, signal) };
         let output = child.wait_with_output().unwrap();
         assert_eq!(
@@ -407,8 +411,8 @@ fn interrupted_and_killed_publishes_leave_one_version_when_tried_again() {
     // Killed: its version is there, unpublished, until the next publish rolls it back.
     let left = studio.assets();
     assert_eq!(left[0][2], serde_json::json!([1]), "{left}");
-    std::fs::File::create(&big).unwrap().set_len(1000).unwrap();
-    let published = studio.published(&["--asset", "big", &big_arg]);
+    let small = studio.file("big.mov", 1000);
+    let published = studio.published(&["--asset", "big", &small]);
     let assets = studio.assets();
     assert_eq!(assets.as_array().unwrap().len(), 1, "{assets}");
     assert_eq!(
@@ -425,22 +429,10 @@ fn interrupted_and_killed_publishes_leave_one_version_when_tried_again() {
 fn a_server_that_goes_away_midway_leaves_what_the_next_publish_removes() {
     let mut studio = Studio::new();
     let prefix = studio.disk_location("disk");
-    let big = studio.files.join("big.mov");
-    std::fs::File::create(&big)
-        .unwrap()
-        .set_len(1 << 30)
-        .unwrap();
     let target = prefix.join("show/sq/sh010/big/v001/big.mov");
     let partial = prefix.join("show/sq/sh010/big/v001/big.mov.part");
-    let big_arg = big.display().to_string();
-    let child = studio
-        .publish_command(&["--asset", "big", &big_arg])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // The version exists and the file is being copied when the server dies.
-    crate::kit::eventually("the copy started", || partial.exists().then_some(()));
+    let child = studio.publish_being_copied(&partial);
     studio.server.kill();
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
