@@ -22,4 +22,6 @@ mod run_mode;
 mod sequences_cli;
 mod server_api;
 mod server_hub;
+mod browser;
 mod window;
+mod window_browser;

@@ -7,8 +7,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::kit::{wait_for_record, Running, Sandbox};
-use serde_json::Value;
+use crate::kit::{os_key, wait_for_record, Running, Sandbox};
+use crate::server_api::python;
+use serde_json::{json, Value};
 
 /// An answer: status, headers (lower-case names), body.
 struct Answer {
@@ -28,6 +29,17 @@ impl Answer {
 
 /// One HTTP/1.1 request to `address` (`127.0.0.1:PORT`), `Host` given or the address itself.
 fn request(address: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
+    request_with(address, method, path, headers, "")
+}
+
+/// As [`request`], with a JSON `body` (for a POST).
+fn request_with(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
     let mut stream = TcpStream::connect(address).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -40,9 +52,13 @@ fn request(address: &str, method: &str, path: &str, headers: &[(&str, &str)]) ->
         text.push_str(&format!("{name}: {value}\r\n"));
     }
     if method == "POST" {
-        text.push_str("Content-Length: 0\r\n");
+        text.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        if !body.is_empty() {
+            text.push_str("Content-Type: application/json\r\n");
+        }
     }
     text.push_str("\r\n");
+    text.push_str(body);
     stream.write_all(text.as_bytes()).unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
@@ -69,7 +85,12 @@ fn request(address: &str, method: &str, path: &str, headers: &[(&str, &str)]) ->
 }
 
 /// A host running with a good and a broken Rhai plugin, and its window's address.
-fn host_with_window(s: &Sandbox) -> (Running, String) {
+pub(crate) fn host_with_window(s: &Sandbox) -> (Running, String) {
+    host_with_window_env(s, &[])
+}
+
+/// As [`host_with_window`], with `env` set for the host.
+pub(crate) fn host_with_window_env(s: &Sandbox, env: &[(&str, &str)]) -> (Running, String) {
     s.hook(
         "good-1.0.0",
         "good.rhai",
@@ -82,7 +103,7 @@ fn host_with_window(s: &Sandbox) -> (Running, String) {
         "broken.rhai",
         "fn register(session) { let x = ; }",
     );
-    let mut host = Running::start(s, &["run"]);
+    let mut host = Running::start_with(s, &["run"], env);
     let line = host.wait_for("window on http://");
     let address = line
         .split("window on http://")
@@ -316,100 +337,314 @@ fn open_without_a_browser_prints_the_link_and_without_a_host_says_so() {
     host.finish();
 }
 
-/// The page in a real browser (headless Chromium through chromedriver, as `.ci/run` installs
-/// them): signed in by the link, the Plugins tab shows the broken plugin with its error, and
-/// a screenshot is saved under `target/window-screenshots/`.
-#[cfg(unix)]
-#[test]
-fn the_plugins_tab_in_a_real_browser() {
-    use fantoccini::Locator;
-    let driver_path = which("chromedriver").expect(
-        "chromedriver is needed for the browser tests: apt-get install chromium chromium-driver",
-    );
-    let s = Sandbox::new();
-    let (host, _address) = host_with_window(&s);
-    let link = s
-        .capture(&["open", "--print"])
-        .success()
-        .stdout
-        .trim()
+/// A show on the running host's embedded server, made with the real `ftrack_api` as a studio
+/// would: `showa/sq010/sh0010/{comp, lighting}`, `comp` assigned to alice. The ids by name.
+pub(crate) fn make_show(s: &Sandbox) -> Value {
+    let status: Value = serde_json::from_str(&s.capture(&["status", "--json"]).success().stdout)
+        .expect("status is JSON");
+    let url = status["server"]["url"]
+        .as_str()
+        .expect("a server")
         .to_string();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut driver = std::process::Command::new(driver_path)
-        .arg(format!("--port={port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
+    let key = std::fs::read_to_string(s.user_data_dir().join("server/host-key")).unwrap();
+    let script = r#"
+import json, sys, ftrack_api
+s = ftrack_api.Session(server_url=sys.argv[1], api_user="alice", api_key=sys.argv[2],
+                       auto_connect_event_hub=False, plugin_paths=[])
+p = s.create("Project", {"name": "showa", "full_name": "Show A",
+                         "project_schema": s.query("ProjectSchema").first()})
+seq = s.create("Sequence", {"name": "sq010", "parent": p})
+shot = s.create("Shot", {"name": "sh0010", "parent": seq})
+comp = s.create("Task", {"name": "comp", "parent": shot})
+lighting = s.create("Task", {"name": "lighting", "parent": shot})
+alice = s.query('User where username is "alice"').one()
+s.create("Appointment", {"context": comp, "resource": alice, "type": "assignment"})
+s.commit()
+print(json.dumps({e["name"]: e["id"] for e in (p, seq, shot, comp, lighting)}))
+"#;
+    let out = std::process::Command::new(python())
+        .args(["-c", script, &url, key.trim()])
+        .output()
         .unwrap();
-    crate::kit::eventually("chromedriver listens", || {
-        TcpStream::connect(("127.0.0.1", port)).ok()
-    });
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let shots =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/window-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let outcome = runtime.block_on(async {
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                                        "--disable-gpu", "--window-size=1200,800"]}),
-        );
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let browser = fantoccini::ClientBuilder::new(connector)
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("a browser session");
-        let checked = async {
-            browser.goto(&format!("{link}#plugins")).await?;
-            browser
-                .wait()
-                .for_element(Locator::Css("body[data-ready='true']"))
-                .await?;
-            let cell = browser
-                .find(Locator::Css(
-                    "tr[data-plugin='broken'] td[data-status='failed']",
-                ))
-                .await?;
-            let row = browser
-                .find(Locator::Css("tr[data-plugin='broken']"))
-                .await?;
-            let text = row.text().await?;
-            let first_paint = browser
-                .execute("return window.connectFirstPaint", vec![])
-                .await?;
-            let png = browser.screenshot().await?;
-            Ok::<_, fantoccini::error::CmdError>((cell.text().await?, text, first_paint, png))
-        }
-        .await;
-        let _ = browser.close().await;
-        checked
-    });
-    let _ = driver.kill();
-    let _ = driver.wait();
-    let (status, row, first_paint, png) = outcome.expect("the page as expected");
-    std::fs::write(shots.join("plugins.png"), png).unwrap();
-    assert!(status.contains("failed"), "{status}");
-    assert!(
-        row.contains("broken.rhai:1:"),
-        "the error with file and line: {row}"
-    );
-    assert!(first_paint.as_f64().is_some(), "{first_paint}");
-    host.signal(libc::SIGTERM);
-    host.finish();
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// The first `name` on `PATH`.
-fn which(name: &str) -> Option<std::path::PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|folder| folder.join(name))
-        .find(|path| path.is_file())
+/// A painter application (a fake program recording how it was started) offered for tasks by
+/// a launcher config, in versions 9 and 10; the programs by version.
+pub(crate) fn install_painter(s: &Sandbox) -> Vec<std::path::PathBuf> {
+    let programs = ["9", "10"]
+        .iter()
+        .map(|v| s.fake_program(&format!("apps/painter{v}/bin/painter")))
+        .collect();
+    let config = json!({
+        "identifier": "studio-launch-painter",
+        "applicationIdentifier": "painter_{variant}",
+        "label": "Painter",
+        "icon": "default",
+        "variant": "{version}",
+        "context": ["Task"],
+        "search_path": { os_key(): {
+            "prefix": [s.path().join("apps"), "painter\\d.*"],
+            "expression": ["bin", "painter$"],
+            "version_expression": "painter(?P<version>\\d+(\\.\\d+)*)",
+        }}
+    });
+    s.hook("studio-apps", "noop.rhai", "fn register(session) {}");
+    s.write(
+        "plugins/studio-apps/launch/painter.json",
+        &config.to_string(),
+    );
+    programs
+}
+
+/// The entity a program was launched for (`FTRACK_CONNECT_EVENT`'s selection).
+pub(crate) fn launched_for(record: &crate::kit::ProgramRecord) -> String {
+    use base64::Engine;
+    let event = base64::engine::general_purpose::STANDARD
+        .decode(&record.env["FTRACK_CONNECT_EVENT"])
+        .unwrap();
+    let context: Value = serde_json::from_slice(&event).unwrap();
+    context["selection"][0]["entityId"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Follows a fresh sign-in link of the host at `address`; the session cookie (`name=value`).
+fn signed_in(s: &Sandbox, address: &str) -> String {
+    let link = s.capture(&["open", "--print"]).success().stdout;
+    let path = link
+        .trim()
+        .strip_prefix(&format!("http://{address}"))
+        .unwrap()
+        .to_string();
+    let answer = request(address, "GET", &path, &[]);
+    assert_eq!(answer.status, 303);
+    answer
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[cfg(unix)]
+#[test]
+fn the_window_api_browses_contexts_launches_actions_and_tells_about_the_host() {
+    let s = Sandbox::new();
+    let painters = install_painter(&s);
+    s.hook(
+        "chatty",
+        "chatty.rhai",
+        r#"fn register(session) {
+            session.event_hub.subscribe("topic=window.chat", |event| { print("chatty says hello"); true });
+        }"#,
+    );
+    let (host, address) = host_with_window_env(&s, &[("STUDIO_RENDER_TOKEN", "hunter2")]);
+    let ids = make_show(&s);
+    let cookie = signed_in(&s, &address);
+    let origin = format!("http://{address}");
+    let get = |path: &str| -> (u16, Value) {
+        let answer = request(&address, "GET", path, &[("Cookie", cookie.as_str())]);
+        (
+            answer.status,
+            serde_json::from_str(&answer.body).unwrap_or(Value::Null),
+        )
+    };
+    let post = |path: &str, body: &Value| -> (u16, Value) {
+        let headers = [("Cookie", cookie.as_str()), ("Origin", origin.as_str())];
+        let answer = request_with(&address, "POST", path, &headers, &body.to_string());
+        (
+            answer.status,
+            serde_json::from_str(&answer.body).unwrap_or(Value::Null),
+        )
+    };
+    let names = |listed: &Value| -> Vec<String> {
+        listed["contexts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // The browser, lazily: projects, then one level at a time; a search; my tasks.
+    let (code, projects) = get("/api/contexts");
+    assert_eq!(
+        (code, names(&projects)),
+        (200, vec!["showa".to_string()]),
+        "{projects}"
+    );
+    assert_eq!(projects["contexts"][0]["type"], "Project");
+    let (_, sequences) = get(&format!(
+        "/api/contexts?parent={}",
+        ids["showa"].as_str().unwrap()
+    ));
+    assert_eq!(names(&sequences), ["sq010"]);
+    let (_, shots) = get(&format!(
+        "/api/contexts?parent={}",
+        ids["sq010"].as_str().unwrap()
+    ));
+    assert_eq!(names(&shots), ["sh0010"]);
+    let (_, tasks) = get(&format!(
+        "/api/contexts?parent={}",
+        ids["sh0010"].as_str().unwrap()
+    ));
+    assert_eq!(names(&tasks), ["comp", "lighting"]);
+    assert_eq!(
+        names(&get("/api/contexts?search=LIGHT").1),
+        ["lighting"],
+        "any case"
+    );
+    assert_eq!(
+        names(&get("/api/contexts?search=%22%20or%20name%20like%20%22").1),
+        Vec::<String>::new()
+    );
+    assert_eq!(names(&get("/api/contexts?mine=1").1), ["comp"]);
+    let comp_id = ids["comp"].as_str().unwrap();
+    let (_, comp) = get(&format!("/api/contexts/{comp_id}"));
+    let path: Vec<&str> = comp["contexts"][0]["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(path, ["showa", "sq010", "sh0010", "comp"]);
+    assert_eq!(get("/api/contexts/not%20an%20id").0, 400);
+    assert_eq!(get("/api/contexts?parent=1%22").0, 400);
+
+    // Recent contexts: what was picked, newest first; only what exists.
+    assert_eq!(names(&get("/api/recent").1), Vec::<String>::new());
+    let (_, recent) = post("/api/recent", &json!({"id": ids["lighting"]}));
+    assert_eq!(names(&recent), ["lighting"]);
+    let (_, recent) = post("/api/recent", &json!({"id": comp_id}));
+    assert_eq!(names(&recent), ["comp", "lighting"]);
+    assert_eq!(post("/api/recent", &json!({"id": "00000000-dead"})).0, 404);
+    assert_eq!(names(&get("/api/recent").1), ["comp", "lighting"]);
+
+    // Actions for the task, grouped as Connect shows them; launching one runs the program.
+    let selection = json!([{"entityType": "task", "entityId": comp_id}]);
+    let (code, discovered) = post("/api/actions/discover", &json!({"selection": selection}));
+    assert_eq!(code, 200, "{discovered}");
+    let groups = discovered["groups"].as_array().unwrap();
+    let painter = groups
+        .iter()
+        .find(|g| g["label"] == "Painter")
+        .expect("Painter offered");
+    let variants: Vec<&str> = painter["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["variant"].as_str().unwrap())
+        .collect();
+    assert_eq!(variants, ["10", "9"]);
+    let (code, launched) = post(
+        "/api/actions/launch",
+        &json!({"item": painter["items"][0], "selection": selection}),
+    );
+    assert_eq!(code, 200, "{launched}");
+    assert_eq!(launched["replies"][0]["success"], true, "{launched}");
+    let record = wait_for_record(&painters[1]);
+    assert_eq!(
+        launched_for(&record),
+        comp_id,
+        "launched in the task's context"
+    );
+    assert_eq!(
+        post("/api/actions/launch", &json!({"item": {}, "selection": []})).0,
+        400
+    );
+    assert_eq!(
+        post(
+            "/api/actions/discover",
+            &json!({"selection": [{"entityId": "x"}]})
+        )
+        .0,
+        400
+    );
+
+    // About: every plugin's debug information, and the environment without its secrets.
+    let (_, about) = get("/api/about");
+    let names_in = about["debug_information"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap_or_default().to_string())
+        .collect::<Vec<_>>();
+    for name in ["ftrack-connect", "chatty", "studio-apps", "broken"] {
+        assert!(names_in.iter().any(|n| n == name), "{name} in {names_in:?}");
+    }
+    assert_eq!(about["environment"]["STUDIO_RENDER_TOKEN"], "(redacted)");
+    assert_eq!(about["environment"]["FTRACK_API_USER"], "alice");
+    assert!(!about.to_string().contains("hunter2"), "no secret in About");
+    assert!(about["paths"]["log file"]
+        .as_str()
+        .unwrap()
+        .ends_with("ftrack_connect.log"));
+
+    // Logs: the file's last lines, then new ones as they are written, a plugin's by its name.
+    let mut tail = TcpStream::connect(&address).unwrap();
+    tail.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        tail,
+        "GET /api/logs HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\n\r\n"
+    )
+    .unwrap();
+    let mut tail = BufReader::new(tail);
+    let mut lines_until = |wanted: &str| -> Vec<Value> {
+        let mut seen = Vec::new();
+        loop {
+            let mut line = String::new();
+            assert!(tail.read_line(&mut line).unwrap() > 0, "the stream ended");
+            if let Some(data) = line.trim().strip_prefix("data:") {
+                let lines: Vec<Value> = serde_json::from_str(data.trim()).unwrap();
+                seen.extend(lines);
+                if seen
+                    .iter()
+                    .any(|l| l["text"].as_str().unwrap().contains(wanted))
+                {
+                    return seen;
+                }
+            }
+        }
+    };
+    let backlog = lines_until("launching");
+    assert!(backlog.iter().any(|l| l["level"] == "INFO"), "{backlog:?}");
+    s.capture(&["event", "publish", "window.chat"]).success();
+    let new = lines_until("chatty says hello");
+    let chat = new
+        .iter()
+        .find(|l| l["text"].as_str().unwrap().contains("chatty says hello"))
+        .unwrap();
+    assert!(chat["text"].as_str().unwrap().contains("chatty"), "{chat}");
+
+    // None of it without the session, nor a change from another origin.
+    for path in [
+        "/api/contexts",
+        "/api/recent",
+        "/api/about",
+        "/api/logs",
+        &format!("/api/contexts/{comp_id}"),
+    ] {
+        assert_eq!(request(&address, "GET", path, &[]).status, 401, "{path}");
+    }
+    let body = json!({"selection": selection}).to_string();
+    let elsewhere = [
+        ("Cookie", cookie.as_str()),
+        ("Origin", "http://evil.example"),
+    ];
+    assert_eq!(
+        request_with(&address, "POST", "/api/actions/discover", &elsewhere, &body).status,
+        403
+    );
+    assert_eq!(
+        request_with(&address, "POST", "/api/actions/launch", &[], &body).status,
+        403
+    );
+
+    host.signal(libc::SIGTERM);
+    host.finish();
 }

@@ -123,6 +123,11 @@ impl Host {
         }
     }
 
+    /// The API of the server this host is linked to, if it is.
+    pub fn server_api(&self) -> Option<Arc<dyn ServerApi>> {
+        self.server.as_ref().map(|server| server.link.api())
+    }
+
     /// Closes the link to the server, if there is one (see [`ServerLink::close`]): the first
     /// step of stopping.
     pub fn disconnect(&self) {

@@ -7,6 +7,8 @@
 //!
 //! - [`host`]: the hub, loaders, built-in plugins and registry put together ([`Host`]), and
 //!   Connect's session start-up; [`builtin`]: the plugins shipped in the binary;
+//! - [`window`]: the host as its window ([`connect_window`]) sees it; [`action_groups`]:
+//!   actions grouped as Connect shows them, for `actions` and the window;
 //! - [`endpoint`]: the resident host's local endpoint and its client;
 //! - [`local_server`]: the local ftrack server `run` serves when nobody signed in;
 //! - [`locations`], [`credentials`], [`instance_lock`], [`logging`]: the files and settings
@@ -34,6 +36,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod action_groups;
 pub mod builtin;
 pub mod credentials;
 pub mod endpoint;

@@ -44,6 +44,11 @@ impl Verbosity {
 /// The log file's name in the log folder.
 const LOG_FILE: &str = "ftrack_connect.log";
 
+/// The log file of the user data folder `data_dir`.
+pub fn log_file(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("log").join(LOG_FILE)
+}
+
 /// Creates the user data folder, the log folder and the log file for this user alone
 /// (`0700`, `0600`), and makes existing ones so: hook output and event traffic go there.
 fn create_private_log(data_dir: &Path, log_dir: &Path) -> std::io::Result<()> {

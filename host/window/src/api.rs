@@ -12,15 +12,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::Stream;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use crate::session::session_of;
+use crate::session::session_in;
 use crate::{App, WindowHost};
 
 /// How often the host is looked at for the live stream.
@@ -44,10 +44,8 @@ pub(crate) async fn reload(State(app): State<App>) -> Response {
 }
 
 pub(crate) async fn sign_out(State(app): State<App>, headers: HeaderMap) -> StatusCode {
-    for cookie in headers.get_all(header::COOKIE) {
-        if let Some(session) = cookie.to_str().ok().and_then(session_of) {
-            app.sessions.end(session);
-        }
+    if let Some(session) = session_in(&headers) {
+        app.sessions.end(&session);
     }
     tracing::info!("window: signed out");
     StatusCode::NO_CONTENT
@@ -57,12 +55,7 @@ pub(crate) async fn live(
     State(app): State<App>,
     headers: HeaderMap,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let session = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .find_map(|cookie| cookie.to_str().ok().and_then(session_of))
-        .unwrap_or_default()
-        .to_string();
+    let session = session_in(&headers).unwrap_or_default();
     let live = Live {
         status: app.snapshots.status.clone(),
         plugins: app.snapshots.plugins.clone(),
@@ -122,9 +115,63 @@ fn json_event(name: &str, value: &Value) -> SseEvent {
     SseEvent::default().event(name).data(value.to_string())
 }
 
+/// Why a request failed, as the page shows it in place: a status and one sentence.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    /// The page asked for something malformed.
+    pub(crate) fn bad_request(message: &str) -> Failure {
+        Failure {
+            status: StatusCode::BAD_REQUEST,
+            message: message.to_string(),
+        }
+    }
+
+    /// What was asked for does not exist.
+    pub(crate) fn not_found(message: &str) -> Failure {
+        Failure {
+            status: StatusCode::NOT_FOUND,
+            message: message.to_string(),
+        }
+    }
+
+    /// The host (or the server behind it) could not do it; `message` says why.
+    pub(crate) fn host(message: String) -> Failure {
+        Failure {
+            status: StatusCode::BAD_GATEWAY,
+            message,
+        }
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+/// As [`blocking`], for work that may fail: its JSON, or the failure as `{"error": ...}`.
+pub(crate) async fn blocking_result(
+    host: Arc<dyn WindowHost>,
+    work: impl FnOnce(&dyn WindowHost) -> Result<Value, Failure> + Send + 'static,
+) -> Response {
+    match tokio::task::spawn_blocking(move || work(host.as_ref())).await {
+        Ok(Ok(value)) => Json(value).into_response(),
+        Ok(Err(failure)) => failure.into_response(),
+        Err(err) => {
+            tracing::error!("window: a request to the host failed: {err}");
+            Failure::host("the host failed to answer".into()).into_response()
+        }
+    }
+}
+
 /// Runs `read` on the host off the async threads (it may take locks, or reload plugins);
 /// its JSON is the answer.
-async fn blocking(
+pub(crate) async fn blocking(
     host: Arc<dyn WindowHost>,
     read: impl FnOnce(&dyn WindowHost) -> Value + Send + 'static,
 ) -> Response {

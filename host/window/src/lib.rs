@@ -14,7 +14,8 @@
 //!   session are checked before anything else (no DNS rebinding, no cross-site requests, no
 //!   CORS);
 //! - `pages`: the page, its script and styles, embedded in the binary;
-//! - `api`: the JSON API under `/api/` and its live stream (server-sent events).
+//! - `api`: the JSON API under `/api/` and its live stream (server-sent events), with a
+//!   module per tab: `contexts` (the entity browser), `actions`, `about` and `logs`.
 //!
 //! The window knows the host only through [`WindowHost`], so this crate depends on no other
 //! crate of the workspace: a change to the page rebuilds this crate and the binary.
@@ -24,10 +25,17 @@
 pub mod guard;
 pub mod session;
 
+mod about;
+mod actions;
 mod api;
+mod contexts;
+mod logs;
 mod pages;
 
+pub use about::REDACTED;
+
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::routing::{get, post};
@@ -47,6 +55,21 @@ pub trait WindowHost: Send + Sync + 'static {
     /// Discovers the plugins again and reloads those that changed, as `run --watch` does
     /// after a change (a reload that fails keeps the last good version).
     fn reload_plugins(&self);
+    /// Every result of an ftrack query expression on the server the host is signed in to
+    /// (all pages), or why there are none: not signed in, the server's error.
+    fn query(&self, expression: &str) -> Result<Vec<Value>, String>;
+    /// The actions the plugins offer for `selection` (`[{entityType, entityId}]`), grouped
+    /// as Connect shows them: `[{label, items: [item...]}]`, each item as its plugin wrote it.
+    fn actions(&self, selection: &[Value]) -> Value;
+    /// Launches `item` (as [`WindowHost::actions`] gave it) for `selection`: the replies,
+    /// `[{success, message}]` (empty when no plugin answered).
+    fn launch(&self, item: Value, selection: Vec<Value>) -> Value;
+    /// What the About tab shows: `debug_information` (the answers to
+    /// `ftrack.connect.plugin.debug-information`), `versions`, `paths`, and `environment`
+    /// (every variable; the window redacts secrets before showing it).
+    fn about(&self) -> Value;
+    /// The host's log file, which the Logs tab follows.
+    fn log_file(&self) -> PathBuf;
 }
 
 /// What every request handler shares.
@@ -56,6 +79,8 @@ pub(crate) struct App {
     sessions: Arc<Sessions>,
     snapshots: Arc<api::Snapshots>,
     address: SocketAddr,
+    /// Where the window keeps what it remembers (recent contexts).
+    state_dir: PathBuf,
 }
 
 /// The window's server, running; dropping it stops it.
@@ -66,10 +91,12 @@ pub struct Window {
 }
 
 impl Window {
-    /// Serves the window for `host` on `127.0.0.1` (a port the OS picks), on `runtime`.
+    /// Serves the window for `host` on `127.0.0.1` (a port the OS picks), on `runtime`;
+    /// what it remembers goes in `state_dir`.
     pub fn start(
         runtime: &tokio::runtime::Handle,
         host: Arc<dyn WindowHost>,
+        state_dir: PathBuf,
     ) -> std::io::Result<Window> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         listener.set_nonblocking(true)?;
@@ -85,6 +112,7 @@ impl Window {
             host,
             sessions: sessions.clone(),
             address,
+            state_dir,
         };
         let router = Router::new()
             .route("/", get(pages::index))
@@ -95,6 +123,16 @@ impl Window {
             .route("/api/plugins/reload", post(api::reload))
             .route("/api/signout", post(api::sign_out))
             .route("/api/live", get(api::live))
+            .route("/api/contexts", get(contexts::list))
+            .route("/api/contexts/{id}", get(contexts::one))
+            .route(
+                "/api/recent",
+                get(contexts::recent).post(contexts::remember),
+            )
+            .route("/api/actions/discover", post(actions::discover))
+            .route("/api/actions/launch", post(actions::launch))
+            .route("/api/about", get(about::about))
+            .route("/api/logs", get(logs::tail))
             .layer(axum::middleware::from_fn_with_state(
                 app.clone(),
                 guard::check,

@@ -106,6 +106,15 @@ pub fn session_of(cookie_header: &str) -> Option<&str> {
     })
 }
 
+/// The session id in a request's `Cookie` headers, if there is one.
+pub fn session_in(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .find_map(|cookie| cookie.to_str().ok().and_then(session_of))
+        .map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,8 @@ use connect_event::payloads::{ActionItem, ActionItems, ActionLaunch, ActionReply
 use connect_event::{topics, Event};
 use serde_json::json;
 
+use ftrack_connect::action_groups::group_actions;
+
 use super::target::Target;
 use super::{fail, usage_error};
 
@@ -77,32 +79,6 @@ fn parse_selection_entry(text: &str) -> Result<SelectionEntry, String> {
             "expected TYPE:ID, such as Task:4c1e0c5a, not {text:?}"
         )),
     }
-}
-
-/// Items sharing one label, as Connect shows them: one entry, or a group offering each
-/// `label variant`.
-#[derive(Debug, PartialEq)]
-struct ActionGroup<'a> {
-    label: &'a str,
-    items: Vec<&'a ActionItem>,
-}
-
-/// Groups items by exact `label` in the order labels are first seen, then sorts the groups
-/// by lower-case label (a stable sort: labels equal but for case keep that order). Items keep
-/// their order inside a group.
-fn group_actions(items: &[ActionItem]) -> Vec<ActionGroup<'_>> {
-    let mut groups: Vec<ActionGroup> = Vec::new();
-    for item in items {
-        match groups.iter_mut().find(|group| group.label == item.label) {
-            Some(group) => group.items.push(item),
-            None => groups.push(ActionGroup {
-                label: &item.label,
-                items: vec![item],
-            }),
-        }
-    }
-    groups.sort_by_cached_key(|group| group.label.to_lowercase());
-    groups
 }
 
 /// Runs `ftrack-connect actions ...`.
@@ -309,39 +285,6 @@ mod tests {
             variant: variant.map(str::to_string),
             ..Default::default()
         }
-    }
-
-    #[test]
-    fn groups_by_exact_label_sorted_case_insensitively() {
-        let items = [
-            item("zeta", None, "z"),
-            item("Maya", Some("2025"), "m"),
-            item("alpha", None, "a"),
-            item("Maya", Some("2024"), "m"),
-            item("maya", None, "lower"),
-        ];
-        let groups = group_actions(&items);
-        let shape: Vec<(&str, Vec<&str>)> = groups
-            .iter()
-            .map(|g| {
-                (
-                    g.label,
-                    g.items
-                        .iter()
-                        .map(|i| i.action_identifier.as_str())
-                        .collect(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            shape,
-            [
-                ("alpha", vec!["a"]),
-                ("Maya", vec!["m", "m"]),
-                ("maya", vec!["lower"]),
-                ("zeta", vec!["z"]),
-            ]
-        );
     }
 
     #[test]

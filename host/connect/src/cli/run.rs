@@ -112,7 +112,12 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
     host.verify_startup();
     let window = connect_window::Window::start(
         runtime.handle(),
-        Arc::new(ftrack_connect::window::HostWindow(host.clone())),
+        Arc::new(ftrack_connect::window::HostWindow {
+            host: host.clone(),
+            options: options.clone(),
+            data_dir: data_dir.to_path_buf(),
+        }),
+        data_dir.join("window"),
     )
     .inspect_err(|err| tracing::error!("no window (`ftrack-connect open` will not work): {err}"))
     .ok()
