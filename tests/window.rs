@@ -29,7 +29,7 @@ impl Answer {
 
 /// One HTTP/1.1 request to `address` (`127.0.0.1:PORT`), `Host` given or the address itself.
 fn request(address: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
-    request_with(address, method, path, headers, "")
+    request_with(address, method, path, headers, b"")
 }
 
 /// As [`request`], with a JSON `body` (for a POST).
@@ -38,7 +38,7 @@ fn request_with(
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
-    body: &str,
+    body: &[u8],
 ) -> Answer {
     let mut stream = TcpStream::connect(address).unwrap();
     stream
@@ -58,8 +58,8 @@ fn request_with(
         }
     }
     text.push_str("\r\n");
-    text.push_str(body);
     stream.write_all(text.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     let raw = String::from_utf8_lossy(&raw).to_string();
@@ -455,7 +455,13 @@ fn the_window_api_browses_contexts_launches_actions_and_tells_about_the_host() {
     };
     let post = |path: &str, body: &Value| -> (u16, Value) {
         let headers = [("Cookie", cookie.as_str()), ("Origin", origin.as_str())];
-        let answer = request_with(&address, "POST", path, &headers, &body.to_string());
+        let answer = request_with(
+            &address,
+            "POST",
+            path,
+            &headers,
+            body.to_string().as_bytes(),
+        );
         (
             answer.status,
             serde_json::from_str(&answer.body).unwrap_or(Value::Null),
@@ -632,19 +638,186 @@ fn the_window_api_browses_contexts_launches_actions_and_tells_about_the_host() {
         assert_eq!(request(&address, "GET", path, &[]).status, 401, "{path}");
     }
     let body = json!({"selection": selection}).to_string();
+    let body = body.as_bytes();
     let elsewhere = [
         ("Cookie", cookie.as_str()),
         ("Origin", "http://evil.example"),
     ];
     assert_eq!(
-        request_with(&address, "POST", "/api/actions/discover", &elsewhere, &body).status,
+        request_with(&address, "POST", "/api/actions/discover", &elsewhere, body).status,
         403
     );
     assert_eq!(
-        request_with(&address, "POST", "/api/actions/launch", &[], &body).status,
+        request_with(&address, "POST", "/api/actions/launch", &[], body).status,
         403
     );
 
+    host.signal(libc::SIGTERM);
+    host.finish();
+}
+
+/// The example plugin with a tab, `scripts/example-plugins/studio-status-1.0.0`, zipped as a
+/// studio would hand it out; the archive's path.
+pub(crate) fn studio_status_zip(s: &Sandbox) -> std::path::PathBuf {
+    use std::io::Write;
+    let examples =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/example-plugins");
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    let mut folders = vec![examples.join("studio-status-1.0.0")];
+    while let Some(folder) = folders.pop() {
+        let name = |path: &std::path::Path| {
+            path.strip_prefix(&examples)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        };
+        out.add_directory(name(&folder), options).unwrap();
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                out.start_file(name(&path), options).unwrap();
+                out.write_all(&std::fs::read(&path).unwrap()).unwrap();
+            }
+        }
+    }
+    let path = s.path().join("downloads/studio-status-1.0.0.zip");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, out.finish().unwrap().into_inner()).unwrap();
+    path
+}
+
+#[cfg(unix)]
+#[test]
+fn a_plugin_zip_is_installed_safely_and_its_tab_talks_to_the_hub_as_the_plugin() {
+    let s = Sandbox::new();
+    let (mut host, address) = host_with_window(&s);
+    let cookie = signed_in(&s, &address);
+    let origin = format!("http://{address}");
+    let session = [("Cookie", cookie.as_str()), ("Origin", origin.as_str())];
+    let post = |path: &str, body: &[u8]| -> (u16, Value) {
+        let answer = request_with(&address, "POST", path, &session, body);
+        (
+            answer.status,
+            serde_json::from_str(&answer.body).unwrap_or(Value::Null),
+        )
+    };
+    let archive = std::fs::read(studio_status_zip(&s)).unwrap();
+
+    // Installed and loaded at once; a second time only when the user says to replace it.
+    let install = "/api/plugins/install?archive=studio-status-1.0.0.zip";
+    let (code, installed) = post(install, &archive);
+    assert_eq!(code, 200, "{installed}");
+    let status = installed["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "studio-status")
+        .map(|p| p["status"].clone());
+    assert_eq!(status, Some(json!("loaded")), "{installed}");
+    assert!(s
+        .plugins()
+        .join("studio-status-1.0.0/hook/status.rhai")
+        .is_file());
+    let (code, again) = post(install, &archive);
+    assert_eq!((code, &again["exists"]), (409, &json!(true)), "{again}");
+    assert_eq!(post(&format!("{install}&replace=true"), &archive).0, 200);
+
+    // An archive reaching out of its folder is refused whole.
+    let mut evil = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for name in ["evil-1.0.0/hook/a.rhai", "evil-1.0.0/../../outside.rhai"] {
+        evil.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut evil, b"fn register(session) {}").unwrap();
+    }
+    let evil = evil.finish().unwrap().into_inner();
+    let (code, refused) = post("/api/plugins/install?archive=evil.zip", &evil);
+    assert_eq!(code, 400, "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("outside.rhai"),
+        "{refused}"
+    );
+    assert!(!s.plugins().join("evil-1.0.0").exists() && !s.path().join("outside.rhai").exists());
+
+    // Its tab: files from its folder only, sandboxed, with the session's widget token.
+    let get = |path: &str| request(&address, "GET", path, &[("Cookie", cookie.as_str())]);
+    let widgets: Value = serde_json::from_str(&get("/api/widgets").body).unwrap();
+    let url = widgets["widgets"][0]["url"].as_str().unwrap().to_string();
+    assert_eq!(widgets["widgets"][0]["plugin"], "studio-status");
+    let page = request(&address, "GET", &url, &[]);
+    assert_eq!(
+        page.status, 200,
+        "a sandboxed frame sends no cookie: the token is enough"
+    );
+    assert!(page.body.contains("Studio status"));
+    let policy = page.header("content-security-policy").unwrap();
+    assert!(policy.starts_with("sandbox allow-scripts"), "{policy}");
+    assert!(!policy.contains("allow-same-origin"), "{policy}");
+    let folder = url.trim_end_matches("index.html");
+    assert_eq!(
+        request(
+            &address,
+            "GET",
+            &format!("{folder}../../../hook/status.rhai"),
+            &[]
+        )
+        .status,
+        404
+    );
+    let token = url.split('/').nth(2).unwrap();
+    assert_eq!(
+        request(&address, "GET", &url.replace(token, "0000"), &[]).status,
+        401
+    );
+
+    // What the tab publishes goes through the hub as the plugin's; what it subscribes to
+    // arrives while its stream is open.
+    let ask = json!({"event": {"topic": "studio.status.ask", "data": {"who": "bob"}}}).to_string();
+    let (code, asked) = post("/api/widgets/studio-status/publish", ask.as_bytes());
+    assert_eq!(code, 200, "{asked}");
+    assert_eq!(
+        asked["replies"][0]["message"],
+        "Hello bob: the farm has 3 renders queued."
+    );
+    host.wait_for("status asked by bob from studio-status");
+    assert_eq!(post("/api/widgets/nobody/publish", ask.as_bytes()).0, 404);
+    let mut events = TcpStream::connect(&address).unwrap();
+    events
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        events,
+        "GET /api/widgets/studio-status/events?expression=topic%3Dstudio.status.news HTTP/1.1\r\n\
+         Host: {address}\r\nCookie: {cookie}\r\n\r\n"
+    )
+    .unwrap();
+    let mut events = BufReader::new(events);
+    let mut head = String::new();
+    events.read_line(&mut head).unwrap();
+    assert!(head.contains("200"), "{head}");
+    s.publish("studio.status.news", r#"{"text": "Renders are back"}"#);
+    let news = loop {
+        let mut line = String::new();
+        assert!(events.read_line(&mut line).unwrap() > 0, "the stream ended");
+        if let Some(data) = line.trim().strip_prefix("data:") {
+            break serde_json::from_str::<Value>(data.trim()).unwrap();
+        }
+    };
+    assert_eq!(news["data"]["text"], "Renders are back");
+
+    // Removed: its folder, its tab; a plugin installed elsewhere is not the window's to remove.
+    let (code, left) = post("/api/plugins/remove", br#"{"name": "studio-status"}"#);
+    assert_eq!(code, 200, "{left}");
+    assert!(!s.plugins().join("studio-status-1.0.0").exists());
+    let widgets: Value = serde_json::from_str(&get("/api/widgets").body).unwrap();
+    assert_eq!(widgets["widgets"], json!([]));
+    let (code, refused) = post(
+        "/api/plugins/remove",
+        br#"{"name": "application-launcher"}"#,
+    );
+    assert_eq!(code, 400, "{refused}");
     host.signal(libc::SIGTERM);
     host.finish();
 }

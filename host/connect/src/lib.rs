@@ -12,7 +12,7 @@
 //! - [`endpoint`]: the resident host's local endpoint and its client;
 //! - [`local_server`]: the local ftrack server `run` serves when nobody signed in;
 //! - [`locations`], [`credentials`], [`instance_lock`], [`logging`]: the files and settings
-//!   around the host; [`scaffold`]: `plugin new`.
+//!   around the host; [`scaffold`]: `plugin new`; [`desktop`]: opening links and folders.
 //!
 //! The command line (`src/main.rs` and `src/cli/`, one module per subcommand) is the only
 //! place that parses arguments or prints to stdout.
@@ -39,6 +39,7 @@
 pub mod action_groups;
 pub mod builtin;
 pub mod credentials;
+pub mod desktop;
 pub mod endpoint;
 pub mod host;
 pub mod instance_lock;

@@ -1,18 +1,23 @@
 //! The host as the window sees it ([`connect_window::WindowHost`]): what `status` and
 //! `plugins --json` print, a reload as `run --watch` does after a change, the server's API
 //! for the entity browser, actions as `ftrack-connect actions` discovers and launches them,
-//! what About shows and the log file the Logs tab follows.
+//! what About shows, the log file the Logs tab follows, and the plugins' tabs with what they
+//! may do in the hub.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
 
+use connect_core::{EventHub, PluginTag, SubscribeOptions};
 use connect_event::payloads::{ActionItem, ActionItems, ActionLaunch, ActionReply};
 use connect_event::{topics, Event};
+use connect_plugins::install::{self, InstallError};
+use connect_plugins::PluginStatus;
+use connect_window::{Refusal, Widget};
 use serde_json::{json, Map, Value};
 
 use crate::action_groups::group_actions;
 use crate::host::{Host, HostOptions};
-use crate::logging;
+use crate::{desktop, locations, logging};
 
 /// The running host, for its window.
 pub struct HostWindow {
@@ -130,4 +135,156 @@ impl connect_window::WindowHost for HostWindow {
     fn log_file(&self) -> PathBuf {
         logging::log_file(&self.data_dir)
     }
+
+    fn widgets(&self) -> Vec<Widget> {
+        self.host
+            .plugin_reports()
+            .into_iter()
+            .filter(|report| report.status == PluginStatus::Loaded)
+            .flat_map(|report| widgets_in(&report.name, Path::new(&report.path)))
+            .collect()
+    }
+
+    fn publish_as(&self, plugin: &str, event: Value) -> Result<Vec<Value>, String> {
+        let mut event: Event = serde_json::from_value(event)
+            .map_err(|err| format!("not an event ({{topic, data, target}}): {err}"))?;
+        let mut source = Map::new();
+        source.insert("id".into(), json!(plugin));
+        source.insert("applicationId".into(), json!(WIDGET_APPLICATION_ID));
+        event.source = source.into();
+        event.in_reply_to_event = None;
+        Ok(self.answers(event))
+    }
+
+    fn subscribe_as(
+        &self,
+        plugin: &str,
+        expression: &str,
+        deliver: Box<dyn Fn(Value) + Send + Sync>,
+    ) -> Result<Box<dyn Send>, String> {
+        let handler = move |event: &mut Event| {
+            deliver(serde_json::to_value(&*event).unwrap_or(Value::Null));
+            Ok(Value::Null)
+        };
+        let mut subscriber = Map::new();
+        subscriber.insert("applicationId".into(), json!(WIDGET_APPLICATION_ID));
+        subscriber.insert("plugin".into(), json!(plugin));
+        let options = SubscribeOptions {
+            subscriber,
+            // Its own tag: reloading the plugin must not remove a tab's subscription, which
+            // lasts as long as the tab listens.
+            plugin: Some(PluginTag::new(&format!("{plugin} (tab)"))),
+            ..SubscribeOptions::default()
+        };
+        let hub = self.host.hub();
+        let id = hub
+            .subscribe(expression, Arc::new(handler), options)
+            .map_err(|err| err.to_string())?;
+        Ok(Box::new(TabSubscription {
+            hub: Arc::downgrade(hub),
+            id,
+        }))
+    }
+
+    fn install_plugin(&self, archive: &str, bytes: &[u8], replace: bool) -> Result<Value, Refusal> {
+        let plugin_dir = self.plugin_dir();
+        let folder = install::install_zip(bytes, archive, &plugin_dir, replace).map_err(refusal)?;
+        tracing::info!(
+            "window: installed {archive} as {}{}",
+            folder.display(),
+            if replace {
+                " (replacing the folder)"
+            } else {
+                ""
+            }
+        );
+        let mut answer = self.refreshed();
+        answer["folder"] = json!(folder);
+        Ok(answer)
+    }
+
+    fn remove_plugin(&self, name: &str) -> Result<Value, Refusal> {
+        let plugin_dir = self.plugin_dir();
+        let reports = self.host.plugin_reports();
+        let report = reports
+            .iter()
+            .find(|report| report.name == name)
+            .ok_or_else(|| Refusal::Invalid(format!("there is no plugin {name:?}")))?;
+        install::remove_plugin(Path::new(&report.path), &plugin_dir).map_err(refusal)?;
+        tracing::info!("window: removed plugin {name} ({})", report.path);
+        Ok(self.refreshed())
+    }
+
+    fn open_plugin_folder(&self) -> (PathBuf, Result<(), String>) {
+        let plugin_dir = self.plugin_dir();
+        let opened = std::fs::create_dir_all(&plugin_dir)
+            .map_err(|err| err.to_string())
+            .and_then(|()| desktop::open_folder(&plugin_dir));
+        (plugin_dir, opened)
+    }
+}
+
+impl HostWindow {
+    /// Where plugins are installed: the default plugin directory when the host searches it,
+    /// else the first folder it searches (`FTRACK_CONNECT_PLUGIN_PATH` replaces the default).
+    fn plugin_dir(&self) -> PathBuf {
+        let default_dir = locations::default_plugin_dir();
+        let roots = &self.options.search_paths.plugin_roots;
+        if roots.contains(&default_dir) {
+            return default_dir;
+        }
+        roots.first().cloned().unwrap_or(default_dir)
+    }
+
+    /// The plugins as the window lists them, after a refresh picked up a change on disk.
+    fn refreshed(&self) -> Value {
+        self.host.registry().refresh();
+        json!({ "plugins": self.host.plugin_reports() })
+    }
+}
+
+/// An install or removal error as the window's refusal.
+fn refusal(err: InstallError) -> Refusal {
+    match err {
+        InstallError::Exists { .. } => Refusal::Conflict(err.to_string()),
+        _ => Refusal::Invalid(err.to_string()),
+    }
+}
+
+/// `source.applicationId` of what plugin tabs publish, and their subscriptions'.
+const WIDGET_APPLICATION_ID: &str = "ftrack.connect.widget";
+
+/// A plugin tab's subscription, removed when the tab stops listening.
+struct TabSubscription {
+    hub: Weak<EventHub>,
+    id: String,
+}
+
+impl Drop for TabSubscription {
+    fn drop(&mut self) {
+        if let Some(hub) = self.hub.upgrade() {
+            let _ = hub.unsubscribe(&self.id);
+        }
+    }
+}
+
+/// The tabs the plugin folder `folder` ships: `resource/widget/<name>/index.html`.
+fn widgets_in(plugin: &str, folder: &Path) -> Vec<Widget> {
+    let Ok(entries) = std::fs::read_dir(folder.join("resource").join("widget")) else {
+        return Vec::new();
+    };
+    let mut widgets: Vec<Widget> = entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|tab| tab.join("index.html").is_file())
+        .filter_map(|tab| {
+            Some(Widget {
+                plugin: plugin.to_string(),
+                name: tab.file_name()?.to_str()?.to_string(),
+                folder: tab,
+            })
+        })
+        .collect();
+    widgets.sort_by(|a, b| a.name.cmp(&b.name));
+    widgets
 }

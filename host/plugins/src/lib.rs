@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod discovery;
+pub mod install;
 pub mod loader;
 pub mod registry;
 pub mod report;

@@ -7,7 +7,8 @@
 //!   app's: another site's page cannot make the browser post here (403). No CORS headers are
 //!   ever sent, so other origins cannot read answers either.
 //! - `/api/` and the page itself need the session cookie (401 without it); the scripts and
-//!   styles under `/static/` and the sign-in link do not.
+//!   styles under `/static/` and the sign-in link do not; a plugin tab's files under
+//!   `/widget/` need the session's widget token in their address instead (see `widgets`).
 //!
 //! Every answer says `nosniff`, sends no referrer (a sign-in link must not leak) and may not
 //! be framed by other sites.
@@ -81,6 +82,17 @@ fn refusal(app: &App, request: &Request) -> Option<Response> {
     let path = request.uri().path();
     if path.starts_with("/static/") || path.starts_with("/signin/") {
         return None;
+    }
+    if let Some(rest) = path.strip_prefix("/widget/") {
+        // A plugin tab's file: its address carries the session's widget token, since a
+        // sandboxed frame sends no cookie.
+        let token = rest.split('/').next().unwrap_or_default();
+        return (!app.sessions.is_widget_token(token)).then(|| {
+            plain(
+                StatusCode::UNAUTHORIZED,
+                "not signed in: run `ftrack-connect open` to open the window",
+            )
+        });
     }
     let session = request
         .headers()

@@ -15,7 +15,9 @@
 //!   CORS);
 //! - `pages`: the page, its script and styles, embedded in the binary;
 //! - `api`: the JSON API under `/api/` and its live stream (server-sent events), with a
-//!   module per tab: `contexts` (the entity browser), `actions`, `about` and `logs`.
+//!   module per tab: `contexts` (the entity browser), `actions`, `about` and `logs`;
+//! - `plugin_folders`: installing a plugin from a `.zip`, removing one, opening the folder;
+//! - `widgets`: plugin tabs, sandboxed, and what they may ask of the host.
 //!
 //! The window knows the host only through [`WindowHost`], so this crate depends on no other
 //! crate of the workspace: a change to the page rebuilds this crate and the binary.
@@ -31,6 +33,8 @@ mod api;
 mod contexts;
 mod logs;
 mod pages;
+mod plugin_folders;
+mod widgets;
 
 pub use about::REDACTED;
 
@@ -70,6 +74,50 @@ pub trait WindowHost: Send + Sync + 'static {
     fn about(&self) -> Value;
     /// The host's log file, which the Logs tab follows.
     fn log_file(&self) -> PathBuf;
+    /// The tabs the loaded plugins ship (`resource/widget/<name>/index.html`).
+    fn widgets(&self) -> Vec<Widget>;
+    /// Publishes `event` (`{topic, data, target}`) synchronously in the host's hub as
+    /// `plugin`'s (`source.id`); the replies, or why it cannot be published.
+    fn publish_as(&self, plugin: &str, event: Value) -> Result<Vec<Value>, String>;
+    /// Subscribes for `plugin`'s tab: `deliver` gets every event matching `expression` (it
+    /// must not block: it runs on the hub's dispatch). The subscription lasts as long as the
+    /// returned value.
+    fn subscribe_as(
+        &self,
+        plugin: &str,
+        expression: &str,
+        deliver: Box<dyn Fn(Value) + Send + Sync>,
+    ) -> Result<Box<dyn Send>, String>;
+    /// Installs the plugin in the zip archive `bytes` (its file name `archive`) into the
+    /// plugin directory and loads it: `{"folder", "plugins"}`. A folder of that name is
+    /// replaced only when `replace` says so.
+    fn install_plugin(&self, archive: &str, bytes: &[u8], replace: bool) -> Result<Value, Refusal>;
+    /// Removes the plugin `name`'s folder from the plugin directory and unloads it: the
+    /// plugins left, `{"plugins"}`.
+    fn remove_plugin(&self, name: &str) -> Result<Value, Refusal>;
+    /// Opens the plugin directory in the desktop's file manager: its path, and whether it
+    /// opened (or why not).
+    fn open_plugin_folder(&self) -> (PathBuf, Result<(), String>);
+}
+
+/// Why the host did not change the plugin directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Something is in the way (a plugin folder of that name): the user may choose to replace it.
+    Conflict(String),
+    /// It cannot be done (a damaged or unsafe archive, a plugin installed elsewhere).
+    Invalid(String),
+}
+
+/// A tab a plugin ships.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Widget {
+    /// The plugin's name.
+    pub plugin: String,
+    /// The tab's name: its folder's, under `resource/widget/`.
+    pub name: String,
+    /// That folder, which holds `index.html` and the tab's other files.
+    pub folder: PathBuf,
 }
 
 /// What every request handler shares.
@@ -121,6 +169,17 @@ impl Window {
             .route("/api/status", get(api::status))
             .route("/api/plugins", get(api::plugins))
             .route("/api/plugins/reload", post(api::reload))
+            .route(
+                "/api/plugins/install",
+                post(plugin_folders::install).layer(axum::extract::DefaultBodyLimit::max(
+                    plugin_folders::MAX_ARCHIVE_BYTES,
+                )),
+            )
+            .route("/api/plugins/remove", post(plugin_folders::remove))
+            .route(
+                "/api/plugins/open-folder",
+                post(plugin_folders::open_folder),
+            )
             .route("/api/signout", post(api::sign_out))
             .route("/api/live", get(api::live))
             .route("/api/contexts", get(contexts::list))
@@ -133,6 +192,14 @@ impl Window {
             .route("/api/actions/launch", post(actions::launch))
             .route("/api/about", get(about::about))
             .route("/api/logs", get(logs::tail))
+            .route("/api/widgets", get(widgets::list))
+            .route("/api/widgets/{plugin}/publish", post(widgets::publish))
+            .route("/api/widgets/{plugin}/query", post(widgets::query))
+            .route("/api/widgets/{plugin}/events", get(widgets::events))
+            .route(
+                "/widget/{token}/{plugin}/{name}/{*file}",
+                get(widgets::file),
+            )
             .layer(axum::middleware::from_fn_with_state(
                 app.clone(),
                 guard::check,

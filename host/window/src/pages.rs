@@ -15,8 +15,22 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:;
     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
 
 const INDEX_HTML: &str = include_str!("../static/index.html");
-const APP_JS: &str = include_str!("../static/app.js");
-const APP_CSS: &str = include_str!("../static/app.css");
+
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// The files under `/static/`: name, content, type. `app.js` imports the other modules.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("app.css", include_str!("../static/app.css"), CSS),
+    ("app.js", include_str!("../static/app.js"), JS),
+    ("dom.js", include_str!("../static/dom.js"), JS),
+    ("plugins.js", include_str!("../static/plugins.js"), JS),
+    ("actions.js", include_str!("../static/actions.js"), JS),
+    ("about.js", include_str!("../static/about.js"), JS),
+    ("logs.js", include_str!("../static/logs.js"), JS),
+    // Loaded by plugin tabs (a classic script, not a module).
+    ("widget-api.js", include_str!("../static/widget-api.js"), JS),
+];
 
 /// `/`: the app.
 pub(crate) async fn index() -> Response {
@@ -27,14 +41,12 @@ pub(crate) async fn index() -> Response {
         .into_response()
 }
 
-/// `/static/{file}`: the app's script and styles.
+/// `/static/{file}`: the app's scripts and styles.
 pub(crate) async fn asset(Path(file): Path<String>) -> Response {
-    let (body, kind) = match file.as_str() {
-        "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
-        "app.css" => (APP_CSS, "text/css; charset=utf-8"),
-        _ => return (StatusCode::NOT_FOUND, "no such file").into_response(),
-    };
-    ([(header::CONTENT_TYPE, kind)], body).into_response()
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, body, kind)) => ([(header::CONTENT_TYPE, *kind)], *body).into_response(),
+        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
 }
 
 /// `/signin/{code}`: a link from `ftrack-connect open`. Followed once within its minute, it

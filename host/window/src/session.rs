@@ -33,8 +33,17 @@ pub struct Sessions {
 struct Inner {
     /// Link code → when it expires.
     links: HashMap<String, Instant>,
-    /// Session ids, oldest first.
-    sessions: VecDeque<String>,
+    /// Sessions, oldest first.
+    sessions: VecDeque<Session>,
+}
+
+/// A signed-in browser.
+struct Session {
+    /// The id its cookie carries.
+    id: String,
+    /// What its plugin tabs' addresses carry instead: a sandboxed tab has no cookie (see
+    /// `widgets`), and must never learn the session id.
+    widget_token: String,
 }
 
 impl Sessions {
@@ -70,18 +79,33 @@ impl Sessions {
         if inner.sessions.len() >= MAX_SESSIONS {
             inner.sessions.pop_front();
         }
-        inner.sessions.push_back(session.clone());
+        inner.sessions.push_back(Session {
+            id: session.clone(),
+            widget_token: random_id(),
+        });
         Some(session)
     }
 
     /// Whether `session` is a session that has not ended.
     pub fn is_valid(&self, session: &str) -> bool {
-        self.lock().sessions.iter().any(|s| s == session)
+        self.lock().sessions.iter().any(|s| s.id == session)
+    }
+
+    /// The token of `session`'s plugin tab addresses, while it lasts.
+    pub fn widget_token(&self, session: &str) -> Option<String> {
+        let inner = self.lock();
+        let found = inner.sessions.iter().find(|s| s.id == session);
+        found.map(|s| s.widget_token.clone())
+    }
+
+    /// Whether `token` is the plugin tab token of a session that has not ended.
+    pub fn is_widget_token(&self, token: &str) -> bool {
+        self.lock().sessions.iter().any(|s| s.widget_token == token)
     }
 
     /// Ends `session` (sign-out).
     pub fn end(&self, session: &str) {
-        self.lock().sessions.retain(|s| s != session);
+        self.lock().sessions.retain(|s| s.id != session);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

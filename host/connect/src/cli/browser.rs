@@ -2,12 +2,7 @@
 //! `$BROWSER` first (a `:`-separated list of commands, each with `%s` where the link goes, or
 //! the link added at the end), else the desktop's opener (`xdg-open`, or `open` on macOS).
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// How long a browser command may take to say it failed. A browser that is still running by
-/// then has started (some stay in the foreground until their window closes).
-const START_WAIT: Duration = Duration::from_secs(3);
+use ftrack_connect::desktop::{start, OPENER};
 
 /// Opens `url` in a browser; what was run, or why nothing could be.
 pub fn open(url: &str) -> Result<String, String> {
@@ -44,35 +39,6 @@ fn commands(url: &str) -> Vec<Vec<String>> {
             Some(words)
         })
         .collect();
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
-    commands.push(vec![opener.to_string(), url.to_string()]);
+    commands.push(vec![OPENER.to_string(), url.to_string()]);
     commands
-}
-
-/// Runs `command`: fine if it exits with 0, or is still running after [`START_WAIT`].
-fn start(command: &[String]) -> Result<(), String> {
-    let (program, args) = command.split_first().ok_or("an empty command")?;
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let deadline = Instant::now() + START_WAIT;
-    while Instant::now() < deadline {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => return Err(format!("it ended with {status}")),
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    // Still running: a browser in the foreground. Nobody waits for it.
-    std::thread::spawn(move || child.wait());
-    Ok(())
 }
