@@ -11,13 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use connect_core::{EventHub, Expression, HandlerError, PluginTag, SubscribeOptions};
+use connect_event::topics::PUBLISH_COMPONENTS;
 use connect_event::Event;
 use connect_ftrack_api::Client;
 use connect_publisher::{add_components, AddComponent, ComponentSource, SERVER_LOCATION};
 use serde_json::{json, Value};
-
-/// The topic.
-pub const PUBLISH_COMPONENTS: &str = "ftrack.connect.publish-components";
 
 /// Subscribes the hook for `api_user`'s events, publishing with `client` on `runtime`;
 /// component lists are only read from `data_dir/data`.

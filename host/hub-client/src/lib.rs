@@ -13,6 +13,27 @@
 //! where it stands. Events from the server go to the `on_event` callback given at start,
 //! except replies to this client's own publishes, which go to the callback given with the
 //! publish (matched by `inReplyToEvent`).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! use connect_core::ApiKey;
+//! use connect_event::Event;
+//! use connect_hub_client::{HubClient, HubError};
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), HubError> {
+//!     let on_event = Arc::new(|event: Event| println!("the server sent {}", event.topic));
+//!     let key = ApiKey::new("the user's API key");
+//!     let client = HubClient::start("https://studio.ftrackapp.com", "jane", key, on_event);
+//!     client.subscribe("topic=ftrack.action.discover", Default::default());
+//!     if client.wait_connected(Duration::from_secs(10)).await {
+//!         client.publish(Event::new("studio.hello"), None).await?;
+//!     }
+//!     Ok(())
+//! }
+//! ```
 
 #![deny(missing_docs)]
 

@@ -3,15 +3,16 @@
 //!
 //! In process, a native plugin is trusted code: an abort or a segfault in it ends the host.
 //! Isolated, each plugin library runs in a child process of the host's own binary
-//! (`ftrack-connect native-host`, see [`serve`]), which opens the library with the same
-//! loader and checks (`connect-native`) and speaks to the host over its standard input and
-//! output (`wire`: one JSON frame per line, over `connect-pipe`). The plugin sees the same session, and its
-//! handlers the same semantics: subscriptions live in the host's hub (priority, targets,
-//! `stop`, data changes and replies work as for any handler), and a synchronous publish from
-//! a handler is dispatched by the host thread that called the handler, so the hub's nesting
-//! and chain bounds hold across the pipe (`connect_pipe::link`). The plugin's calls to the ftrack server
-//! (`HostSession::api`) go the same way: the host runs them on the plugin's `ApiSession`,
-//! one per process, and answers with the result; the API key never reaches the child.
+//! (`ftrack-connect native-host`, see [`serve`]), which opens the library with the same loader
+//! and checks (`connect-native`) and speaks to the host over its standard input and output
+//! (`wire`: one JSON frame per line, over `connect-pipe`). The plugin sees the same session,
+//! and its handlers the same semantics: subscriptions live in the host's hub (priority,
+//! targets, `stop`, data changes and replies work as for any handler), and a synchronous
+//! publish from a handler is dispatched by the host thread that called the handler, so the
+//! hub's nesting and chain bounds hold across the pipe (`connect_pipe::link`). The plugin's
+//! calls to the ftrack server (`HostSession::api`) go the same way: the host runs them on the
+//! plugin's `ApiSession`, one per process, and answers with the result; the API key never
+//! reaches the child.
 //!
 //! When the child dies (abort, signal, exit) the handler calls waiting on it fail with how it
 //! ended, so the hub logs one warning naming the plugin, the topic and the signal, and the
@@ -23,6 +24,29 @@
 //!
 //! The cost: a handler call is two pipe writes and four thread wake-ups instead of a function
 //! call (`docs/benchmarks.md` has the figures).
+//!
+//! The host's side, a loader among the registry's (the child's side is [`serve`], which the
+//! host's binary runs as `native-host`):
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use connect_core::{EventHub, HubIdentity};
+//! use connect_isolate::{IsolatedLoader, IsolationOptions, DEFAULT_TIME_LIMIT};
+//! use connect_plugins::{PluginRegistry, SearchPaths, SessionInfo};
+//!
+//! let loader = IsolatedLoader::new(IsolationOptions {
+//!     program: std::env::current_exe()?, // a binary that calls `serve` for `native-host`
+//!     copy_dir: "/tmp/ftrack-connect/native".into(),
+//!     time_limit: DEFAULT_TIME_LIMIT,
+//! });
+//! let hub = Arc::new(EventHub::new(HubIdentity::local("jane")));
+//! let paths = SearchPaths { plugin_roots: vec!["/studio/plugins".into()], hook_dirs: vec![] };
+//! let session = SessionInfo { api_user: "jane".into(), server_url: String::new(), api: None };
+//! let registry = PluginRegistry::load(hub, vec![Box::new(loader)], vec![], paths, session);
+//! println!("{} plugins", registry.reports().len());
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 #![deny(missing_docs)]
 

@@ -14,6 +14,31 @@
 //! last; every entity and file is written in a journal before it is made, and any failure
 //! or a cancel (Ctrl-C) removes them again, journal first (`journal`). A publish killed
 //! outright is rolled back by the next one.
+//!
+//! ```no_run
+//! use connect_core::ApiKey;
+//! use connect_ftrack_api::Client;
+//! use connect_publisher::{ComponentSource, Context, Publisher, Quiet, Request};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::new("https://studio.ftrackapp.com", "jane", ApiKey::new("key"))?;
+//! let request = Request {
+//!     context: Context::Path("big-buck-bunny/sq010/sh010/compositing".into()),
+//!     asset_name: None,
+//!     asset_type: Some("upload".into()),
+//!     description: "first pass".into(),
+//!     thumbnail: None,
+//!     web_playable: None,
+//!     location: None, // the plugins' disk location, else ftrack.server
+//!     components: vec![ComponentSource::read("/r/sh010.%04d.exr [1001-1100]", None)?],
+//! };
+//! let publisher = Publisher::new(&client, "/tmp/publish-journal".as_ref(), &Quiet);
+//! let published = publisher.publish(&request).await?; // all of it, or nothing left behind
+//! println!("published {} v{}", published.asset, published.version);
+//! # Ok(())
+//! # }
+//! ```
 
 #![deny(missing_docs)]
 

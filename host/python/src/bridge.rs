@@ -9,15 +9,16 @@ use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
-use connect_core::{EventHub, SubscribeOptions, HANDLER_THREAD_STACK};
-use connect_event::Event;
+use connect_core::HANDLER_THREAD_STACK;
 use connect_pipe::link::NoAnswer;
-use serde_json::value::RawValue;
 
-use crate::hook::PythonHandler;
-use crate::supervisor::Supervisor;
+use crate::options::PythonOptions;
 use crate::wire::{Answer, Call, Link, Workers};
-use crate::PythonOptions;
+
+/// What serves the calls a bridge makes (subscribe, unsubscribe, publish), given the bridge
+/// that makes them. Handed in by the supervisor, so that a run of the bridge knows nothing of
+/// the hooks it runs (`host_side.rs`).
+pub(crate) type Serve = Box<dyn Fn(Call, &Arc<BridgeProcess>) -> Answer + Send + Sync>;
 
 /// The bridge's source, run by [`LAUNCHER_SOURCE`].
 const BRIDGE_SOURCE: &str = include_str!("bridge.py");
@@ -73,11 +74,10 @@ pub(crate) struct BridgeProcess {
 
 impl BridgeProcess {
     /// Starts the interpreter on the bridge and waits for its greeting. Calls from the
-    /// bridge are served for `supervisor`'s hooks; `on_end` runs once when it ends (after
-    /// a greeting).
+    /// bridge are served by `serve`; `on_end` runs once when it ends (after a greeting).
     pub(crate) fn start(
         options: &PythonOptions,
-        supervisor: Weak<Supervisor>,
+        serve: Serve,
         on_end: Box<dyn FnOnce() + Send>,
     ) -> Result<(Arc<BridgeProcess>, Greeting), StartError> {
         let program = options.program.display().to_string();
@@ -133,11 +133,11 @@ impl BridgeProcess {
         forward_log(stderr);
         let process_slot: Arc<OnceLock<Weak<BridgeProcess>>> = Arc::new(OnceLock::new());
         let server = {
-            let host_side = HostSide {
-                supervisor,
-                process: process_slot.clone(),
-            };
-            Box::new(move |call| host_side.serve(call))
+            let process = process_slot.clone();
+            Box::new(move |call| match process.get().and_then(Weak::upgrade) {
+                Some(process) => serve(call, &process),
+                None => Answer::failed("the host is shutting down"),
+            })
         };
         let link = Link::new(Box::new(stdin), true, server);
         let process = Arc::new(BridgeProcess {
@@ -374,172 +374,6 @@ fn log_line(line: &str) {
         "warning" => tracing::warn!(plugin, "[{plugin}] {message}"),
         "debug" | "notset" => tracing::debug!(plugin, "[{plugin}] {message}"),
         _ => tracing::info!(plugin, "[{plugin}] {message}"),
-    }
-}
-
-/// What serves the bridge's calls: subscriptions go to the hub under the plugin's tag of
-/// the hook that makes them, publishes through the hub. The bridge may only remove the
-/// subscriptions its own hooks made.
-struct HostSide {
-    supervisor: Weak<Supervisor>,
-    process: Arc<OnceLock<Weak<BridgeProcess>>>,
-}
-
-impl HostSide {
-    fn serve(&self, call: Call) -> Answer {
-        let (Some(supervisor), Some(process)) = (
-            self.supervisor.upgrade(),
-            self.process.get().and_then(Weak::upgrade),
-        ) else {
-            return Answer::failed("the host is shutting down");
-        };
-        let Some(hub) = supervisor.hub() else {
-            return Answer::failed("subscriptions and publishes are for register and handlers");
-        };
-        match call {
-            Call::Subscribe {
-                hook,
-                expression,
-                priority,
-                handler,
-                subscriber,
-            } => {
-                let Some(state) = supervisor.hook(hook) else {
-                    return Answer::failed(format!("no hook number {hook}"));
-                };
-                let options = SubscribeOptions {
-                    priority,
-                    subscriber,
-                    plugin: Some(state.tag.clone()),
-                };
-                let handler = Arc::new(PythonHandler {
-                    process: process.clone(),
-                    handler,
-                    hook: Arc::downgrade(&state),
-                });
-                match hub.subscribe(&expression, handler, options) {
-                    Ok(id) if supervisor.record_subscription(&process, &state, &id) => {
-                        Answer::Subscribed { id }
-                    }
-                    Ok(id) => {
-                        // The bridge ended meanwhile: its subscriptions are gone, this too.
-                        let _ = hub.unsubscribe(&id);
-                        Answer::failed("the Python bridge is restarting")
-                    }
-                    Err(err) => Answer::failed(err),
-                }
-            }
-            Call::Unsubscribe { id } => {
-                if !supervisor.forget_subscription(&id) {
-                    return Answer::failed(format!("{id} is no subscription of a Python hook"));
-                }
-                match hub.unsubscribe(&id) {
-                    Ok(()) => Answer::Unsubscribed,
-                    Err(err) => Answer::failed(err),
-                }
-            }
-            Call::Publish {
-                event,
-                synchronous,
-                reply_handler,
-                hook,
-            } => {
-                let on_reply = reply_handler.map(|handler| ReplyHandler {
-                    process: Arc::downgrade(&process),
-                    handler,
-                    hook,
-                });
-                publish(&hub, &event, synchronous, on_reply)
-            }
-            Call::Import { .. }
-            | Call::Register { .. }
-            | Call::Handle { .. }
-            | Call::Forget { .. }
-            | Call::Release { .. } => {
-                Answer::failed("the Python bridge cannot ask the host for that")
-            }
-        }
-    }
-}
-
-/// A publish from a Python hook, through the host's hub: synchronous ones answer with the
-/// results and the data after the handlers ran.
-fn publish(
-    hub: &Arc<EventHub>,
-    event: &RawValue,
-    synchronous: bool,
-    on_reply: Option<ReplyHandler>,
-) -> Answer {
-    let mut event: Event = match serde_json::from_str(event.get()) {
-        Ok(event) => event,
-        Err(err) => return Answer::failed(format!("invalid event: {err}")),
-    };
-    if !synchronous {
-        let on_reply = on_reply.map(|handler| {
-            Arc::new(move |reply: &Event| handler.call(reply)) as connect_core::ReplyCallback
-        });
-        hub.publish_async(event, on_reply);
-        return Answer::Queued;
-    }
-    let results = hub.publish(&mut event);
-    Answer::Published {
-        results,
-        data: std::mem::take(&mut event.data),
-    }
-}
-
-/// A Python `on_reply` callback, as the hub keeps it: released in the bridge when the hub
-/// drops it (its replies are all in, or their time is up).
-struct ReplyHandler {
-    process: Weak<BridgeProcess>,
-    handler: u64,
-    hook: Option<u64>,
-}
-
-impl ReplyHandler {
-    /// Calls it with `reply` (errors are logged with the plugin's name).
-    fn call(&self, reply: &Event) {
-        let Some(process) = self.process.upgrade() else {
-            return;
-        };
-        let event = match serde_json::to_string(reply).and_then(RawValue::from_string) {
-            Ok(event) => event,
-            Err(err) => return tracing::warn!("a reply is not JSON: {err}"),
-        };
-        let call = Call::Handle {
-            handler: self.handler,
-            event,
-        };
-        match process.call(call, self.hook) {
-            Ok(Answer::Handled { .. }) => {}
-            Ok(Answer::Failed { error }) => {
-                tracing::warn!(
-                    plugin = "python",
-                    "a Python on_reply callback failed: {error}"
-                )
-            }
-            other => tracing::warn!(
-                plugin = "python",
-                "a Python on_reply callback got no answer: {other:?}"
-            ),
-        }
-    }
-}
-
-impl Drop for ReplyHandler {
-    fn drop(&mut self) {
-        let Some(process) = self.process.upgrade() else {
-            return;
-        };
-        let handler = self.handler;
-        // Not on the thread dropping it, which may be inside a dispatch holding the turn.
-        let _ = std::thread::Builder::new()
-            .name("python-release".into())
-            .spawn(move || {
-                if !process.has_ended() {
-                    let _ = process.call(Call::Release { handler }, None);
-                }
-            });
     }
 }
 

@@ -27,81 +27,50 @@
 //!
 //! The cost: a Python handler call is an event written as JSON, two pipe writes and a few
 //! thread wake-ups on top of what Python itself takes (`docs/benchmarks.md`).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use connect_core::{EventHub, HubIdentity};
+//! use connect_plugins::{Loader, PluginRegistry, SearchPaths, SessionInfo};
+//! use connect_python::{PythonLoader, PythonOptions};
+//!
+//! let loader = PythonLoader::new(PythonOptions::from_environment("jane"));
+//! if let Some(why) = loader.unavailable() {
+//!     eprintln!("Python hooks are skipped: {why}"); // no Python, or no ftrack_api
+//! }
+//! let hub = Arc::new(EventHub::new(HubIdentity::local("jane")));
+//! let paths = SearchPaths { plugin_roots: vec![], hook_dirs: vec!["/studio/hooks".into()] };
+//! let session = SessionInfo { api_user: "jane".into(), server_url: String::new(), api: None };
+//! let registry = PluginRegistry::load(hub, vec![Box::new(loader)], vec![], paths, session);
+//! println!("{} Python hooks", registry.reports().len());
+//! ```
 
 #![deny(missing_docs)]
 
+// The modules in layers, each using only those of the layers before it, so that there is no
+// import cycle (`tests/layout.rs` checks): `wire` and `options` (what crosses the pipe, how
+// hooks run); `bridge` (one run of the interpreter); `state` (a hook across runs); `handler`
+// (its handlers in the hub); `host_side` (the bridge's calls served); `supervisor` (the
+// restarts); `hook` (what the registry holds).
 mod bridge;
+mod handler;
 mod hook;
+mod host_side;
+mod options;
+mod state;
 mod supervisor;
 mod wire;
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use connect_core::{ApiKey, PluginTag};
+use connect_core::PluginTag;
 use connect_plugins::{DiscoveredPlugin, HookKind, Loader, PluginLoad};
 
 use hook::PythonLoad;
+pub use options::{PythonOptions, PythonSignIn, DEFAULT_TIME_LIMIT, PYTHON_VARIABLE};
 use supervisor::Supervisor;
 pub use supervisor::{CRASH_WINDOW, FIRST_RESTART_DELAY, MAX_CRASHES};
-
-/// How long a Python handler, import or `register` may take before the bridge is killed.
-pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(10);
-
-/// The environment variable naming the Python interpreter (else `python3` on `PATH`).
-pub const PYTHON_VARIABLE: &str = "FTRACK_CONNECT_PYTHON";
-
-/// How Python hooks are run.
-#[derive(Clone)]
-pub struct PythonOptions {
-    /// The interpreter.
-    pub program: PathBuf,
-    /// The user hooks see (`session.api_user`) when there is no sign-in.
-    pub api_user: String,
-    /// The host's sign-in, which the hooks' session uses; `None`: no server.
-    pub sign_in: Option<PythonSignIn>,
-    /// How long a handler, an import or a `register` may take.
-    pub time_limit: Duration,
-}
-
-impl std::fmt::Debug for PythonOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PythonOptions")
-            .field("program", &self.program)
-            .field("api_user", &self.api_user)
-            .field("server", &self.sign_in.as_ref().map(|s| &s.server_url))
-            .field("time_limit", &self.time_limit)
-            .finish()
-    }
-}
-
-impl PythonOptions {
-    /// The interpreter from `FTRACK_CONNECT_PYTHON`, else `python3`, with no sign-in.
-    pub fn from_environment(api_user: &str) -> PythonOptions {
-        let program = std::env::var_os(PYTHON_VARIABLE)
-            .filter(|p| !p.is_empty())
-            .map_or_else(|| PathBuf::from("python3"), PathBuf::from);
-        PythonOptions {
-            program,
-            api_user: api_user.to_string(),
-            sign_in: None,
-            time_limit: DEFAULT_TIME_LIMIT,
-        }
-    }
-}
-
-/// The sign-in the hooks' `ftrack_api` session uses (it reaches the bridge's environment as
-/// `FTRACK_SERVER`, `FTRACK_API_USER`, `FTRACK_API_KEY`, as under Connect).
-#[derive(Clone)]
-pub struct PythonSignIn {
-    /// The server.
-    pub server_url: String,
-    /// The user.
-    pub api_user: String,
-    /// The key.
-    pub api_key: ApiKey,
-}
 
 /// The loader of Python hooks: one bridge process for all of them, started when the first
 /// one loads.

@@ -23,9 +23,10 @@ use connect_core::{EventHub, HANDLER_THREAD_STACK};
 use connect_pipe::link::NoAnswer;
 
 use crate::bridge::{BridgeProcess, Greeting, StartError};
-use crate::hook::HookState;
+use crate::host_side::{self, Hooks};
+use crate::options::PythonOptions;
+use crate::state::HookState;
 use crate::wire::{Answer, Call};
-use crate::PythonOptions;
 
 /// After this many unexplained ends within [`CRASH_WINDOW`], the bridge is not restarted.
 pub const MAX_CRASHES: usize = 3;
@@ -148,8 +149,9 @@ impl Supervisor {
                 }
             })
         };
-        let (process, greeting) = match BridgeProcess::start(&self.options, self.me.clone(), ended)
-        {
+        let hooks: Weak<dyn Hooks> = self.me.clone();
+        let serve = host_side::server(hooks);
+        let (process, greeting) = match BridgeProcess::start(&self.options, serve, ended) {
             Ok(started) => started,
             Err(StartError::Unusable(why)) => {
                 let mut state = self.state();
@@ -356,25 +358,6 @@ impl Supervisor {
         }
     }
 
-    /// Records subscription `id` for `hook`, made in `process`: `false` (not recorded) when
-    /// `process` is no longer the bridge running, whose subscriptions are gone.
-    pub(crate) fn record_subscription(
-        &self,
-        process: &Arc<BridgeProcess>,
-        hook: &HookState,
-        id: &str,
-    ) -> bool {
-        let state = self.state();
-        let current = state
-            .current
-            .as_ref()
-            .is_some_and(|c| Arc::ptr_eq(c, process));
-        if current {
-            hook.subscribed(id.to_string());
-        }
-        current
-    }
-
     /// A hook the registry dropped (unloaded, or replaced by a new version): the bridge
     /// forgets it, on a thread of its own (the registry may hold locks a handler needs).
     pub(crate) fn forget(&self, hook: &Arc<HookState>) {
@@ -394,17 +377,6 @@ impl Supervisor {
                     }
                 });
         }
-    }
-
-    /// Forgets subscription `id` if a Python hook made it.
-    pub(crate) fn forget_subscription(&self, id: &str) -> bool {
-        let hooks: Vec<_> = self
-            .state()
-            .hooks
-            .values()
-            .filter_map(Weak::upgrade)
-            .collect();
-        hooks.iter().any(|hook| hook.unsubscribed(id))
     }
 
     /// The bridge `process` ended: it is retired and restarted, after a pause if nobody is
@@ -510,6 +482,43 @@ impl Supervisor {
             return None;
         }
         Some(FIRST_RESTART_DELAY * 2u32.pow(crashes as u32 - 1))
+    }
+}
+
+impl Hooks for Supervisor {
+    fn hub(&self) -> Option<Arc<EventHub>> {
+        Supervisor::hub(self)
+    }
+
+    fn hook(&self, number: u64) -> Option<Arc<HookState>> {
+        Supervisor::hook(self, number)
+    }
+
+    fn record_subscription(
+        &self,
+        process: &Arc<BridgeProcess>,
+        hook: &HookState,
+        id: &str,
+    ) -> bool {
+        let state = self.state();
+        let current = state
+            .current
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, process));
+        if current {
+            hook.subscribed(id.to_string());
+        }
+        current
+    }
+
+    fn forget_subscription(&self, id: &str) -> bool {
+        let hooks: Vec<_> = self
+            .state()
+            .hooks
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        hooks.iter().any(|hook| hook.unsubscribed(id))
     }
 }
 

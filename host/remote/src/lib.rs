@@ -21,6 +21,32 @@
 //! thread is woken between reading an event and writing its reply. Handlers may block there
 //! (on the API too, which runs on the other runtime); the connection waits for them, as the
 //! hub's queue would have.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! use connect_core::{ApiKey, EventHub, HubIdentity};
+//! use connect_remote::ServerLink;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let runtime = tokio::runtime::Runtime::new()?; // several threads: hooks wait on API calls
+//! let key = ApiKey::new("the user's API key");
+//! let link = ServerLink::new(
+//!     runtime.handle().clone(),
+//!     "https://studio.ftrackapp.com",
+//!     "jane",
+//!     key,
+//! )?;
+//! let hub = Arc::new(EventHub::new(HubIdentity::local("jane")));
+//! link.attach(&hub); // from now on, the hub's subscriptions are the server's too
+//! if link.wait_connected(Duration::from_secs(10)) {
+//!     let tasks = link.api().query("select name from Task")?;
+//!     println!("{} tasks; the event hub is {}", tasks.len(), link.state());
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 #![deny(missing_docs)]
 

@@ -17,6 +17,28 @@
 //! Paths in, collections out: no I/O. Regular expressions are Rust's (`regex`), which for
 //! clique's patterns behave as Python's: `\d` is any Unicode decimal digit (read as Python's
 //! `int` reads it), `$` also matches before a final newline in the built-in patterns.
+//!
+//! ```
+//! use connect_sequence::{assemble, parse, Options, DEFAULT_FORMAT};
+//!
+//! let files = [
+//!     "/r/shot.0001.exr",
+//!     "/r/shot.0002.exr",
+//!     "/r/shot.0003.exr",
+//!     "/r/notes.txt",
+//! ];
+//! let assembly = assemble(files, &Options::default())?;
+//! assert_eq!(
+//!     assembly.collections[0].to_string(),
+//!     "/r/shot.%04d.exr [1-3]"
+//! );
+//! assert_eq!(assembly.remainder, ["/r/notes.txt"]);
+//!
+//! // And back: the collection `ftrack_api` stores, read as clique reads it.
+//! let collection = parse("/r/shot.%04d.exr [1-3]", DEFAULT_FORMAT)?;
+//! assert!(collection.contains("/r/shot.0002.exr"));
+//! # Ok::<(), connect_sequence::SequenceError>(())
+//! ```
 
 #![deny(missing_docs)]
 

@@ -23,6 +23,29 @@
 //! Nothing here may panic across the boundary: abi_stable aborts the process when a panic
 //! reaches an `extern "C"` function, so each side catches panics in its own code (see
 //! `connect_plugin_api::author` for the plugin side).
+//!
+//! The root module by hand, as `connect_plugin_api::export_plugin!` writes it for a plugin
+//! (which exports it with `#[abi_stable::export_root_module]`; the host opens the library
+//! with abi_stable's loader, which checks the version and layouts, then calls `register`):
+//!
+//! ```
+//! use abi_stable::prefix_type::PrefixTypeTrait;
+//! use abi_stable::std_types::{RResult, RStr, RString};
+//! use connect_plugin_abi::{HostSessionBox, PluginMod, PluginModRef};
+//!
+//! extern "C" fn register(_session: HostSessionBox) -> RResult<(), RString> {
+//!     // Subscribe `EventHandlerBox`es through the session here; an `RErr` fails the plugin.
+//!     RResult::ROk(())
+//! }
+//!
+//! let module: PluginModRef = PluginMod {
+//!     name: RStr::from_str("hello"),
+//!     version: RStr::from_str("1.0.0"),
+//!     register,
+//! }
+//! .leak_into_prefix();
+//! assert_eq!((module.name().as_str(), module.version().as_str()), ("hello", "1.0.0"));
+//! ```
 
 // abi_stable 0.11's `sabi_trait` expands to impls inside a const block, which newer rustc
 // warns about; the code is abi_stable's, and correct.

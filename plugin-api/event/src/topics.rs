@@ -40,8 +40,18 @@ pub const APPLICATION_DISCOVER: &str = "ftrack.connect.application.discover";
 
 /// Published synchronously before an application starts, with
 /// [`crate::payloads::ApplicationLaunch`]; hooks change the command and environment in place
-/// and answer with [`crate::payloads::IntegrationReply`]s.
+/// or answer with `{"integration": ...}`, a [`crate::payloads::IntegrationChanges`].
 pub const APPLICATION_LAUNCH: &str = "ftrack.connect.application.launch";
+
+/// Asks the artist's Connect to publish files from their machine (the ftrack web page sends
+/// it): `data.components_config` names a JSON file of components in the user data folder;
+/// answered with `{"success", "error_result"}`, as Connect's built-in hook does.
+pub const PUBLISH_COMPONENTS: &str = "ftrack.connect.publish-components";
+
+/// Published synchronously by the publisher for the component to encode for review, with
+/// `data.versionId` and `data.path`; hooks answer with the encoding they started (Connect's
+/// built-in one uploads the file and has the server encode it).
+pub const MAKE_WEB_PLAYABLE: &str = "ftrack.connect.publish.make-web-playable";
 
 /// The start-up topics a session publishes, in order, before it is used.
 pub const SESSION_STARTUP: [&str; 2] = [SESSION_CONFIGURE_LOCATION, SESSION_READY];

@@ -9,7 +9,7 @@
 //! (`connect-event`). It never depends on the host, so nothing in the host forces a plugin
 //! to be rebuilt.
 //!
-//! ```ignore
+//! ```no_run
 //! use connect_plugin_api::author::{json, Error, Session};
 //!
 //! fn register(session: &Session) -> Result<(), Error> {
@@ -20,10 +20,11 @@
 //! }
 //!
 //! connect_plugin_api::export_plugin!(register);
+//! # fn main() {}
 //! ```
 //!
-//! (The example is not compiled here: `export_plugin!` defines the library's root module,
-//! which only a `cdylib` may export. `plugins/` holds complete, built examples.)
+//! (Compiled, not run: only the host calls `register`, once it has loaded the `cdylib`
+//! the plugin's crate builds. `plugins/` holds complete, built examples.)
 #![deny(missing_docs)]
 
 pub mod author;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connect_core::{ApiKey, Expression, PluginTag, SubscribeOptions};
+use connect_event::topics::MAKE_WEB_PLAYABLE;
 use connect_event::Event;
 use connect_ftrack_api::Client;
 use connect_publisher::{
@@ -24,9 +25,6 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 
 use super::{fail, PluginPaths, USAGE_ERROR};
-
-/// The topic the publisher publishes, synchronously, for the web-playable component.
-const MAKE_WEB_PLAYABLE: &str = "ftrack.connect.publish.make-web-playable";
 
 /// Exit status of a publish that was interrupted (and rolled back).
 const INTERRUPTED: u8 = 130;
@@ -193,7 +191,10 @@ fn request(args: &PublishArgs) -> Result<Request, String> {
     })
 }
 
-/// The plugins, with Python hooks signed in as the publish is.
+/// The plugins, with Python hooks signed in as the publish is. Loaded with [`Host::load`],
+/// not `Host::standalone` as the other commands' hosts are: the publish runs the session
+/// start-up itself ([`Host::start_session`]) because it needs what the `configure-location`
+/// hooks answered (the disk locations), which `standalone` drops.
 fn load_host(
     args: &PublishArgs,
     first: &PluginPaths,

@@ -1,6 +1,9 @@
 //! Where a command's events go: the running host of this user, when there is one and the
 //! command was not asked to stand alone, or a host loaded for this command alone
-//! ([`Host::standalone`], the one way every command builds it).
+//! ([`Host::standalone`]: loaded, then the session start-up run). Every command that needs a
+//! host builds it this way but `publish`, which always loads its own (signed in as the
+//! publish is) and runs the start-up itself, since it needs what the `configure-location`
+//! hooks answered and `standalone` drops that.
 
 use std::path::Path;
 

@@ -129,3 +129,62 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A client of a fake host that reads one request (hello and request lines) and answers
+    /// it with `answer`, whatever was asked.
+    fn client_of_host_answering(answer: String) -> Client {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut hello, mut request) = (String::new(), String::new());
+            reader.read_line(&mut hello).unwrap();
+            reader.read_line(&mut request).unwrap();
+            writeln!(&stream, "{answer}").unwrap();
+        });
+        Client {
+            endpoint: EndpointFile {
+                address,
+                token: "t".into(),
+                pid: 1,
+                window: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_host_of_another_version_is_refused_saying_which_versions_met() {
+        let others = [PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1];
+        for version in others.into_iter().filter(|v| *v > 0) {
+            // Whether it carried the request out or refused it: this client cannot read it.
+            for answer in [
+                format!(r#"{{"ok": true, "protocol": {version}, "plugins": []}}"#),
+                format!(r#"{{"ok": false, "protocol": {version}, "error": "no"}}"#),
+            ] {
+                let error = client_of_host_answering(answer).plugins().unwrap_err();
+                assert!(matches!(error, ClientError::Version(_)), "{error:?}");
+                let said = error.to_string();
+                assert!(
+                    said.contains(&format!(
+                        "the running host speaks endpoint protocol version {version} and this \
+                         command version {PROTOCOL_VERSION}"
+                    )) && said.contains("restart the host after an upgrade"),
+                    "{said}"
+                );
+            }
+        }
+        // A host from before versions answers without one.
+        let unversioned = r#"{"ok": true, "plugins": []}"#.to_string();
+        let error = client_of_host_answering(unversioned).plugins().unwrap_err();
+        assert!(error.to_string().contains("an unversioned one"), "{error}");
+        // The same version is served.
+        let same = format!(r#"{{"ok": true, "protocol": {PROTOCOL_VERSION}, "plugins": []}}"#);
+        assert!(client_of_host_answering(same).plugins().unwrap().is_empty());
+    }
+}

@@ -377,6 +377,33 @@ mod tests {
     }
 
     #[test]
+    fn a_client_of_another_version_is_refused_saying_which_versions_met() {
+        let others = [PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1];
+        for version in others.into_iter().filter(|v| *v > 0) {
+            let frame = format!(
+                "{{\"token\": \"{TOKEN}\", \"protocol\": {version}}}\n\
+                 {{\"request\": \"plugins\"}}\n"
+            );
+            match read_request(frame.as_bytes(), TOKEN) {
+                Err(Refusal::Tell(error)) => assert!(
+                    error.contains(&format!(
+                        "the running host speaks endpoint protocol version {PROTOCOL_VERSION} \
+                         and this command version {version}"
+                    )) && error.contains("run the same ftrack-connect for both"),
+                    "{error}"
+                ),
+                other => panic!("version {version}: {other:?}"),
+            }
+            // The token comes first: without it, nothing is said about versions.
+            let frame = format!("{{\"token\": \"nope\", \"protocol\": {version}}}\n");
+            assert_eq!(
+                read_request(frame.as_bytes(), TOKEN).unwrap_err(),
+                Refusal::Token
+            );
+        }
+    }
+
+    #[test]
     fn token_comparison() {
         assert!(same_token("abc", "abc"));
         assert!(!same_token("abd", "abc"));
