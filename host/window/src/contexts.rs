@@ -236,7 +236,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             search,
-            "select id, name, link from Context where name like \"%sh or name like %\" \
+            "select id, name, link from Context where name like \"%sh or name like%\" \
              order by name limit 50"
         );
         assert!(query_for(Listing {
