@@ -1,6 +1,7 @@
 //! Dispatch semantics through the real binary and real Rhai hooks in real plugin folders:
 //! priority order across plugins, results (null included), stop, failing handlers, data
-//! changes, target matching, source filling, replies and re-entrant publishing.
+//! changes, target matching, source filling, replies and re-entrant publishing; and what a
+//! hook cannot do to the hub: loop on asynchronous publishes, or make subscribing slow.
 
 use crate::kit::Sandbox;
 use serde_json::json;
@@ -275,25 +276,31 @@ fn results_handed_to_a_publishing_hook_are_its_own() {
     );
 }
 
-/// A hook that publishes its own topic asynchronously, twice per event: the chain doubles
-/// with every round. It is stopped (one log line naming the plugin), the command ends and a
-/// resident host goes on answering.
-const LOOPING_HOOK: &str = r#"fn register(session) {
+/// A hook that publishes its own topic asynchronously `times` times per event: twice, the
+/// chain doubles with every round (memory ran out); once, it went round for ever, pinning a
+/// core with nothing logged. Either way it is stopped with one log line naming the plugin, the
+/// command ends and a resident host goes on answering.
+fn looping_hook(times: usize) -> String {
+    let publish = r#"hub.publish(#{ topic: "t.loop" });"#;
+    format!(
+        r#"fn register(session) {{
     let hub = session.event_hub;
-    session.event_hub.subscribe("topic=t.loop", |event| {
-        hub.publish(#{ topic: "t.loop" });
-        hub.publish(#{ topic: "t.loop" });
-    });
+    session.event_hub.subscribe("topic=t.loop", |event| {{
+        {}
+    }});
     session.event_hub.subscribe("topic=t.other", |event| "still here");
-}"#;
+}}"#,
+        vec![publish; times].join("\n        ")
+    )
+}
 
-#[test]
-fn an_asynchronous_publish_loop_is_stopped_with_one_line_naming_the_plugin() {
-    let s = Sandbox::new();
-    s.hook("loop-tools", "loop.rhai", LOOPING_HOOK);
-    let child = s
-        .command()
-        .args(["event", "publish", "t.loop"])
+/// `command`, run to its end within `limit` (killed and failed past it).
+fn finished_within(
+    mut command: std::process::Command,
+    limit: std::time::Duration,
+    what: &str,
+) -> crate::kit::Captured {
+    let child = command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -301,14 +308,27 @@ fn an_asynchronous_publish_loop_is_stopped_with_one_line_naming_the_plugin() {
     let pid = child.id() as i32;
     let (sender, ended) = std::sync::mpsc::channel();
     std::thread::spawn(move || sender.send(child.wait_with_output()));
-    // A liveness bound, not a speed check: today's loop would run until memory runs out.
-    let output = match ended.recv_timeout(std::time::Duration::from_secs(120)) {
+    match ended.recv_timeout(limit) {
         Ok(output) => crate::kit::Captured::from(output.unwrap()),
         Err(_) => {
             unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("the looping publish never ended");
+            panic!("{what} did not end within {limit:?}");
         }
-    };
+    }
+}
+
+/// The loop of [`looping_hook`]`(times)` is stopped, standalone and resident.
+fn loop_is_stopped_with_one_line_naming_the_plugin(times: usize) {
+    let s = Sandbox::new();
+    s.hook("loop-tools", "loop.rhai", &looping_hook(times));
+    let mut publish = s.command();
+    publish.args(["event", "publish", "t.loop"]);
+    // A liveness bound, not a speed check: without the bound the loop never ends.
+    let output = finished_within(
+        publish,
+        std::time::Duration::from_secs(120),
+        "the looping publish",
+    );
     assert_eq!(output.code, Some(0), "{}", output.stderr);
     assert_eq!(output.stdout.trim(), "[null]");
     let dropped: Vec<&str> = output
@@ -328,4 +348,54 @@ fn an_asynchronous_publish_loop_is_stopped_with_one_line_naming_the_plugin() {
     assert_eq!(s.publish("t.loop", "{}"), vec![json!(null)]);
     host.wait_for("plugin 'loop-tools': asynchronous event on \"t.loop\" dropped");
     assert_eq!(s.publish("t.other", "{}"), vec![json!("still here")]);
+}
+
+#[test]
+fn an_asynchronous_publish_loop_is_stopped_with_one_line_naming_the_plugin() {
+    loop_is_stopped_with_one_line_naming_the_plugin(2);
+}
+
+#[test]
+fn an_asynchronous_publish_loop_of_one_event_is_stopped_with_one_line_naming_the_plugin() {
+    loop_is_stopped_with_one_line_naming_the_plugin(1);
+}
+
+/// Subscriptions made by one `register`, all on one topic (one bucket of the index, where the
+/// sorted vector it once was made each insert cost the bucket's size).
+const MANY: usize = 300_000;
+
+/// Subscribing costs the same whatever the number of subscriptions already made: a hook
+/// making [`MANY`] of them loads, and the host answers on their topic afterwards.
+///
+/// The bound separates the two costs with wide margins either way. In a debug build this
+/// command takes about 12 s on an idle machine and 18 s with both cores busy (Rhai calling
+/// `subscribe`, about 40 µs each, dominates); the quadratic index took 24.3 s for 200,000
+/// subscriptions in a release build (docs/benchmarks.md), so at least 55 s for 300,000 in any
+/// build, before the hook's own cost. With 200,000 the debug build's own cost would leave too
+/// little room below the quadratic one.
+#[test]
+fn a_hook_making_300_000_subscriptions_loads_and_answers_in_bounded_time() {
+    let s = Sandbox::new();
+    s.hook(
+        "many",
+        "many.rhai",
+        &format!(
+            r#"fn register(session) {{
+    let hub = session.event_hub;
+    for i in 0..{MANY} {{
+        hub.subscribe("topic=t.many and data.never=1", |e| "never");
+    }}
+    hub.subscribe("topic=t.many", |e| "answered");
+}}"#
+        ),
+    );
+    let mut publish = s.command();
+    publish.args(["event", "publish", "t.many", "--standalone"]);
+    let output = finished_within(
+        publish,
+        std::time::Duration::from_secs(45),
+        &format!("loading {MANY} subscriptions and publishing"),
+    );
+    assert_eq!(output.code, Some(0), "{}", output.stderr);
+    assert_eq!(output.stdout.trim(), r#"["answered"]"#, "{}", output.stderr);
 }

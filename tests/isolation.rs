@@ -61,6 +61,7 @@ fn faulty_with_a_neighbour(s: &Sandbox) {
         r#"fn register(session) {
             session.event_hub.subscribe("topic=native.*", |e| ["neighbour", e.data.native_saw ?? false], 200);
             session.event_hub.subscribe("topic=native.ok", |e| "first", 10);
+            session.event_hub.subscribe("topic=native.stop", |e| "before the stop", 10);
         }"#,
     );
 }
@@ -75,6 +76,14 @@ fn isolated_handlers_answer_as_in_process() {
     assert_eq!(
         results,
         vec![json!("first"), json!(5), json!(["neighbour", true])]
+    );
+    // A stop in the plugin's process ends the dispatch in the host's: the neighbour's
+    // `native.*` handler (priority 200) never runs, the one before the stop did.
+    let (results, stderr) = publish(&s, "native.stop", "{}");
+    assert_eq!(
+        results,
+        vec![json!("before the stop"), json!("stopped")],
+        "{stderr}"
     );
     // A publish from inside the native handler goes through the host's hub and back.
     let (results, _) = publish(&s, "native.ask", "{}");
@@ -101,11 +110,46 @@ fn isolated_handlers_answer_as_in_process() {
         .unwrap();
     assert_eq!(faulty["status"], "loaded");
     assert_eq!(faulty["version"], "0.1.0");
-    assert_eq!(faulty["subscriptions"], 10);
+    assert_eq!(faulty["subscriptions"], 12);
     // A command's plugin processes end with it (their input closes).
     eventually("the plugin processes to end", || {
         (children_of(&s) == 0).then_some(())
     });
+}
+
+/// An event's `target` is matched in the host against the subscriber metadata of each
+/// isolated plugin's subscriptions: aimed at one plugin's subscription, it reaches that
+/// plugin's process alone. Resident, so that subscriber ids stay the same from one publish to
+/// the next.
+#[cfg(unix)]
+#[test]
+fn an_events_target_reaches_only_the_matching_isolated_subscription() {
+    let s = Sandbox::new();
+    faulty_with_a_neighbour(&s);
+    install(&s, "faulty-two", "fixture-faulty");
+    let mut host = Running::start(&s, &["run", "--isolate-native"]);
+    host.wait_for("is running");
+    let (everyone, stderr) = s.publish_with("native.whoami", &[]);
+    assert_eq!(everyone.len(), 3, "{everyone:?} {stderr}");
+    assert_eq!(everyone[2], json!(["neighbour", false]));
+    let (one, two) = (&everyone[0], &everyone[1]);
+    // Two plugins, two processes, neither the host's.
+    let host_pid = json!(host.child.id());
+    assert!(
+        one["pid"] != two["pid"] && one["pid"] != host_pid && two["pid"] != host_pid,
+        "{everyone:?}, host {host_pid}"
+    );
+    for answer in [one, two] {
+        let target = format!("id={}", answer["id"].as_str().unwrap());
+        let (results, stderr) = s.publish_with("native.whoami", &["--target", &target]);
+        assert_eq!(results, vec![answer.clone()], "{target}: {stderr}");
+    }
+    let (results, _) = s.publish_with("native.whoami", &["--target", "id=nobody"]);
+    assert!(results.is_empty(), "{results:?}");
+
+    host.signal(libc::SIGTERM);
+    let (code, stderr) = host.finish();
+    assert_eq!(code, Some(0), "{stderr}");
 }
 
 #[cfg(unix)]
