@@ -28,6 +28,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("actions.js", include_str!("../static/actions.js"), JS),
     ("about.js", include_str!("../static/about.js"), JS),
     ("logs.js", include_str!("../static/logs.js"), JS),
+    ("widgets.js", include_str!("../static/widgets.js"), JS),
     // Loaded by plugin tabs (a classic script, not a module).
     ("widget-api.js", include_str!("../static/widget-api.js"), JS),
 ];

@@ -18,10 +18,15 @@
  *               selected (tabs with their own data fetch it there, the first time), and
  *               `hash` names the tab in the URL when it has more to say than its id
  *               (#actions/<context id>). The ARIA tablist and the URL hash are handled
- *               here, generically.
+ *               here, generically. Tabs come and go too: `addTab(tab)` appends one after
+ *               the others (a tab may add `data` for its button's data- attributes and
+ *               `unmount()` to clean up), `removeTab(id)` takes it away (selecting Plugins
+ *               if it was shown). A hash naming a tab that is not there yet (a plugin tab
+ *               before /api/widgets answered) selects it when it is added, until
+ *               `settleRoute()` says the list is complete.
  *
  * The other modules: dom.js (h, api, the session's end, routing), plugins.js, actions.js,
- * about.js, logs.js (one tab each).
+ * about.js, logs.js (one tab each), widgets.js (the plugins' own tabs and their bridge).
  *
  * Test hooks: body[data-ready="true"] and window.connectFirstPaint once the first
  * status and plugin list have rendered (the tabs' own hooks are in their modules).
@@ -32,8 +37,11 @@ import { actionsTab } from './actions.js';
 import { pluginsTab } from './plugins.js';
 import { aboutTab } from './about.js';
 import { logsTab } from './logs.js';
+import { reloadPluginTabs, startWidgets, syncWidgets } from './widgets.js';
 
 const DEFAULT_TAB = 'actions';
+/** Where the window goes when the tab it shows goes away. */
+const FALLBACK_TAB = 'plugins';
 
 // ---------------------------------------------------------------------------
 // State
@@ -56,6 +64,7 @@ function update(patch) {
   Object.assign(state, patch);
   renderHeader();
   for (const tab of TABS) tab.render(panelOf(tab.id), state);
+  syncWidgets(state);
   markReady();
 }
 
@@ -190,6 +199,7 @@ function placeholder(id, label, what) {
   };
 }
 
+/** The tabs in their order on screen; built-in ones first, plugin tabs added after. */
 const TABS = [
   actionsTab,
   placeholder('publish', 'Publish', 'Publish files to ftrack.'),
@@ -200,29 +210,85 @@ const TABS = [
 
 const panelOf = (id) => document.getElementById(`panel-${id}`);
 
+/** What every tab module gets at mount. */
+const shell = { state, update, fresh, addTab, removeTab, selectTab, settleRoute, reloadPluginTabs };
+
+/** The tab the URL named at start, until it is added or the tab list is complete. */
+let pendingRoute = null;
+
+/** Create `tab`'s button and panel at the end of the list, and mount it. */
+function createTab(tab) {
+  $('#tabs').append(h('button', {
+    type: 'button', role: 'tab', id: `tab-${tab.id}`, class: 'tab',
+    'aria-controls': `panel-${tab.id}`, 'aria-selected': 'false', tabindex: '-1',
+    title: tab.title, dataset: { ...tab.data, tab: tab.id },
+  }, tab.label));
+  // Panel ids differ from the hash so the browser never scrolls to them.
+  const panel = h('section', {
+    role: 'tabpanel', id: `panel-${tab.id}`, class: 'panel',
+    'aria-labelledby': `tab-${tab.id}`, tabindex: '0', hidden: true,
+  });
+  $('#panels').append(panel);
+  tab.mount(panel, shell);
+}
+
+/** Add a tab after the others (its id must be new); selects it if the URL asked for it. */
+export function addTab(tab) {
+  if (session.ended || TABS.some((known) => known.id === tab.id)) return;
+  TABS.push(tab);
+  createTab(tab);
+  tab.render(panelOf(tab.id), state);
+  if (pendingRoute?.tab === tab.id) {
+    const { arg } = pendingRoute;
+    pendingRoute = null;
+    selectTab(tab.id, { arg });
+  }
+}
+
+/** Take tab `id` away; if it was shown, show the Plugins tab instead. */
+export function removeTab(id) {
+  const index = TABS.findIndex((tab) => tab.id === id);
+  if (index < 0) return;
+  const [tab] = TABS.splice(index, 1);
+  const button = document.getElementById(`tab-${id}`);
+  const wasSelected = button?.getAttribute('aria-selected') === 'true';
+  const hadFocus = button != null && button === document.activeElement;
+  try {
+    tab.unmount?.(panelOf(id));
+  } catch (err) {
+    console.warn(`tab ${id} failed to clean up`, err);
+  }
+  button?.remove();
+  panelOf(id)?.remove();
+  if (wasSelected) selectTab(FALLBACK_TAB, { focus: hadFocus });
+}
+
+/** The tab list is complete (plugin tabs listed): a URL naming a missing tab is moot now. */
+export function settleRoute() {
+  if (!pendingRoute) return;
+  pendingRoute = null;
+  // The hash was left as typed while waiting; say where the window is now.
+  const selected = TABS.find((tab) => document.getElementById(`tab-${tab.id}`)?.getAttribute('aria-selected') === 'true');
+  const hash = `#${selected?.hash?.() ?? selected?.id ?? DEFAULT_TAB}`;
+  if (location.hash !== hash) history.replaceState(null, '', hash);
+}
+
 function setupTabs() {
   const list = $('#tabs');
-  const shell = { state, update, fresh };
-  for (const tab of TABS) {
-    list.append(h('button', {
-      type: 'button', role: 'tab', id: `tab-${tab.id}`, class: 'tab',
-      'aria-controls': `panel-${tab.id}`, 'aria-selected': 'false', tabindex: '-1', dataset: { tab: tab.id },
-    }, tab.label));
-    // Panel ids differ from the hash so the browser never scrolls to them.
-    const panel = h('section', {
-      role: 'tabpanel', id: `panel-${tab.id}`, class: 'panel',
-      'aria-labelledby': `tab-${tab.id}`, tabindex: '0', hidden: true,
-    });
-    $('#panels').append(panel);
-    tab.mount(panel, shell);
-  }
+  for (const tab of TABS) createTab(tab);
   list.addEventListener('click', (event) => {
     const tab = event.target.closest('[role="tab"]');
     if (tab) selectTab(tab.dataset.tab, { focus: true });
   });
   list.addEventListener('keydown', onTabKey);
-  window.addEventListener('hashchange', () => selectTab(tabFromHash(), { arg: route().arg }));
-  selectTab(tabFromHash(), { arg: route().arg });
+  window.addEventListener('hashchange', () => {
+    pendingRoute = null;
+    selectTab(tabFromHash(), { arg: route().arg });
+  });
+  const wanted = route();
+  // Plugin tabs are listed later: remember the one asked for rather than forget it.
+  if (wanted.tab.startsWith('widget-') && !TABS.some((tab) => tab.id === wanted.tab)) pendingRoute = wanted;
+  selectTab(tabFromHash(), { arg: wanted.arg });
 }
 
 function tabFromHash() {
@@ -231,8 +297,11 @@ function tabFromHash() {
 }
 
 /** Show tab `id`; `arg` is what the URL says after its id (#actions/<arg>). */
-function selectTab(id, { focus = false, arg = '' } = {}) {
+export function selectTab(id, { focus = false, arg = '' } = {}) {
   if (session.ended) return;
+  if (!TABS.some((tab) => tab.id === id)) id = DEFAULT_TAB;
+  // A choice made here (a click, a key) wins over a tab the URL asked for at start.
+  if (focus) pendingRoute = null;
   let shown = null;
   for (const tab of TABS) {
     const selected = tab.id === id;
@@ -247,6 +316,8 @@ function selectTab(id, { focus = false, arg = '' } = {}) {
     }
   }
   shown.show?.(panelOf(id), arg);
+  // While a plugin tab the URL names may still come, the hash stays as it was typed.
+  if (pendingRoute) return;
   // replaceState: no history entry per tab, and no hashchange event back to us.
   const hash = `#${shown.hash?.() ?? id}`;
   if (location.hash !== hash) history.replaceState(null, '', hash);
@@ -269,6 +340,7 @@ function start() {
   onSessionEnd(() => live.stop());
   $('#sign-out').addEventListener('click', signOut);
   setupTabs();
+  startWidgets(shell);
   update({});
   live.start();
   // Race the stream's first events; `receive` drops whichever snapshot is older.

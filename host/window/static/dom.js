@@ -8,6 +8,8 @@
  *    is the server's `{error}` (see `describeFailure`), for the caller to show in place;
  *    any 401 ends the session for the whole page (`endSession`) and throws `Unauthorized`,
  *    which callers ignore.
+ *  - `request()` is the same for callers that need every answer's status and body (an
+ *    upload's 409, a plugin tab's call): it returns them rather than throw.
  *  - `endSession()` replaces the page with a "signed out" / "not signed in" message and
  *    runs the `onSessionEnd` callbacks (streams close there).
  */
@@ -124,19 +126,72 @@ export async function api(path, { method = 'GET', body } = {}) {
   return res.status === 204 ? null : res.json();
 }
 
+/**
+ * fetch() for callers that need the answer whatever its status: `{ ok, status, data, error }`,
+ * `data` the parsed JSON body (or null), `error` the server's `{error}` of a failed answer
+ * (else its text, else the status text). `body` goes as it is (a File, a string) with
+ * `Content-Type: type`; `json` instead is sent as JSON. Like `api()`, a 401 ends the page
+ * and throws `Unauthorized`; a network failure throws an Error.
+ */
+export async function request(path, { method = 'POST', body, type, json } = {}) {
+  const headers = { Accept: 'application/json' };
+  const init = { method, credentials: 'same-origin', headers };
+  if (json !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(json);
+  } else if (body !== undefined) {
+    if (type) headers['Content-Type'] = type;
+    init.body = body;
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch {
+    throw new Error('could not reach ftrack-connect');
+  }
+  if (res.status === 401) {
+    endSession(session.signingOut ? 'signed-out' : 'unauthorized');
+    throw new Unauthorized();
+  }
+  let text = '';
+  try {
+    text = await res.text();
+  } catch {
+    // The answer broke off: judge it by its status alone.
+  }
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    // Not JSON.
+  }
+  const error = res.ok ? null : (failureDetail(text) || res.statusText || `HTTP ${res.status}`);
+  return { ok: res.ok, status: res.status, data, error };
+}
+
 /** The server's `{error}` (or text) of a failed answer, as one short line. */
 export async function describeFailure(res) {
-  let detail = '';
+  let text = '';
   try {
-    detail = (await res.text()).trim();
+    text = await res.text();
+  } catch {
+    // Nothing to add to the status.
+  }
+  const detail = failureDetail(text);
+  return `HTTP ${res.status}${detail ? `: ${detail}` : ''}`;
+}
+
+/** What a failed answer's body says: its `{error}` or `{message}`, else its text, shortened. */
+function failureDetail(text) {
+  let detail = String(text ?? '').trim();
+  try {
     const json = JSON.parse(detail);
     if (typeof json?.error === 'string') detail = json.error;
     else if (typeof json?.message === 'string') detail = json.message;
   } catch {
     // Not JSON: keep the plain text.
   }
-  if (detail.length > 500) detail = `${detail.slice(0, 500)}…`;
-  return `HTTP ${res.status}${detail ? `: ${detail}` : ''}`;
+  return detail.length > 500 ? `${detail.slice(0, 500)}…` : detail;
 }
 
 /** Log a failed call unless it was the 401 that already ended the page. */

@@ -3,11 +3,21 @@
  * Its data is the shell's `state.plugins` (GET /api/plugins and the live stream), so the
  * tab only renders; reloading goes through the shell's `update`.
  *
+ * It also changes the plugin directory (see plugin_folders.rs): "Open plugin folder" shows
+ * where plugins go (and opens it where there is a desktop); a .zip dropped on the install
+ * zone, or chosen there, is installed (asking before replacing a folder of that name); a
+ * plugin that is not built in can be removed, after a confirmation in the page (never a
+ * dialog). Each answer's plugin list goes to the shell at once. The outcome of an install
+ * or a removal is said in one place, #install-message.
+ *
  * Test hooks: #plugin-summary, #reload-plugins, #reload-error, #plugins-table, rows
- * tr[data-plugin], status cells td[data-status].
+ * tr[data-plugin], status cells td[data-status]; #open-plugin-folder, #plugin-folder-path;
+ * #install-plugin, input#plugin-archive, #install-message[data-outcome] (installing,
+ * installed, exists, kept, confirm-remove, removing, removed, error), #replace-plugin,
+ * #keep-plugin, button.remove-plugin[data-plugin], #confirm-remove, #cancel-remove.
  */
 
-import { $, api, h, none, setText, Unauthorized } from './dom.js';
+import { $, api, h, none, request, setText, Unauthorized } from './dom.js';
 
 /** The shell: { state, update, fresh }, given at mount. */
 let shell = null;
@@ -23,8 +33,15 @@ function mountPlugins(panel, app) {
     h('h2', { class: 'sr-only' }, 'Plugins'),
     h('div', { class: 'toolbar' },
       h('p', { id: 'plugin-summary', class: 'summary', role: 'status' }, 'Loading plugins…'),
-      h('button', { id: 'reload-plugins', type: 'button', class: 'btn', onclick: reloadPlugins }, 'Reload plugins')),
+      h('div', { class: 'button-row' },
+        h('button', { id: 'open-plugin-folder', type: 'button', class: 'btn', onclick: openPluginFolder }, 'Open plugin folder'),
+        h('button', { id: 'reload-plugins', type: 'button', class: 'btn', onclick: reloadPlugins }, 'Reload plugins'))),
     h('div', { id: 'reload-error', class: 'alert', role: 'alert' }),
+    h('div', { id: 'plugin-folder', class: 'plugin-folder', role: 'status', hidden: true },
+      h('p', {}, h('span', { class: 'field-label' }, 'Plugin folder: '), h('code', { id: 'plugin-folder-path', class: 'folder-path' })),
+      h('p', { id: 'plugin-folder-note', class: 'muted' })),
+    installZone(),
+    h('div', { id: 'install-message', class: 'install-message', role: 'status', tabindex: '-1' }),
     // Focusable so keyboard users can scroll it when the table overflows on narrow windows.
     h('div', { class: 'table-wrap', role: 'region', 'aria-labelledby': 'plugins-caption', tabindex: '0' },
       h('table', { id: 'plugins-table', class: 'plugins' },
@@ -64,7 +81,11 @@ function pluginRow(plugin) {
   return h('tr', { dataset: { plugin: String(plugin.name ?? '') } },
     h('th', { scope: 'row' },
       h('span', { class: 'name' }, plugin.name ?? none()),
-      plugin.path ? h('span', { class: 'path' }, plugin.path) : null),
+      plugin.path ? h('span', { class: 'path' }, plugin.path) : null,
+      removable(plugin) ? h('button', {
+        type: 'button', class: 'btn btn-small remove-plugin', 'aria-label': `Remove ${plugin.name}`,
+        dataset: { plugin: plugin.name, focus: 'remove' }, onclick: () => askRemove(plugin.name),
+      }, 'Remove') : null),
     h('td', {}, plugin.version ?? none()),
     h('td', {}, plugin.kind ?? none()),
     h('td', { dataset: { status } }, h('span', { class: 'badge', dataset: { status } }, status)),
@@ -138,4 +159,232 @@ async function reloadPlugins() {
   update({ ...patch, reloading: false });
   // Disabling the focused button drops focus to <body> in some browsers.
   if (hadFocus && (document.activeElement === document.body || !document.activeElement)) button.focus();
+}
+
+// ---------------------------------------------------------------------------
+// The plugin directory
+
+/** Whether a plugin lives in a folder of its own that the page may offer to delete. */
+function removable(plugin) {
+  return typeof plugin.name === 'string' && plugin.name !== ''
+    && typeof plugin.path === 'string' && plugin.path !== '' && !plugin.path.startsWith('<built-in>');
+}
+
+/** A new plugin list from an install or removal: shown at once, newer than any fetch. */
+function showPlugins(answer) {
+  if (!Array.isArray(answer?.plugins)) return;
+  shell.fresh.plugins = true;
+  shell.update({ plugins: answer.plugins });
+}
+
+async function openPluginFolder() {
+  const button = $('#open-plugin-folder');
+  const box = $('#plugin-folder');
+  button.disabled = true;
+  let answer;
+  try {
+    answer = await request('/api/plugins/open-folder');
+  } catch (err) {
+    if (err instanceof Unauthorized) return;
+    answer = { ok: false, error: err.message };
+  }
+  button.disabled = false;
+  const body = answer.data ?? {};
+  setText($('#plugin-folder-path'), typeof body.path === 'string' ? body.path : '');
+  let note = '';
+  if (!answer.ok) note = `Could not ask for the plugin folder: ${answer.error}`;
+  else if (!body.opened) note = `It could not be opened here${body.error ? ` (${body.error})` : ''}; open it yourself, or drop a plugin below.`;
+  setText($('#plugin-folder-note'), note);
+  $('#plugin-folder-note').hidden = !note;
+  box.hidden = false;
+}
+
+// ---------------------------------------------------------------------------
+// Install
+
+/** The archive asked about (a 409) until the user replaces the folder or keeps it. */
+let waitingArchive = null;
+/** Whether an install or a removal is out: one at a time. */
+let busy = false;
+
+function installZone() {
+  const input = h('input', {
+    id: 'plugin-archive', type: 'file', accept: '.zip,application/zip', class: 'file-input',
+    'aria-describedby': 'install-hint',
+    onchange: () => {
+      const file = input.files?.[0];
+      if (file) install(file, false);
+    },
+  });
+  const zone = h('div', { id: 'install-plugin', class: 'drop-zone', role: 'region', 'aria-labelledby': 'install-title' },
+    h('p', { id: 'install-title', class: 'drop-title' }, 'Drop a plugin .zip here, or choose one'),
+    h('p', { class: 'field' },
+      h('label', { for: 'plugin-archive', class: 'field-label' }, 'Plugin archive (.zip)'),
+      input),
+    h('p', { id: 'install-hint', class: 'muted' }, 'It is unpacked into the plugin folder and loaded at once.'));
+
+  const hasFiles = (event) => Array.from(event.dataTransfer?.types ?? []).includes('Files');
+  const highlight = (on) => {
+    if (on) zone.dataset.dragover = 'true';
+    else delete zone.dataset.dragover;
+  };
+  zone.addEventListener('dragenter', (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    highlight(true);
+  });
+  zone.addEventListener('dragover', (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = busy ? 'none' : 'copy';
+    highlight(true);
+  });
+  zone.addEventListener('dragleave', (event) => {
+    if (!zone.contains(event.relatedTarget)) highlight(false);
+  });
+  zone.addEventListener('drop', (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    highlight(false);
+    const files = Array.from(event.dataTransfer.files ?? []);
+    if (files.length !== 1) {
+      say('error', files.length ? 'Drop one archive at a time.' : 'Nothing to install in what was dropped.');
+      return;
+    }
+    if (!/\.zip$/i.test(files[0].name)) {
+      say('error', `${files[0].name} is not a .zip archive.`);
+      return;
+    }
+    install(files[0], false);
+  });
+  // A file dropped next to the zone would make the browser leave the window to open it.
+  for (const type of ['dragover', 'drop']) {
+    document.addEventListener(type, (event) => {
+      if (hasFiles(event) && !zone.contains(event.target)) {
+        event.preventDefault();
+        if (type === 'dragover') event.dataTransfer.dropEffect = 'none';
+      }
+    });
+  }
+  return zone;
+}
+
+/** Send `file` to be installed; `replace` once the user said to replace the folder. */
+async function install(file, replace) {
+  const input = $('#plugin-archive');
+  // Cleared now, so choosing the same file again is a change again.
+  input.value = '';
+  if (busy) return;
+  busy = true;
+  waitingArchive = null;
+  input.disabled = true;
+  say('installing', `Installing ${file.name}…`);
+  let answer;
+  try {
+    const query = `archive=${encodeURIComponent(file.name)}${replace ? '&replace=true' : ''}`;
+    answer = await request(`/api/plugins/install?${query}`, { body: file, type: 'application/zip' });
+  } catch (err) {
+    if (err instanceof Unauthorized) return;
+    answer = { ok: false, status: 0, error: err.message };
+  } finally {
+    busy = false;
+    input.disabled = false;
+  }
+  if (answer.ok) {
+    const folder = typeof answer.data?.folder === 'string' ? answer.data.folder : '';
+    say('installed', `Installed ${baseName(folder) || file.name}`);
+    const replaced = replace && Array.isArray(answer.data?.plugins)
+      ? answer.data.plugins.filter((plugin) => plugin.path === folder).map((plugin) => plugin.name)
+      : [];
+    showPlugins(answer.data);
+    // The plugin's own tab shows the new files, not the ones it was opened with.
+    if (replaced.length) shell.reloadPluginTabs?.(replaced);
+  } else if (answer.status === 409 && answer.data?.exists) {
+    waitingArchive = file;
+    say('exists', [
+      h('span', { class: 'message-text' }, answer.error),
+      h('span', { class: 'button-row' },
+        h('button', { id: 'replace-plugin', type: 'button', class: 'btn btn-small', onclick: replaceWaiting }, 'Replace it'),
+        h('button', { id: 'keep-plugin', type: 'button', class: 'btn btn-small', onclick: keepInstalled }, 'Keep the installed one')),
+    ], '#replace-plugin');
+  } else {
+    say('error', `Could not install ${file.name}: ${answer.error}`);
+  }
+}
+
+function replaceWaiting() {
+  const file = waitingArchive;
+  if (file) install(file, true);
+}
+
+function keepInstalled() {
+  const file = waitingArchive;
+  waitingArchive = null;
+  say('kept', `Kept the installed plugin${file ? `; ${file.name} was not installed` : ''}.`, '#plugin-archive');
+}
+
+const baseName = (path) => path.split(/[\\/]/).filter(Boolean).pop() ?? '';
+
+/**
+ * Say `content` (text or nodes) in #install-message with its outcome. If focus was in the
+ * message (a button there went away), it moves to `focusOn` or to the message itself, so it
+ * does not fall to the page's start.
+ */
+function say(outcome, content, focusOn) {
+  const box = $('#install-message');
+  const hadFocus = box.contains(document.activeElement);
+  box.dataset.outcome = outcome;
+  box.replaceChildren(...[content].flat().map((part) => (part instanceof Node ? part : h('span', { class: 'message-text' }, part))));
+  if (focusOn) $(focusOn)?.focus();
+  else if (hadFocus) box.focus();
+}
+
+// ---------------------------------------------------------------------------
+// Remove
+
+/** Ask, in the page, whether to remove `name`. */
+function askRemove(name) {
+  if (busy) return;
+  say('confirm-remove', [
+    h('span', { class: 'message-text' }, `Remove ${name}? Its folder is deleted.`),
+    h('span', { class: 'button-row' },
+      h('button', {
+        id: 'confirm-remove', type: 'button', class: 'btn btn-small btn-danger', dataset: { plugin: name },
+        onclick: () => removePlugin(name),
+      }, 'Remove it'),
+      h('button', {
+        id: 'cancel-remove', type: 'button', class: 'btn btn-small',
+        onclick: () => cancelRemove(name),
+      }, 'Cancel')),
+  ], '#confirm-remove');
+}
+
+function cancelRemove(name) {
+  const box = $('#install-message');
+  box.replaceChildren();
+  delete box.dataset.outcome;
+  // Back to the button that asked, if its row is still there.
+  const button = $(`#plugins-body button.remove-plugin[data-plugin="${CSS.escape(name)}"]`);
+  (button ?? $('#install-plugin .file-input'))?.focus();
+}
+
+async function removePlugin(name) {
+  if (busy) return;
+  busy = true;
+  say('removing', `Removing ${name}…`);
+  let answer;
+  try {
+    answer = await request('/api/plugins/remove', { json: { name } });
+  } catch (err) {
+    if (err instanceof Unauthorized) return;
+    answer = { ok: false, error: err.message };
+  } finally {
+    busy = false;
+  }
+  if (answer.ok) {
+    say('removed', `Removed ${name}`);
+    showPlugins(answer.data);
+  } else {
+    say('error', `Could not remove ${name}: ${answer.error}`);
+  }
 }
