@@ -821,3 +821,243 @@ fn a_plugin_zip_is_installed_safely_and_its_tab_talks_to_the_hub_as_the_plugin()
     host.signal(libc::SIGTERM);
     host.finish();
 }
+
+/// A tiny PNG (1x1), enough for a thumbnail.
+pub(crate) const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// The version `id` as the real `ftrack_api` reads it back: its number, asset, component
+/// names (sorted) and whether it has a thumbnail.
+pub(crate) fn read_version(s: &Sandbox, id: &str) -> Value {
+    let status: Value =
+        serde_json::from_str(&s.capture(&["status", "--json"]).success().stdout).unwrap();
+    let url = status["server"]["url"].as_str().unwrap().to_string();
+    let key = std::fs::read_to_string(s.user_data_dir().join("server/host-key")).unwrap();
+    let script = r#"
+import json, sys, ftrack_api
+s = ftrack_api.Session(server_url=sys.argv[1], api_user="alice", api_key=sys.argv[2],
+                       auto_connect_event_hub=False, plugin_paths=[])
+v = s.get("AssetVersion", sys.argv[3])
+print(json.dumps({"version": v["version"], "asset": v["asset"]["name"],
+                  "components": sorted(c["name"] for c in v["components"]),
+                  "thumbnail": v["thumbnail_id"] is not None,
+                  "comment": v["comment"]}))
+"#;
+    let out = std::process::Command::new(python())
+        .args(["-c", script, &url, key.trim(), id])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn files_uploaded_from_the_page_are_published_and_leave_nothing_behind() {
+    let s = Sandbox::new();
+    let (host, address) = host_with_window(&s);
+    let ids = make_show(&s);
+    let cookie = signed_in(&s, &address);
+    let origin = format!("http://{address}");
+    let session = [("Cookie", cookie.as_str()), ("Origin", origin.as_str())];
+    let post = |path: &str, body: &[u8]| -> (u16, Value) {
+        let answer = request_with(&address, "POST", path, &session, body);
+        (
+            answer.status,
+            serde_json::from_str(&answer.body).unwrap_or(Value::Null),
+        )
+    };
+    let get = |path: &str| -> Value {
+        serde_json::from_str(&request(&address, "GET", path, &[("Cookie", cookie.as_str())]).body)
+            .unwrap()
+    };
+    let files = [
+        "render.1001.exr",
+        "render.1002.exr",
+        "render.1003.exr",
+        "notes.txt",
+    ];
+
+    // Grouped as the drop zone groups them, before anything is uploaded.
+    let names = json!({"names": files}).to_string();
+    let (code, grouped) = post("/api/publish/group", names.as_bytes());
+    assert_eq!(code, 200, "{grouped}");
+    let components = grouped["components"].as_array().unwrap();
+    let shape: Vec<(String, String, u64)> = components
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().into(),
+                c["identifier"].as_str().unwrap().into(),
+                c["members"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("render".into(), "render.%04d.exr [1001-1003]".into(), 3),
+            ("notes".into(), "notes.txt".into(), 1)
+        ]
+    );
+    let bad = json!({"names": ["../escape"]}).to_string();
+    assert_eq!(post("/api/publish/group", bad.as_bytes()).0, 400);
+    let types = get("/api/publish/asset-types");
+    assert!(
+        types["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["short"] == "upload"),
+        "{types}"
+    );
+
+    // Uploaded into a batch, then published against the task.
+    let (_, batch) = post("/api/publish/batches", b"");
+    let batch = batch["batch"].as_str().unwrap().to_string();
+    for (at, name) in files.iter().enumerate() {
+        let path = format!("/api/publish/batches/{batch}/files?name={name}");
+        let (code, stored) = post(&path, format!("frame {at}\n").repeat(1000).as_bytes());
+        assert_eq!((code, stored["size"].as_u64()), (200, Some(8000)));
+    }
+    assert_eq!(
+        post(
+            &format!("/api/publish/batches/{batch}/files?name=thumb.png"),
+            PNG
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        post(
+            &format!("/api/publish/batches/{batch}/files?name=..%2Fx"),
+            b"x"
+        )
+        .0,
+        400
+    );
+    assert_eq!(post("/api/publish/batches/0000/files?name=x", b"x").0, 404);
+    let asked = json!({
+        "context": {"type": "Task", "id": ids["comp"]},
+        "asset_name": "plate", "asset_type": "upload", "description": "from the window",
+        "components": [
+            {"name": "plate", "identifier": "render.%04d.exr [1001-1003]"},
+            {"name": "notes", "identifier": "notes.txt"}
+        ],
+        "thumbnail": "thumb.png", "web_playable": null
+    })
+    .to_string();
+    let (code, started) = post(
+        &format!("/api/publish/batches/{batch}/publish"),
+        asked.as_bytes(),
+    );
+    assert_eq!(code, 200, "{started}");
+    let (kind, outcome, progressed) =
+        follow_job(&address, &cookie, started["job"].as_str().unwrap());
+    assert_eq!(kind, "done", "{outcome}");
+    // Five files (the thumbnail too), every byte of them.
+    let bytes = json!(32000 + PNG.len());
+    let last = progressed.last().unwrap();
+    assert_eq!(last["files"], 5, "{progressed:?}");
+    assert_eq!(
+        (&last["bytes"], &last["bytes_done"]),
+        (&bytes, &bytes),
+        "{progressed:?}"
+    );
+    let version_id = outcome["version_id"].as_str().unwrap();
+    assert!(
+        outcome["url"].as_str().unwrap().contains(version_id),
+        "{outcome}"
+    );
+    let read = read_version(&s, version_id);
+    assert_eq!(
+        read,
+        json!({"version": 1, "asset": "plate", "components": ["notes", "plate"],
+               "thumbnail": true, "comment": "from the window"})
+    );
+    let uploads = s.user_data_dir().join("window/uploads");
+    assert_eq!(
+        std::fs::read_dir(&uploads).map(|d| d.count()).unwrap_or(0),
+        0,
+        "batch removed"
+    );
+
+    // A publish that cannot be made says why, and leaves nothing either.
+    let (_, batch) = post("/api/publish/batches", b"");
+    let batch = batch["batch"].as_str().unwrap().to_string();
+    post(
+        &format!("/api/publish/batches/{batch}/files?name=notes.txt"),
+        b"notes",
+    );
+    let asked = json!({
+        "context": {"type": "Task", "id": "00000000-0000-0000-0000-000000000000"},
+        "components": [{"name": "notes", "identifier": "notes.txt"}]
+    })
+    .to_string();
+    let (_, started) = post(
+        &format!("/api/publish/batches/{batch}/publish"),
+        asked.as_bytes(),
+    );
+    let (kind, outcome, _) = follow_job(&address, &cookie, started["job"].as_str().unwrap());
+    assert_eq!(kind, "failed", "{outcome}");
+    assert!(!outcome["error"].as_str().unwrap().is_empty(), "{outcome}");
+    assert_eq!(
+        std::fs::read_dir(&uploads).map(|d| d.count()).unwrap_or(0),
+        0
+    );
+
+    // Without the session, or from elsewhere: nothing.
+    assert_eq!(
+        request(&address, "GET", "/api/publish/asset-types", &[]).status,
+        401
+    );
+    let elsewhere = [
+        ("Cookie", cookie.as_str()),
+        ("Origin", "http://evil.example"),
+    ];
+    assert_eq!(
+        request_with(&address, "POST", "/api/publish/batches", &elsewhere, b"").status,
+        403
+    );
+    host.signal(libc::SIGTERM);
+    host.finish();
+}
+
+/// Reads a publish job's stream to its end: the last event's name and data, and every
+/// `progress` seen.
+fn follow_job(address: &str, cookie: &str, job: &str) -> (String, Value, Vec<Value>) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /api/publish/jobs/{job} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\n\r\n"
+    )
+    .unwrap();
+    let mut stream = BufReader::new(stream);
+    let mut progress = Vec::new();
+    let mut event = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stream.read_line(&mut line).unwrap() > 0,
+            "the stream ended early"
+        );
+        if let Some(name) = line.trim().strip_prefix("event:") {
+            event = name.trim().to_string();
+        } else if let Some(data) = line.trim().strip_prefix("data:") {
+            let data: Value = serde_json::from_str(data.trim()).unwrap();
+            match event.as_str() {
+                "progress" => progress.push(data),
+                "done" | "failed" => return (event, data, progress),
+                _ => {}
+            }
+        }
+    }
+}

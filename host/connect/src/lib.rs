@@ -12,7 +12,8 @@
 //! - [`endpoint`]: the resident host's local endpoint and its client;
 //! - [`local_server`]: the local ftrack server `run` serves when nobody signed in;
 //! - [`locations`], [`credentials`], [`instance_lock`], [`logging`]: the files and settings
-//!   around the host; [`scaffold`]: `plugin new`; [`desktop`]: opening links and folders.
+//!   around the host; [`scaffold`]: `plugin new`; [`desktop`]: opening links and folders;
+//! - [`publishing`]: what `publish` and the window's Publish tab share.
 //!
 //! The command line (`src/main.rs` and `src/cli/`, one module per subcommand) is the only
 //! place that parses arguments or prints to stdout.
@@ -47,6 +48,7 @@ pub mod local_server;
 pub mod locations;
 pub mod logging;
 pub mod publish_components;
+pub mod publishing;
 pub mod scaffold;
 pub mod window;
 

@@ -17,7 +17,10 @@ use serde_json::{json, Map, Value};
 
 use crate::action_groups::group_actions;
 use crate::host::{Host, HostOptions};
+use crate::publishing::{drop_zone, HubWebPlayable};
 use crate::{desktop, locations, logging};
+use connect_ftrack_api::Client;
+use connect_publisher::{ComponentSource, Context, DiskLocation, Publisher, Request};
 
 /// The running host, for its window.
 pub struct HostWindow {
@@ -27,6 +30,19 @@ pub struct HostWindow {
     pub options: HostOptions,
     /// The user data folder.
     pub data_dir: PathBuf,
+    /// What publishing needs, when the host is signed in to a server.
+    pub publishing: Option<Publishing>,
+}
+
+/// What the Publish tab's publishes need: the server's API, a runtime to run them on, and
+/// the disk locations the plugins declared at start-up.
+pub struct Publishing {
+    /// The signed-in server's API.
+    pub client: Arc<Client>,
+    /// Where the publisher's asynchronous work runs.
+    pub runtime: tokio::runtime::Handle,
+    /// What the `configure-location` hooks declared.
+    pub locations: Vec<DiskLocation>,
 }
 
 impl HostWindow {
@@ -215,6 +231,58 @@ impl connect_window::WindowHost for HostWindow {
         Ok(self.refreshed())
     }
 
+    fn group_files(&self, names: &[String]) -> Result<Vec<Value>, String> {
+        let groups = drop_zone(names)?;
+        Ok(groups
+            .into_iter()
+            .map(|dropped| {
+                json!({
+                    "name": connect_publisher::default_name(&dropped.identifier),
+                    "kind": if dropped.sequence { "sequence" } else { "file" },
+                    "members": dropped.files.len(),
+                    "identifier": dropped.identifier,
+                    "files": dropped.files,
+                })
+            })
+            .collect())
+    }
+
+    fn publish_files(
+        &self,
+        request: Value,
+        folder: &Path,
+        progress: Box<dyn Fn(Value) + Send + Sync>,
+    ) -> Result<Value, String> {
+        let publishing = self.publishing.as_ref().ok_or(
+            "this host is not signed in to an ftrack server (`ftrack-connect login`)".to_string(),
+        )?;
+        let request = publish_request(&request, folder)?;
+        let progress = WindowProgress::new(progress);
+        let user = publishing.client.api_user().to_string();
+        let hook = HubWebPlayable {
+            host: &self.host,
+            user,
+        };
+        let publisher = Publisher::new(
+            &publishing.client,
+            &self.data_dir.join("publish"),
+            &progress,
+        )
+        .with_disk_locations(publishing.locations.clone())
+        .with_web_playable(&hook);
+        let published = publishing
+            .runtime
+            .block_on(publisher.publish(&request))
+            .map_err(|err| err.to_string())?;
+        let mut answer = serde_json::to_value(&published).map_err(|err| err.to_string())?;
+        answer["url"] = json!(format!(
+            "{}/#entityId={}&entityType=assetversion",
+            publishing.client.server_url().trim_end_matches('/'),
+            published.version_id
+        ));
+        Ok(answer)
+    }
+
     fn open_plugin_folder(&self) -> (PathBuf, Result<(), String>) {
         let plugin_dir = self.plugin_dir();
         let opened = std::fs::create_dir_all(&plugin_dir)
@@ -287,4 +355,100 @@ fn widgets_in(plugin: &str, folder: &Path) -> Vec<Widget> {
         .collect();
     widgets.sort_by(|a, b| a.name.cmp(&b.name));
     widgets
+}
+
+/// The window's publish request as the publisher's, its files in `folder`.
+fn publish_request(request: &Value, folder: &Path) -> Result<Request, String> {
+    let text = |key: &str| request[key].as_str().filter(|t| !t.is_empty());
+    let in_folder = |name: &str| -> Result<String, String> {
+        if name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(format!("not a file of this publish: {name:?}"));
+        }
+        Ok(folder.join(name).display().to_string())
+    };
+    let (Some(entity_type), Some(id)) = (
+        request["context"]["type"].as_str(),
+        request["context"]["id"].as_str(),
+    ) else {
+        return Err("pick what to publish against (a task, usually)".into());
+    };
+    let mut components = Vec::new();
+    for component in request["components"].as_array().into_iter().flatten() {
+        let (Some(name), Some(identifier)) =
+            (component["name"].as_str(), component["identifier"].as_str())
+        else {
+            return Err("a component needs a name and its files".into());
+        };
+        let source = ComponentSource::read(&in_folder(identifier)?, Some(name))
+            .map_err(|err| err.to_string())?;
+        components.push(source);
+    }
+    if components.is_empty() {
+        return Err("nothing to publish: drop files first".into());
+    }
+    Ok(Request {
+        context: Context::Entity {
+            entity_type: entity_type.to_string(),
+            id: id.to_string(),
+        },
+        asset_name: text("asset_name").map(str::to_string),
+        asset_type: text("asset_type").map(str::to_string),
+        description: text("description").unwrap_or_default().to_string(),
+        thumbnail: text("thumbnail").map(in_folder).transpose()?.map(PathBuf::from),
+        web_playable: text("web_playable").map(str::to_string),
+        location: None,
+        components,
+    })
+}
+
+/// The publisher's progress, told to the window as `{files, files_done, bytes, bytes_done,
+/// current}`.
+struct WindowProgress {
+    tell: Box<dyn Fn(Value) + Send + Sync>,
+    counts: std::sync::Mutex<(u64, u64, u64, u64, String)>,
+}
+
+impl WindowProgress {
+    fn new(tell: Box<dyn Fn(Value) + Send + Sync>) -> WindowProgress {
+        WindowProgress {
+            tell,
+            counts: std::sync::Mutex::new((0, 0, 0, 0, String::new())),
+        }
+    }
+
+    fn change(&self, change: impl FnOnce(&mut (u64, u64, u64, u64, String))) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        change(&mut counts);
+        let (files, files_done, bytes, bytes_done, current) = &*counts;
+        (self.tell)(json!({
+            "files": files, "files_done": files_done, "bytes": bytes,
+            "bytes_done": bytes_done, "current": current,
+        }));
+    }
+}
+
+impl connect_publisher::Progress for WindowProgress {
+    fn start(&self, files: u64, bytes: u64) {
+        self.change(|c| {
+            c.0 = files;
+            c.2 = bytes;
+        });
+    }
+
+    fn file(&self, name: &str) {
+        let short = name.rsplit(['/', '\\']).next().unwrap_or(name).to_string();
+        self.change(|c| {
+            c.1 = (c.1 + 1).min(c.0.max(1));
+            c.4 = short;
+        });
+    }
+
+    fn advance(&self, bytes: u64) {
+        self.change(|c| c.3 += bytes);
+    }
+
+    fn say(&self, message: &str) {
+        let message = message.to_string();
+        self.change(|c| c.4 = message);
+    }
 }

@@ -90,7 +90,7 @@ fn my_tasks(host: &dyn WindowHost, user: &str) -> Result<Vec<Value>, Failure> {
 }
 
 /// `id` if it looks like an entity id, else a 400.
-fn checked_id(id: &str) -> Result<&str, Failure> {
+pub(crate) fn checked_id(id: &str) -> Result<&str, Failure> {
     let looks_like_one = !id.is_empty()
         && id.len() <= 64
         && id

@@ -16,6 +16,7 @@
 //! - `pages`: the page, its script and styles, embedded in the binary;
 //! - `api`: the JSON API under `/api/` and its live stream (server-sent events), with a
 //!   module per tab: `contexts` (the entity browser), `actions`, `about` and `logs`;
+//! - `publish`: files uploaded from the browser and published as Connect's publisher does;
 //! - `plugin_folders`: installing a plugin from a `.zip`, removing one, opening the folder;
 //! - `widgets`: plugin tabs, sandboxed, and what they may ask of the host.
 //!
@@ -34,6 +35,7 @@ mod contexts;
 mod logs;
 mod pages;
 mod plugin_folders;
+mod publish;
 mod widgets;
 
 pub use about::REDACTED;
@@ -98,6 +100,21 @@ pub trait WindowHost: Send + Sync + 'static {
     /// Opens the plugin directory in the desktop's file manager: its path, and whether it
     /// opened (or why not).
     fn open_plugin_folder(&self) -> (PathBuf, Result<(), String>);
+    /// File names grouped as Connect's publisher groups dropped files: `[{identifier, name,
+    /// kind ("file" or "sequence"), members, files}]`, a sequence's identifier as
+    /// `ftrack-connect sequences` writes it (`render.%04d.exr [1-3]`).
+    fn group_files(&self, names: &[String]) -> Result<Vec<Value>, String>;
+    /// Publishes a version of files in `folder` (blocking until done): `request` is
+    /// `{context: {type, id}, asset_name, asset_type, description, components: [{name,
+    /// identifier}], thumbnail, web_playable}` (identifiers and the thumbnail relative to
+    /// `folder`); `progress` hears `{files, files_done, bytes, bytes_done, current}` as it
+    /// goes. What was published, with the version's `url`; or why nothing was.
+    fn publish_files(
+        &self,
+        request: Value,
+        folder: &std::path::Path,
+        progress: Box<dyn Fn(Value) + Send + Sync>,
+    ) -> Result<Value, String>;
 }
 
 /// Why the host did not change the plugin directory.
@@ -129,6 +146,8 @@ pub(crate) struct App {
     address: SocketAddr,
     /// Where the window keeps what it remembers (recent contexts).
     state_dir: PathBuf,
+    /// Files being published.
+    publishes: Arc<publish::Publishes>,
 }
 
 /// The window's server, running; dropping it stops it.
@@ -160,6 +179,7 @@ impl Window {
             host,
             sessions: sessions.clone(),
             address,
+            publishes: Arc::new(publish::Publishes::new(&state_dir)),
             state_dir,
         };
         let router = Router::new()
@@ -192,6 +212,16 @@ impl Window {
             .route("/api/actions/launch", post(actions::launch))
             .route("/api/about", get(about::about))
             .route("/api/logs", get(logs::tail))
+            .route("/api/publish/group", post(publish::group))
+            .route("/api/publish/assets", get(publish::assets))
+            .route("/api/publish/asset-types", get(publish::asset_types))
+            .route("/api/publish/batches", post(publish::new_batch))
+            .route(
+                "/api/publish/batches/{batch}/files",
+                post(publish::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+            )
+            .route("/api/publish/batches/{batch}/publish", post(publish::start))
+            .route("/api/publish/jobs/{job}", get(publish::job))
             .route("/api/widgets", get(widgets::list))
             .route("/api/widgets/{plugin}/publish", post(widgets::publish))
             .route("/api/widgets/{plugin}/query", post(widgets::query))

@@ -12,17 +12,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use connect_core::{ApiKey, Expression, PluginTag, SubscribeOptions};
-use connect_event::topics::MAKE_WEB_PLAYABLE;
-use connect_event::Event;
+use connect_core::ApiKey;
 use connect_ftrack_api::Client;
-use connect_publisher::{
-    encode_media, encoding_started, Cancel, ComponentSource, Context, DiskLocation, Progress,
-    Published, Publisher, Request, WebPlayableHook,
-};
+use connect_publisher::{Cancel, ComponentSource, Context, Progress, Published, Publisher, Request};
 use ftrack_connect::host::{Host, PythonSignIn};
+use ftrack_connect::publishing::{
+    declared_locations, drop_zone_identifiers, subscribe_default_web_playable, HubWebPlayable,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::{json, Value};
 
 use super::{fail, PluginPaths, USAGE_ERROR};
 
@@ -158,23 +155,8 @@ fn request(args: &PublishArgs) -> Result<Request, String> {
             .ok_or_else(|| format!("--component {named:?}: give NAME=PATH"))?;
         components.push(ComponentSource::read(path, Some(name)).map_err(|e| e.to_string())?);
     }
-    if !args.paths.is_empty() {
-        // As the drop zone: sequences by the frames pattern, padded when ambiguous.
-        let options = connect_sequence::Options {
-            patterns: Some(vec![connect_sequence::Pattern::Frames]),
-            assume_padded_when_ambiguous: true,
-            ..connect_sequence::Options::default()
-        };
-        let assembly =
-            connect_sequence::assemble(&args.paths, &options).map_err(|e| e.to_string())?;
-        let identifiers = assembly
-            .collections
-            .iter()
-            .map(|c| c.to_string())
-            .chain(assembly.remainder);
-        for identifier in identifiers {
-            components.push(ComponentSource::read(&identifier, None).map_err(|e| e.to_string())?);
-        }
+    for identifier in drop_zone_identifiers(&args.paths)? {
+        components.push(ComponentSource::read(&identifier, None).map_err(|e| e.to_string())?);
     }
     if components.is_empty() {
         return Err("nothing to publish: give files, or --component NAME=PATH".into());
@@ -213,93 +195,6 @@ fn load_host(
     identity.api_user = api_user.to_string();
     identity.server_url = server_url.to_string();
     Host::load(&identity, &options)
-}
-
-/// The disk locations `configure-location` hooks declared: each answers
-/// `{"location": {"name", "prefix", "priority"}}` (or a list of such).
-fn declared_locations(results: &[Value]) -> Vec<DiskLocation> {
-    let mut found = Vec::new();
-    for result in results {
-        let items = match result {
-            Value::Array(items) => items.clone(),
-            other => vec![other.clone()],
-        };
-        for item in items {
-            let location = &item["location"];
-            let (Some(name), Some(prefix)) =
-                (location["name"].as_str(), location["prefix"].as_str())
-            else {
-                if !location.is_null() {
-                    tracing::warn!(
-                        "a location declared on ftrack.api.session.configure-location needs a \
-                         name and a prefix: {location}"
-                    );
-                }
-                continue;
-            };
-            found.push(DiskLocation {
-                name: name.to_string(),
-                prefix: PathBuf::from(prefix),
-                priority: location["priority"].as_i64().unwrap_or(95),
-            });
-        }
-    }
-    found
-}
-
-/// Connect's built-in make-web-playable hook: the file uploaded to the server and encoded
-/// there (`encode_media`), for this user's publishes.
-fn subscribe_default_web_playable(
-    host: &Host,
-    client: &Arc<Client>,
-    runtime: tokio::runtime::Handle,
-    api_user: &str,
-) {
-    let client = client.clone();
-    let handler = move |event: &mut Event| {
-        let version = event.data["versionId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let path = PathBuf::from(event.data["path"].as_str().unwrap_or_default());
-        runtime
-            .block_on(encode_media(&client, &version, &path))
-            .map(|job| encoding_started(&job))
-            .map_err(|e| connect_core::HandlerError(e.to_string()))
-    };
-    let expression = Expression::All(vec![
-        Expression::equals("topic", MAKE_WEB_PLAYABLE),
-        Expression::equals("source.user.username", api_user),
-    ]);
-    let options = SubscribeOptions {
-        plugin: Some(PluginTag::new("ftrack-connect-publisher")),
-        ..Default::default()
-    };
-    if let Err(err) = host
-        .hub()
-        .subscribe_expression(expression, Arc::new(handler), options)
-    {
-        tracing::error!("the default make-web-playable hook: {err}");
-    }
-}
-
-/// The make-web-playable event, through the host's hub.
-struct HubWebPlayable<'h> {
-    host: &'h Host,
-    user: String,
-}
-
-impl WebPlayableHook for HubWebPlayable<'_> {
-    fn publish(&self, version_id: &str, path: &Path) -> Vec<Value> {
-        let mut event = Event::new(MAKE_WEB_PLAYABLE)
-            .with_data(json!({"versionId": version_id, "path": path.display().to_string()}));
-        event.source = json!({"user": {"username": self.user}})
-            .as_object()
-            .cloned()
-            .unwrap_or_default()
-            .into();
-        self.host.hub().publish(&mut event)
-    }
 }
 
 /// The progress bar: files and bytes, on a terminal only.

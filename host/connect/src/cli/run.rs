@@ -14,7 +14,8 @@ use ftrack_connect::endpoint::Endpoint;
 use ftrack_connect::host::{Host, HostOptions, ServerConnection, HANDLER_THREAD_STACK};
 use ftrack_connect::instance_lock::InstanceLock;
 use ftrack_connect::local_server::{self, LocalServer};
-use ftrack_connect::{credentials, locations};
+use ftrack_connect::window::Publishing;
+use ftrack_connect::{credentials, locations, publishing};
 
 use super::{fail, PluginPaths};
 
@@ -96,19 +97,33 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
     let mut identity = credentials::current(data_dir);
     let (server, local_server) = server_for(&runtime, &mut identity, data_dir);
     let host = Arc::new(Host::load_linked(&identity, options, server));
-    if let (false, Some(key)) = (identity.server_url.is_empty(), identity.api_key.clone()) {
-        match connect_ftrack_api::Client::new(&identity.server_url, &identity.api_user, key) {
-            Ok(client) => ftrack_connect::publish_components::subscribe(
-                host.hub(),
-                Arc::new(client),
-                runtime.handle().clone(),
-                &identity.api_user,
-                data_dir,
-            ),
-            Err(err) => tracing::error!("no publish-components hook: {err}"),
+    // The server's API for what the host publishes itself: components for the web page,
+    // and the window's publishes (with Connect's own make-web-playable hook).
+    let client = match (identity.server_url.is_empty(), identity.api_key.clone()) {
+        (false, Some(key)) => {
+            connect_ftrack_api::Client::new(&identity.server_url, &identity.api_user, key)
+                .inspect_err(|err| tracing::error!("no publishing from this host: {err}"))
+                .ok()
+                .map(Arc::new)
         }
+        _ => None,
+    };
+    if let Some(client) = &client {
+        ftrack_connect::publish_components::subscribe(
+            host.hub(),
+            client.clone(),
+            runtime.handle().clone(),
+            &identity.api_user,
+            data_dir,
+        );
+        publishing::subscribe_default_web_playable(
+            &host,
+            client,
+            runtime.handle().clone(),
+            &identity.api_user,
+        );
     }
-    let _ = host.start_session();
+    let locations = publishing::declared_locations(&host.start_session());
     host.verify_startup();
     let window = connect_window::Window::start(
         runtime.handle(),
@@ -116,6 +131,11 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
             host: host.clone(),
             options: options.clone(),
             data_dir: data_dir.to_path_buf(),
+            publishing: client.map(|client| Publishing {
+                client,
+                runtime: runtime.handle().clone(),
+                locations,
+            }),
         }),
         data_dir.join("window"),
     )
