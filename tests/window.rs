@@ -1061,3 +1061,128 @@ fn follow_job(address: &str, cookie: &str, job: &str) -> (String, Value, Vec<Val
         }
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn the_window_signs_the_host_in_to_a_server_and_out_again() {
+    use crate::server_api::RunningServer;
+    let s = Sandbox::new();
+    let studio = RunningServer::start(&s, &s.path().join("studio-server"), None);
+    let (mut host, address) = host_with_window(&s);
+    let cookie = signed_in(&s, &address);
+    let origin = format!("http://{address}");
+    let session = [("Cookie", cookie.as_str()), ("Origin", origin.as_str())];
+    let post = |path: &str, body: Value| -> (u16, Value) {
+        let answer = request_with(
+            &address,
+            "POST",
+            path,
+            &session,
+            body.to_string().as_bytes(),
+        );
+        (
+            answer.status,
+            serde_json::from_str(&answer.body).unwrap_or(Value::Null),
+        )
+    };
+    let status_with = |cookie: &str| -> Value {
+        serde_json::from_str(&request(&address, "GET", "/api/status", &[("Cookie", cookie)]).body)
+            .unwrap()
+    };
+    assert_eq!(status_with(&cookie)["server"]["sign_in"], "local server");
+
+    // A wrong key is refused, and nothing changes.
+    let (code, refused) = post(
+        "/api/server/signin",
+        json!({"server": studio.url, "api_user": "alice", "api_key": "wrong"}),
+    );
+    assert_eq!(code, 400, "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("failed"),
+        "{refused}"
+    );
+
+    // The right one: kept, and the host restarts linked to that server, the window on the
+    // same address, and the page's link back in works once.
+    let (code, signed) = post(
+        "/api/server/signin",
+        json!({"server": studio.url, "api_user": "alice", "api_key": studio.key}),
+    );
+    assert_eq!(code, 200, "{signed}");
+    assert_eq!(signed["restarting"], true);
+    host.wait_for("restarting for the new sign-in");
+    host.wait_for(&format!("window on http://{address}/"));
+    let reopen = signed["reopen"].as_str().unwrap();
+    let back = request(&address, "GET", reopen, &[]);
+    assert_eq!(back.status, 303, "{}", back.body);
+    let cookie = back
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let status = crate::kit::eventually("linked to the studio's server", || {
+        let status = status_with(&cookie);
+        (status["server"]["event_hub"] == "connected").then_some(status)
+    });
+    assert_eq!(status["server"]["url"], json!(studio.url));
+    assert_eq!(status["server"]["sign_in"], "credentials.json");
+    let stored = std::fs::read_to_string(s.user_data_dir().join("credentials.json")).unwrap();
+    assert!(stored.contains(&studio.url), "kept as `login` keeps it");
+    assert_eq!(
+        request(&address, "GET", reopen, &[]).status,
+        403,
+        "the link works once"
+    );
+
+    // The server's own sign-in page: its address, and a return that was never asked for.
+    let origin = format!("http://{address}");
+    let session = [("Cookie", cookie.as_str()), ("Origin", origin.as_str())];
+    let asked = json!({"server": studio.url}).to_string();
+    let browser = request_with(
+        &address,
+        "POST",
+        "/api/server/browser",
+        &session,
+        asked.as_bytes(),
+    );
+    let url: Value = serde_json::from_str(&browser.body).unwrap();
+    let url = url["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/user/api_credentials?identifier=", studio.url)),
+        "{url}"
+    );
+    assert!(url.contains("redirect_url=http%3A%2F%2F127.0.0.1"), "{url}");
+    let forged = request(
+        &address,
+        "GET",
+        "/server-signin/0123?api_user=mallory&api_key=x",
+        &[],
+    );
+    assert_eq!(forged.status, 403);
+
+    // Signed out: back on the local server.
+    let out = request_with(&address, "POST", "/api/server/signout", &session, b"");
+    assert_eq!(out.status, 200, "{}", out.body);
+    let reopen: Value = serde_json::from_str(&out.body).unwrap();
+    host.wait_for("restarting for the new sign-in");
+    host.wait_for(&format!("window on http://{address}/"));
+    let back = request(&address, "GET", reopen["reopen"].as_str().unwrap(), &[]);
+    let cookie = back
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(status_with(&cookie)["server"]["sign_in"], "local server");
+    assert!(
+        !s.user_data_dir().join("credentials.json").exists()
+            || !std::fs::read_to_string(s.user_data_dir().join("credentials.json"))
+                .unwrap()
+                .contains(&studio.url)
+    );
+    host.signal(libc::SIGTERM);
+    host.finish();
+}

@@ -132,6 +132,27 @@ pub fn store(
     Ok(path)
 }
 
+/// A bare site name becomes its ftrack cloud address, as Connect does; an address loses
+/// its trailing `/`.
+pub fn site_url(server: &str) -> String {
+    if server.contains("://") || server.contains('.') || server.contains(':') {
+        server.trim_end_matches('/').to_string()
+    } else {
+        format!("https://{server}.ftrackapp.com")
+    }
+}
+
+/// Whether `user` and `key` sign in to `server` (one API call); why not, for the user.
+pub async fn try_key(server: &str, user: &str, key: &ApiKey) -> Result<(), String> {
+    let client = connect_ftrack_api::Client::new(server, user, key.clone())
+        .map_err(|err| err.to_string())?;
+    client
+        .server_information()
+        .await
+        .map(|_| ())
+        .map_err(|err| format!("signing in to {server} as {user} failed: {err}"))
+}
+
 /// Signs out as Connect does (no accounts left); the account that was signed in, if any.
 pub fn remove(data_dir: &Path) -> std::io::Result<Option<(String, String)>> {
     let path = credentials_path(data_dir);

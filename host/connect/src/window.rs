@@ -12,13 +12,14 @@ use connect_event::payloads::{ActionItem, ActionItems, ActionLaunch, ActionReply
 use connect_event::{topics, Event};
 use connect_plugins::install::{self, InstallError};
 use connect_plugins::PluginStatus;
-use connect_window::{Refusal, Widget};
+use connect_window::{Handover, Refusal, Widget};
 use serde_json::{json, Map, Value};
 
 use crate::action_groups::group_actions;
 use crate::host::{Host, HostOptions};
 use crate::publishing::{drop_zone, HubWebPlayable};
-use crate::{desktop, locations, logging};
+use crate::{credentials, desktop, locations, logging};
+use connect_core::ApiKey;
 use connect_ftrack_api::Client;
 use connect_publisher::{ComponentSource, Context, DiskLocation, Publisher, Request};
 
@@ -30,17 +31,19 @@ pub struct HostWindow {
     pub options: HostOptions,
     /// The user data folder.
     pub data_dir: PathBuf,
+    /// Where asynchronous work (publishes, trying a key) runs.
+    pub runtime: tokio::runtime::Handle,
     /// What publishing needs, when the host is signed in to a server.
     pub publishing: Option<Publishing>,
+    /// Asks `run` to restart the host in this process (after a sign-in or sign-out).
+    pub restart: Box<dyn Fn(Handover) + Send + Sync>,
 }
 
-/// What the Publish tab's publishes need: the server's API, a runtime to run them on, and
-/// the disk locations the plugins declared at start-up.
+/// What the Publish tab's publishes need: the server's API and the disk locations the
+/// plugins declared at start-up.
 pub struct Publishing {
     /// The signed-in server's API.
     pub client: Arc<Client>,
-    /// Where the publisher's asynchronous work runs.
-    pub runtime: tokio::runtime::Handle,
     /// What the `configure-location` hooks declared.
     pub locations: Vec<DiskLocation>,
 }
@@ -270,7 +273,7 @@ impl connect_window::WindowHost for HostWindow {
         )
         .with_disk_locations(publishing.locations.clone())
         .with_web_playable(&hook);
-        let published = publishing
+        let published = self
             .runtime
             .block_on(publisher.publish(&request))
             .map_err(|err| err.to_string())?;
@@ -281,6 +284,46 @@ impl connect_window::WindowHost for HostWindow {
             published.version_id
         ));
         Ok(answer)
+    }
+
+    fn site_url(&self, server: &str) -> String {
+        credentials::site_url(server)
+    }
+
+    fn sign_in(&self, server: &str, user: &str, key: &str) -> Result<String, String> {
+        if std::env::var_os("FTRACK_SERVER").is_some()
+            && std::env::var_os("FTRACK_API_KEY").is_some()
+        {
+            return Err(
+                "this host is signed in by its environment (FTRACK_SERVER and \
+                        FTRACK_API_KEY), which wins over a sign-in here: unset them first"
+                    .into(),
+            );
+        }
+        let server = credentials::site_url(server.trim());
+        let key = ApiKey::new(key.trim());
+        let user = user.trim();
+        self.runtime
+            .block_on(credentials::try_key(&server, user, &key))?;
+        credentials::store(&self.data_dir, &server, user, &key)
+            .map_err(|err| format!("cannot keep the sign-in: {err}"))?;
+        tracing::info!("window: signed in to {server} as {user}; restarting to use it");
+        Ok(server)
+    }
+
+    fn sign_out_of_server(&self) -> Result<(), String> {
+        match credentials::remove(&self.data_dir) {
+            Ok(Some((server, user))) => {
+                tracing::info!("window: signed out of {server} ({user}); restarting");
+                Ok(())
+            }
+            Ok(None) => Err("nobody is signed in here (the local server needs no sign-in)".into()),
+            Err(err) => Err(format!("cannot sign out: {err}")),
+        }
+    }
+
+    fn restart(&self, handover: Handover) {
+        (self.restart)(handover);
     }
 
     fn open_plugin_folder(&self) -> (PathBuf, Result<(), String>) {
@@ -394,7 +437,10 @@ fn publish_request(request: &Value, folder: &Path) -> Result<Request, String> {
         asset_name: text("asset_name").map(str::to_string),
         asset_type: text("asset_type").map(str::to_string),
         description: text("description").unwrap_or_default().to_string(),
-        thumbnail: text("thumbnail").map(in_folder).transpose()?.map(PathBuf::from),
+        thumbnail: text("thumbnail")
+            .map(in_folder)
+            .transpose()?
+            .map(PathBuf::from),
         web_playable: text("web_playable").map(str::to_string),
         location: None,
         components,

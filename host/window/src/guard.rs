@@ -80,7 +80,12 @@ fn refusal(app: &App, request: &Request) -> Option<Response> {
         }
     }
     let path = request.uri().path();
-    if path.starts_with("/static/") || path.starts_with("/signin/") {
+    // The server's sign-in page sends the browser to /server-signin/ from its own site:
+    // no cookie comes along, and the one-time state in the address is the check.
+    if path.starts_with("/static/")
+        || path.starts_with("/signin/")
+        || path.starts_with("/server-signin/")
+    {
         return None;
     }
     if let Some(rest) = path.strip_prefix("/widget/") {

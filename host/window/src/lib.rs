@@ -16,6 +16,7 @@
 //! - `pages`: the page, its script and styles, embedded in the binary;
 //! - `api`: the JSON API under `/api/` and its live stream (server-sent events), with a
 //!   module per tab: `contexts` (the entity browser), `actions`, `about` and `logs`;
+//! - `server_account`: signing the host in to an ftrack server, and out;
 //! - `publish`: files uploaded from the browser and published as Connect's publisher does;
 //! - `plugin_folders`: installing a plugin from a `.zip`, removing one, opening the folder;
 //! - `widgets`: plugin tabs, sandboxed, and what they may ask of the host.
@@ -36,6 +37,7 @@ mod logs;
 mod pages;
 mod plugin_folders;
 mod publish;
+mod server_account;
 mod widgets;
 
 pub use about::REDACTED;
@@ -115,6 +117,27 @@ pub trait WindowHost: Send + Sync + 'static {
         folder: &std::path::Path,
         progress: Box<dyn Fn(Value) + Send + Sync>,
     ) -> Result<Value, String>;
+    /// `server` as the address of an ftrack site (a bare site name is its ftrack cloud
+    /// address, as Connect reads it).
+    fn site_url(&self, server: &str) -> String;
+    /// Tries `key` for `user` on `server` and keeps the sign-in as `ftrack-connect login`
+    /// does: the site's address, or why not (for the user).
+    fn sign_in(&self, server: &str, user: &str, key: &str) -> Result<String, String>;
+    /// Forgets the kept sign-in, as `ftrack-connect logout` does.
+    fn sign_out_of_server(&self) -> Result<(), String>;
+    /// Restarts the host in this process, to use the sign-in now kept; the restarted window
+    /// listens on `handover.port` and accepts `handover.code` as a sign-in link.
+    fn restart(&self, handover: Handover);
+}
+
+/// What a window hands the next run of its host when the host restarts: its port, and a
+/// sign-in link code the page already has.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Handover {
+    /// The port the window listened on.
+    pub port: u16,
+    /// A sign-in link code the restarted window accepts (once, for a minute).
+    pub code: String,
 }
 
 /// Why the host did not change the plugin directory.
@@ -158,18 +181,28 @@ pub struct Window {
 }
 
 impl Window {
-    /// Serves the window for `host` on `127.0.0.1` (a port the OS picks), on `runtime`;
-    /// what it remembers goes in `state_dir`.
+    /// Serves the window for `host` on `127.0.0.1` (a port the OS picks, or the one
+    /// `handover` names when it is free), on `runtime`; what it remembers goes in `state_dir`.
     pub fn start(
         runtime: &tokio::runtime::Handle,
         host: Arc<dyn WindowHost>,
         state_dir: PathBuf,
+        handover: Option<Handover>,
     ) -> std::io::Result<Window> {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        let listener = handover
+            .as_ref()
+            .and_then(|h| std::net::TcpListener::bind(("127.0.0.1", h.port)).ok());
+        let listener = match listener {
+            Some(listener) => listener,
+            None => std::net::TcpListener::bind(("127.0.0.1", 0))?,
+        };
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
         let sessions = Arc::new(Sessions::default());
+        if let Some(handover) = &handover {
+            sessions.accept_link(&handover.code);
+        }
         let app = App {
             snapshots: Arc::new(api::Snapshots::start(
                 host.clone(),
@@ -222,6 +255,13 @@ impl Window {
             )
             .route("/api/publish/batches/{batch}/publish", post(publish::start))
             .route("/api/publish/jobs/{job}", get(publish::job))
+            .route("/api/server/signin", post(server_account::sign_in))
+            .route("/api/server/browser", post(server_account::browser))
+            .route("/api/server/signout", post(server_account::sign_out))
+            .route(
+                "/server-signin/{state}",
+                get(server_account::browser_returned),
+            )
             .route("/api/widgets", get(widgets::list))
             .route("/api/widgets/{plugin}/publish", post(widgets::publish))
             .route("/api/widgets/{plugin}/query", post(widgets::query))

@@ -35,6 +35,8 @@ struct Inner {
     links: HashMap<String, Instant>,
     /// Sessions, oldest first.
     sessions: VecDeque<Session>,
+    /// Server sign-ins through the browser under way: state → (the server, when it expires).
+    server_sign_ins: HashMap<String, (String, Instant)>,
 }
 
 /// A signed-in browser.
@@ -65,6 +67,39 @@ impl Sessions {
         }
         inner.links.insert(code.clone(), now + LINK_LIFETIME);
         code
+    }
+
+    /// Takes `code` as a sign-in link, for [`LINK_LIFETIME`]: a restarted window accepts the
+    /// link its previous run gave the page (see `Handover`).
+    pub fn accept_link(&self, code: &str) {
+        self.lock()
+            .links
+            .insert(code.to_string(), Instant::now() + LINK_LIFETIME);
+    }
+
+    /// A one-time state for a sign-in to `server` through its web page (it may take a while:
+    /// ten minutes).
+    pub fn new_server_sign_in(&self, server: &str) -> String {
+        let state = random_id();
+        let mut inner = self.lock();
+        let now = Instant::now();
+        inner
+            .server_sign_ins
+            .retain(|_, (_, expires)| *expires > now);
+        if inner.server_sign_ins.len() >= MAX_LINKS {
+            inner.server_sign_ins.clear();
+        }
+        let expires = now + Duration::from_secs(600);
+        inner
+            .server_sign_ins
+            .insert(state.clone(), (server.to_string(), expires));
+        state
+    }
+
+    /// The server a sign-in `state` was for, if it is one and has not expired; spent.
+    pub fn take_server_sign_in(&self, state: &str) -> Option<String> {
+        let (server, expires) = self.lock().server_sign_ins.remove(state)?;
+        (expires > Instant::now()).then_some(server)
     }
 
     /// Follows the link `code`: a new session id, or `None` if the code is unknown, was

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use connect_core::ApiKey;
-use connect_ftrack_api::{server_version, Client};
+use connect_ftrack_api::server_version;
 use ftrack_connect::credentials;
 
 use super::{fail, usage_error};
@@ -45,7 +45,7 @@ pub fn login(args: &LoginArgs, data_dir: &Path) -> ExitCode {
     else {
         return usage_error("give the server to sign in to (or set FTRACK_SERVER)");
     };
-    let server = site_url(server.trim());
+    let server = credentials::site_url(server.trim());
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -71,12 +71,8 @@ pub fn login(args: &LoginArgs, data_dir: &Path) -> ExitCode {
             Err(why) => return fail(&why),
         },
     };
-    let client = match Client::new(&server, &user, key.clone()) {
-        Ok(client) => client,
-        Err(err) => return fail(&err.to_string()),
-    };
-    if let Err(err) = runtime.block_on(client.server_information()) {
-        return fail(&format!("signing in to {server} as {user} failed: {err}"));
+    if let Err(why) = runtime.block_on(credentials::try_key(&server, &user, &key)) {
+        return fail(&why);
     }
     match credentials::store(data_dir, &server, &user, &key) {
         Ok(path) => {
@@ -102,15 +98,6 @@ pub fn logout(data_dir: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => fail(&format!("cannot sign out: {err}")),
-    }
-}
-
-/// A bare site name becomes its ftrack cloud address, as Connect does.
-fn site_url(server: &str) -> String {
-    if server.contains("://") || server.contains('.') || server.contains(':') {
-        server.trim_end_matches('/').to_string()
-    } else {
-        format!("https://{server}.ftrackapp.com")
     }
 }
 
@@ -256,7 +243,7 @@ mod tests {
         assert_eq!(decode("%4"), "%4");
         assert_eq!(decode("%zz%é"), "%zz%é");
         assert_eq!(decode(&encode("jane.doe@studio x")), "jane.doe@studio x");
-        assert_eq!(site_url("studio"), "https://studio.ftrackapp.com");
-        assert_eq!(site_url("http://127.0.0.1:8431/"), "http://127.0.0.1:8431");
+        assert_eq!(credentials::site_url("studio"), "https://studio.ftrackapp.com");
+        assert_eq!(credentials::site_url("http://127.0.0.1:8431/"), "http://127.0.0.1:8431");
     }
 }

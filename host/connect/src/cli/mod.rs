@@ -149,11 +149,17 @@ pub fn main() -> ExitCode {
             Command::Publish(args) => publish::run(&args, &first_paths, &data_dir),
             Command::NativeHost(_) => unreachable!("served above"),
         });
-    match commands.map(std::thread::JoinHandle::join) {
+    let status = match commands.map(std::thread::JoinHandle::join) {
         Ok(Ok(status)) => status,
         Ok(Err(_)) => fail("the command failed unexpectedly (see the message above)"),
         Err(err) => fail(&format!("cannot start the command: {err}")),
+    };
+    if run::wants_restart() {
+        // Every log line written before the program is replaced.
+        drop(_log);
+        return run::exec_again();
     }
+    status
 }
 
 /// `--plugin-path`, for the commands that load plugins.

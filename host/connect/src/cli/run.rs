@@ -10,6 +10,7 @@ use std::sync::Arc;
 use connect_core::Identity;
 use connect_plugins::watcher;
 use connect_remote::ServerLink;
+use connect_window::Handover;
 use ftrack_connect::endpoint::Endpoint;
 use ftrack_connect::host::{Host, HostOptions, ServerConnection, HANDLER_THREAD_STACK};
 use ftrack_connect::instance_lock::InstanceLock;
@@ -55,8 +56,74 @@ impl RunArgs {
     }
 }
 
-/// Runs the resident host until a signal stops it.
+/// Where a restarting host leaves its window's [`Handover`] for the next run.
+const HANDOVER_FILE: &str = "window-handover.json";
+
+/// Set when the host stopped to restart (see [`exec_again`]).
+static RESTART: std::sync::atomic::AtomicBool = AtomicBool::new(false);
+
+/// Whether `run` ended to be started again (a sign-in or sign-out from the window).
+pub fn wants_restart() -> bool {
+    RESTART.load(Ordering::SeqCst)
+}
+
+/// Starts this program again in this process, with the same arguments: `run` after a
+/// sign-in changed which server it links to. Returns only if that failed.
+pub fn exec_again() -> ExitCode {
+    let program = match std::env::current_exe() {
+        Ok(program) => program,
+        Err(err) => return fail(&format!("cannot restart: {err}")),
+    };
+    let mut command = std::process::Command::new(program);
+    command.args(std::env::args_os().skip(1));
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let err = command.exec();
+        fail(&format!("cannot restart: {err}"))
+    }
+    #[cfg(not(unix))]
+    match command.status() {
+        Ok(status) => ExitCode::from(status.code().unwrap_or(1) as u8),
+        Err(err) => fail(&format!("cannot restart: {err}")),
+    }
+}
+
+/// The handover a restarting run left, taken (the file is removed).
+fn take_handover(data_dir: &Path) -> Option<Handover> {
+    let path = data_dir.join(HANDOVER_FILE);
+    let text = std::fs::read_to_string(&path).ok()?;
+    let _ = std::fs::remove_file(&path);
+    serde_json::from_str(&text).ok()
+}
+
+/// Runs the resident host until a signal stops it, or the window asks it to restart.
 pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
+    let handover = take_handover(data_dir);
+    let restart: Arc<std::sync::Mutex<Option<Handover>>> = Arc::default();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let status = serve(args, data_dir, handover, &restart, &wake);
+    let asked = restart.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(handover) = asked {
+        let kept = serde_json::to_vec(&handover)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| locations::write_private(&data_dir.join(HANDOVER_FILE), &bytes));
+        if let Err(err) = kept {
+            tracing::warn!("the window will open on a new port: {err}");
+        }
+        RESTART.store(true, Ordering::SeqCst);
+    }
+    status
+}
+
+/// [`run`]'s host, from start to stop.
+fn serve(
+    args: &RunArgs,
+    data_dir: &Path,
+    handover: Option<Handover>,
+    restart: &Arc<std::sync::Mutex<Option<Handover>>>,
+    wake: &Arc<tokio::sync::Notify>,
+) -> ExitCode {
     let mut options = args
         .plugin_paths
         .host_options(&PluginPaths::default(), data_dir);
@@ -131,13 +198,18 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
             host: host.clone(),
             options: options.clone(),
             data_dir: data_dir.to_path_buf(),
-            publishing: client.map(|client| Publishing {
-                client,
-                runtime: runtime.handle().clone(),
-                locations,
-            }),
+            runtime: runtime.handle().clone(),
+            publishing: client.map(|client| Publishing { client, locations }),
+            restart: {
+                let (restart, wake) = (restart.clone(), wake.clone());
+                Box::new(move |handover| {
+                    *restart.lock().unwrap_or_else(|e| e.into_inner()) = Some(handover);
+                    wake.notify_one();
+                })
+            },
         }),
         data_dir.join("window"),
+        handover,
     )
     .inspect_err(|err| tracing::error!("no window (`ftrack-connect open` will not work): {err}"))
     .ok()
@@ -175,7 +247,7 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
         identity.api_user,
         std::process::id()
     );
-    let signal = signals.wait();
+    let signal = signals.wait(wake);
     tracing::info!("{signal}: shutting down");
     host.disconnect();
     stopping.store(true, Ordering::SeqCst);
@@ -313,20 +385,24 @@ impl ShutdownSignals {
         Ok(ShutdownSignals { runtime })
     }
 
-    /// Blocks until a signal arrives; returns what happened, for the log.
-    fn wait(mut self) -> &'static str {
+    /// Blocks until a signal arrives or `restart` is notified; returns what happened, for
+    /// the log.
+    fn wait(mut self, restart: &tokio::sync::Notify) -> &'static str {
         self.runtime.block_on(async {
             #[cfg(unix)]
             {
                 tokio::select! {
                     _ = self.interrupt.recv() => "interrupted",
                     _ = self.terminate.recv() => "terminated",
+                    _ = restart.notified() => "restarting for the new sign-in",
                 }
             }
             #[cfg(not(unix))]
             {
-                let _ = tokio::signal::ctrl_c().await;
-                "interrupted"
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => "interrupted",
+                    _ = restart.notified() => "restarting for the new sign-in",
+                }
             }
         })
     }
