@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use connect_core::ApiKey;
 use connect_ftrack_api::Client;
-use connect_publisher::{Cancel, ComponentSource, Context, Progress, Published, Publisher, Request};
+use connect_publisher::{
+    Cancel, ComponentSource, Context, Progress, Published, Publisher, Request,
+};
 use ftrack_connect::host::{Host, PythonSignIn};
 use ftrack_connect::publishing::{
     declared_locations, drop_zone_identifiers, subscribe_default_web_playable, HubWebPlayable,
