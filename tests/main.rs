@@ -24,4 +24,5 @@ mod server_api;
 mod server_hub;
 mod browser;
 mod window;
+mod window_api;
 mod window_browser;

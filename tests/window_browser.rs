@@ -4,10 +4,8 @@
 
 use crate::browser::{element, save_screenshot, shared, text_containing};
 use crate::kit::{wait_for_record, Sandbox};
-use crate::window::{
-    host_with_window, host_with_window_env, install_painter, launched_for, make_show,
-    studio_status_zip,
-};
+use crate::window::{host_with_window, host_with_window_env};
+use crate::window_api::{install_painter, launched_for, make_show, studio_status_zip};
 
 /// A fresh sign-in link of the running host.
 fn link(s: &Sandbox) -> String {

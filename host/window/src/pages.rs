@@ -9,8 +9,9 @@ use crate::session::COOKIE;
 use crate::App;
 
 /// What the page may load and run: its own files only, no inline script or style, frames
-/// from this app only (plugin tabs), and no other site may frame it.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; \
+/// from this app only (plugin tabs), and no other site may frame it. Images may also be
+/// `blob:` URLs: the Publish tab previews the chosen thumbnail from the file itself.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data: blob:; \
     style-src 'self'; script-src 'self'; connect-src 'self'; frame-src 'self'; \
     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
 
@@ -26,6 +27,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("dom.js", include_str!("../static/dom.js"), JS),
     ("plugins.js", include_str!("../static/plugins.js"), JS),
     ("actions.js", include_str!("../static/actions.js"), JS),
+    ("browser.js", include_str!("../static/browser.js"), JS),
+    ("publish.js", include_str!("../static/publish.js"), JS),
     ("about.js", include_str!("../static/about.js"), JS),
     ("logs.js", include_str!("../static/logs.js"), JS),
     ("widgets.js", include_str!("../static/widgets.js"), JS),

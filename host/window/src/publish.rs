@@ -9,7 +9,8 @@
 //! - `POST /api/publish/group` with `{"names": [...]}`: the components the names make, as the
 //!   publisher's drop zone groups them (`[{identifier, name, kind, members, files}]`: a
 //!   sequence is one component), before anything is uploaded;
-//! - `GET /api/publish/assets?context=ID` (`{"assets": [{id, name, type}]}`) and
+//! - `GET /api/publish/assets?context=ID` (`{"assets": [{id, name, type}]}`, for a task
+//!   those of its parent, where its versions' assets go) and
 //!   `GET /api/publish/asset-types` (`{"types": [{short, name}]}`): the asset choices;
 //! - `POST /api/publish/batches`: a new batch, `{"batch": ID}`;
 //! - `POST /api/publish/batches/{batch}/files?name=NAME` with the file as the body, streamed
@@ -130,6 +131,19 @@ pub(crate) struct OfContext {
 pub(crate) async fn assets(State(app): State<App>, Query(asked): Query<OfContext>) -> Response {
     blocking_result(app.host.clone(), move |host| {
         let id = crate::contexts::checked_id(&asked.context)?;
+        // A version published against a task goes under an asset of the task's parent (as
+        // Connect's publisher makes it), so those are the task's assets to choose from.
+        let parent = host
+            .query(&format!("select parent_id from Task where id is \"{id}\""))
+            .map_err(Failure::host)?;
+        let owner = parent
+            .first()
+            .and_then(|task| task["parent_id"].as_str())
+            .map(str::to_string);
+        let id = match &owner {
+            Some(parent) => crate::contexts::checked_id(parent)?,
+            None => id,
+        };
         let found = host
             .query(&format!(
                 "select id, name, type.short from Asset where parent.id is \"{id}\" order by name"

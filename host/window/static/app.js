@@ -26,7 +26,8 @@
  *               `settleRoute()` says the list is complete.
  *
  * The other modules: dom.js (h, api, the session's end, routing), plugins.js, actions.js,
- * about.js, logs.js (one tab each), widgets.js (the plugins' own tabs and their bridge).
+ * publish.js, about.js, logs.js (one tab each), browser.js (the entity browser of Actions and
+ * Publish), widgets.js (the plugins' own tabs and their bridge).
  *
  * Test hooks: body[data-ready="true"] and window.connectFirstPaint once the first
  * status and plugin list have rendered (the tabs' own hooks are in their modules).
@@ -34,6 +35,7 @@
 
 import { $, api, h, endSession, onSessionEnd, route, session, setText, Unauthorized, warnUnlessEnded } from './dom.js';
 import { actionsTab } from './actions.js';
+import { publishTab } from './publish.js';
 import { pluginsTab } from './plugins.js';
 import { aboutTab } from './about.js';
 import { logsTab } from './logs.js';
@@ -187,22 +189,10 @@ async function signOut() {
 // ---------------------------------------------------------------------------
 // Tabs
 
-/** Tabs not written yet: one paragraph, nothing to update. */
-function placeholder(id, label, what) {
-  return {
-    id,
-    label,
-    mount(panel) {
-      panel.append(h('p', { class: 'placeholder' }, 'Coming in a later version.'), h('p', { class: 'muted' }, what));
-    },
-    render() {},
-  };
-}
-
 /** The tabs in their order on screen; built-in ones first, plugin tabs added after. */
 const TABS = [
   actionsTab,
-  placeholder('publish', 'Publish', 'Publish files to ftrack.'),
+  publishTab,
   pluginsTab,
   aboutTab,
   logsTab,

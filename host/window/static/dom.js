@@ -182,7 +182,7 @@ export async function describeFailure(res) {
 }
 
 /** What a failed answer's body says: its `{error}` or `{message}`, else its text, shortened. */
-function failureDetail(text) {
+export function failureDetail(text) {
   let detail = String(text ?? '').trim();
   try {
     const json = JSON.parse(detail);

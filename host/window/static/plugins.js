@@ -257,10 +257,11 @@ function installZone() {
     }
     install(files[0], false);
   });
-  // A file dropped next to the zone would make the browser leave the window to open it.
+  // A file dropped next to a drop zone (this one, or the Publish tab's) would make the
+  // browser leave the window to open it.
   for (const type of ['dragover', 'drop']) {
     document.addEventListener(type, (event) => {
-      if (hasFiles(event) && !zone.contains(event.target)) {
+      if (hasFiles(event) && !(event.target instanceof Element && event.target.closest('.drop-zone'))) {
         event.preventDefault();
         if (type === 'dragover') event.dataTransfer.dropEffect = 'none';
       }
