@@ -5,7 +5,9 @@
 use crate::browser::{element, save_screenshot, shared, text_containing};
 use crate::kit::{wait_for_record, Sandbox};
 use crate::window::{host_with_window, host_with_window_env};
-use crate::window_api::{install_painter, launched_for, make_show, studio_status_zip};
+use crate::window_api::{
+    install_painter, launched_for, make_show, read_version, studio_status_zip, PNG,
+};
 
 /// A fresh sign-in link of the running host.
 fn link(s: &Sandbox) -> String {
@@ -281,6 +283,109 @@ fn a_plugin_zip_installs_and_its_tab_asks_a_rhai_hook() {
     });
     drop(browser);
     assert!(!s.plugins().join("studio-status-1.0.0").exists());
+    host.signal(libc::SIGTERM);
+    host.finish();
+}
+
+/// A publish from the window: a rendered sequence and a notes file dropped (chosen) on the
+/// Publish tab, the task picked in its browser, a thumbnail; the version read back with the
+/// real `ftrack_api`.
+#[cfg(unix)]
+#[test]
+fn an_artist_publishes_a_sequence_with_a_thumbnail() {
+    let s = Sandbox::new();
+    let (host, _address) = host_with_window(&s);
+    let ids = make_show(&s);
+    let mut files = Vec::new();
+    for name in [
+        "render.1001.exr",
+        "render.1002.exr",
+        "render.1003.exr",
+        "notes.txt",
+    ] {
+        files.push(s.write(&format!("renders/{name}"), &format!("{name}\n").repeat(500)));
+    }
+    let thumbnail = s.path().join("renders/thumb.png");
+    std::fs::write(&thumbnail, PNG).unwrap();
+    let chosen = files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let thumbnail = thumbnail.display().to_string();
+    let first = link(&s);
+    let browser = shared();
+    let (result, href, png) = browser.run(|b| async move {
+        b.goto(&format!("{first}#publish")).await?;
+        for name in ["showa", "sq010", "sh0010", "comp"] {
+            let id = ids[name].as_str().unwrap();
+            element(
+                &b,
+                &format!("#publish-context-list button[data-context-id='{id}']"),
+            )
+            .await?
+            .click()
+            .await?;
+        }
+        text_containing(&b, "#publish-context", "comp").await?;
+        element(&b, "input#publish-files")
+            .await?
+            .send_keys(&chosen)
+            .await?;
+        element(
+            &b,
+            "li.component[data-identifier='render.%04d.exr [1001-1003]']",
+        )
+        .await?;
+        element(&b, "li.component[data-identifier='notes.txt']").await?;
+        element(&b, "input#publish-thumbnail")
+            .await?
+            .send_keys(&thumbnail)
+            .await?;
+        element(&b, "img#publish-thumbnail-preview").await?;
+        let name = element(&b, "input#publish-asset-name").await?;
+        name.clear().await?;
+        name.send_keys("plate").await?;
+        element(&b, "textarea#publish-description")
+            .await?
+            .send_keys("first pass")
+            .await?;
+        b.execute("window.scrollTo(0, 0)", vec![]).await?;
+        let form = b.screenshot().await?;
+        element(&b, "button#publish-start").await?.click().await?;
+        let result = b
+            .wait()
+            .at_most(std::time::Duration::from_secs(60))
+            .for_element(fantoccini::Locator::Css("#publish-result[data-outcome]"))
+            .await?;
+        let outcome = result.attr("data-outcome").await?.unwrap_or_default();
+        let text = result.text().await?;
+        let href = match b
+            .find(fantoccini::Locator::Css("a#publish-version-link"))
+            .await
+        {
+            Ok(link) => link.attr("href").await?.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        Ok(((outcome, text), href, (form, b.screenshot().await?)))
+    });
+    drop(browser);
+    save_screenshot("publish", &png.0);
+    save_screenshot("publish-done", &png.1);
+    assert_eq!(result.0, "published", "{}", result.1);
+    let version_id = href
+        .split("entityId=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let version = read_version(&s, version_id);
+    assert_eq!(
+        version,
+        serde_json::json!({"version": 1, "asset": "plate", "components": ["notes", "render"],
+                           "thumbnail": true, "comment": "first pass"})
+    );
     host.signal(libc::SIGTERM);
     host.finish();
 }
