@@ -390,6 +390,80 @@ fn an_artist_publishes_a_sequence_with_a_thumbnail() {
     host.finish();
 }
 
+/// What the browser itself refuses and the window refuses: without the session the page
+/// and its API say "not signed in"; a page of another origin, in the same browser that holds
+/// a session, can neither read the window's API nor change anything through it.
+#[cfg(unix)]
+#[test]
+fn no_session_no_window_and_other_pages_are_refused() {
+    use std::io::{Read, Write};
+    let s = Sandbox::new();
+    let (mut host, address) = host_with_window(&s);
+    // Another site's page, served from another port of this machine.
+    let evil = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let evil_address = evil.local_addr().unwrap();
+    let page = format!(
+        r#"<!doctype html><title>evil</title><script>
+        const window_api = "http://{address}";
+        Promise.allSettled([
+          fetch(window_api + "/api/plugins/reload", {{method: "POST", credentials: "include"}}),
+          fetch(window_api + "/api/status", {{credentials: "include"}}).then(r => r.text()),
+        ]).then(results => {{
+          document.title = results.map(r => r.status).join(",");
+        }});
+        </script>"#
+    );
+    std::thread::spawn(move || {
+        for stream in evil.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                page.len()
+            );
+        }
+    });
+    let signed = link(&s);
+    let browser = shared();
+    let (unsigned, outcome) = browser.run(|b| async move {
+        b.delete_all_cookies().await?;
+        b.goto(&format!("http://{address}/")).await?;
+        let unsigned = element(&b, "main.message").await?.text().await?;
+        // Signed in, then visiting the other site.
+        b.goto(&signed).await?;
+        element(&b, "body[data-ready='true']").await?;
+        b.goto(&format!("http://{evil_address}/")).await?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let outcome = loop {
+            let title = b.title().await?;
+            if title != "evil" || std::time::Instant::now() > deadline {
+                break title;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        Ok((unsigned, outcome))
+    });
+    drop(browser);
+    assert!(unsigned.contains("not signed in"), "{unsigned}");
+    assert_eq!(outcome, "rejected,rejected", "the other page reads nothing");
+    let refused = host.wait_for("window: refused POST /api/plugins/reload from origin");
+    assert!(refused.contains(&evil_address.to_string()), "{refused}");
+    let reloads: Vec<_> = s
+        .plugins_json()
+        .0
+        .iter()
+        .map(|p| p["reloads"].clone())
+        .collect();
+    assert!(
+        reloads.iter().all(|r| r == 0),
+        "nothing was reloaded: {reloads:?}"
+    );
+    host.signal(libc::SIGTERM);
+    host.finish();
+}
+
 /// Writes a measured figure to `target/window-screenshots/timings.txt` (and the test's
 /// output), for the closing note and `docs/benchmarks.md`: measured, never asserted.
 fn report(what: &str, milliseconds: f64) {
