@@ -53,7 +53,12 @@ impl RunningServer {
         key: Option<String>,
         env: &[(&str, &str)],
     ) -> RunningServer {
-        Self::start_on(s, data, key, env, "127.0.0.1:0")
+        Self::start_on(s, data, key, env, &["--listen", "127.0.0.1:0"])
+    }
+
+    /// Starts the server on `data` (with a new user `alice`) with `args` for its address.
+    pub(crate) fn start_with_args(s: &Sandbox, data: &Path, args: &[&str]) -> RunningServer {
+        Self::start_on(s, data, None, &[], args)
     }
 
     /// Kills the server and starts it again on the same address and data, as a crash and a
@@ -74,7 +79,7 @@ impl RunningServer {
     pub(crate) fn start_again(&mut self, s: &Sandbox) {
         let address = self.url.trim_start_matches("http://").to_string();
         let (data, key) = (self.data.clone(), self.key.clone());
-        *self = Self::start_on(s, &data, Some(key), &[], &address);
+        *self = Self::start_on(s, &data, Some(key), &[], &["--listen", &address]);
     }
 
     fn start_on(
@@ -82,7 +87,7 @@ impl RunningServer {
         data: &Path,
         key: Option<String>,
         env: &[(&str, &str)],
-        listen: &str,
+        args: &[&str],
     ) -> RunningServer {
         let data_arg = data.display().to_string();
         let key = key.unwrap_or_else(|| {
@@ -93,7 +98,8 @@ impl RunningServer {
         });
         let mut child = s
             .command()
-            .args(["server", "--listen", listen, "--data", &data_arg])
+            .args(["server", "--data", &data_arg])
+            .args(args)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -164,6 +170,23 @@ impl RunningServer {
             .capture(&["server", "user", "add", name, "--data", &data])
             .success();
         added.stdout.split_whitespace().last().unwrap().to_string()
+    }
+
+    /// Sends SIGTERM and waits (at most 30 s) for the server to end: its exit code.
+    #[cfg(unix)]
+    pub(crate) fn terminate(&mut self) -> Option<i32> {
+        unsafe { libc::kill(self.process.0.id() as i32, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.process.0.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not stop within 30 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The server's log so far.
@@ -308,5 +331,67 @@ fn users_are_managed_from_the_command_line_and_keys_shown_once() {
         remote.stderr.contains("--allow-remote"),
         "{}",
         remote.stderr
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_server_cleanly_and_its_data_stays() {
+    let s = Sandbox::new();
+    let data = s.path().join("server");
+    let mut server = RunningServer::start(&s, &data, None);
+    passed("create", server.python(&s, &["create-project", "kept"]));
+    assert_eq!(server.terminate(), Some(0), "a clean stop exits 0");
+    let log = server.log();
+    let says = |text: &str| log.iter().any(|line| line.contains(text));
+    assert!(
+        says(&format!("server data in {}", data.display())),
+        "where the data is, logged at start:\n{}",
+        log.join("\n")
+    );
+    assert!(says("server stopped"), "{}", log.join("\n"));
+    let key = std::mem::take(&mut server.key);
+    let again = RunningServer::start(&s, &data, Some(key));
+    passed("expect", again.python(&s, &["expect-project", "kept"]));
+}
+
+#[cfg(unix)]
+#[test]
+fn listening_for_other_machines_is_allowed_only_when_asked_and_logged() {
+    let s = Sandbox::new();
+    let data = s.path().join("server");
+    let mut server =
+        RunningServer::start_with_args(&s, &data, &["--listen", "0.0.0.0:0", "--allow-remote"]);
+    assert!(server.url.starts_with("http://0.0.0.0:"), "{}", server.url);
+    let log = server.log();
+    let warning = log
+        .iter()
+        .find(|line| line.contains("other machines can reach this server"))
+        .unwrap_or_else(|| panic!("no warning:\n{}", log.join("\n")));
+    assert!(warning.contains("WARN"), "logged as a warning: {warning}");
+    assert!(warning.contains("0.0.0.0:0"), "{warning}");
+    assert_eq!(server.terminate(), Some(0));
+}
+
+#[test]
+fn uploads_and_downloads_refuse_what_they_must_and_files_can_be_removed() {
+    let s = Sandbox::new();
+    let server = RunningServer::start(&s, &s.path().join("server"), None);
+    let run = passed("files", server.python(&s, &["files"]));
+    for what in [
+        "a wrong MD5 is refused",
+        "a reused upload URL is refused",
+        "an unknown upload URL is refused",
+        "a download without a key is refused",
+        "the file is gone from ftrack.server",
+    ] {
+        assert!(run.stdout.contains(what), "{what}:\n{}", run.stdout);
+    }
+    let log = server.log();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("upload refused") && l.contains("MD5")),
+        "refusals are logged:\n{}",
+        log.join("\n")
     );
 }

@@ -136,8 +136,9 @@ fn status_shows_the_hub_to_signed_in_users_only() {
     assert!(body.contains("\"connections\":0"), "{body}");
 }
 
-/// Runs a step of the hub acceptance script with alice and a second user, bob.
-fn hub_step(step: &[&str]) -> String {
+/// Runs a step of the hub acceptance script with alice and a second user, bob: its output
+/// and the server's log.
+fn hub_step_logged(step: &[&str]) -> (String, Vec<String>) {
     let s = Sandbox::new();
     let server = RunningServer::start(&s, &s.path().join("server"), None);
     let bob = server.add_user(&s, "bob");
@@ -147,7 +148,12 @@ fn hub_step(step: &[&str]) -> String {
         step,
         &[("FTRACK_OTHER_USER", "bob"), ("FTRACK_OTHER_KEY", &bob)],
     );
-    passed(step[0], run).stdout
+    let stdout = passed(step[0], run).stdout;
+    (stdout, server.log())
+}
+
+fn hub_step(step: &[&str]) -> String {
+    hub_step_logged(step).0
 }
 
 #[test]
@@ -162,7 +168,11 @@ fn two_hundred_events_in_a_row_arrive_once_each_in_order() {
 
 #[test]
 fn subscriptions_on_data_and_on_the_publishing_user_route_right() {
-    hub_step(&["routing"]);
+    let out = hub_step(&["routing"]);
+    assert!(
+        out.contains("the publisher's own connection received its own matching event once"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -172,10 +182,34 @@ fn the_clients_own_duplicate_subscribes_are_accepted_quietly() {
 
 #[test]
 fn malformed_oversized_and_unread_connections_disturb_no_one() {
-    hub_step(&["robustness"]);
+    let (out, log) = hub_step_logged(&["robustness"]);
+    assert!(
+        out.contains("the 20 MiB message: the server closed that connection"),
+        "over the 8 MiB limit, the connection is closed: {out}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("WARN") && l.contains("over the 8 MiB limit")),
+        "the oversized message is logged as a warning:\n{}",
+        log.join("\n")
+    );
 }
 
 #[test]
 fn a_connection_idle_past_the_clients_timeout_still_answers() {
     hub_step(&["idle", "70"]);
+}
+
+#[test]
+fn a_handshake_by_query_parameters_connects_and_a_wrong_key_is_refused() {
+    hub_step(&["handshake"]);
+}
+
+#[test]
+fn status_counts_subscribers_and_routed_events_and_shows_a_stalled_queue() {
+    let out = hub_step(&["status"]);
+    assert!(
+        out.contains("the non-reading connection's queue shows"),
+        "{out}"
+    );
 }

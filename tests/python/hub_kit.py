@@ -357,10 +357,17 @@ def python_client_accepts(packet):
 class Raw:
     """A Socket.IO 0.9 connection by hand: the handshake, then the websocket."""
 
-    def __init__(self, label, timeout=10):
+    def __init__(self, label, timeout=10, by_query=False):
+        """`by_query`: credentials as api_user/api_key query parameters (the JavaScript
+        client's way), else as the ftrack-user/ftrack-api-key headers (the Python client's)."""
         self.label = label
-        answer = requests.get(HUB_ROOT + "/socket.io/1/",
-                              headers={"ftrack-user": USER, "ftrack-api-key": KEY}, timeout=10)
+        if by_query:
+            answer = requests.get(HUB_ROOT + "/socket.io/1/",
+                                  params={"api_user": USER, "api_key": KEY}, timeout=10)
+        else:
+            answer = requests.get(HUB_ROOT + "/socket.io/1/",
+                                  headers={"ftrack-user": USER, "ftrack-api-key": KEY},
+                                  timeout=10)
         check(answer.status_code == 200 and len(answer.text.split(":")) >= 4
               and "websocket" in answer.text.split(":")[3].split(","),
               "%s: handshake answered sid:heartbeat:close:transports with websocket" % label,

@@ -14,17 +14,22 @@ Steps:
     create-project NAME     creates a project and commits (then the caller kills the server)
     expect-project NAME     the project is there
     errors                  bad keys, bad JSON, unknown actions, bad queries, oversized bodies
+    files                   uploads refused for a wrong MD5, a wrong size, a used or unknown
+                            URL; downloads refused without the right key; a file removed
+                            from ftrack.server through the client's location
     encode done|failed      encode_media of a picture: web-playable components, or (without
                             ffmpeg) a failed job that says why
 
 Each step prints what it checked and exits 0, or fails with a traceback.
 """
 
+import base64
 import hashlib
 import json
 import os
 import sys
 import tempfile
+import uuid
 
 import requests
 
@@ -275,6 +280,89 @@ def errors():
           "the server keeps serving")
 
 
+def files():
+    api = SERVER + "/api"
+    good = {"ftrack-user": USER, "ftrack-api-key": KEY, "Content-Type": "application/json"}
+
+    def md5(body):
+        return base64.b64encode(hashlib.md5(body).digest()).decode()
+
+    def upload_url(component_id, body):
+        """get_upload_metadata as the client asks it: the URL and headers to PUT to."""
+        answer = requests.post(api, headers=good, timeout=30, data=json.dumps([{
+            "action": "get_upload_metadata", "component_id": component_id,
+            "file_name": "data.bin", "file_size": len(body), "checksum": md5(body)}]))
+        return answer.json()[0]
+
+    def put(metadata, body):
+        return requests.put(metadata["url"], data=body, headers=metadata["headers"], timeout=30)
+
+    def download(route, component_id, **credentials):
+        return requests.get(SERVER + route, params=dict(id=component_id, **credentials),
+                            timeout=30)
+
+    body = os.urandom(100_000)
+    component_id = str(uuid.uuid4())
+    mine = {"username": USER, "apiKey": KEY}
+
+    tampered = body[:-1] + bytes([body[-1] ^ 1])
+    refused = put(upload_url(component_id, body), tampered)
+    check(refused.status_code == 400 and "MD5" in refused.text,
+          "a wrong MD5 is refused: %s %s" % (refused.status_code, refused.text))
+    check(download("/component/get", component_id, **mine).status_code == 404,
+          "a refused upload leaves no file behind")
+    short = put(upload_url(component_id, body), body[:-10])
+    check(short.status_code == 400 and "declared" in short.text,
+          "fewer bytes than declared are refused: %s" % short.text)
+    long = put(upload_url(component_id, body), body + b"more")
+    check(long.status_code == 400 and "larger" in long.text,
+          "more bytes than declared are refused: %s" % long.text)
+    check(download("/component/get", component_id, **mine).status_code == 404,
+          "neither left a file behind")
+
+    metadata = upload_url(component_id, body)
+    check(put(metadata, body).status_code == 200, "the right content is stored")
+    again = put(metadata, body)
+    check(again.status_code == 403 and "used" in again.text,
+          "a reused upload URL is refused: %s %s" % (again.status_code, again.text))
+    unknown = requests.put(SERVER + "/component/upload/" + "0" * 64, data=body, timeout=30)
+    check(unknown.status_code == 403, "an unknown upload URL is refused: %s" % unknown.status_code)
+
+    for route in ("/component/get", "/component/thumbnail"):
+        nobody = download(route, component_id)
+        check(nobody.status_code == 401 and nobody.json()["exception"] == "InvalidCredentialsError",
+              "%s: a download without a key is refused" % route)
+        wrong = download(route, component_id, username=USER, apiKey="0" * 64)
+        check(wrong.status_code == 401, "%s: a download with a wrong key is refused" % route)
+        other = download(route, component_id, username="nobody", apiKey=KEY)
+        check(other.status_code == 401, "%s: the key of another user is refused" % route)
+        check(download(route, component_id, **mine).content == body,
+              "%s: with the key, the file" % route)
+
+    # Through the client: a component put in ftrack.server, then removed from it
+    # (Location.remove_component asks GET /component/remove, then deletes the
+    # ComponentLocation), then deleted.
+    s = session(False)
+    server_location = s.query('Location where name is "ftrack.server"').one()
+    with tempfile.NamedTemporaryFile(suffix=".bin", delete=False) as handle:
+        handle.write(body)
+        path = handle.name
+    component = s.create_component(path, data={"name": "doomed"}, location=server_location)
+    url = server_location.get_url(component)
+    check(requests.get(url, timeout=30).content == body, "the component's file is served")
+    server_location.remove_component(component)
+    check(requests.get(url, timeout=30).status_code == 404, "the file is gone from ftrack.server")
+    fresh = session(False)
+    availability = fresh.get_component_availability(fresh.get("FileComponent", component["id"]))
+    check(availability[server_location["id"]] == 0.0,
+          "the component is no longer available there: %s" % availability)
+    s.delete(component)
+    s.commit()
+    check(session(False).query('Component where id is "%s"' % component["id"]).all() == [],
+          "the component itself is deleted")
+    os.unlink(path)
+
+
 if __name__ == "__main__":
     step, args = sys.argv[1], sys.argv[2:]
     {
@@ -283,4 +371,5 @@ if __name__ == "__main__":
         "expect-project": lambda: expect_project(args[0]),
         "errors": errors,
         "encode": lambda: encode(args[0]),
+        "files": files,
     }[step]()

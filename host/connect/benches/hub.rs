@@ -7,11 +7,19 @@
 //! `ftrack-connect server`, in a process of its own; the benchmark raises its own open-files
 //! limit.
 //!
+//! One core: the server process is pinned to CPU 0 (so its runtime, which sizes itself by
+//! the CPUs it may use, runs one worker thread) and the clients to the other CPUs, so the
+//! two do not share a core. Throughput is given both as events per second of wall time and
+//! as events per CPU-second the server process used during the burst (user + system time,
+//! from `/proc/<pid>/stat`): the second is what one core sustains, whatever the clients cost.
+//!
 //! Run: `cargo bench -p ftrack-connect --bench hub` (prints a table; not a criterion bench:
-//! latency distributions and memory are the figures here).
+//! latency distributions and memory are the figures here). `BENCH_CLIENTS=100,1000` chooses
+//! the sizes, `BENCH_BURST` the events of the throughput burst (default 50,000).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -30,6 +38,37 @@ fn raise_open_files_limit() {
         limit.rlim_cur = limit.rlim_max;
         libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
     }
+}
+
+/// Pins the calling thread, and the threads it starts from now on, to `cpus`.
+fn pin(cpus: &[usize]) -> std::io::Result<()> {
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The CPU time process `pid` has used so far (user and system, all its threads, the ended
+/// ones included), in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (in parentheses, which may hold spaces): state is the
+    // first, utime and stime the 12th and 13th.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    fields.iter().sum::<u64>() as f64 / ticks_per_second
 }
 
 fn resident_kib(pid: u32) -> u64 {
@@ -118,7 +157,22 @@ fn main() {
         .last()
         .unwrap()
         .to_string();
-    let mut server = Command::new(BIN)
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut server = Command::new(BIN);
+    if cpus > 1 {
+        // Safety: only sched_setaffinity, a system call, runs between fork and exec.
+        unsafe {
+            server.pre_exec(|| pin(&[0]));
+        }
+        pin(&(1..cpus).collect::<Vec<_>>()).expect("the benchmark pins itself off CPU 0");
+        eprintln!(
+            "server pinned to CPU 0, the clients to CPUs 1..{}",
+            cpus - 1
+        );
+    } else {
+        eprintln!("one CPU: server and clients share it (the per-CPU-second figure still holds)");
+    }
+    let mut server = server
         .args([
             "server",
             "--listen",
@@ -147,7 +201,14 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    println!("clients | RSS per idle connection | delivery p50 | delivery p99 | routed events/s");
+    let burst: u64 = std::env::var("BENCH_BURST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
+    println!(
+        "clients | RSS per idle connection | delivery p50 | delivery p99 | routed events/s \
+         (wall) | server CPU | events per server CPU-second"
+    );
     runtime.block_on(async {
         let mut idle: Vec<Socket> = Vec::new();
         let sizes: Vec<usize> = std::env::var("BENCH_CLIENTS")
@@ -219,7 +280,6 @@ fn main() {
             let p = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
             // Throughput: a burst with up to 1,000 events unacknowledged at a time (a client
             // that lets thousands of acks pile up unread is dropped as slow, by design).
-            let burst = 20_000u64;
             let window = std::sync::Arc::new(tokio::sync::Semaphore::new(1000));
             let (mut sink, mut acks) = publisher.split();
             let released = window.clone();
@@ -237,6 +297,7 @@ fn main() {
                 }
             });
             let started = Instant::now();
+            let cpu_before = cpu_seconds(pid);
             let receiving = tokio::spawn(async move {
                 let mut got = 0;
                 while got < burst {
@@ -257,10 +318,14 @@ fn main() {
             receiving.await.unwrap();
             let per_second = burst as f64 / started.elapsed().as_secs_f64();
             let _ = reading_acks.await;
+            // After the last ack: the server's work for the burst is done.
+            let cpu = cpu_seconds(pid) - cpu_before;
             println!(
-                "{clients:7} | {per_connection:8.1} KiB | {:9.1} µs | {:9.1} µs | {per_second:9.0}",
+                "{clients:7} | {per_connection:8.1} KiB | {:9.1} µs | {:9.1} µs | {per_second:9.0} \
+                 | {cpu:6.2} s | {:9.0}",
                 p(0.5).as_secs_f64() * 1e6,
                 p(0.99).as_secs_f64() * 1e6,
+                burst as f64 / cpu.max(1e-9),
             );
             for drain in drains {
                 let (stop, handle) = drain.await.unwrap();

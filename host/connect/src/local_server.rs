@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use connect_core::ApiKey;
-use connect_server::db::Database;
+use connect_server::Database;
 use connect_server::{users, Server, ServerOptions, DEFAULT_PORT};
 
 use crate::locations::write_private;

@@ -9,7 +9,7 @@ use connect_server::{users, Server, ServerOptions};
 async fn server() -> (tempfile::TempDir, Client) {
     let dir = tempfile::tempdir().unwrap();
     let key = {
-        let db = connect_server::db::Database::open(dir.path()).unwrap();
+        let db = connect_server::Database::open(dir.path()).unwrap();
         users::add(&db, "alice").unwrap()
     };
     let options = ServerOptions {

@@ -26,7 +26,7 @@ fn server(data: &Path, listen: SocketAddr) -> (tokio::runtime::Runtime, SocketAd
 }
 
 fn key(data: &Path, user: &str) -> ApiKey {
-    let db = connect_server::db::Database::open(data).unwrap();
+    let db = connect_server::Database::open(data).unwrap();
     ApiKey::new(users::add(&db, user).unwrap())
 }
 

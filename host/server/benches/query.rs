@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 
 use connect_server::api::Api;
-use connect_server::db::Database;
+use connect_server::Database;
 use connect_server::{users, Server, ServerOptions};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use serde_json::{json, Value};

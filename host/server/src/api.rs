@@ -6,17 +6,18 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::TransactionBehavior;
 use serde_json::{json, Map, Value};
 
-use crate::db::{Database, DbError};
 use crate::encode::{EncodeJob, Encoder};
 use crate::error::ApiError;
 use crate::files::Files;
-use crate::http::FTRACK_VERSION;
 use crate::hub::Hub;
 use crate::signin::SignIns;
-use crate::store::{self, sql_error, Store};
+use crate::store::{self, Database, DbError, Store};
+
+/// The version this server reports (`FTRACK_VERSION` on `GET /`, `query_server_information`):
+/// a real ftrack server version the clients accept, so no client takes it for an old server.
+pub const FTRACK_VERSION: &str = "4.13.0";
 
 /// What serves `/api`.
 pub struct Api {
@@ -42,11 +43,7 @@ impl Api {
     /// makes the indexes the schema set needs, and seeds a new database with what a fresh
     /// ftrack site has.
     pub fn new(db: Database, data: PathBuf, url: String) -> Result<Api, DbError> {
-        {
-            let mut connection = db.lock();
-            store::ensure_indexes(&connection, store::schemas()).map_err(|e| db.error(e))?;
-            crate::seed::seed(&mut connection).map_err(|e| db.error(e))?;
-        }
+        db.prepare()?;
         let files = Files::new(&data).map_err(|source| DbError::Folder { path: data, source })?;
         let (db, files) = (Arc::new(db), Arc::new(files));
         let encoder = Encoder::start(db.clone(), files.clone(), url.clone());
@@ -89,35 +86,26 @@ impl Api {
 
     /// Runs a batch for `user`, all or nothing.
     pub fn run(&self, user: &str, operations: Vec<Value>) -> Result<Vec<Value>, ApiError> {
-        let mut connection = self.db.lock();
-        self.ensure_user_entity(&mut connection, user)?;
-        let transaction = connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_error)?;
-        let store = Store::new(&transaction, &self.url);
-        let results = operations
-            .into_iter()
-            .enumerate()
-            .map(|(number, operation)| {
-                self.operation(&store, user, operation).map_err(|mut err| {
-                    if number > 0 {
-                        err.content = format!("operation {}: {}", number + 1, err.content);
-                    }
-                    err
+        self.ensure_user_entity(user)?;
+        self.db.transaction(&self.url, |store| {
+            operations
+                .into_iter()
+                .enumerate()
+                .map(|(number, operation)| {
+                    self.operation(store, user, operation).map_err(|mut err| {
+                        if number > 0 {
+                            err.content = format!("operation {}: {}", number + 1, err.content);
+                        }
+                        err
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        transaction.commit().map_err(sql_error)?;
-        Ok(results)
+                .collect()
+        })
     }
 
     /// Gives the API user `username` a `User` entity (clients look themselves up by user
     /// name), the first time they call.
-    fn ensure_user_entity(
-        &self,
-        connection: &mut rusqlite::Connection,
-        username: &str,
-    ) -> Result<(), ApiError> {
+    fn ensure_user_entity(&self, username: &str) -> Result<(), ApiError> {
         let mut known = self
             .users_with_entity
             .lock()
@@ -125,18 +113,16 @@ impl Api {
         if known.contains(username) {
             return Ok(());
         }
-        let transaction = connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_error)?;
-        let store = Store::new(&transaction, &self.url);
         let quoted = serde_json::to_string(username).unwrap_or_default();
         let query = crate::query::parse(&format!("select id from User where username is {quoted}"))
             .map_err(|e| ApiError::internal(e.to_string()))?;
-        if store.query(&query)?.data.is_empty() {
-            let user = json!({"username": username, "first_name": username, "is_active": true});
-            store.create("User", user.as_object().expect("an object"))?;
-        }
-        transaction.commit().map_err(sql_error)?;
+        self.db.transaction(&self.url, |store| {
+            if store.query(&query)?.data.is_empty() {
+                let user = json!({"username": username, "first_name": username, "is_active": true});
+                store.create("User", user.as_object().expect("an object"))?;
+            }
+            Ok::<_, ApiError>(())
+        })?;
         known.insert(username.to_string());
         Ok(())
     }
@@ -256,4 +242,69 @@ fn entity_key(operation: &Map<String, Value>) -> Result<&[Value], ApiError> {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .ok_or_else(|| ApiError::bad_request("the operation has no \"entity_key\" list"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api() -> (tempfile::TempDir, Api) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let api = Api::new(db, dir.path().to_path_buf(), "http://test".into()).unwrap();
+        (dir, api)
+    }
+
+    fn operations(list: Value) -> Vec<Value> {
+        match list {
+            Value::Array(operations) => operations,
+            other => panic!("not a list: {other}"),
+        }
+    }
+
+    #[test]
+    fn a_batch_is_kept_whole_or_not_at_all_and_its_error_names_the_operation() {
+        let (_dir, api) = api();
+        let found = api
+            .run(
+                "alice",
+                operations(json!([{"action": "query", "expression": "ProjectSchema"}])),
+            )
+            .unwrap();
+        let schema = &found[0]["data"][0];
+        let project = json!({"name": "kept?", "full_name": "K",
+                             "project_schema": {"__entity_type__": "ProjectSchema", "id": schema["id"]}});
+        let err = api
+            .run(
+                "alice",
+                operations(json!([
+                    {"action": "create", "entity_type": "Project", "entity_data": project},
+                    {"action": "create", "entity_type": "Shot", "entity_data": {"name": 1}},
+                ])),
+            )
+            .unwrap_err();
+        assert!(err.content.starts_with("operation 2: "), "{}", err.content);
+        let left = api
+            .run(
+                "alice",
+                operations(json!([
+                    {"action": "query", "expression": "Project where name is \"kept?\""},
+                    {"action": "query", "expression": "select username from User"},
+                ])),
+            )
+            .unwrap();
+        assert_eq!(left[0]["data"], json!([]), "the first create went too");
+        assert_eq!(
+            left[1]["data"][0]["username"], "alice",
+            "the caller got a User entity"
+        );
+        let unknown = api
+            .run("alice", operations(json!([{"action": "frobnicate"}])))
+            .unwrap_err();
+        assert!(
+            unknown.content.contains("frobnicate"),
+            "{}",
+            unknown.content
+        );
+    }
 }

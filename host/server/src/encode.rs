@@ -17,14 +17,11 @@ use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::TransactionBehavior;
 use serde_json::{json, Map, Value};
 
-use crate::db::Database;
 use crate::error::ApiError;
 use crate::files::Files;
-use crate::seed::LOCATIONS;
-use crate::store::{sql_error, Store};
+use crate::store::{Database, SERVER_LOCATION};
 
 /// Jobs that may wait for the encoder.
 const MAX_WAITING_JOBS: usize = 64;
@@ -156,79 +153,59 @@ fn encode(
     run(ffmpeg, &args(&video, &mp4))?;
     run(ffmpeg, &args(&image, &jpeg))?;
 
-    let mut connection = db.lock();
-    let transaction = connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| e.to_string())?;
-    let store = Store::new(&transaction, url);
-    let mut output = Vec::new();
-    let mut image_component = None;
-    for (name, path, file_type, format) in [
-        ("ftrackreview-mp4", &mp4, ".mp4", "video/mp4"),
-        ("ftrackreview-image", &jpeg, ".jpg", "image/jpeg"),
-    ] {
-        let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
-        let mut data = Map::new();
-        data.insert("name".into(), json!(name));
-        data.insert("file_type".into(), json!(file_type));
-        data.insert("size".into(), json!(size));
-        if let Some(version) = &job.version_id {
-            data.insert("version_id".into(), json!(version));
-        }
-        let component = store
-            .create("FileComponent", &data)
-            .map_err(|e| e.to_string())?;
-        let id = component["id"].as_str().unwrap_or_default().to_string();
-        let target = files.path_of(&id).ok_or("bad component id")?;
-        if let Some(folder) = target.parent() {
-            std::fs::create_dir_all(folder).map_err(|e| e.to_string())?;
-        }
-        std::fs::rename(path, &target).map_err(|e| e.to_string())?;
-        let server_location = LOCATIONS
-            .iter()
-            .find(|(name, _)| *name == "ftrack.server")
-            .map(|(_, id)| *id)
-            .unwrap_or_default();
-        let location =
-            json!({"component_id": id, "location_id": server_location, "resource_identifier": id});
-        store
-            .create(
-                "ComponentLocation",
-                location.as_object().expect("an object"),
-            )
-            .map_err(|e| e.to_string())?;
-        let link = json!({"job_id": job.job_id, "component_id": id});
-        store
-            .create("JobComponent", link.as_object().expect("an object"))
-            .map_err(|e| e.to_string())?;
-        if format == "image/jpeg" {
-            image_component = Some(id.clone());
-        }
-        output.push(json!({"format": format, "component_id": id}));
-    }
-    if let (Some(version), Some(image)) = (&job.version_id, image_component) {
-        let has_thumbnail = store
-            .version_thumbnail(version)
-            .map_err(|e| e.to_string())?;
-        if !has_thumbnail {
-            let update = json!({"thumbnail_id": image});
-            store
-                .update(
-                    "AssetVersion",
-                    &[json!(version)],
-                    update.as_object().expect("an object"),
-                )
-                .map_err(|e| e.to_string())?;
-        }
-    }
-    if !job.keep_original {
-        // Media sent as a path: its upload was only the encoder's input (ftrack's rule).
-        store
-            .delete("FileComponent", &[json!(job.source_component_id)])
-            .map_err(|e| e.to_string())?;
-    }
-    transaction.commit().map_err(|e| e.to_string())?;
-    drop(connection);
+    let output = db
+        .transaction(url, |store| {
+            let mut output = Vec::new();
+            let mut image_component = None;
+            for (name, path, file_type, format) in [
+                ("ftrackreview-mp4", &mp4, ".mp4", "video/mp4"),
+                ("ftrackreview-image", &jpeg, ".jpg", "image/jpeg"),
+            ] {
+                let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+                let mut data = Map::new();
+                data.insert("name".into(), json!(name));
+                data.insert("file_type".into(), json!(file_type));
+                data.insert("size".into(), json!(size));
+                if let Some(version) = &job.version_id {
+                    data.insert("version_id".into(), json!(version));
+                }
+                let component = store.create("FileComponent", &data)?;
+                let id = component["id"].as_str().unwrap_or_default().to_string();
+                let target = files.path_of(&id).ok_or("bad component id")?;
+                if let Some(folder) = target.parent() {
+                    std::fs::create_dir_all(folder).map_err(|e| e.to_string())?;
+                }
+                std::fs::rename(path, &target).map_err(|e| e.to_string())?;
+                let location = json!({"component_id": id, "location_id": SERVER_LOCATION,
+                                      "resource_identifier": id});
+                store.create(
+                    "ComponentLocation",
+                    location.as_object().expect("an object"),
+                )?;
+                let link = json!({"job_id": job.job_id, "component_id": id});
+                store.create("JobComponent", link.as_object().expect("an object"))?;
+                if format == "image/jpeg" {
+                    image_component = Some(id.clone());
+                }
+                output.push(json!({"format": format, "component_id": id}));
+            }
+            if let (Some(version), Some(image)) = (&job.version_id, image_component) {
+                if !store.version_thumbnail(version)? {
+                    let update = json!({"thumbnail_id": image});
+                    store.update(
+                        "AssetVersion",
+                        &[json!(version)],
+                        update.as_object().expect("an object"),
+                    )?;
+                }
+            }
+            if !job.keep_original {
+                // Media sent as a path: its upload was only the encoder's input (ftrack's rule).
+                store.delete("FileComponent", &[json!(job.source_component_id)])?;
+            }
+            Ok::<_, Failure>(output)
+        })
+        .map_err(|Failure(message)| message)?;
     if !job.keep_original {
         let _ = std::fs::remove_file(&source);
     }
@@ -285,15 +262,34 @@ fn run(ffmpeg: &Path, args: &[OsString]) -> Result<(), String> {
 
 /// Sets job `id`'s status and data (and its end time when it ended).
 fn finish(db: &Database, url: &str, id: &str, status: &str, data: Value) -> Result<(), ApiError> {
-    let mut connection = db.lock();
-    let transaction = connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql_error)?;
-    let store = Store::new(&transaction, url);
     let mut update = json!({"status": status, "data": data.to_string()});
     if status == "done" || status == "failed" {
         update["finished_at"] = json!(crate::users::now_utc());
     }
-    store.update("Job", &[json!(id)], update.as_object().expect("an object"))?;
-    transaction.commit().map_err(sql_error)
+    db.transaction(url, |store| {
+        store.update("Job", &[json!(id)], update.as_object().expect("an object"))?;
+        Ok(())
+    })
+}
+
+/// Why recording an encode's output failed: the message the job ends with. (The store's
+/// errors and the file moves' in one type, so the transaction is undone for either.)
+struct Failure(String);
+
+impl From<ApiError> for Failure {
+    fn from(err: ApiError) -> Failure {
+        Failure(err.to_string())
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure(message)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Failure {
+        Failure(message.to_string())
+    }
 }

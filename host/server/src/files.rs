@@ -1,5 +1,5 @@
 //! Component files of the `ftrack.server` location: uploads through signed URLs, downloads
-//! for authenticated users.
+//! and removals for authenticated users.
 //!
 //! ftrack's Python client uploads in two steps: `get_upload_metadata` (through `/api`, with the
 //! user's key) answers a URL and headers, then a plain `PUT` of the file to that URL, without
@@ -193,6 +193,21 @@ impl Files {
         Ok(())
     }
 
+    /// Removes the file of `component_id`; whether there was one.
+    pub(crate) async fn remove(&self, component_id: &str) -> Result<bool, Refusal> {
+        let path = self
+            .path_of(component_id)
+            .ok_or((StatusCode::BAD_REQUEST, "not a component id".to_string()))?;
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(true),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(err) => Err((
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot remove the file: {err}"),
+            )),
+        }
+    }
+
     /// The folder where files are put together before they are moved into place.
     pub(crate) fn incoming(&self) -> PathBuf {
         self.root.join("incoming")
@@ -242,6 +257,32 @@ mod tests {
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
         assert_eq!(base64(&Md5::digest(b"")), "1B2M2Y8AsgTpgAmY7PhCfg==");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn an_expired_upload_url_is_refused_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = Files::new(dir.path()).unwrap();
+        let id = "3a372bde-0000-4000-8000-000000000001";
+        let metadata = files
+            .upload_metadata("http://test", id, None, Some(3))
+            .unwrap();
+        let url = metadata["url"].as_str().unwrap();
+        let token = url.rsplit('/').next().unwrap().to_string();
+        // As if UPLOAD_VALIDITY had passed since the URL was handed out.
+        files
+            .pending
+            .lock()
+            .unwrap()
+            .get_mut(&token)
+            .expect("the URL's token is pending")
+            .expires = Instant::now();
+        let (status, message) = files.receive(&token, Body::from("abc")).await.unwrap_err();
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(message.contains("expired"), "{message}");
+        assert!(!files.path_of(id).unwrap().exists(), "no file was stored");
+        let incoming = std::fs::read_dir(files.incoming()).unwrap().count();
+        assert_eq!(incoming, 0, "nothing was left half-written");
     }
 
     #[test]

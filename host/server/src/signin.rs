@@ -9,18 +9,15 @@
 //! the page: the confirmation is only served to browsers on this machine, only sends keys to
 //! loopback addresses, carries a one-use token from the page it came from, and must come from
 //! the server's own page (`Origin`), so another web site cannot submit it for the user.
+//!
+//! This module holds the rules and the pages waiting for their confirmation; the routes that
+//! apply them (and make the key) are `crate::http`'s.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Form, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-
-use crate::api::Api;
-use crate::users;
+use axum::http::StatusCode;
 
 /// How long a sign-in page's token stays good.
 const PAGE_VALIDITY: Duration = Duration::from_secs(600);
@@ -28,56 +25,132 @@ const PAGE_VALIDITY: Duration = Duration::from_secs(600);
 /// Sign-in pages waiting for their confirmation, at most.
 const MAX_PENDING: usize = 1000;
 
+/// Why a sign-in step was refused, each with what the person in front of the browser can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum SignInRefusal {
+    /// The browser is on another machine.
+    #[error(
+        "browser sign-in is only offered on the server's own machine: ask its operator for a \
+         key (ftrack-connect server user add)"
+    )]
+    NotLocal,
+    /// The key would go somewhere other than this machine.
+    #[error(
+        "the redirect_url is not an http address on this machine (localhost, 127.0.0.1 or \
+         [::1]): no key is sent anywhere else"
+    )]
+    NotLoopbackRedirect,
+    /// Too many pages wait for their confirmation.
+    #[error("too many sign-ins are waiting: try again in a few minutes")]
+    TooMany,
+    /// The confirmation was not sent from this server's page (another site's form).
+    #[error("the confirmation must come from this server's own sign-in page")]
+    ForeignOrigin,
+    /// The page's token is unknown, used or too old.
+    #[error("this sign-in page has expired or was used: start the sign-in again")]
+    Expired,
+    /// The user name is not one of the server's users.
+    #[error("there is no such user on this server: check the name, or ask the server's operator")]
+    NoSuchUser,
+}
+
+impl SignInRefusal {
+    /// The HTTP status it is answered with.
+    pub(crate) fn status(self) -> StatusCode {
+        match self {
+            SignInRefusal::NotLoopbackRedirect => StatusCode::BAD_REQUEST,
+            SignInRefusal::TooMany => StatusCode::SERVICE_UNAVAILABLE,
+            SignInRefusal::NotLocal
+            | SignInRefusal::ForeignOrigin
+            | SignInRefusal::Expired
+            | SignInRefusal::NoSuchUser => StatusCode::FORBIDDEN,
+        }
+    }
+}
+
 /// Sign-in pages shown and not yet confirmed.
 #[derive(Default)]
 pub(crate) struct SignIns {
     pending: Mutex<HashMap<String, Pending>>,
 }
 
-struct Pending {
-    identifier: String,
-    redirect_url: String,
+/// A page shown: who asked, and where the key is to go.
+pub(crate) struct Pending {
+    /// The client's identifier (`ftrack-connect-<user>@<host>`), the new key's label.
+    pub(crate) identifier: String,
+    /// The loopback address the browser is sent back to with the key.
+    pub(crate) redirect_url: String,
     expires: Instant,
 }
 
-/// `GET /user/api_credentials?identifier=...&redirect_url=...`: the page.
-pub(crate) async fn page(
-    State(api): State<Arc<Api>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    if !peer.ip().is_loopback() {
-        return refuse(StatusCode::FORBIDDEN, "browser sign-in is only offered on the server's own machine: ask its operator for a key (ftrack-connect server user add)");
-    }
-    let identifier = query.get("identifier").cloned().unwrap_or_default();
-    let Some(redirect_url) = query.get("redirect_url").filter(|u| is_loopback_url(u)) else {
-        return refuse(StatusCode::BAD_REQUEST, "the redirect_url is not an http address on this machine (localhost, 127.0.0.1 or [::1]): no key is sent anywhere else");
-    };
-    let token = format!("{}", uuid::Uuid::new_v4().simple());
-    {
-        let mut pending = api
-            .sign_ins()
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+impl SignIns {
+    /// Opens a sign-in for `identifier`, whose key is to go to `redirect_url`: the page's
+    /// one-use token.
+    pub(crate) fn open(
+        &self,
+        identifier: &str,
+        redirect_url: &str,
+    ) -> Result<String, SignInRefusal> {
+        if !is_loopback_url(redirect_url) {
+            return Err(SignInRefusal::NotLoopbackRedirect);
+        }
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         pending.retain(|_, p| p.expires > now);
         if pending.len() >= MAX_PENDING {
-            return refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many sign-ins are waiting",
-            );
+            return Err(SignInRefusal::TooMany);
         }
+        let token = format!("{}", uuid::Uuid::new_v4().simple());
         pending.insert(
             token.clone(),
             Pending {
-                identifier: identifier.clone(),
-                redirect_url: redirect_url.clone(),
+                identifier: identifier.to_string(),
+                redirect_url: redirect_url.to_string(),
                 expires: now + PAGE_VALIDITY,
             },
         );
+        Ok(token)
     }
-    Html(format!(
+
+    /// The sign-in of the page with `token`, which is used up.
+    pub(crate) fn take(&self, token: &str) -> Result<Pending, SignInRefusal> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(token)
+            .filter(|p| p.expires > Instant::now())
+            .ok_or(SignInRefusal::Expired)
+    }
+}
+
+impl Pending {
+    /// The name the new key is given: the client's identifier.
+    pub(crate) fn label(&self) -> &str {
+        if self.identifier.is_empty() {
+            "browser sign-in"
+        } else {
+            &self.identifier
+        }
+    }
+
+    /// Where the browser goes with `username`'s new `key`.
+    pub(crate) fn redirect(&self, username: &str, key: &str) -> String {
+        let separator = if self.redirect_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!(
+            "{}{separator}api_user={}&api_key={key}",
+            self.redirect_url,
+            percent_encode(username)
+        )
+    }
+}
+
+/// The page asking which user signs in, with the form that confirms it.
+pub(crate) fn page(identifier: &str, redirect_url: &str, token: &str) -> String {
+    format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign in</title></head>\
          <body style=\"font-family: sans-serif; max-width: 32em; margin: 4em auto\">\
          <h1>Sign in to this ftrack server</h1>\
@@ -87,96 +160,14 @@ pub(crate) async fn page(
          <label>User name <input name=\"username\" autofocus required></label>\
          <button type=\"submit\">Sign in</button></form>\
          <p>Close this page to refuse.</p></body></html>",
-        escape(&identifier),
+        escape(identifier),
         escape(redirect_url),
-    ))
-    .into_response()
-}
-
-/// The confirmation form's fields.
-#[derive(serde::Deserialize)]
-pub(crate) struct Confirmation {
-    token: String,
-    username: String,
-}
-
-/// `POST /user/api_credentials`: the confirmation; redirects to the client with the key.
-pub(crate) async fn confirm(
-    State(api): State<Arc<Api>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(form): Form<Confirmation>,
-) -> Response {
-    if !peer.ip().is_loopback() {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "browser sign-in is only offered on the server's own machine",
-        );
-    }
-    let own_origin = format!("http://{}", api.address());
-    let origin = headers.get("origin").and_then(|o| o.to_str().ok());
-    if origin != Some(own_origin.as_str()) {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "the confirmation must come from this server's own sign-in page",
-        );
-    }
-    let pending = api
-        .sign_ins()
-        .pending
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&form.token)
-        .filter(|p| p.expires > Instant::now());
-    let Some(pending) = pending else {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "this sign-in page has expired or was used: start the sign-in again",
-        );
-    };
-    let label = if pending.identifier.is_empty() {
-        "browser sign-in"
-    } else {
-        &pending.identifier
-    };
-    let checking = api.clone();
-    let username = form.username.trim().to_string();
-    let asked = username.clone();
-    let label = label.to_string();
-    let key = tokio::task::spawn_blocking(move || users::add_key(checking.db(), &asked, &label))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .flatten();
-    let Some(key) = key else {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "there is no such user on this server",
-        );
-    };
-    tracing::info!(
-        "sign-in: a new API key for {username} ({})",
-        pending.identifier
-    );
-    let separator = if pending.redirect_url.contains('?') {
-        '&'
-    } else {
-        '?'
-    };
-    Redirect::to(&format!(
-        "{}{separator}api_user={}&api_key={key}",
-        pending.redirect_url,
-        percent_encode(&username)
-    ))
-    .into_response()
-}
-
-fn refuse(status: StatusCode, why: &str) -> Response {
-    (
-        status,
-        Html(format!("<!doctype html><p>{}</p>", escape(why))),
     )
-        .into_response()
+}
+
+/// The page saying why a sign-in was refused.
+pub(crate) fn refusal_page(refusal: SignInRefusal) -> String {
+    format!("<!doctype html><p>{}</p>", escape(&refusal.to_string()))
 }
 
 /// Whether `url` is a plain `http` address on this machine.

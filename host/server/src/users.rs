@@ -6,10 +6,10 @@
 //! add NAME` makes one, with or without a server running on the data folder: SQLite lets the
 //! two processes share the file.
 
-use rusqlite::params;
 use sha2::{Digest, Sha256};
 
-use crate::db::{Database, DbError};
+pub use crate::store::ApiUser;
+use crate::store::{Database, DbError};
 
 /// Why a user could not be added or removed.
 #[derive(Debug, thiserror::Error)]
@@ -25,30 +25,13 @@ pub enum UserError {
     Db(#[from] DbError),
 }
 
-/// One API user, as `server user list` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiUser {
-    /// The user name (`ftrack-user`).
-    pub username: String,
-    /// When the key was made (UTC, ISO 8601).
-    pub created: String,
-}
-
 /// Adds `username` with a new API key, and returns the key (the only time it is seen).
 pub fn add(db: &Database, username: &str) -> Result<String, UserError> {
     if !valid_name(username) {
         return Err(UserError::BadName(username.to_string()));
     }
     let key = new_key();
-    let connection = db.lock();
-    let added = connection
-        .execute(
-            "INSERT INTO api_user (username, key_hash, created) VALUES (?1, ?2, ?3)
-             ON CONFLICT (username) DO NOTHING",
-            params![username, hash(&key), now_utc()],
-        )
-        .map_err(|e| db.error(e))?;
-    if added == 0 {
+    if !db.insert_user(username, &hash(&key), &now_utc())? {
         return Err(UserError::Exists(username.to_string()));
     }
     Ok(key)
@@ -56,44 +39,17 @@ pub fn add(db: &Database, username: &str) -> Result<String, UserError> {
 
 /// Every API user, by name.
 pub fn list(db: &Database) -> Result<Vec<ApiUser>, UserError> {
-    let connection = db.lock();
-    let mut statement = connection
-        .prepare("SELECT username, created FROM api_user ORDER BY username")
-        .map_err(|e| db.error(e))?;
-    let users = statement
-        .query_map([], |row| {
-            Ok(ApiUser {
-                username: row.get(0)?,
-                created: row.get(1)?,
-            })
-        })
-        .and_then(Iterator::collect)
-        .map_err(|e| db.error(e))?;
-    Ok(users)
+    Ok(db.api_users()?)
 }
 
 /// Removes `username`; `false` when there was none.
 pub fn remove(db: &Database, username: &str) -> Result<bool, UserError> {
-    let removed = db
-        .lock()
-        .execute("DELETE FROM api_user WHERE username = ?1", [username])
-        .map_err(|e| db.error(e))?;
-    Ok(removed > 0)
+    Ok(db.delete_user(username)?)
 }
 
 /// Whether `key` is one of `username`'s API keys.
 pub fn verify(db: &Database, username: &str, key: &str) -> Result<bool, DbError> {
-    let connection = db.lock();
-    let mut statement = connection
-        .prepare_cached(
-            "SELECT key_hash FROM api_user WHERE username = ?1
-             UNION ALL SELECT key_hash FROM api_key WHERE username = ?1",
-        )
-        .map_err(|e| db.error(e))?;
-    let stored: Vec<String> = statement
-        .query_map([username], |row| row.get(0))
-        .and_then(Iterator::collect)
-        .map_err(|e| db.error(e))?;
+    let stored = db.key_hashes(username)?;
     let given = hash(key);
     // Every key is compared, so timing does not tell which matched.
     Ok(stored
@@ -105,15 +61,8 @@ pub fn verify(db: &Database, username: &str, key: &str) -> Result<bool, DbError>
 /// client); returns it. `None` when there is no such user.
 pub fn add_key(db: &Database, username: &str, label: &str) -> Result<Option<String>, UserError> {
     let key = new_key();
-    let added = db
-        .lock()
-        .execute(
-            "INSERT INTO api_key (username, key_hash, label, created)
-             SELECT username, ?2, ?3, ?4 FROM api_user WHERE username = ?1",
-            params![username, hash(&key), label, now_utc()],
-        )
-        .map_err(|e| db.error(e))?;
-    Ok((added > 0).then_some(key))
+    let added = db.insert_key(username, &hash(&key), label, &now_utc())?;
+    Ok(added.then_some(key))
 }
 
 fn valid_name(name: &str) -> bool {
@@ -185,11 +134,9 @@ mod tests {
         assert!(verify(&db, "alice", &key).unwrap());
         assert!(!verify(&db, "alice", "wrong").unwrap());
         assert!(!verify(&db, "bob", &key).unwrap());
-        let stored: String = db
-            .lock()
-            .query_row("SELECT key_hash FROM api_user", [], |r| r.get(0))
-            .unwrap();
-        assert_ne!(stored, key, "never the key itself");
+        let stored = db.key_hashes("alice").unwrap();
+        assert_eq!(stored, [hash(&key)], "the key's hash is kept");
+        assert!(!stored.contains(&key), "never the key itself");
         assert!(matches!(add(&db, "alice"), Err(UserError::Exists(_))));
         assert!(matches!(add(&db, "a b"), Err(UserError::BadName(_))));
         assert_eq!(list(&db).unwrap()[0].username, "alice");

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use connect_server::db::Database;
+use connect_server::Database;
 use connect_server::{users, Server, ServerOptions, DEFAULT_PORT};
 
 use super::fail;

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, Notify};
 
 use super::packet::{self, Incoming};
 use super::replies::ReplyTimes;
-use super::{Hub, Outgoing, HEARTBEAT_INTERVAL, MAX_QUEUED_PACKETS};
+use super::{Hub, Outgoing, HEARTBEAT_INTERVAL, MAX_MESSAGE_BYTES, MAX_QUEUED_PACKETS};
 
 /// Malformed packets logged per connection (the rest are counted in the last line).
 const MAX_LOGGED_MALFORMED: u32 = 10;
@@ -66,6 +66,18 @@ pub(crate) async fn serve(hub: Arc<Hub>, socket: WebSocket, user: String) {
                 }
                 Some(Ok(Message::Close(_))) | None => break "closed by the client",
                 Some(Err(err)) => {
+                    let err = err.to_string();
+                    // The websocket library's words for a message over `MAX_MESSAGE_BYTES`
+                    // (its error type is not one axum exposes): worth an operator's
+                    // attention, unlike a connection that simply broke off.
+                    if err.contains("too long") {
+                        tracing::warn!(
+                            "hub: connection {id} ({user}) sent a message over the {} MiB \
+                             limit ({err}): closed",
+                            MAX_MESSAGE_BYTES >> 20
+                        );
+                        break "it sent an oversized message";
+                    }
                     tracing::debug!("hub: connection {id} ({user}): {err}");
                     break "the connection broke off";
                 }

@@ -25,8 +25,6 @@
 mod connection;
 pub(crate) mod packet;
 mod replies;
-#[cfg(test)]
-mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};

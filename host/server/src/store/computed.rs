@@ -11,7 +11,7 @@ const MAX_LINK_DEPTH: usize = 256;
 
 impl Store<'_> {
     /// The computed attribute `name` of `row`; null where the server does not compute it.
-    pub(crate) fn computed(&self, row: &Row, name: &str) -> Result<Value, ApiError> {
+    pub(super) fn computed(&self, row: &Row, name: &str) -> Result<Value, ApiError> {
         Ok(match name {
             "context_type" => match row.ty.as_str() {
                 "Project" => json!("show"),

@@ -1,27 +1,44 @@
-//! Entities in SQLite: how they are kept, written and found.
+//! Storage: the one module of the server that knows SQL, SQLite or `rusqlite`. Everything
+//! else speaks to it through this narrow surface:
 //!
-//! Layout: one table, `entity(type, pk, id, data)`. `type` is the concrete type (`Task`, never
-//! `TypedContext`), `pk` the primary key's values joined by U+001F, `id` the `id` attribute
-//! (most types' primary key, and what references point at), and `data` the stored attributes
-//! as a JSON object: scalars under their names, and each reference as its foreign key
-//! (`parent` is kept as `parent_id`). Collections are not kept: they are the entities whose
-//! foreign key points back (a shot's `children` are the contexts whose `parent_id` is the
-//! shot's id). One table rather than one per type keeps the layout independent of the schema
-//! set (a new type or attribute needs no migration) and makes polymorphic queries (`Context`,
-//! `TypedContext`, `Component`) a `type IN (...)` test. Every foreign key has an index on its
-//! JSON path, so following a reference or a collection costs a lookup, whatever the table
-//! holds.
+//! - [`Database`]: the data folder's database, opened (and its layout migrated) once; a
+//!   [`Database::transaction`] runs a piece of work all or nothing (a batch of `/api`
+//!   operations, an encode job's results); [`Database::prepare`] makes what the schema set
+//!   needs and seeds a new database with what a fresh ftrack site has (`seed`);
+//! - the API users' keys (`users`): add, list, remove, the stored hashes of a user's keys;
+//! - [`Store`], the entity operations inside one transaction: `create`, `update`, `delete`,
+//!   `query` (a parsed query of `crate::query`), and the lookups the encoder needs.
 //!
-//! The store works inside the caller's transaction: `api` opens one per batch, so a batch is
-//! kept whole or not at all. This module is the only one that writes SQL for entities; a
-//! PostgreSQL backend would implement the same operations (`create`, `update`, `delete`,
-//! `query`) over its own layout.
+//! Entities as SQLite keeps them: one table, `entity(type, pk, id, data)`. `type` is the
+//! concrete type (`Task`, never `TypedContext`), `pk` the primary key's values joined by
+//! U+001F, `id` the `id` attribute (most types' primary key, and what references point at),
+//! and `data` the stored attributes as a JSON object: scalars under their names, and each
+//! reference as its foreign key (`parent` is kept as `parent_id`). Collections are not kept:
+//! they are the entities whose foreign key points back (a shot's `children` are the contexts
+//! whose `parent_id` is the shot's id). One table rather than one per type keeps the layout
+//! independent of the schema set (a new type or attribute needs no migration) and makes
+//! polymorphic queries (`Context`, `TypedContext`, `Component`) a `type IN (...)` test. Every
+//! foreign key has an index on its JSON path, so following a reference or a collection costs
+//! a lookup, whatever the table holds.
+//!
+//! Where a PostgreSQL backend (for studios that outgrow one machine) plugs in: behind this
+//! same surface. `Database` would pick the backend from the data folder's configuration and
+//! hold a connection pool instead of one SQLite connection; `transaction` would hand the work
+//! a `Store` over a PostgreSQL transaction. The SQL text a second backend rewrites (`jsonb`
+//! paths for `json_extract`; `ON CONFLICT` is the same) is all here: the layout and
+//! migrations (`database`), lookups by id and the indexes (this file), the users' keys
+//! (`users`), writes (`write`), compiled queries (`select`), and the seed's "is this
+//! database new" test (`seed`). The schema model (`model`), the computed attributes
+//! (`computed`), the seed data and everything above this module stay as they are.
 
 mod computed;
+mod database;
 mod model;
+mod seed;
 mod select;
 #[cfg(test)]
 mod tests;
+mod users;
 mod write;
 
 use rusqlite::{Connection, OptionalExtension};
@@ -29,11 +46,13 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::schema::SchemaSet;
-pub(crate) use model::{
-    attribute, concrete_types, entity_type, referable_types, schemas, Attribute, Scalar,
-};
+pub use database::{Database, DbError, DATABASE_FILE};
+pub(crate) use model::schemas;
+use model::{attribute, concrete_types, entity_type, referable_types, Attribute, Scalar};
+pub(crate) use seed::SERVER_LOCATION;
+pub use users::ApiUser;
 
-/// The entity operations of one transaction.
+/// The entity operations of one transaction (made by [`Database::transaction`]).
 pub(crate) struct Store<'c> {
     connection: &'c Connection,
     /// The server's own URL, for computed URLs (`thumbnail_url`).
@@ -42,16 +61,16 @@ pub(crate) struct Store<'c> {
 
 /// A stored entity.
 #[derive(Debug, Clone)]
-pub(crate) struct Row {
+struct Row {
     /// Its concrete type.
-    pub(crate) ty: String,
+    ty: String,
     /// Its stored attributes.
-    pub(crate) data: Map<String, Value>,
+    data: Map<String, Value>,
 }
 
 impl Row {
     /// The stored `id`, when it has one.
-    pub(crate) fn id(&self) -> Option<&str> {
+    fn id(&self) -> Option<&str> {
         self.data.get("id").and_then(Value::as_str)
     }
 }
@@ -60,7 +79,7 @@ impl Row {
 const KEY_SEPARATOR: char = '\u{1f}';
 
 /// The `pk` column's text for primary key `values`.
-pub(crate) fn key_text(values: &[Value]) -> String {
+fn key_text(values: &[Value]) -> String {
     values
         .iter()
         .map(|value| match value {
@@ -72,13 +91,13 @@ pub(crate) fn key_text(values: &[Value]) -> String {
 }
 
 /// A database error as an API error (what failed is logged; the client gets the gist).
-pub(crate) fn sql_error(err: rusqlite::Error) -> ApiError {
+fn sql_error(err: rusqlite::Error) -> ApiError {
     ApiError::internal(format!("the database failed: {err}"))
 }
 
 /// Creates the indexes the schema set's foreign keys need (after the migrations, at open:
 /// they follow the schema set the binary carries).
-pub(crate) fn ensure_indexes(connection: &Connection, schemas: &SchemaSet) -> rusqlite::Result<()> {
+fn ensure_indexes(connection: &Connection, schemas: &SchemaSet) -> rusqlite::Result<()> {
     let mut keys: Vec<String> = schemas.foreign_keys().map(str::to_string).collect();
     keys.sort();
     keys.dedup();
@@ -95,7 +114,7 @@ pub(crate) fn ensure_indexes(connection: &Connection, schemas: &SchemaSet) -> ru
 
 impl<'c> Store<'c> {
     /// The store over `connection` (inside the caller's transaction).
-    pub(crate) fn new(connection: &'c Connection, server_url: &'c str) -> Store<'c> {
+    fn new(connection: &'c Connection, server_url: &'c str) -> Store<'c> {
         Store {
             connection,
             server_url,
@@ -103,12 +122,12 @@ impl<'c> Store<'c> {
     }
 
     /// The entity of one of `types` whose `id` is `id`.
-    pub(crate) fn by_id(&self, types: &[String], id: &str) -> Result<Option<Row>, ApiError> {
+    fn by_id(&self, types: &[String], id: &str) -> Result<Option<Row>, ApiError> {
         self.find("id", types, id)
     }
 
     /// The entity of one of `types` whose primary key is `key`.
-    pub(crate) fn by_key(&self, types: &[String], key: &str) -> Result<Option<Row>, ApiError> {
+    fn by_key(&self, types: &[String], key: &str) -> Result<Option<Row>, ApiError> {
         self.find("pk", types, key)
     }
 

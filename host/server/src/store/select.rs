@@ -82,7 +82,7 @@ fn json_key(name: &str) -> &str {
 
 /// How many attributes a path may go through (`parent.parent.name` is 3): the compiler and
 /// the projections recurse along paths, and real ones are a handful long.
-pub(crate) const MAX_PATH_SEGMENTS: usize = 32;
+const MAX_PATH_SEGMENTS: usize = 32;
 
 /// Refuses a query with a path longer than [`MAX_PATH_SEGMENTS`], anywhere in it.
 fn check_path_lengths(query: &Query) -> Result<(), ApiError> {
@@ -492,7 +492,7 @@ impl Store<'_> {
     }
 
     /// The entities of `target` whose `key` is `id`, in the order they were made.
-    pub(crate) fn members(&self, target: &str, key: &str, id: &str) -> Result<Vec<Row>, ApiError> {
+    pub(super) fn members(&self, target: &str, key: &str, id: &str) -> Result<Vec<Row>, ApiError> {
         let mut sql = Sql::default();
         let types = sql.types("m", target);
         let text = format!(

@@ -409,7 +409,7 @@ fn stored(type_name: &str, name: &str, scalar: Scalar, value: &Value) -> Result<
 
 /// An entity as written, for the client: its type and stored attributes, dates in ftrack's
 /// encoded form.
-pub(crate) fn present(type_name: &str, data: &Map<String, Value>) -> Value {
+fn present(type_name: &str, data: &Map<String, Value>) -> Value {
     let mut out = Map::new();
     out.insert(
         "__entity_type__".into(),
@@ -426,7 +426,7 @@ pub(crate) fn present(type_name: &str, data: &Map<String, Value>) -> Value {
 }
 
 /// A stored value as the clients read it: dates as `{"__type__": "datetime", "value": ...}`.
-pub(crate) fn encode_stored(is_date: bool, value: &Value) -> Value {
+pub(super) fn encode_stored(is_date: bool, value: &Value) -> Value {
     match value {
         Value::String(text) if is_date => {
             serde_json::json!({"__type__": "datetime", "value": text})

@@ -1,4 +1,5 @@
-//! The hub through a real server and websockets: reply times in `GET /status`.
+//! The server through its sockets: the hub's reply times in `GET /status`, subscribers taken
+//! over by a client back on a new connection.
 //!
 //! The clients are written here over plain TCP (the server crate has no websocket client):
 //! the Socket.IO handshake, the websocket upgrade, masked text frames out, frames in.
@@ -10,8 +11,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::db::Database;
-use crate::{users, Server, ServerOptions};
+use crate::{users, Database, Server, ServerOptions};
 
 /// One plain HTTP/1.1 exchange: the body.
 async fn http_get(address: SocketAddr, path: &str, headers: &str) -> String {

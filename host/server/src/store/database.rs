@@ -6,14 +6,16 @@
 //! off the writer's back, and with `synchronous=NORMAL` a committed transaction survives the
 //! process being killed (not a power cut: that would need `FULL`, at a cost on every commit).
 //!
-//! Only this module and the store (`store`) know SQL; everything above them speaks in
-//! entities and queries, so another backend (PostgreSQL, for studios that outgrow one
-//! machine) replaces these two.
+//! The rest of the server reaches the database through [`Database::transaction`], which hands
+//! the work a [`Store`]: the connection itself never leaves the storage module (`super`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::{ensure_indexes, schemas, seed, sql_error, Store};
+use crate::error::ApiError;
 
 /// The database file's name in the data folder.
 pub const DATABASE_FILE: &str = "server.sqlite3";
@@ -122,13 +124,41 @@ impl Database {
         &self.path
     }
 
-    /// The connection, for one piece of work at a time.
-    pub fn lock(&self) -> MutexGuard<'_, Connection> {
+    /// Makes what the schema set the binary carries needs (the indexes of its foreign keys),
+    /// and seeds a new database with what a fresh ftrack site has. Done once, before serving.
+    pub fn prepare(&self) -> Result<(), DbError> {
+        let mut connection = self.lock();
+        ensure_indexes(&connection, schemas()).map_err(|e| self.error(e))?;
+        seed::seed(&mut connection).map_err(|e| self.error(e))
+    }
+
+    /// Runs `work` in one transaction: what it wrote is kept if it returns `Ok`, and none of
+    /// it if it fails. Entity URLs it computes (`thumbnail_url`) start with `server_url`.
+    ///
+    /// Transactions take the write lock from the start (`BEGIN IMMEDIATE`): one runs at a
+    /// time in this process, and another process on the same file (`server user add`)
+    /// waits for it rather than failing half-way.
+    pub(crate) fn transaction<T, E: From<ApiError>>(
+        &self,
+        server_url: &str,
+        work: impl FnOnce(&Store<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut connection = self.lock();
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_error)?;
+        let outcome = work(&Store::new(&transaction, server_url))?;
+        transaction.commit().map_err(sql_error)?;
+        Ok(outcome)
+    }
+
+    /// The connection, for one piece of work at a time (the storage module's own).
+    pub(super) fn lock(&self) -> MutexGuard<'_, Connection> {
         self.connection.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A `DbError` for `source`, naming this database.
-    pub fn error(&self, source: rusqlite::Error) -> DbError {
+    pub(super) fn error(&self, source: rusqlite::Error) -> DbError {
         DbError::Sqlite {
             path: self.path.clone(),
             source,

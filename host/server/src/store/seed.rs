@@ -7,14 +7,17 @@
 use rusqlite::{Connection, TransactionBehavior};
 use serde_json::{json, Value};
 
-use crate::store::Store;
+use super::Store;
+
+/// The id of `ftrack.server`, the location whose files this server keeps.
+pub(crate) const SERVER_LOCATION: &str = "3a372bde-05bc-11e4-8908-20c9d081909b";
 
 /// The built-in locations: name, id.
-pub const LOCATIONS: &[(&str, &str)] = &[
+const LOCATIONS: &[(&str, &str)] = &[
     ("ftrack.origin", "ce9b348f-8809-11e3-821c-20c9d081909b"),
     ("ftrack.unmanaged", "cb268ecc-8809-11e3-a7e2-20c9d081909b"),
     ("ftrack.review", "cd41be70-8809-11e3-b98a-20c9d081909b"),
-    ("ftrack.server", "3a372bde-05bc-11e4-8908-20c9d081909b"),
+    ("ftrack.server", SERVER_LOCATION),
     ("ftrack.connect", "07b82a97-8cf9-11e3-9383-20c9d081909b"),
 ];
 
@@ -30,10 +33,10 @@ const OBJECT_TYPES: &[(&str, &str, bool)] = &[
 ];
 
 /// The priority Task's schema defaults to.
-pub const DEFAULT_PRIORITY: &str = "9661b320-3a0c-11e2-81c1-0800200c9a66";
+const DEFAULT_PRIORITY: &str = "9661b320-3a0c-11e2-81c1-0800200c9a66";
 
 /// Fills a database that has no locations yet; does nothing to one that has.
-pub fn seed(connection: &mut Connection) -> rusqlite::Result<()> {
+pub(super) fn seed(connection: &mut Connection) -> rusqlite::Result<()> {
     let seeded: i64 = connection.query_row(
         "SELECT count(*) FROM entity WHERE type = 'Location'",
         [],

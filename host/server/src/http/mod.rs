@@ -4,7 +4,12 @@
 //! Routes (as ftrack's clients use them, see `ftrack-server-protocol.md`):
 //! - `GET /`: 200 with the `FTRACK_VERSION` header, which Connect checks before signing in;
 //! - `POST /api`: a JSON list of operations, authenticated by the `ftrack-user` and
-//!   `ftrack-api-key` headers, answered with a list of results in the same order.
+//!   `ftrack-api-key` headers, answered with a list of results in the same order;
+//! - `PUT /component/upload/{token}`: a file, to the URL `get_upload_metadata` handed out;
+//! - `GET /component/get`, `/component/thumbnail`, `/component/remove`: a component's file in
+//!   `ftrack.server`, served or removed for a signed-in user (the Python client's location);
+//! - `GET /socket.io/1/` and its websocket: the event hub (`hub`);
+//! - `GET /status`: the hub's figures; `/user/api_credentials`: browser sign-in (`signin`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,18 +25,15 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-use crate::api::Api;
+use crate::api::{Api, FTRACK_VERSION};
 use crate::error::ApiError;
 use crate::hub::{self, MAX_MESSAGE_BYTES};
-use crate::signin;
 use crate::users;
+
+mod signin;
 
 /// The largest request body `/api` reads (a batch of operations; files go through uploads).
 pub const MAX_API_BODY: usize = 32 << 20;
-
-/// The version this server reports (`FTRACK_VERSION`, `query_server_information`): a real
-/// ftrack server version the clients accept, so no client takes it for an old server.
-pub const FTRACK_VERSION: &str = "4.13.0";
 
 /// The routes, on `api`.
 pub(crate) fn router(api: Arc<Api>) -> Router {
@@ -41,6 +43,7 @@ pub(crate) fn router(api: Arc<Api>) -> Router {
         .route("/component/upload/{token}", put(upload))
         .route("/component/get", get(download))
         .route("/component/thumbnail", get(download))
+        .route("/component/remove", get(remove))
         .route("/socket.io/1/", get(handshake))
         .route("/socket.io/1/websocket/{sid}", get(websocket))
         .route("/status", get(status))
@@ -154,6 +157,33 @@ async fn download(
                 .into_response()
         }
         Err(_) => (StatusCode::NOT_FOUND, "no such component file").into_response(),
+    }
+}
+
+/// `GET /component/remove?id=...&username=...&apiKey=...`: removes the file of a component
+/// from `ftrack.server`, as `Location.remove_component` asks before it deletes the
+/// `ComponentLocation`. A component without a file (a sequence's container) is answered 200
+/// too: there is nothing left to remove.
+async fn remove(
+    State(api): State<Arc<Api>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(user) = caller(&api, &headers, &query).await else {
+        return refused();
+    };
+    let id = query.get("id").map(String::as_str).unwrap_or_default();
+    match api.files().remove(id).await {
+        Ok(removed) => {
+            if removed {
+                tracing::info!("component {id} removed by {user}");
+            }
+            StatusCode::OK.into_response()
+        }
+        Err((status, message)) => {
+            tracing::warn!("removing component {id:?} failed: {message}");
+            (status, message).into_response()
+        }
     }
 }
 

@@ -9,8 +9,11 @@ use std::sync::Arc;
 use axum::serve::ListenerExt;
 
 use crate::api::Api;
-use crate::db::{Database, DbError};
 use crate::http;
+use crate::store::{Database, DbError};
+
+#[cfg(test)]
+mod tests;
 
 /// The port the server listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 8431;
