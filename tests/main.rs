@@ -5,6 +5,7 @@
 mod kit;
 
 mod actions_cli;
+mod browser;
 mod dev_mode;
 mod event_match;
 mod host_client;
@@ -22,7 +23,6 @@ mod run_mode;
 mod sequences_cli;
 mod server_api;
 mod server_hub;
-mod browser;
 mod window;
 mod window_api;
 mod window_browser;

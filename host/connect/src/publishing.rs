@@ -54,7 +54,10 @@ pub fn drop_zone(paths: &[String]) -> Result<Vec<Dropped>, String> {
 
 /// The identifiers of [`drop_zone`]'s entries.
 pub fn drop_zone_identifiers(paths: &[String]) -> Result<Vec<String>, String> {
-    Ok(drop_zone(paths)?.into_iter().map(|d| d.identifier).collect())
+    Ok(drop_zone(paths)?
+        .into_iter()
+        .map(|d| d.identifier)
+        .collect())
 }
 
 /// The disk locations `configure-location` hooks declared: each answers
@@ -145,4 +148,3 @@ impl WebPlayableHook for HubWebPlayable<'_> {
         self.host.hub().publish(&mut event)
     }
 }
-

@@ -32,6 +32,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("about.js", include_str!("../static/about.js"), JS),
     ("logs.js", include_str!("../static/logs.js"), JS),
     ("widgets.js", include_str!("../static/widgets.js"), JS),
+    ("account.js", include_str!("../static/account.js"), JS),
     // Loaded by plugin tabs (a classic script, not a module).
     ("widget-api.js", include_str!("../static/widget-api.js"), JS),
 ];

@@ -10,7 +10,8 @@
  *  - live       One EventSource on /api/live delivering `status` and `plugins`
  *               events; an initial fetch of both races it so the first paint
  *               does not depend on the stream.
- *  - header     Who is signed in where, the event hub indicator, sign out.
+ *  - header     Who is signed in where, the event hub indicator, sign out. Who and where
+ *               is a button, #server-account, opening the server sign-in (account.js).
  *  - tabs       `TABS` lists each tab, one module each, as
  *               { id, label, mount(panel, shell), render(panel, state), show?(panel, arg),
  *               hash?() }: `mount` builds the panel's fixed skeleton once, `render` fills
@@ -25,7 +26,8 @@
  *               before /api/widgets answered) selects it when it is added, until
  *               `settleRoute()` says the list is complete.
  *
- * The other modules: dom.js (h, api, the session's end, routing), plugins.js, actions.js,
+ * The other modules: dom.js (h, api, the session's end, routing), account.js (the server
+ * sign-in under the header), plugins.js, actions.js,
  * publish.js, about.js, logs.js (one tab each), browser.js (the entity browser of Actions and
  * Publish), widgets.js (the plugins' own tabs and their bridge).
  *
@@ -40,6 +42,7 @@ import { pluginsTab } from './plugins.js';
 import { aboutTab } from './about.js';
 import { logsTab } from './logs.js';
 import { reloadPluginTabs, startWidgets, syncWidgets } from './widgets.js';
+import { renderAccount, startAccount } from './account.js';
 
 const DEFAULT_TAB = 'actions';
 /** Where the window goes when the tab it shows goes away. */
@@ -65,6 +68,7 @@ function update(patch) {
   if (session.ended) return;
   Object.assign(state, patch);
   renderHeader();
+  renderAccount(state);
   for (const tab of TABS) tab.render(panelOf(tab.id), state);
   syncWidgets(state);
   markReady();
@@ -125,6 +129,8 @@ const live = {
 
   async failed(es) {
     if (es !== this.source || session.ended) return;
+    // The host restarts on purpose (a server sign-in): the page reopens itself shortly.
+    if (session.restarting) return this.stop();
     update({ live: 'retrying' });
     // While CONNECTING the browser retries by itself. CLOSED means it gave up
     // (a non-200 answer such as 401): ask once to learn why, then retry later.
@@ -201,7 +207,10 @@ const TABS = [
 const panelOf = (id) => document.getElementById(`panel-${id}`);
 
 /** What every tab module gets at mount. */
-const shell = { state, update, fresh, addTab, removeTab, selectTab, settleRoute, reloadPluginTabs };
+const shell = {
+  state, update, fresh, addTab, removeTab, selectTab, settleRoute, reloadPluginTabs,
+  stopLive: () => live.stop(),
+};
 
 /** The tab the URL named at start, until it is added or the tab list is complete. */
 let pendingRoute = null;
@@ -329,6 +338,7 @@ function onTabKey(event) {
 function start() {
   onSessionEnd(() => live.stop());
   $('#sign-out').addEventListener('click', signOut);
+  startAccount(shell);
   setupTabs();
   startWidgets(shell);
   update({});

@@ -11,7 +11,7 @@
  *  - `request()` is the same for callers that need every answer's status and body (an
  *    upload's 409, a plugin tab's call): it returns them rather than throw.
  *  - `endSession()` replaces the page with a "signed out" / "not signed in" message and
- *    runs the `onSessionEnd` callbacks (streams close there).
+ *    runs the `onSessionEnd` callbacks (streams close there); not while `session.restarting`.
  */
 
 // ---------------------------------------------------------------------------
@@ -60,8 +60,14 @@ export function debounce(fn, ms) {
 // ---------------------------------------------------------------------------
 // Session
 
-/** `ended` once the page shows a signed-out message; `signingOut` while signing out. */
-export const session = { ended: false, signingOut: false };
+/**
+ * `ended` once the page shows a signed-out message; `signingOut` while signing out;
+ * `restarting` while the host restarts after a server sign-in or sign-out (account.js): the
+ * page is about to sign itself in again, so a 401 of the restarted host does not end it;
+ * `browserSignIn` once the server's sign-in page was opened in another tab: if the host
+ * restarts for it, the window carries on there, and this page says so.
+ */
+export const session = { ended: false, signingOut: false, restarting: false, browserSignIn: false };
 
 const endCallbacks = [];
 
@@ -73,11 +79,15 @@ export function onSessionEnd(fn) {
 const ENDED = {
   unauthorized: ['This window is not signed in. Run ', ' to open it again.'],
   'signed-out': ['Signed out. Run ', ' to open the window again.'],
+  restarted: ['The host restarted to use the server you signed in to; the window carries on in the tab '
+    + 'the server\'s sign-in page opened. Close this one, or run ', ' to open the window here.'],
 };
 
 /** Replace the page with a message: the session is gone and cannot come back here. */
 export function endSession(kind) {
-  if (session.ended) return;
+  // While the host restarts, the page reopens itself with a new session: nothing has ended.
+  if (session.ended || session.restarting) return;
+  if (kind === 'unauthorized' && session.browserSignIn) kind = 'restarted';
   session.ended = true;
   for (const fn of endCallbacks) {
     try {
@@ -91,7 +101,7 @@ export function endSession(kind) {
   document.body.replaceChildren(h('main', { class: 'ended' }, h('h1', { class: 'app-name' }, 'ftrack Connect'), message));
   document.body.dataset.session = kind;
   document.body.dataset.ready = 'true'; // the page has settled, even though nothing else will render
-  document.title = `ftrack Connect: ${kind === 'signed-out' ? 'signed out' : 'not signed in'}`;
+  document.title = `ftrack Connect: ${kind === 'signed-out' ? 'signed out' : kind === 'restarted' ? 'restarted' : 'not signed in'}`;
   message.focus();
 }
 

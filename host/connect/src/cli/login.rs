@@ -243,7 +243,13 @@ mod tests {
         assert_eq!(decode("%4"), "%4");
         assert_eq!(decode("%zz%é"), "%zz%é");
         assert_eq!(decode(&encode("jane.doe@studio x")), "jane.doe@studio x");
-        assert_eq!(credentials::site_url("studio"), "https://studio.ftrackapp.com");
-        assert_eq!(credentials::site_url("http://127.0.0.1:8431/"), "http://127.0.0.1:8431");
+        assert_eq!(
+            credentials::site_url("studio"),
+            "https://studio.ftrackapp.com"
+        );
+        assert_eq!(
+            credentials::site_url("http://127.0.0.1:8431/"),
+            "http://127.0.0.1:8431"
+        );
     }
 }
