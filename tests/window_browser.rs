@@ -464,6 +464,95 @@ fn no_session_no_window_and_other_pages_are_refused() {
     host.finish();
 }
 
+/// Signing in from the window: the header's panel signs the host in to the studio's server
+/// (another `ftrack-connect server`), the host restarts and the page comes back by itself,
+/// linked to it; signed out, back on the local server.
+#[cfg(unix)]
+#[test]
+fn an_artist_signs_the_host_in_to_the_studio_server_and_out() {
+    use crate::server_api::RunningServer;
+    let s = Sandbox::new();
+    let studio = RunningServer::start(&s, &s.path().join("studio-server"), None);
+    let (host, _address) = host_with_window(&s);
+    let first = link(&s);
+    let (url, key) = (studio.url.clone(), studio.key.clone());
+    let browser = shared();
+    let (signed_in, png) = browser.run(|b| async move {
+        b.goto(&first).await?;
+        element(&b, "body[data-ready='true']").await?;
+        text_containing(&b, "#server-account", "local server").await?;
+        element(&b, "#server-account").await?.click().await?;
+        element(&b, "input#server-url")
+            .await?
+            .send_keys(&url)
+            .await?;
+        element(&b, "input#server-user")
+            .await?
+            .send_keys("alice")
+            .await?;
+        element(&b, "input#server-key")
+            .await?
+            .send_keys("not the key")
+            .await?;
+        element(&b, "#server-signin").await?.click().await?;
+        element(&b, "#server-message[data-state='error']").await?;
+        let panel = b.screenshot().await?;
+        element(&b, "input#server-key")
+            .await?
+            .send_keys(&key)
+            .await?;
+        element(&b, "#server-signin").await?.click().await?;
+        // The host restarts; the page reopens itself, signed in again.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let signed_in = loop {
+            let text = match b.find(fantoccini::Locator::Css("#server-account")).await {
+                Ok(found) => found.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if text.contains(&url) && !text.contains("local server") {
+                break text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not back signed in: {text}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        Ok((signed_in, panel))
+    });
+    save_screenshot("sign-in", &png);
+    assert!(signed_in.contains("alice"), "{signed_in}");
+    let status: serde_json::Value =
+        serde_json::from_str(&s.capture(&["status", "--json"]).success().stdout).unwrap();
+    assert_eq!(status["server"]["url"], serde_json::json!(studio.url));
+    assert_eq!(status["server"]["sign_in"], "credentials.json");
+
+    let back_home = browser.run(|b| async move {
+        element(&b, "body[data-ready='true']").await?;
+        element(&b, "#server-account").await?.click().await?;
+        element(&b, "#server-signout").await?.click().await?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let text = match b.find(fantoccini::Locator::Css("#server-account")).await {
+                Ok(found) => found.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if text.contains("local server") {
+                return Ok(text);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not back home: {text}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    });
+    drop(browser);
+    assert!(back_home.contains("local server"), "{back_home}");
+    host.signal(libc::SIGTERM);
+    host.finish();
+}
+
 /// Writes a measured figure to `target/window-screenshots/timings.txt` (and the test's
 /// output), for the closing note and `docs/benchmarks.md`: measured, never asserted.
 fn report(what: &str, milliseconds: f64) {
