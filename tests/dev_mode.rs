@@ -65,7 +65,14 @@ fn an_edit_goes_live_a_broken_edit_keeps_the_last_good_version() {
     });
     // One save through a temporary file and a rename: exactly one reload.
     std::thread::sleep(std::time::Duration::from_millis(500));
-    assert_eq!(s.plugin("live")["reloads"], 1);
+    let live = s.plugin("live");
+    assert_eq!(live["reloads"], 1);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let when = live["last_reload"].as_u64().expect("when it was reloaded");
+    assert!(now - when < 120, "reloaded just now: {when} vs {now}");
 
     save(&hook, "fn register(session) {\n    let broken = ;\n}\n");
     let plugin = eventually("the broken edit to be reported", || {

@@ -221,6 +221,12 @@ fn a_plugin_zip_installs_and_its_tab_asks_a_rhai_hook() {
         element(&b, "#install-message[data-outcome='exists']").await?;
         element(&b, "#replace-plugin").await?.click().await?;
         element(&b, "#install-message[data-outcome='installed']").await?;
+        // Replaced: a reload, and when it was.
+        element(
+            &b,
+            "tr[data-plugin='studio-status'] td[data-last-reload] time",
+        )
+        .await?;
         Ok((row, b.screenshot().await?))
     });
     save_screenshot("plugins-installed", &plugins_png);

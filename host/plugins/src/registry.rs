@@ -146,6 +146,7 @@ impl Entry {
                 subscriptions: 0,
                 warnings: Vec::new(),
                 reloads: 0,
+                last_reload: None,
                 retired_libraries: 0,
                 retired_library_bytes: 0,
             },
@@ -372,6 +373,10 @@ impl PluginRegistry {
         self.hub.hold(&tag);
         let mut new = self.load_plugin(plugin, current, tag.clone());
         new.report.reloads = old.report.reloads + 1;
+        new.report.last_reload = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|since| since.as_secs());
         let keep_old =
             new.report.status == PluginStatus::Failed && old.report.status == PluginStatus::Loaded;
         // The version that goes keeps its libraries mapped: handlers may point into them.
@@ -392,6 +397,7 @@ impl PluginRegistry {
                 report: PluginReport {
                     error: Some(format!("{error} (the last good version is still loaded)")),
                     reloads: new.report.reloads,
+                    last_reload: new.report.last_reload,
                     retired_libraries,
                     retired_library_bytes,
                     ..old.report

@@ -58,6 +58,10 @@ pub struct PluginReport {
     pub warnings: Vec<String>,
     /// How many times `run --watch` reloaded the plugin after a change (tried, failed or not).
     pub reloads: u32,
+    /// When the last of those reloads was tried, in seconds since 1970 (UTC); `None` before
+    /// the first.
+    #[serde(default)]
+    pub last_reload: Option<u64>,
     /// Native libraries of earlier versions that stay mapped (code may still point into
     /// them).
     pub retired_libraries: usize,

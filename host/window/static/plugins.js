@@ -24,7 +24,7 @@ let shell = null;
 
 export const pluginsTab = { id: 'plugins', label: 'Plugins', mount: mountPlugins, render: renderPlugins };
 
-const PLUGIN_COLUMNS = ['Name', 'Version', 'Kind', 'Status', 'Subscriptions', 'Reloads', 'Details'];
+const PLUGIN_COLUMNS = ['Name', 'Version', 'Kind', 'Status', 'Subscriptions', 'Reloads', 'Last reload', 'Details'];
 let renderedPlugins = null; // the array last put into the table
 
 function mountPlugins(panel, app) {
@@ -91,6 +91,7 @@ function pluginRow(plugin) {
     h('td', { dataset: { status } }, h('span', { class: 'badge', dataset: { status } }, status)),
     h('td', { class: 'num' }, count(plugin.subscriptions)),
     h('td', { class: 'num' }, count(plugin.reloads)),
+    h('td', { dataset: { lastReload: '' } }, lastReload(plugin.last_reload)),
     h('td', { class: 'details' }, pluginDetails(plugin)),
   );
 }
@@ -115,6 +116,13 @@ function pluginDetails(plugin) {
 }
 
 const count = (n) => (Number.isFinite(n) ? String(n) : none());
+
+/** When a plugin was last reloaded (`last_reload`: seconds since 1970), as a local time. */
+function lastReload(seconds) {
+  if (!Number.isFinite(seconds)) return none();
+  const when = new Date(seconds * 1000);
+  return h('time', { datetime: when.toISOString(), title: when.toLocaleString() }, when.toLocaleTimeString());
+}
 
 function formatBytes(bytes) {
   if (!Number.isFinite(bytes)) return 'size unknown';
