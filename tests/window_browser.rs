@@ -559,6 +559,85 @@ fn an_artist_signs_the_host_in_to_the_studio_server_and_out() {
     host.finish();
 }
 
+/// Signing in through the server's own page: the window opens it in a new tab, the user
+/// confirms there, the server sends the browser back to the window with a new key, and that
+/// tab carries on in the restarted window, linked to the server.
+#[cfg(unix)]
+#[test]
+fn an_artist_signs_in_through_the_servers_page() {
+    use crate::server_api::RunningServer;
+    let s = Sandbox::new();
+    let studio = RunningServer::start(&s, &s.path().join("studio-server"), None);
+    let (host, _address) = host_with_window(&s);
+    let first = link(&s);
+    let url = studio.url.clone();
+    let browser = shared();
+    let signed_in = browser.run(|b| async move {
+        b.goto(&first).await?;
+        element(&b, "body[data-ready='true']").await?;
+        let window = b.window().await?;
+        element(&b, "#server-account").await?.click().await?;
+        element(&b, "input#server-url")
+            .await?
+            .send_keys(&url)
+            .await?;
+        element(&b, "#server-browser-signin").await?.click().await?;
+        element(&b, "#server-message[data-state='waiting']").await?;
+        // The server's page, in the tab the window opened.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let page = loop {
+            let others: Vec<_> = b
+                .windows()
+                .await?
+                .into_iter()
+                .filter(|w| *w != window)
+                .collect();
+            if let Some(page) = others.into_iter().next() {
+                break page;
+            }
+            assert!(std::time::Instant::now() < deadline, "no tab opened");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        b.switch_to_window(page).await?;
+        element(&b, "input[name='username']")
+            .await?
+            .send_keys("alice")
+            .await?;
+        element(&b, "button[type='submit']").await?.click().await?;
+        // Back to the window (after the host's restart), signed in to the studio's server.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let signed_in = loop {
+            let text = match b.find(fantoccini::Locator::Css("#server-account")).await {
+                Ok(found) => found.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if text.contains(&url) && !text.contains("local server") {
+                break text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not back signed in: {text}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        b.close_window().await?;
+        b.switch_to_window(window).await?;
+        Ok(signed_in)
+    });
+    drop(browser);
+    assert!(signed_in.contains("alice"), "{signed_in}");
+    let status: serde_json::Value =
+        serde_json::from_str(&s.capture(&["status", "--json"]).success().stdout).unwrap();
+    assert_eq!(status["server"]["sign_in"], "credentials.json");
+    let stored = std::fs::read_to_string(s.user_data_dir().join("credentials.json")).unwrap();
+    assert!(
+        !stored.contains(&studio.key),
+        "a key of its own, made by the server's page"
+    );
+    host.signal(libc::SIGTERM);
+    host.finish();
+}
+
 /// Writes a measured figure to `target/window-screenshots/timings.txt` (and the test's
 /// output), for the closing note and `docs/benchmarks.md`: measured, never asserted.
 fn report(what: &str, milliseconds: f64) {
