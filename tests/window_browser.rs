@@ -509,21 +509,10 @@ fn an_artist_signs_the_host_in_to_the_studio_server_and_out() {
             .await?;
         element(&b, "#server-signin").await?.click().await?;
         // The host restarts; the page reopens itself, signed in again.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let signed_in = loop {
-            let text = match b.find(fantoccini::Locator::Css("#server-account")).await {
-                Ok(found) => found.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            };
-            if text.contains(&url) && !text.contains("local server") {
-                break text;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "not back signed in: {text}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        };
+        let signed_in = header_once(&b, |text| {
+            text.contains(&url) && !text.contains("local server")
+        })
+        .await?;
         Ok((signed_in, panel))
     });
     save_screenshot("sign-in", &png);
@@ -537,21 +526,7 @@ fn an_artist_signs_the_host_in_to_the_studio_server_and_out() {
         element(&b, "body[data-ready='true']").await?;
         element(&b, "#server-account").await?.click().await?;
         element(&b, "#server-signout").await?.click().await?;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            let text = match b.find(fantoccini::Locator::Css("#server-account")).await {
-                Ok(found) => found.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            };
-            if text.contains("local server") {
-                return Ok(text);
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "not back home: {text}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
+        header_once(&b, |text| text.contains("local server")).await
     });
     drop(browser);
     assert!(back_home.contains("local server"), "{back_home}");
@@ -605,21 +580,10 @@ fn an_artist_signs_in_through_the_servers_page() {
             .await?;
         element(&b, "button[type='submit']").await?.click().await?;
         // Back to the window (after the host's restart), signed in to the studio's server.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let signed_in = loop {
-            let text = match b.find(fantoccini::Locator::Css("#server-account")).await {
-                Ok(found) => found.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            };
-            if text.contains(&url) && !text.contains("local server") {
-                break text;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "not back signed in: {text}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        };
+        let signed_in = header_once(&b, |text| {
+            text.contains(&url) && !text.contains("local server")
+        })
+        .await?;
         b.close_window().await?;
         b.switch_to_window(window).await?;
         Ok(signed_in)
@@ -636,6 +600,29 @@ fn an_artist_signs_in_through_the_servers_page() {
     );
     host.signal(libc::SIGTERM);
     host.finish();
+}
+
+/// Waits (up to a minute: the host may be restarting) until the header's account button
+/// reads as `wanted` says; its text.
+async fn header_once(
+    b: &fantoccini::Client,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<String, fantoccini::error::CmdError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = match b.find(fantoccini::Locator::Css("#server-account")).await {
+            Ok(found) => found.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if wanted(&text) {
+            return Ok(text);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the header says: {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// Writes a measured figure to `target/window-screenshots/timings.txt` (and the test's

@@ -227,3 +227,38 @@ export function route() {
   }
   return { tab: hash.slice(0, slash), arg };
 }
+
+/** Whether a drag carries files (rather than text or a link). */
+export const hasFiles = (transfer) => Array.from(transfer?.types ?? []).includes('Files');
+
+/**
+ * Makes `zone` take dropped files: highlighted (data-dragover) while files are dragged over
+ * it, refusing them while `isBusy()`, and `onDrop(dataTransfer)` called, during the drop
+ * event (entries of dropped folders can only be taken then), with what was dropped.
+ */
+export function acceptDrops(zone, { isBusy, onDrop }) {
+  const highlight = (on) => {
+    if (on) zone.dataset.dragover = 'true';
+    else delete zone.dataset.dragover;
+  };
+  zone.addEventListener('dragenter', (event) => {
+    if (!hasFiles(event.dataTransfer)) return;
+    event.preventDefault();
+    highlight(true);
+  });
+  zone.addEventListener('dragover', (event) => {
+    if (!hasFiles(event.dataTransfer)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = isBusy() ? 'none' : 'copy';
+    highlight(true);
+  });
+  zone.addEventListener('dragleave', (event) => {
+    if (!zone.contains(event.relatedTarget)) highlight(false);
+  });
+  zone.addEventListener('drop', (event) => {
+    if (!hasFiles(event.dataTransfer)) return;
+    event.preventDefault();
+    highlight(false);
+    onDrop(event.dataTransfer);
+  });
+}

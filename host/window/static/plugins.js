@@ -17,7 +17,7 @@
  * #keep-plugin, button.remove-plugin[data-plugin], #confirm-remove, #cancel-remove.
  */
 
-import { $, api, h, none, request, setText, Unauthorized } from './dom.js';
+import { $, api, h, none, request, setText, Unauthorized, acceptDrops, hasFiles } from './dom.js';
 
 /** The shell: { state, update, fresh }, given at mount. */
 let shell = null;
@@ -231,30 +231,8 @@ function installZone() {
       input),
     h('p', { id: 'install-hint', class: 'muted' }, 'It is unpacked into the plugin folder and loaded at once.'));
 
-  const hasFiles = (event) => Array.from(event.dataTransfer?.types ?? []).includes('Files');
-  const highlight = (on) => {
-    if (on) zone.dataset.dragover = 'true';
-    else delete zone.dataset.dragover;
-  };
-  zone.addEventListener('dragenter', (event) => {
-    if (!hasFiles(event)) return;
-    event.preventDefault();
-    highlight(true);
-  });
-  zone.addEventListener('dragover', (event) => {
-    if (!hasFiles(event)) return;
-    event.preventDefault();
-    event.dataTransfer.dropEffect = busy ? 'none' : 'copy';
-    highlight(true);
-  });
-  zone.addEventListener('dragleave', (event) => {
-    if (!zone.contains(event.relatedTarget)) highlight(false);
-  });
-  zone.addEventListener('drop', (event) => {
-    if (!hasFiles(event)) return;
-    event.preventDefault();
-    highlight(false);
-    const files = Array.from(event.dataTransfer.files ?? []);
+  acceptDrops(zone, { isBusy: () => busy, onDrop: (transfer) => {
+    const files = Array.from(transfer.files ?? []);
     if (files.length !== 1) {
       say('error', files.length ? 'Drop one archive at a time.' : 'Nothing to install in what was dropped.');
       return;
@@ -264,12 +242,12 @@ function installZone() {
       return;
     }
     install(files[0], false);
-  });
+  } });
   // A file dropped next to a drop zone (this one, or the Publish tab's) would make the
   // browser leave the window to open it.
   for (const type of ['dragover', 'drop']) {
     document.addEventListener(type, (event) => {
-      if (hasFiles(event) && !(event.target instanceof Element && event.target.closest('.drop-zone'))) {
+      if (hasFiles(event.dataTransfer) && !(event.target instanceof Element && event.target.closest('.drop-zone'))) {
         event.preventDefault();
         if (type === 'dragover') event.dataTransfer.dropEffect = 'none';
       }

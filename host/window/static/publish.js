@@ -24,7 +24,7 @@
  * ("published", "failed", "invalid") with a#publish-version-link.
  */
 
-import { $, api, endSession, failureDetail, h, onSessionEnd, session, setText, Unauthorized } from './dom.js';
+import { $, api, endSession, failureDetail, h, onSessionEnd, session, setText, Unauthorized, acceptDrops } from './dom.js';
 import { createBrowser, pathText, recentOnce } from './browser.js';
 import { pickedContext } from './actions.js';
 
@@ -196,31 +196,12 @@ function dropZone(input) {
       input),
     h('p', { class: 'muted' }, 'Frames of a sequence become one component; a dropped folder adds its files.'));
 
-  const hasFiles = (event) => Array.from(event.dataTransfer?.types ?? []).includes('Files');
-  const highlight = (on) => {
-    if (on) zone.dataset.dragover = 'true';
-    else delete zone.dataset.dragover;
-  };
-  zone.addEventListener('dragenter', (event) => {
-    if (!hasFiles(event)) return;
-    event.preventDefault();
-    highlight(true);
-  });
-  zone.addEventListener('dragover', (event) => {
-    if (!hasFiles(event)) return;
-    event.preventDefault();
-    event.dataTransfer.dropEffect = busy ? 'none' : 'copy';
-    highlight(true);
-  });
-  zone.addEventListener('dragleave', (event) => {
-    if (!zone.contains(event.relatedTarget)) highlight(false);
-  });
-  zone.addEventListener('drop', async (event) => {
-    if (!hasFiles(event)) return;
-    event.preventDefault();
-    highlight(false);
-    if (busy) return;
-    addFiles(await droppedFiles(event.dataTransfer));
+  acceptDrops(zone, {
+    isBusy: () => busy,
+    onDrop: async (transfer) => {
+      if (busy) return;
+      addFiles(await droppedFiles(transfer));
+    },
   });
   return zone;
 }
