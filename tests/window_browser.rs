@@ -584,6 +584,14 @@ fn an_artist_signs_in_through_the_servers_page() {
             text.contains(&url) && !text.contains("local server")
         })
         .await?;
+        // The key came in an address the browser was sent on from at once.
+        let history = b
+            .execute(
+                "return [location.href, document.referrer, history.length]",
+                vec![],
+            )
+            .await?;
+        assert!(!history.to_string().contains("api_key"), "{history}");
         b.close_window().await?;
         b.switch_to_window(window).await?;
         Ok(signed_in)

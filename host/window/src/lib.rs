@@ -262,6 +262,10 @@ impl Window {
                 "/server-signin/{state}",
                 get(server_account::browser_returned),
             )
+            .route(
+                "/server-signin/done/{code}",
+                get(server_account::browser_done),
+            )
             .route("/api/widgets", get(widgets::list))
             .route("/api/widgets/{plugin}/publish", post(widgets::publish))
             .route("/api/widgets/{plugin}/query", post(widgets::query))

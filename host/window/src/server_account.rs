@@ -6,7 +6,8 @@
 //!   server;
 //! - `POST /api/server/browser` with `{server}`: the address of the server's own sign-in page
 //!   (`/user/api_credentials`), which sends the user and a new key back to this window's
-//!   `/server-signin/{state}` (a one-time state, so no other page can sign the host in);
+//!   `/server-signin/{state}` (a one-time state, so no other page can sign the host in),
+//!   which sends the browser on to `/server-signin/done/{code}`, an address without the key;
 //! - `POST /api/server/signout`: the stored sign-in is forgotten (as `ftrack-connect logout`)
 //!   and the host restarts on the local server.
 //!
@@ -17,7 +18,7 @@
 use std::time::Duration;
 
 use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -133,13 +134,32 @@ pub(crate) async fn browser_returned(
     let body = axum::body::to_bytes(answer.into_body(), 1 << 16)
         .await
         .unwrap_or_default();
-    let reopen = serde_json::from_slice::<serde_json::Value>(&body)
+    let code = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
-        .and_then(|v| v["reopen"].as_str().map(str::to_string));
+        .and_then(|v| {
+            v["reopen"]
+                .as_str()?
+                .strip_prefix("/signin/")
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    // On to an address without the key, so that it stays in no history (a redirect leaves
+    // no entry of its own).
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, format!("/server-signin/done/{code}"))],
+    )
+        .into_response()
+}
+
+/// `GET /server-signin/done/{code}`: the page the browser lands on after a sign-in through
+/// the server's page; it goes on to the restarted window with `code`, its sign-in link.
+pub(crate) async fn browser_done(UrlPath(code): UrlPath<String>) -> Response {
+    let plain = !code.is_empty() && code.chars().all(|c| c.is_ascii_hexdigit());
     page(
         StatusCode::OK,
         "Signed in. The host restarts to use the server; the window opens again in a moment.",
-        reopen,
+        plain.then(|| format!("/signin/{code}")),
     )
 }
 
