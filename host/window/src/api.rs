@@ -56,9 +56,11 @@ pub(crate) async fn live(
     headers: HeaderMap,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let session = session_in(&headers).unwrap_or_default();
+    // Nobody may have looked for a while: the stream starts from the host as it is now.
+    app.snapshots.look().await;
     let live = Live {
-        status: app.snapshots.status.clone(),
-        plugins: app.snapshots.plugins.clone(),
+        status: app.snapshots.status.subscribe(),
+        plugins: app.snapshots.plugins.subscribe(),
         sessions: app.sessions.clone(),
         session,
         sent: 0,
@@ -189,11 +191,12 @@ pub(crate) async fn blocking(
 }
 
 /// The host's status and plugin list as last seen, for the live stream: one task looks every
-/// [`LOOK_EVERY`] and wakes the streams only when something changed, however many browsers
-/// watch.
+/// [`LOOK_EVERY`] while a stream is open (never when no browser watches) and wakes the
+/// streams only when something changed, however many browsers watch.
 pub(crate) struct Snapshots {
-    status: watch::Receiver<Value>,
-    plugins: watch::Receiver<Value>,
+    host: Arc<dyn WindowHost>,
+    status: watch::Sender<Value>,
+    plugins: watch::Sender<Value>,
 }
 
 impl Snapshots {
@@ -202,9 +205,13 @@ impl Snapshots {
         host: Arc<dyn WindowHost>,
         runtime: &tokio::runtime::Handle,
         mut stop: watch::Receiver<bool>,
-    ) -> Snapshots {
-        let (status_tx, status) = watch::channel(host.status());
-        let (plugins_tx, plugins) = watch::channel(host.plugins());
+    ) -> Arc<Snapshots> {
+        let snapshots = Arc::new(Snapshots {
+            status: watch::Sender::new(Value::Null),
+            plugins: watch::Sender::new(Value::Null),
+            host,
+        });
+        let looking = snapshots.clone();
         runtime.spawn(async move {
             let mut every = tokio::time::interval(LOOK_EVERY);
             loop {
@@ -212,17 +219,26 @@ impl Snapshots {
                     _ = every.tick() => {}
                     _ = stop.changed() => return,
                 }
-                let looked = host.clone();
-                let Ok((now_status, now_plugins)) =
-                    tokio::task::spawn_blocking(move || (looked.status(), looked.plugins())).await
-                else {
-                    continue;
-                };
-                status_tx.send_if_modified(|old| replace_if_changed(old, now_status));
-                plugins_tx.send_if_modified(|old| replace_if_changed(old, now_plugins));
+                if looking.status.receiver_count() > 0 {
+                    looking.look().await;
+                }
             }
         });
-        Snapshots { status, plugins }
+        snapshots
+    }
+
+    /// Looks at the host now, and wakes the streams if something changed.
+    pub(crate) async fn look(&self) {
+        let host = self.host.clone();
+        let Ok((status, plugins)) =
+            tokio::task::spawn_blocking(move || (host.status(), host.plugins())).await
+        else {
+            return;
+        };
+        self.status
+            .send_if_modified(|old| replace_if_changed(old, status));
+        self.plugins
+            .send_if_modified(|old| replace_if_changed(old, plugins));
     }
 }
 

@@ -204,11 +204,7 @@ impl Window {
             sessions.accept_link(&handover.code);
         }
         let app = App {
-            snapshots: Arc::new(api::Snapshots::start(
-                host.clone(),
-                runtime,
-                stopped.clone(),
-            )),
+            snapshots: api::Snapshots::start(host.clone(), runtime, stopped.clone()),
             host,
             sessions: sessions.clone(),
             address,
