@@ -671,6 +671,17 @@ fn files_uploaded_from_the_page_are_published_and_leave_nothing_behind() {
         0
     );
 
+    // Batches a page left behind make room for new ones: nine in a row all start.
+    let mut made = Vec::new();
+    for _ in 0..9 {
+        let (code, batch) = post("/api/publish/batches", b"");
+        assert_eq!(code, 200, "{batch}");
+        made.push(batch["batch"].as_str().unwrap().to_string());
+    }
+    let first = format!("/api/publish/batches/{}/files?name=a.txt", made[0]);
+    assert_eq!(post(&first, b"a").0, 404, "the oldest was let go");
+    assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 8);
+
     // Without the session, or from elsewhere: nothing.
     assert_eq!(
         request(&address, "GET", "/api/publish/asset-types", &[]).status,

@@ -22,7 +22,7 @@
 //!   version on the server) or `failed` (`{error}`: a publish is complete or leaves nothing
 //!   behind, so the user can fix the cause and publish again).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -62,7 +62,8 @@ enum Job {
 pub(crate) struct Publishes {
     /// The folder batches live in.
     uploads: PathBuf,
-    batches: Mutex<HashSet<String>>,
+    /// Batches by id: when each was made, and whether it is being published.
+    batches: Mutex<HashMap<String, (std::time::Instant, bool)>>,
     jobs: Mutex<Vec<(String, watch::Receiver<Job>)>>,
 }
 
@@ -84,7 +85,7 @@ impl Publishes {
             .batches
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .contains(batch);
+            .contains_key(batch);
         known.then(|| self.uploads.join(batch))
     }
 
@@ -176,14 +177,29 @@ pub(crate) async fn new_batch(State(app): State<App>) -> Response {
     let publishes = app.publishes.clone();
     let mut batches = publishes.batches.lock().unwrap_or_else(|e| e.into_inner());
     if batches.len() >= MAX_BATCHES {
-        return Failure::bad_request("too many publishes at once: wait for one to finish")
-            .into_response();
+        // A page that went away mid-upload leaves its batch: the oldest one not being
+        // published makes room.
+        let oldest = batches
+            .iter()
+            .filter(|(_, (_, publishing))| !publishing)
+            .min_by_key(|(_, (made, _))| *made)
+            .map(|(id, _)| id.clone());
+        match oldest {
+            Some(oldest) => {
+                batches.remove(&oldest);
+                let _ = std::fs::remove_dir_all(publishes.uploads.join(&oldest));
+            }
+            None => {
+                return Failure::bad_request("too many publishes at once: wait for one to finish")
+                    .into_response()
+            }
+        }
     }
     let batch = uuid::Uuid::new_v4().simple().to_string();
     if let Err(err) = std::fs::create_dir_all(publishes.uploads.join(&batch)) {
         return Failure::host(format!("cannot make a folder for the files: {err}")).into_response();
     }
-    batches.insert(batch.clone());
+    batches.insert(batch.clone(), (std::time::Instant::now(), false));
     Json(json!({ "batch": batch })).into_response()
 }
 
@@ -238,6 +254,18 @@ pub(crate) async fn start(
     let Some(folder) = app.publishes.folder(&batch) else {
         return Failure::not_found("no such batch").into_response();
     };
+    if let Some(entry) = app
+        .publishes
+        .batches
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_mut(&batch)
+    {
+        if entry.1 {
+            return Failure::bad_request("this batch is being published already").into_response();
+        }
+        entry.1 = true;
+    }
     let job = uuid::Uuid::new_v4().simple().to_string();
     let nothing_yet =
         json!({"files": 0, "files_done": 0, "bytes": 0, "bytes_done": 0, "current": ""});
