@@ -126,6 +126,11 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
     ),
     ("connect-window", &[], &["rhai", "abi_stable", "rusqlite"]),
     (
+        "connect-pipeline",
+        &[],
+        &["rhai", "abi_stable", "tokio", "axum", "rusqlite", "reqwest"],
+    ),
+    (
         "connect-launcher",
         &["connect-core", "connect-event"],
         &["rhai", "abi_stable", "tokio"],
@@ -148,6 +153,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
             "connect-hub-client",
             "connect-remote",
             "connect-window",
+            "connect-pipeline",
         ],
         &[],
     ),

@@ -15,6 +15,7 @@ mod launcher;
 mod layout;
 mod login;
 mod native_plugins;
+mod pipeline;
 mod plugin_discovery;
 mod publish_cli;
 mod python_hooks;

@@ -7,6 +7,7 @@ mod browser;
 mod event;
 mod login;
 mod open;
+mod pipeline;
 mod plugin;
 mod plugins;
 mod publish;
@@ -71,6 +72,9 @@ enum Command {
     Sequences(sequences::SequencesArgs),
     /// Publish files and sequences as a new version (complete, or nothing left behind).
     Publish(publish::PublishArgs),
+    /// ftrack's pipeline framework: its definitions (FTRACK_DEFINITION_PATH).
+    #[command(subcommand)]
+    Pipeline(pipeline::PipelineCommand),
     /// The child process of an isolated native plugin (started by the host itself).
     #[command(hide = true)]
     NativeHost(NativeHostArgs),
@@ -147,6 +151,7 @@ pub fn main() -> ExitCode {
             Command::Open(args) => open::run(&args, &data_dir),
             Command::Sequences(args) => sequences::run(&args),
             Command::Publish(args) => publish::run(&args, &first_paths, &data_dir),
+            Command::Pipeline(command) => pipeline::run(command),
             Command::NativeHost(_) => unreachable!("served above"),
         });
     let status = match commands.map(std::thread::JoinHandle::join) {
