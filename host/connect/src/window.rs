@@ -49,11 +49,11 @@ pub struct Publishing {
 }
 
 impl HostWindow {
-    /// Publishes `event` as the window's and waits for its answers, as `actions` does.
+    /// Publishes `event` as the window's and returns its answers, as the endpoint does for
+    /// `actions`: the asynchronous events it causes are the resident host's event queue's to
+    /// dispatch, so a long chain of them never holds up the page.
     fn answers(&self, mut event: Event) -> Vec<Value> {
-        let results = self.host.hub().publish(&mut event);
-        self.host.hub().drain();
-        results
+        self.host.hub().publish(&mut event)
     }
 }
 
