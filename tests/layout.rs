@@ -127,7 +127,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
     ("connect-window", &[], &["rhai", "abi_stable", "rusqlite"]),
     (
         "connect-pipeline",
-        &[],
+        &["connect-core", "connect-event"],
         &["rhai", "abi_stable", "tokio", "axum", "rusqlite", "reqwest"],
     ),
     (

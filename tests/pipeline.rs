@@ -1,13 +1,16 @@
 //! `ftrack-connect pipeline definitions` through the real binary: FTRACK_DEFINITION_PATH read
 //! directly (no host runs), against ftrack's own schemas and definitions
 //! (`../shared/fixtures/ftrack-connect-pipeline`, read in place) and broken copies written
-//! to a temporary folder.
+//! to a temporary folder. Then the pipeline host the resident `run` starts: found by
+//! `pipeline hosts` (through the running host and through the server's hub), and by the
+//! real Python `ftrack_api` client through the local server, which gets the framework's
+//! discover reply and changes the host's context.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::kit::{Captured, Sandbox};
+use crate::kit::{Captured, Running, Sandbox};
 
 /// ftrack's fixtures, next to the workspace.
 fn fixtures() -> PathBuf {
@@ -223,4 +226,216 @@ fn pipeline_definitions_needs_the_definition_path() {
         "{}",
         out.stderr
     );
+}
+
+/// The resident host with `env`, once it runs and its pipeline host has started; the
+/// pipeline host's log line.
+fn resident(s: &Sandbox, env: &[(&str, &str)]) -> (Running, String) {
+    let mut host = Running::start_with(s, &["run"], env);
+    let line = host.wait_for_any_order("pipeline host ");
+    host.wait_for_any_order("is running");
+    (host, line)
+}
+
+/// `pipeline hosts` lines as (id, host types, context, definitions).
+fn hosts_listed(stdout: &str) -> Vec<(String, String, String, String)> {
+    stdout
+        .lines()
+        .map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(words.len(), 6, "{line:?}");
+            assert_eq!((words[2], words[5]), ("context", "definitions"), "{line:?}");
+            (
+                words[0].into(),
+                words[1].into(),
+                words[3].into(),
+                words[4].into(),
+            )
+        })
+        .collect()
+}
+
+/// Whether `id` is as the framework makes a python host's: `python-<32 hex digits>`.
+fn is_python_host_id(id: &str) -> bool {
+    id.strip_prefix("python-").is_some_and(|hex| {
+        hex.len() == 32 && hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+    })
+}
+
+/// A client of the framework in Python (`ftrack_api`, through the server's hub, as the
+/// framework's clients in REMOTE mode): discovers the hosts, then asks the first to change
+/// its context to argv[1] and waits for the host to say so. Prints
+/// `{"host": <discover reply>, "changed": [<host.context.change data.pipeline>]}`.
+const PYTHON_CLIENT: &str = r#"
+import json, sys, time
+import ftrack_api.event.base
+from hub_kit import check, close_sessions, session
+
+Event = ftrack_api.event.base.Event
+
+def pump(s, until, what, timeout=30):
+    deadline = time.time() + timeout
+    while not until() and time.time() < deadline:
+        s.event_hub.wait(0.05)
+    check(until(), what)
+
+s = session("pipeline client")
+replies = []
+s.event_hub.publish(Event(topic="ftrack.pipeline.host.discover", data={}),
+                    on_reply=lambda reply: replies.append(reply["data"]))
+hosts = lambda: [r for r in replies if isinstance(r, dict) and "host_id" in r]
+pump(s, lambda: hosts(), "a pipeline host replies")
+host = hosts()[0]
+changed = []
+s.event_hub.subscribe(
+    "topic=ftrack.pipeline.host.context.change and data.pipeline.host_id=%s" % host["host_id"],
+    lambda event: changed.append(event["data"]["pipeline"]))
+s.event_hub.publish(Event(topic="ftrack.pipeline.client.context.change",
+                          data={"pipeline": {"host_id": host["host_id"], "context_id": sys.argv[1]}}))
+pump(s, lambda: changed, "the host says its context changed")
+print(json.dumps({"host": host, "changed": changed}))
+close_sessions()
+"#;
+
+#[cfg(unix)]
+#[test]
+fn pipeline_hosts_finds_the_resident_python_host_locally_through_the_server_and_from_python() {
+    let s = Sandbox::new();
+    let definitions = definition_folder().display().to_string();
+    let (mut host, line) = resident(
+        &s,
+        &[
+            ("FTRACK_DEFINITION_PATH", &definitions),
+            ("FTRACK_CONTEXTID", "ctx-1"),
+            ("FTRACK_TASKID", "task-1"),
+        ],
+    );
+    let id = line
+        .split("pipeline host ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    assert!(is_python_host_id(&id), "{line}");
+    assert!(
+        line.contains("serves 4 definitions (from FTRACK_DEFINITION_PATH)"),
+        "{line}"
+    );
+
+    // Through the running host.
+    let out = s.capture(&["pipeline", "hosts"]).success();
+    let expected = (id.clone(), "python".into(), "ctx-1".into(), "4".into());
+    assert_eq!(hosts_listed(&out.stdout), std::slice::from_ref(&expected));
+    let out = s.capture(&["pipeline", "hosts", "--json"]).success();
+    let replies: Value = serde_json::from_str(&out.stdout).unwrap();
+    let reply = &replies[0];
+    assert_eq!(replies.as_array().unwrap().len(), 1, "{replies}");
+    let recorded = fixture("pipeline_trace/host_discover_reply.json");
+    assert_reply_shape(reply, &recorded);
+    let names = |kind: &str| -> Vec<String> {
+        reply["definition"][kind]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names("publisher"), ["File Publisher"]);
+    assert_eq!(names("loader"), ["File Loader"]);
+    assert_eq!(names("opener"), ["File Opener"]);
+    assert_eq!(names("asset_manager"), ["default"]);
+
+    // Through the server's hub, as a client in another process asks.
+    host.wait_for_any_order(": connected");
+    let out = s
+        .capture(&["pipeline", "hosts", "--via-server", "--wait", "1"])
+        .success();
+    assert_eq!(hosts_listed(&out.stdout), [expected]);
+
+    // The framework's client in Python, with a user of its own on the local server.
+    let server_data = s.user_data_dir().join("server").display().to_string();
+    let added = s
+        .capture(&["server", "user", "add", "pipeline", "--data", &server_data])
+        .success();
+    let key = added.stdout.split_whitespace().last().unwrap().to_string();
+    let status: Value =
+        serde_json::from_str(&s.capture(&["status", "--json"]).success().stdout).unwrap();
+    let url = status["server"]["url"].as_str().unwrap().to_string();
+    let kit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python");
+    let run = std::process::Command::new(crate::server_api::python())
+        .args(["-c", PYTHON_CLIENT, "ctx-2"])
+        .env("PYTHONPATH", &kit)
+        .env("HOME", s.home())
+        .env("FTRACK_SERVER", &url)
+        .env("FTRACK_API_USER", "pipeline")
+        .env("FTRACK_API_KEY", &key)
+        .env_remove("FTRACK_EVENT_PLUGIN_PATH")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let run = crate::server_api::passed("the Python pipeline client", run.into());
+    let seen: Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+    assert_reply_shape(&seen["host"], &recorded);
+    assert_eq!(seen["host"]["host_id"], id.as_str());
+    assert_eq!(seen["host"]["definition"], reply["definition"]);
+    assert_eq!(
+        seen["changed"],
+        json!([{"host_id": id, "context_id": "ctx-2"}])
+    );
+    let out = s.capture(&["pipeline", "hosts"]).success();
+    assert_eq!(hosts_listed(&out.stdout)[0].2, "ctx-2");
+
+    host.signal(libc::SIGTERM);
+    let (code, stderr) = host.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+/// `reply` has the recorded discover reply's shape: its keys in order, the definition's
+/// keys, the schemas of the same titles with every `$ref` resolved, and the host name made
+/// from the host types.
+fn assert_reply_shape(reply: &Value, recorded: &Value) {
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(reply), keys(recorded));
+    assert_eq!(keys(&reply["definition"]), keys(&recorded["definition"]));
+    assert!(is_python_host_id(reply["host_id"].as_str().unwrap()));
+    assert!(reply["host_name"].as_str().unwrap().starts_with("python-"));
+    let titles = |v: &Value| {
+        let mut titles: Vec<String> = v["definition"]["schema"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["title"].as_str().unwrap().to_string())
+            .collect();
+        titles.sort();
+        titles
+    };
+    assert_eq!(titles(reply), titles(recorded));
+    assert!(!reply.to_string().contains("$ref"));
+}
+
+#[cfg(unix)]
+#[test]
+fn pipeline_hosts_without_definitions_or_a_running_host() {
+    let s = Sandbox::new();
+    let out = s.capture(&["pipeline", "hosts"]);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("no ftrack-connect host is running"),
+        "{}",
+        out.stderr
+    );
+
+    // No definition path: the host is there, with none; its context from FTRACK_TASKID.
+    let (host, line) = resident(&s, &[("FTRACK_TASKID", "task-7"), ("FTRACK_CONTEXTID", "")]);
+    assert!(
+        line.contains("serves 0 definitions (FTRACK_DEFINITION_PATH is not set)"),
+        "{line}"
+    );
+    let out = s.capture(&["pipeline", "hosts"]).success();
+    let listed = hosts_listed(&out.stdout);
+    assert_eq!(listed.len(), 1, "{}", out.stdout);
+    assert!(is_python_host_id(&listed[0].0));
+    assert_eq!((&*listed[0].2, &*listed[0].3), ("task-7", "0"));
+    host.signal(libc::SIGTERM);
+    assert_eq!(host.finish().0, Some(0));
 }

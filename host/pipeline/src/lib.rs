@@ -21,8 +21,12 @@
 //! * [`Definition`] is a kept definition: its [`DefinitionType`], name, host type, the
 //!   augmented JSON and a typed view of its steps, stages and plugins.
 //!
-//! No I/O but reading the definition folders; no event hub (the host that serves the
-//! definitions comes later, in this crate).
+//! * [`host`] is the pipeline host: a [`PipelineHost`] on a `connect_core::EventHub`,
+//!   discoverable by the framework's clients (`ftrack.pipeline.host.discover`) with its id,
+//!   context and definitions, following context changes; [`topics`] are the framework's.
+//!
+//! No I/O but reading the definition folders; the host is given its event hub (no network,
+//! no async runtime here).
 
 #![deny(missing_docs)]
 
@@ -30,8 +34,10 @@ pub mod augment;
 pub mod definition;
 pub mod discover;
 pub mod error;
+pub mod host;
 pub mod inherit;
 pub mod schema;
+pub mod topics;
 
 pub use augment::Augmenter;
 pub use definition::{Definition, DefinitionType, Plugin, Stage, Step, StepGroup};
@@ -40,6 +46,9 @@ pub use discover::{
     DEFINITION_PATH_VARIABLE,
 };
 pub use error::{DefinitionError, MissingPlugin, Problem, Violation};
+pub use host::{
+    context_id_from_env, serve_definition_paths, HostConfig, PipelineHost, STANDALONE_HOST_TYPE,
+};
 pub use schema::Schema;
 
 /// The fixtures of ftrack's own schemas and definitions, for the tests: `../shared` next to

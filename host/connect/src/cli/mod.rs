@@ -72,7 +72,7 @@ enum Command {
     Sequences(sequences::SequencesArgs),
     /// Publish files and sequences as a new version (complete, or nothing left behind).
     Publish(publish::PublishArgs),
-    /// ftrack's pipeline framework: its definitions (FTRACK_DEFINITION_PATH).
+    /// ftrack's pipeline framework: its definitions (FTRACK_DEFINITION_PATH) and hosts.
     #[command(subcommand)]
     Pipeline(pipeline::PipelineCommand),
     /// The child process of an isolated native plugin (started by the host itself).

@@ -7,12 +7,31 @@
 //! augmented the same way, with two checks left to the host: the asset types (the server
 //! knows them) and the plugins (the host registers them), so a definition is not dropped
 //! here on either ground.
+//!
+//! `hosts` asks for the pipeline hosts as the framework's clients do: it publishes
+//! `ftrack.pipeline.host.discover` (data `{}`) in the running host, whose own pipeline host
+//! (the framework's standalone `python` host, started by `run` with
+//! [`start_standalone_host`]) answers, or, with `--via-server`, through the server's event
+//! hub, where every host linked to it answers, in whatever process or machine.
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use connect_pipeline::{definition_paths_from_env, discover, DefinitionType, Options};
+use connect_core::EventHub;
+use connect_event::Event;
+use connect_hub_client::HubClient;
+use connect_pipeline::host::host_types_of;
+use connect_pipeline::{
+    context_id_from_env, definition_paths_from_env, discover, serve_definition_paths,
+    DefinitionType, HostConfig, Options, PipelineHost, STANDALONE_HOST_TYPE,
+};
+use ftrack_connect::endpoint::Client;
+use ftrack_connect::locations;
+use serde_json::{json, Value};
 
-use super::fail;
+use super::{fail, usage_error};
 
 /// `pipeline`'s subcommands.
 #[derive(clap::Subcommand)]
@@ -21,6 +40,31 @@ pub enum PipelineCommand {
     /// schemas (one line each: name, type, host type); the files not kept, with the reason,
     /// on stderr. Asset types and plugins are not checked (no server, no host).
     Definitions(DefinitionsArgs),
+    /// Find the pipeline hosts (ftrack.pipeline.host.discover), one line each: id, host
+    /// types, context, number of definitions. Asks the running host, or with --via-server
+    /// every host linked to the ftrack server.
+    Hosts(HostsArgs),
+}
+
+/// `pipeline hosts`' options.
+#[derive(clap::Args)]
+pub struct HostsArgs {
+    /// Ask through the ftrack server's event hub, as a client in another process does (the
+    /// signed-in server, else the local server the running host serves).
+    #[arg(long)]
+    via_server: bool,
+    /// With --via-server: how long to collect replies, in seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 2.0,
+        requires = "via_server"
+    )]
+    wait: f64,
+    /// Print the hosts' replies as the framework's clients receive them (a JSON array of
+    /// `{host_id, host_name, context_id, definition}`).
+    #[arg(long)]
+    json: bool,
 }
 
 /// `pipeline definitions`' options.
@@ -42,7 +86,149 @@ pub struct DefinitionsArgs {
 pub fn run(command: PipelineCommand) -> ExitCode {
     match command {
         PipelineCommand::Definitions(args) => definitions(&args),
+        PipelineCommand::Hosts(args) => hosts(&args),
     }
+}
+
+/// Starts the framework's standalone host (type `python`) on the resident host's hub, with
+/// the definitions on FTRACK_DEFINITION_PATH (possibly none); says so in one log line.
+/// `None` (logged) if it cannot subscribe.
+pub fn start_standalone_host(hub: &Arc<EventHub>) -> Option<PipelineHost> {
+    let paths = definition_paths_from_env();
+    let listed = !paths.is_empty();
+    if let Err(err) = serve_definition_paths(hub, paths) {
+        tracing::error!("no pipeline host: {err}");
+        return None;
+    }
+    let config = HostConfig {
+        host_types: vec![STANDALONE_HOST_TYPE.to_string()],
+        context_id: context_id_from_env(),
+        asset_types: None,
+        // No pipeline plugin registers yet (they come with the engines): checking would
+        // drop every definition with steps.
+        check_plugins: false,
+    };
+    let host = match PipelineHost::start(hub, config) {
+        Ok(host) => host,
+        Err(err) => {
+            tracing::error!("no pipeline host: {err}");
+            return None;
+        }
+    };
+    let from = if listed {
+        format!(
+            "from {}{}",
+            connect_pipeline::DEFINITION_PATH_VARIABLE,
+            match host.dropped().len() {
+                0 => String::new(),
+                n => format!(
+                    ", {n} file(s) not kept (`ftrack-connect pipeline definitions` says why)"
+                ),
+            }
+        )
+    } else {
+        format!("{} is not set", connect_pipeline::DEFINITION_PATH_VARIABLE)
+    };
+    tracing::info!(
+        "pipeline host {} serves {} definitions ({from})",
+        host.id(),
+        host.definition_count()
+    );
+    Some(host)
+}
+
+/// `pipeline hosts`.
+fn hosts(args: &HostsArgs) -> ExitCode {
+    let data_dir = locations::user_data_dir();
+    let event = Event::new(connect_pipeline::topics::HOST_DISCOVER).with_data(json!({}));
+    let replies = if args.via_server {
+        let wait = match Duration::try_from_secs_f64(args.wait) {
+            Ok(wait) if wait <= Duration::from_secs(3600) => wait,
+            _ => return usage_error("--wait takes seconds, from 0 to 3600"),
+        };
+        match discover_via_server(event, wait, &data_dir) {
+            Ok(replies) => replies,
+            Err(why) => return fail(&why),
+        }
+    } else {
+        let Some(client) = Client::find(&data_dir) else {
+            return fail(
+                "no ftrack-connect host is running for this user (start one with \
+                 `ftrack-connect run`, or ask every host linked to the server with --via-server)",
+            );
+        };
+        match client.publish(event) {
+            Ok(replies) => replies,
+            Err(err) => return fail(&err.to_string()),
+        }
+    };
+    // One per host: a host answers each discover once, but a reply may come twice.
+    let mut seen = BTreeSet::new();
+    let hosts: Vec<Value> = replies
+        .into_iter()
+        .filter(|reply| {
+            reply["host_id"]
+                .as_str()
+                .is_some_and(|id| seen.insert(id.to_string()))
+        })
+        .collect();
+    if args.json {
+        println!("{}", Value::Array(hosts));
+        return ExitCode::SUCCESS;
+    }
+    for host in &hosts {
+        let id = host["host_id"].as_str().unwrap_or_default();
+        let definitions: usize = ["publisher", "loader", "opener", "asset_manager"]
+            .iter()
+            .filter_map(|kind| host["definition"][kind].as_array())
+            .map(Vec::len)
+            .sum();
+        println!(
+            "{id}  {}  context {}  {definitions} definitions",
+            host_types_of(id).join(","),
+            host["context_id"].as_str().unwrap_or("-"),
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// Publishes `event` through the server's hub with a client of its own; the replies' data
+/// that came back within `wait`, in arrival order.
+fn discover_via_server(
+    event: Event,
+    wait: Duration,
+    data_dir: &std::path::Path,
+) -> Result<Vec<Value>, String> {
+    let (url, user, key) = super::event::server_sign_in(data_dir)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| format!("cannot start: {err}"))?;
+    let replies = Arc::new(Mutex::new(Vec::new()));
+    runtime.block_on(async {
+        let client = HubClient::start(&url, &user, key, Arc::new(|_| {}));
+        if !client.wait_connected(Duration::from_secs(10)).await {
+            return Err(format!(
+                "cannot reach the event hub at {url}: {}",
+                client.state()
+            ));
+        }
+        let heard = replies.clone();
+        let on_reply = Box::new(move |reply: Event| {
+            heard
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(reply.data);
+        });
+        client
+            .publish(event, Some(on_reply))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::time::sleep(wait).await;
+        Ok(())
+    })?;
+    let replies = std::mem::take(&mut *replies.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok(replies)
 }
 
 /// `pipeline definitions`.

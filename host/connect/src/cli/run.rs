@@ -192,6 +192,8 @@ fn serve(
     }
     let locations = publishing::declared_locations(&host.start_session());
     host.verify_startup();
+    // The framework's standalone pipeline host, discoverable here and through the server.
+    let _pipeline_host = super::pipeline::start_standalone_host(host.hub());
     let window = connect_window::Window::start(
         runtime.handle(),
         Arc::new(ftrack_connect::window::HostWindow {
