@@ -22,8 +22,11 @@
 //!    (a client changing the host's context: the host takes it and publishes
 //!    `ftrack.pipeline.host.context.change {pipeline: {host_id, context_id}}`).
 //!
-//! Running definitions (`ftrack.pipeline.host.run`) and the notification log come with the
-//! engines: this host does not subscribe to them yet, so a run request finds no host.
+//! 5. it subscribes to `ftrack.pipeline.host.run and data.pipeline.host_id=<id>` (between
+//!    the two above, as the framework does) and runs what it is asked with the
+//!    [`crate::engine`] of `engine_type`: a whole definition, or one plugin.
+//!
+//! The notification log (`ftrack.pipeline.client.notification` into SQLite) is not kept.
 //!
 //! Deliberate differences: the discover reply carries the host's current context (the
 //! framework's froze the one it had when it registered), an empty context variable counts
@@ -43,6 +46,7 @@ use serde_json::{json, Map, Value};
 
 use crate::definition::DefinitionType;
 use crate::discover::{discover, Discovery, Options, PluginLookup, PluginQuery};
+use crate::engine::Engine;
 use crate::error::DefinitionError;
 use crate::topics;
 
@@ -163,6 +167,52 @@ impl Shared {
         })
     }
 
+    /// Runs what a client's `ftrack.pipeline.host.run` asks (`Host.run`): with no `plugin`
+    /// in `data.pipeline.data`, the whole definition there; otherwise that one plugin. A
+    /// failed definition run replies [`crate::engine::RunError::to_reply`].
+    fn run(&self, data: &Value) -> Result<Value, HandlerError> {
+        let pipeline = &data["pipeline"];
+        if pipeline["host_id"] != self.id.as_str() {
+            return Ok(Value::Null);
+        }
+        let engine_type = pipeline["engine_type"].as_str().unwrap_or_default();
+        let kind: DefinitionType = engine_type.parse().map_err(|_| {
+            HandlerError(format!(
+                "{}: no engine of type {:?}",
+                topics::HOST_RUN,
+                pipeline["engine_type"]
+            ))
+        })?;
+        let Some(hub) = self.hub.upgrade() else {
+            return Ok(Value::Null);
+        };
+        let run = &pipeline["data"];
+        let asset_type = run.get("asset_type").and_then(Value::as_str);
+        let engine = Engine::new(&hub, &self.id, &self.host_types, kind)
+            .with_asset_type(asset_type.map(str::to_string));
+        let plugin = run.get("plugin");
+        match plugin {
+            None if kind.has_steps() => match engine.run_definition(run) {
+                Ok(results) => Ok(results),
+                Err(error) => {
+                    tracing::warn!("pipeline host {}: {error}", self.id);
+                    Ok(error.to_reply())
+                }
+            },
+            Some(plugin) if plugin.is_object() => {
+                let plugin_type = run["plugin_type"].as_str().unwrap_or_default();
+                let method = run["method"].as_str().unwrap_or("run");
+                Ok(engine.run_plugin(plugin, plugin_type, method))
+            }
+            _ => Err(HandlerError(format!(
+                "{}: the {kind} engine does not run {} yet",
+                topics::HOST_RUN,
+                run.get("method")
+                    .map_or("definitions".into(), |m| m.to_string())
+            ))),
+        }
+    }
+
     /// Takes `context_id`; when it is a change, says so to the clients.
     fn change_context(&self, context_id: &str) -> bool {
         {
@@ -236,6 +286,15 @@ impl PipelineHost {
         host.subscriptions.push(hub.subscribe_expression(
             Expression::equals("topic", topics::HOST_DISCOVER),
             Arc::new(move |_: &mut Event| Ok(discover_shared.discover_reply())),
+            options(),
+        )?);
+        let run_shared = shared.clone();
+        host.subscriptions.push(hub.subscribe_expression(
+            Expression::All(vec![
+                Expression::equals("topic", topics::HOST_RUN),
+                Expression::equals("data.pipeline.host_id", &id),
+            ]),
+            Arc::new(move |event: &mut Event| run_shared.run(&event.data)),
             options(),
         )?);
         let context_shared = shared;

@@ -23,7 +23,8 @@
 //!
 //! * [`host`] is the pipeline host: a [`PipelineHost`] on a `connect_core::EventHub`,
 //!   discoverable by the framework's clients (`ftrack.pipeline.host.discover`) with its id,
-//!   context and definitions, following context changes; [`topics`] are the framework's.
+//!   context and definitions, following context changes, running what its clients ask
+//!   (`ftrack.pipeline.host.run`) with the [`engine`]s; [`topics`] are the framework's.
 //!
 //! No I/O but reading the definition folders; the host is given its event hub (no network,
 //! no async runtime here).
@@ -33,6 +34,7 @@
 pub mod augment;
 pub mod definition;
 pub mod discover;
+pub mod engine;
 pub mod error;
 pub mod host;
 pub mod inherit;
@@ -45,6 +47,7 @@ pub use discover::{
     definition_paths_from_env, discover, Discovery, Options, PluginLookup, PluginQuery,
     DEFINITION_PATH_VARIABLE,
 };
+pub use engine::{Engine, RunError};
 pub use error::{DefinitionError, MissingPlugin, Problem, Violation};
 pub use host::{
     context_id_from_env, serve_definition_paths, HostConfig, PipelineHost, STANDALONE_HOST_TYPE,

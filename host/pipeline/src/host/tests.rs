@@ -143,14 +143,13 @@ fn registering_publishes_and_subscribes_what_the_framework_did() {
     let ours = seen.lock().unwrap().clone();
     assert_eq!(ours, recorded);
 
-    // Then what it subscribes to, in order (the run and the notification log come with
-    // the engines).
+    // Then what it subscribes to, in order (but the notification log).
     let recorded: Vec<String> = trace[start..]
         .iter()
         .skip_while(|e| e["kind"] != "subscribe")
         .take_while(|e| e["kind"] == "subscribe")
         .map(|e| e["subscription"].as_str().unwrap().to_string())
-        .filter(|s| !s.contains(topics::HOST_RUN) && !s.contains(topics::CLIENT_NOTIFICATION))
+        .filter(|s| !s.contains(topics::CLIENT_NOTIFICATION))
         .map(|s| s.replace("python-<HOSTID>", host.id()))
         .collect();
     assert_eq!(*subscriptions.0.lock().unwrap(), recorded);

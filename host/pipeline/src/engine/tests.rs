@@ -1,0 +1,467 @@
+//! The engines against the recording of the real framework
+//! (`pipeline_trace/standalone_publish_trace.json`): a client's `ftrack.pipeline.host.run`
+//! of the standalone publisher (`publisher/python/file-python-publish.json`, augmented),
+//! its failing second run and a single plugin run, with plain Rust handlers standing in for
+//! the framework's python plugins, subscribed as they subscribe. Every event the host
+//! publishes must be the recorded one, key for key and in order (but the host id and the
+//! execution times).
+
+use std::sync::{Arc, Mutex};
+
+use connect_core::{EventHub, HubIdentity, SubscribeOptions};
+use connect_event::Event;
+use serde_json::{json, Value};
+
+use super::*;
+use crate::fixtures;
+use crate::host::{HostConfig, PipelineHost};
+
+const RECORDED_HOST: &str = "python-<HOSTID>";
+
+/// Events as (topic, data); a plugin's calls as (plugin name, settings).
+type Events = Vec<(String, Value)>;
+
+/// The events dispatched on a hub, as (topic, data).
+type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+
+fn recording_hub() -> (Arc<EventHub>, Seen) {
+    let hub = Arc::new(EventHub::new(HubIdentity::local("alice")));
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    hub.observe(Box::new(move |event| {
+        log.lock()
+            .unwrap()
+            .push((event.topic.clone(), event.data.clone()));
+        true
+    }));
+    (hub, seen)
+}
+
+/// The collector stage's plugin results of the step being run (`data[-1]`), as the
+/// framework's validators and exporters read them.
+fn collected(settings: &Value) -> Vec<Value> {
+    let step = settings["data"].as_array().unwrap().last().unwrap();
+    step["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|stage| stage["name"] == "collector")
+        .flat_map(|stage| stage["result"].as_array().unwrap().clone())
+        .flat_map(|plugin| plugin["result"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// What a stand-in plugin's `method` returns: `Ok(value)`, or `Err(message)`.
+type Behaviour = fn(&str, &Value) -> Result<Value, String>;
+
+/// The standalone publisher's plugins: (name, type, class, behaviour), as P 1.3.0's python
+/// plugins behave on the recording's files.
+fn plugins() -> Vec<(&'static str, &'static str, &'static str, Behaviour)> {
+    vec![
+        (
+            "common_passthrough_publisher_context",
+            "publisher.context",
+            "CommonPassthroughPublisherContextPlugin",
+            |_, settings| Ok(settings["options"].clone()),
+        ),
+        (
+            "common_path_publisher_collector",
+            "publisher.collector",
+            "CommonPathPublisherCollectorPlugin",
+            |method, settings| match method {
+                "fetch" => Ok(json!("example/path/to/your/file.txt")),
+                _ => Ok(json!([settings["options"]["path"]])),
+            },
+        ),
+        (
+            "common_file_exists_publisher_validator",
+            "publisher.validator",
+            "CommonFileExistsPublisherValidatorPlugin",
+            |_, settings| {
+                let paths = collected(settings);
+                if paths
+                    .iter()
+                    .all(|p| !p.as_str().unwrap().contains("missing"))
+                {
+                    Ok(json!(true))
+                } else {
+                    Err("Return value of common_file_exists_publisher_validator is not True".into())
+                }
+            },
+        ),
+        (
+            "common_passthrough_publisher_exporter",
+            "publisher.exporter",
+            "CommonPassthroughPublisherExporterPlugin",
+            |_, settings| Ok(Value::Array(collected(settings))),
+        ),
+        (
+            "common_passthrough_publisher_pre_finalizer",
+            "publisher.pre_finalizer",
+            "CommonDefaultPublisherPreFinalizerPlugin",
+            |_, _| Ok(json!({})),
+        ),
+        (
+            "common_passthrough_publisher_finalizer",
+            "publisher.finalizer",
+            "CommonPassthroughPublisherFinalizerPlugin",
+            |_, settings| {
+                let components: Vec<Value> = settings["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|step| step["type"] == "component")
+                    .map(|step| step["name"].clone())
+                    .collect();
+                Ok(json!({
+                    "asset_version_id": "assetversion-id",
+                    "asset_id": "asset-id",
+                    "component_names": components,
+                }))
+            },
+        ),
+        (
+            "common_passthrough_publisher_post_finalizer",
+            "publisher.post_finalizer",
+            "CommonPassthroughPublisherPostFinalizerPlugin",
+            |_, _| Ok(json!({})),
+        ),
+    ]
+}
+
+/// Subscribes the stand-in plugins to `ftrack.pipeline.run` with the framework's
+/// expression; each call's `settings` is kept in `calls` as (plugin name, settings).
+fn register_plugins(hub: &EventHub) -> Arc<Mutex<Vec<(String, Value)>>> {
+    let calls: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    for (name, plugin_type, class, behaviour) in plugins() {
+        let calls = calls.clone();
+        let handler = move |event: &mut Event| {
+            let pipeline = &event.data["pipeline"];
+            let method = pipeline["method"].as_str().unwrap().to_string();
+            let settings = event.data["settings"].clone();
+            calls
+                .lock()
+                .unwrap()
+                .push((name.to_string(), settings.clone()));
+            let (status, result, message) = match behaviour(&method, &settings) {
+                Ok(value) => (
+                    "SUCCESS_STATUS",
+                    json!({ method.clone(): value }),
+                    format!("Successfully run :{class}"),
+                ),
+                Err(message) => ("ERROR_STATUS", Value::Null, message),
+            };
+            Ok(json!({
+                "plugin_name": name,
+                "plugin_type": plugin_type,
+                "method": method,
+                "status": status,
+                "result": result,
+                "execution_time": 1.0e-5,
+                "message": message,
+                "user_data": {},
+                "plugin_id": uuid::Uuid::new_v4().simple().to_string(),
+            }))
+        };
+        hub.subscribe(
+            &format!(
+                "topic=ftrack.pipeline.run and data.pipeline.host_type=python and \
+                 data.pipeline.category=plugin and data.pipeline.plugin_type={plugin_type} and \
+                 data.pipeline.plugin_name={name}"
+            ),
+            Arc::new(handler),
+            SubscribeOptions::default(),
+        )
+        .unwrap();
+    }
+    calls
+}
+
+fn trace() -> Vec<Value> {
+    fixtures::json("pipeline_trace/standalone_publish_trace.json")["trace"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The `n`th recorded `ftrack.pipeline.host.run`: its data, the events published while it
+/// ran (topic, data), and its result.
+fn recorded_run(n: usize) -> (Value, Vec<(String, Value)>, Value) {
+    let trace = trace();
+    let start = trace
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e["kind"] == "publish" && e["topic"] == topics::HOST_RUN)
+        .nth(n)
+        .unwrap()
+        .0;
+    let seq = trace[start]["seq"].clone();
+    let end = trace
+        .iter()
+        .position(|e| e["kind"] == "result" && e["of"] == seq)
+        .unwrap();
+    let nested = trace[start + 1..end]
+        .iter()
+        .filter(|e| e["kind"] == "publish")
+        .map(|e| (e["topic"].as_str().unwrap().to_string(), e["data"].clone()))
+        .collect();
+    (
+        trace[start]["data"].clone(),
+        nested,
+        trace[end]["result"].clone(),
+    )
+}
+
+/// `value` with every `from` text replaced by `to`.
+fn replace_text(value: &Value, from: &str, to: &str) -> Value {
+    match value {
+        Value::String(s) => Value::String(s.replace(from, to)),
+        Value::Array(items) => items.iter().map(|v| replace_text(v, from, to)).collect(),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), replace_text(v, from, to)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Whether `ours` is `recorded` key for key, in the same key order, but `execution_time`
+/// (any number).
+fn same(ours: &Value, recorded: &Value, at: &str) {
+    match (ours, recorded) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys = |m: &Map<String, Value>| m.keys().cloned().collect::<Vec<_>>();
+            assert_eq!(keys(a), keys(b), "{at}");
+            for (key, value) in b {
+                let here = format!("{at}/{key}");
+                if key == "execution_time" {
+                    assert!(a[key].is_number() && value.is_number(), "{here}");
+                } else {
+                    same(&a[key], value, &here);
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            assert_eq!(a.len(), b.len(), "{at}: {ours} vs {recorded}");
+            for (index, (x, y)) in a.iter().zip(b).enumerate() {
+                same(x, y, &format!("{at}/{index}"));
+            }
+        }
+        _ => assert_eq!(ours, recorded, "{at}"),
+    }
+}
+
+/// A host for the recording's host type, its plugins, and a client's run of the `n`th
+/// recorded request: returns (the events it published, the run's result, the plugin calls).
+fn replay(n: usize) -> (Events, Vec<Value>, Events) {
+    let (hub, seen) = recording_hub();
+    let calls = register_plugins(&hub);
+    let config = HostConfig {
+        host_types: vec!["python".into()],
+        context_id: None,
+        asset_types: None,
+        check_plugins: false,
+    };
+    let host = PipelineHost::start(&hub, config).unwrap();
+    seen.lock().unwrap().clear();
+    let (data, _, _) = recorded_run(n);
+    let mut run =
+        Event::new(topics::HOST_RUN).with_data(replace_text(&data, RECORDED_HOST, host.id()));
+    let results = hub.publish(&mut run);
+    let published = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(topic, _)| topic != topics::HOST_RUN)
+        .map(|(topic, data)| (topic.clone(), replace_text(data, host.id(), RECORDED_HOST)))
+        .collect();
+    let results = results
+        .iter()
+        .map(|r| replace_text(r, host.id(), RECORDED_HOST))
+        .collect();
+    let calls = calls.lock().unwrap().clone();
+    (published, results, calls)
+}
+
+fn compare_events(ours: &[(String, Value)], recorded: &[(String, Value)]) {
+    let topics =
+        |events: &[(String, Value)]| events.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>();
+    assert_eq!(topics(ours), topics(recorded));
+    for (index, ((topic, a), (_, b))) in ours.iter().zip(recorded).enumerate() {
+        same(a, b, &format!("event {index} ({topic})"));
+    }
+}
+
+#[test]
+fn a_publisher_run_publishes_what_the_framework_did() {
+    let (published, results, calls) = replay(0);
+    let (_, recorded, recorded_result) = recorded_run(0);
+    assert_eq!(recorded.len(), 54, "10 plugins × 5 events, 4 step ends");
+    compare_events(&published, &recorded);
+    // The reply: the finalizers' group results (the components' exporters, the finalizer).
+    same(&Value::Array(results), &recorded_result, "result");
+
+    // The framework's order, each plugin once.
+    let order: Vec<&str> = calls.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "common_passthrough_publisher_context",
+            "common_path_publisher_collector",
+            "common_file_exists_publisher_validator",
+            "common_passthrough_publisher_exporter",
+            "common_path_publisher_collector",
+            "common_file_exists_publisher_validator",
+            "common_passthrough_publisher_exporter",
+            "common_passthrough_publisher_pre_finalizer",
+            "common_passthrough_publisher_finalizer",
+            "common_passthrough_publisher_post_finalizer",
+        ]
+    );
+}
+
+#[test]
+fn outputs_flow_between_stages_steps_and_groups() {
+    let (_, results, calls) = replay(0);
+    let settings = |index: usize| calls[index].1.clone();
+    // The context plugin sees no context; everyone after sees its result, with the asset type.
+    assert_eq!(settings(0)["context_data"], Value::Null);
+    let context = json!({
+        "context_id": "aaaaaaaa-0000-0000-0000-00000000task",
+        "asset_name": "myAsset",
+        "comment": "Nothing to comment",
+        "status_id": "44dd9fb2-4164-11df-9218-0019bb4983d8",
+        "asset_type_name": "scene",
+    });
+    for (name, settings) in &calls[1..] {
+        assert_eq!(settings["context_data"], context, "{name}");
+    }
+    // The exporter gets what the collector collected, through the validator's stage.
+    assert_eq!(
+        collected(&settings(3)),
+        [json!("/tmp/WORK/render_v001.exr")]
+    );
+    let stages = |s: &Value, step: usize| -> Vec<Value> {
+        s["data"][step]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|stage| stage["name"].clone())
+            .collect()
+    };
+    assert_eq!(stages(&settings(3), 0), ["collector", "validator"]);
+    // The thumbnail's collector sees the main component before it.
+    assert_eq!(
+        stages(&settings(4), 0),
+        ["collector", "validator", "exporter"]
+    );
+    // The finalizers see only the components' exporters, then their own stages so far.
+    let finalizer = settings(8);
+    assert_eq!(stages(&finalizer, 0), ["exporter"]);
+    assert_eq!(stages(&finalizer, 1), ["exporter"]);
+    assert_eq!(stages(&finalizer, 2), ["pre_finalizer"]);
+    let finalized = &results[0][2]["result"][1]["result"][0]["result"];
+    assert_eq!(finalized["component_names"], json!(["main", "thumbnail"]));
+}
+
+#[test]
+fn a_failing_validator_stops_the_run_and_says_who_and_why() {
+    let (published, results, calls) = replay(1);
+    let (_, recorded, recorded_result) = recorded_run(1);
+    compare_events(&published, &recorded);
+    // The framework raised (no result); ours says what failed.
+    assert_eq!(recorded_result, json!([]));
+    assert_eq!(results.len(), 1);
+    let error = &results[0];
+    assert_eq!(error["status"], "ERROR_STATUS");
+    assert_eq!(error["group"], "components");
+    assert_eq!(error["step"], "main");
+    assert_eq!(error["stage"], "validator");
+    assert_eq!(
+        error["plugin_name"],
+        "common_file_exists_publisher_validator"
+    );
+    assert_eq!(error["plugin_type"], "publisher.validator");
+    assert_eq!(error["plugin_status"], "ERROR_STATUS");
+    assert_eq!(
+        error["plugin_message"],
+        "Return value of common_file_exists_publisher_validator is not True"
+    );
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("common_file_exists_publisher_validator")
+            && message.contains("is not True"),
+        "{message}"
+    );
+    // Nothing ran after the validator.
+    assert_eq!(calls.len(), 3);
+    let (_, last) = published.last().unwrap();
+    same(&error["results"], &last["pipeline"]["results"], "results");
+}
+
+#[test]
+fn a_single_plugin_run_is_the_frameworks() {
+    let (published, results, _) = replay(2);
+    let (data, recorded, recorded_result) = recorded_run(2);
+    assert_eq!(data["pipeline"]["data"]["method"], "fetch");
+    compare_events(&published, &recorded);
+    same(&Value::Array(results), &recorded_result, "result");
+}
+
+#[test]
+fn a_plugin_nobody_answers_for_fails_its_stage() {
+    let (hub, _) = recording_hub();
+    let host_types = vec!["python".to_string()];
+    let engine = Engine::new(&hub, "python-0", &host_types, DefinitionType::Publisher);
+    let definition = fixtures::json("pipeline_trace/augmented_file_publisher_definition.json");
+    let error = engine.run_definition(&definition).unwrap_err();
+    assert_eq!(error.group, "contexts");
+    assert_eq!(error.plugin_name, "common_passthrough_publisher_context");
+    assert_eq!(error.status, UNKNOWN_STATUS);
+    // The loader and opener engines differ by their plugin types only.
+    let loader = Engine::new(&hub, "python-0", &host_types, DefinitionType::Loader);
+    let error = loader.run_definition(&definition).unwrap_err();
+    assert_eq!(error.plugin_type, "loader.context");
+
+    // A disabled plugin is skipped; a stage left with no plugin too.
+    let mut definition = definition;
+    definition["contexts"][0]["stages"][0]["plugins"][0]["enabled"] = json!(false);
+    definition["contexts"][0]["enabled"] = json!(false);
+    for step in definition["components"].as_array_mut().unwrap() {
+        step["enabled"] = json!(false);
+    }
+    for stage in definition["finalizers"][0]["stages"]
+        .as_array_mut()
+        .unwrap()
+    {
+        stage["enabled"] = json!(false);
+    }
+    assert_eq!(
+        engine.run_definition(&definition).unwrap(),
+        json!([{"name": "main", "result": [], "status": true, "category": "step", "type": "finalizer"}])
+    );
+}
+
+#[test]
+fn the_host_runs_only_its_own_requests_of_a_known_engine() {
+    let (hub, _) = recording_hub();
+    register_plugins(&hub);
+    let config = HostConfig {
+        host_types: vec!["python".into()],
+        context_id: None,
+        asset_types: None,
+        check_plugins: false,
+    };
+    let host = PipelineHost::start(&hub, config).unwrap();
+    let (data, _, _) = recorded_run(2);
+    let mut request = replace_text(&data, RECORDED_HOST, host.id());
+    let run =
+        |request: &Value| hub.publish(&mut Event::new(topics::HOST_RUN).with_data(request.clone()));
+    assert_eq!(run(&request).len(), 1);
+    // Another host's request is not ours; an unknown engine is refused (no result).
+    let other = replace_text(&data, RECORDED_HOST, "python-0123");
+    assert_eq!(run(&other), Vec::<Value>::new());
+    request["pipeline"]["engine_type"] = json!("nope");
+    assert_eq!(run(&request), Vec::<Value>::new());
+}
