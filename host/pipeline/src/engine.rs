@@ -550,6 +550,3 @@ fn outputs(group_results: &[Value]) -> Vec<Value> {
         })
         .collect()
 }
-
-#[cfg(test)]
-mod tests;

@@ -502,3 +502,7 @@ fn inline(node: &Value, root: &Value, depth: usize) -> Value {
 
 #[cfg(test)]
 mod tests;
+
+/// Runs through the host, replaying the recorded ones (the engine seen from a client).
+#[cfg(test)]
+mod run_tests;

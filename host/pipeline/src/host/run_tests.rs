@@ -10,11 +10,13 @@ use std::sync::{Arc, Mutex};
 
 use connect_core::{EventHub, HubIdentity, SubscribeOptions};
 use connect_event::Event;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use super::*;
+use crate::definition::DefinitionType;
+use crate::engine::*;
 use crate::fixtures;
 use crate::host::{HostConfig, PipelineHost};
+use crate::topics;
 
 const RECORDED_HOST: &str = "python-<HOSTID>";
 
