@@ -12,9 +12,20 @@ use serde_json::{json, Value};
 
 use crate::kit::{Captured, Running, Sandbox};
 
-/// ftrack's fixtures, next to the workspace.
+/// ftrack's pipeline fixtures, in the project's shared material: `$FTRACK_SHARED_DIR`, else
+/// `../shared` next to the workspace, else `/work/shared` (where CI's clean clones find it).
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/ftrack-connect-pipeline")
+    let relative = "fixtures/ftrack-connect-pipeline";
+    [
+        std::env::var_os("FTRACK_SHARED_DIR").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")),
+        Some(PathBuf::from("/work/shared")),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|dir| dir.join(relative))
+    .find(|path| path.is_dir())
+    .unwrap_or_else(|| panic!("no {relative} in ../shared or /work/shared: set FTRACK_SHARED_DIR"))
 }
 
 /// The definition repository's folder: its 1.2.0 schemas and its 69 definitions.

@@ -200,6 +200,11 @@ fn the_window_opens_signed_in_once_and_refuses_everyone_else() {
     let policy = page.header("content-security-policy").unwrap();
     assert!(policy.contains("script-src 'self'"), "{policy}");
     assert_eq!(page.header("access-control-allow-origin"), None, "no CORS");
+    assert_eq!(
+        page.header("x-frame-options"),
+        Some("SAMEORIGIN"),
+        "no other site frames it"
+    );
     let listed: Value = serde_json::from_str(&with("GET", "/api/plugins", &[]).body).unwrap();
     let (cli, _) = s.plugins_json();
     let names = |plugins: &[Value]| -> Vec<(String, String)> {

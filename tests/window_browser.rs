@@ -252,8 +252,24 @@ fn a_plugin_zip_installs_and_its_tab_asks_a_rhai_hook() {
                 vec![],
             )
             .await?;
-        Ok((answer, cookie))
+        // A call without the secret the window gave this page (as from a page a link led
+        // to) is not answered.
+        let unanswered = b
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                   window.addEventListener('message', (m) => {
+                     if (m.data && m.data.id === 999) done('answered');
+                   });
+                   parent.postMessage({connect: 1, type: 'call', id: 999, op: 'publish',
+                     event: {topic: 'studio.status.ask', data: {who: 'mallory'}}}, '*');
+                   setTimeout(() => done('unanswered'), 1500);"#,
+                vec![],
+            )
+            .await?;
+        Ok((answer, (cookie, unanswered)))
     });
+    let (cookie, unanswered) = cookie;
+    assert_eq!(unanswered, "unanswered", "a call without the page's secret");
     assert_eq!(answer, "Hello artist: the farm has 3 renders queued.");
     assert_eq!(
         cookie, "SecurityError",

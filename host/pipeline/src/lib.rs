@@ -60,10 +60,27 @@ pub use schema::Schema;
 pub(crate) mod fixtures {
     use std::path::PathBuf;
 
-    /// `../shared/fixtures/ftrack-connect-pipeline` from the workspace root.
+    /// `fixtures/ftrack-connect-pipeline` of the project's shared material: in
+    /// `$FTRACK_SHARED_DIR`, else `../shared` next to the workspace, else `/work/shared`
+    /// (where CI's clean clones of the project find it).
     pub fn root() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/ftrack-connect-pipeline")
+        let relative = "fixtures/ftrack-connect-pipeline";
+        let candidates = [
+            std::env::var_os("FTRACK_SHARED_DIR").map(PathBuf::from),
+            Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")),
+            Some(PathBuf::from("/work/shared")),
+        ];
+        candidates
+            .into_iter()
+            .flatten()
+            .map(|dir| dir.join(relative))
+            .find(|path| path.is_dir())
+            .unwrap_or_else(|| {
+                panic!(
+                    "the pipeline fixtures ({relative}) are not in ../shared or /work/shared: \
+                     set FTRACK_SHARED_DIR to the folder that has fixtures/"
+                )
+            })
     }
 
     /// The definition repository's 1.2.0 folder (its schemas and every definition).

@@ -15,14 +15,19 @@ use crate::App;
 pub const REDACTED: &str = "(redacted)";
 
 /// Words that make a variable a secret wherever they appear in its name.
-const SECRET_WORDS: [&str; 7] = [
+const SECRET_WORDS: [&str; 12] = [
     "KEY",
     "TOKEN",
     "PASSWORD",
     "PASSWD",
+    "PASS",
     "SECRET",
     "CREDENTIAL",
     "AUTH",
+    "DSN",
+    "COOKIE",
+    "SESSION",
+    "PRIVATE",
 ];
 
 /// Whether the variable `name` holds a secret (an API key, a token, a password...).
@@ -31,20 +36,15 @@ fn is_secret(name: &str) -> bool {
     SECRET_WORDS.iter().any(|word| name.contains(word))
 }
 
-/// `value` without the password of a URL such as `https://user:secret@proxy:8080`.
+/// `value` without the user information of a URL such as `https://user:secret@proxy:8080`
+/// or `https://KEY@sentry.example/1` (a key may stand there alone).
 fn without_url_password(value: &str) -> String {
     let Some((scheme, rest)) = value.split_once("://") else {
         return value.to_string();
     };
     let authority_end = rest.find('/').unwrap_or(rest.len());
     match rest[..authority_end].rsplit_once('@') {
-        Some((user_info, host)) if user_info.contains(':') => {
-            let user = user_info.split(':').next().unwrap_or_default();
-            format!(
-                "{scheme}://{user}:{REDACTED}@{host}{}",
-                &rest[authority_end..]
-            )
-        }
+        Some((_, host)) => format!("{scheme}://{REDACTED}@{host}{}", &rest[authority_end..]),
         _ => value.to_string(),
     }
 }
@@ -90,6 +90,7 @@ mod tests {
             "db_password": "p",
             "AWS_SECRET_ACCESS_KEY": "s",
             "HTTPS_PROXY": "http://jane:hunter2@proxy:3128/x",
+            "SENTRY_URL": "https://abc123@sentry.example/1",
             "FTRACK_SERVER": "https://studio.ftrackapp.com",
             "PATH": "/usr/bin",
         });
@@ -102,7 +103,8 @@ mod tests {
                 "MY_TOKEN": REDACTED,
                 "db_password": REDACTED,
                 "AWS_SECRET_ACCESS_KEY": REDACTED,
-                "HTTPS_PROXY": format!("http://jane:{REDACTED}@proxy:3128/x"),
+                "HTTPS_PROXY": format!("http://{REDACTED}@proxy:3128/x"),
+                "SENTRY_URL": format!("https://{REDACTED}@sentry.example/1"),
                 "FTRACK_SERVER": "https://studio.ftrackapp.com",
                 "PATH": "/usr/bin",
             })

@@ -40,6 +40,11 @@ pub(crate) async fn check(State(app): State<App>, request: Request, next: Next) 
     headers
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
+    // Only the window itself may frame its answers (plugin tabs): no other site's page.
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
     response
 }
 

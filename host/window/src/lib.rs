@@ -171,6 +171,8 @@ pub(crate) struct App {
     state_dir: PathBuf,
     /// Files being published.
     publishes: Arc<publish::Publishes>,
+    /// This run of the window, for a page waiting for the host to restart.
+    instance: String,
 }
 
 /// The window's server, running; dropping it stops it.
@@ -209,10 +211,12 @@ impl Window {
             sessions: sessions.clone(),
             address,
             publishes: Arc::new(publish::Publishes::new(&state_dir)),
+            instance: uuid::Uuid::new_v4().simple().to_string(),
             state_dir,
         };
         let router = Router::new()
             .route("/", get(pages::index))
+            .route("/static/instance", get(pages::instance))
             .route("/static/{file}", get(pages::asset))
             .route("/signin/{code}", get(pages::sign_in))
             .route("/api/status", get(api::status))

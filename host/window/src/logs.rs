@@ -36,6 +36,9 @@ const LOOK_EVERY: Duration = Duration::from_millis(250);
 /// The most read in one look; the rest waits for the next (a burst never makes one huge event).
 const READ_AT_MOST: u64 = 1 << 20;
 
+/// The longest line kept while waiting for its end.
+const LONGEST_LINE: usize = 256 * 1024;
+
 /// A log line as the page shows it: its level (`ERROR`, `WARN`, `INFO`, `DEBUG`, `TRACE`, or
 /// `""` for a line that continues the one before) and its text.
 fn line_of(text: &str) -> Value {
@@ -119,6 +122,14 @@ impl Tail {
         self.position += bytes.len() as u64;
         self.partial.extend_from_slice(&bytes);
         let Some(end) = self.partial.iter().rposition(|b| *b == b'\n') else {
+            // A line that never ends (a blob written to the log) is sent cut, not kept whole.
+            if self.partial.len() > LONGEST_LINE {
+                let cut = String::from_utf8_lossy(&self.partial[..LONGEST_LINE]).into_owned();
+                self.partial.clear();
+                return vec![format!(
+                    "{cut} [line cut: longer than {LONGEST_LINE} bytes]"
+                )];
+            }
             return Vec::new();
         };
         let rest = self.partial.split_off(end + 1);

@@ -54,6 +54,12 @@ pub(crate) async fn asset(Path(file): Path<String>) -> Response {
     }
 }
 
+/// `/static/instance`: which run of the window this is (no session needed: it says nothing
+/// but that). A page waiting for the host to restart asks until the answer changes.
+pub(crate) async fn instance(State(app): State<App>) -> Response {
+    axum::Json(serde_json::json!({ "instance": app.instance })).into_response()
+}
+
 /// `/signin/{code}`: a link from `ftrack-connect open`. Followed once within its minute, it
 /// starts a session and sends the browser on to the app (303); otherwise it says what to do.
 pub(crate) async fn sign_in(State(app): State<App>, Path(code): Path<String>) -> Response {

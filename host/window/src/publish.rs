@@ -89,6 +89,24 @@ impl Publishes {
         known.then(|| self.uploads.join(batch))
     }
 
+    /// Whether `batch` is being published.
+    fn is_publishing(&self, batch: &str) -> bool {
+        self.batches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(batch)
+            .is_some_and(|(_, publishing)| *publishing)
+    }
+
+    /// Whether any batch is being published (a restart would cut it short).
+    pub(crate) fn any_publishing(&self) -> bool {
+        self.batches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .any(|(_, publishing)| *publishing)
+    }
+
     fn forget(&self, batch: &str) {
         self.batches
             .lock()
@@ -103,7 +121,7 @@ fn is_file_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 255
         && !name.starts_with('.')
-        && !name.contains(['/', '\\', '\0'])
+        && !name.contains(['/', '\\', '\0', ':'])
 }
 
 /// `POST /api/publish/group`'s body.
@@ -218,6 +236,10 @@ pub(crate) async fn upload(
     let Some(folder) = app.publishes.folder(&batch) else {
         return Failure::not_found("no such batch").into_response();
     };
+    if app.publishes.is_publishing(&batch) {
+        return Failure::bad_request("this batch is being published: no more files")
+            .into_response();
+    }
     if !is_file_name(&file.name) {
         return Failure::bad_request(&format!("not a file name: {:?}", file.name)).into_response();
     }
@@ -254,17 +276,18 @@ pub(crate) async fn start(
     let Some(folder) = app.publishes.folder(&batch) else {
         return Failure::not_found("no such batch").into_response();
     };
-    if let Some(entry) = app
+    match app
         .publishes
         .batches
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .get_mut(&batch)
     {
-        if entry.1 {
-            return Failure::bad_request("this batch is being published already").into_response();
+        Some((_, true)) => {
+            return Failure::bad_request("this batch is being published already").into_response()
         }
-        entry.1 = true;
+        Some(entry) => entry.1 = true,
+        None => return Failure::not_found("no such batch").into_response(),
     }
     let job = uuid::Uuid::new_v4().simple().to_string();
     let nothing_yet =
@@ -376,7 +399,7 @@ mod tests {
     fn only_plain_file_names_make_a_batch() {
         assert!(is_file_name("render.1001.exr"));
         assert!(is_file_name("take 2 (final).mov"));
-        for name in ["", ".hidden", "../x", "a/b", "a\\b", "a\0b"] {
+        for name in ["", ".hidden", "../x", "a/b", "a\\b", "a\0b", "C:x"] {
             assert!(!is_file_name(name), "{name:?}");
         }
     }

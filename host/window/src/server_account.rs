@@ -30,8 +30,22 @@ use crate::{App, Handover};
 /// How long the answer has to reach the browser before the host restarts.
 const ANSWER_FIRST: Duration = Duration::from_millis(300);
 
+/// Why the host may not restart now: a publish under way would be cut short.
+fn busy(app: &App) -> Option<Response> {
+    app.publishes.any_publishing().then(|| {
+        (
+            StatusCode::CONFLICT,
+            Json(json!({ "error": "a publish is under way: sign in or out when it is done" })),
+        )
+            .into_response()
+    })
+}
+
 /// Signs in, then restarts the host; the page's answer, or why not.
 async fn sign_in_then_restart(app: &App, server: String, user: String, key: String) -> Response {
+    if let Some(refused) = busy(app) {
+        return refused;
+    }
     let host = app.host.clone();
     let signed = tokio::task::spawn_blocking(move || host.sign_in(&server, &user, &key)).await;
     match signed {
@@ -45,7 +59,7 @@ async fn sign_in_then_restart(app: &App, server: String, user: String, key: Stri
 fn restart(app: &App, mut answer: serde_json::Value) -> Response {
     let handover = Handover {
         port: app.address.port(),
-        code: app.sessions.new_link(),
+        code: crate::session::handover_code(),
     };
     answer["restarting"] = json!(true);
     answer["reopen"] = json!(format!("/signin/{}", handover.code));
@@ -164,6 +178,9 @@ pub(crate) async fn browser_done(UrlPath(code): UrlPath<String>) -> Response {
 }
 
 pub(crate) async fn sign_out(State(app): State<App>) -> Response {
+    if let Some(refused) = busy(&app) {
+        return refused;
+    }
     let host = app.host.clone();
     match tokio::task::spawn_blocking(move || host.sign_out_of_server()).await {
         Ok(Ok(())) => restart(&app, json!({})),

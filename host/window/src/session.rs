@@ -148,6 +148,12 @@ impl Sessions {
     }
 }
 
+/// A code for the next run of the window to accept as a sign-in link (see `Handover`): never
+/// one this run accepts, so the page cannot spend it here before the restart.
+pub fn handover_code() -> String {
+    random_id()
+}
+
 /// 244 random bits as hex, from the OS generator (two uuid v4s).
 fn random_id() -> String {
     format!(

@@ -11,7 +11,10 @@
 //!
 //! What a tab may do goes through the window, over `postMessage`, to these routes, always as
 //! its plugin (the page knows which frame a message came from; a tab cannot claim another
-//! plugin's name):
+//! plugin's name). The page gives the frame's first page a secret in its address's fragment,
+//! and answers only messages that carry it: a page the frame is sent to later (a link in the
+//! tab to another site) cannot speak for the plugin. Forms may not be submitted anywhere
+//! (`form-action 'none'`) and nothing may be fetched (`connect-src 'none'`):
 //!
 //! - `GET /api/widgets`: `{"widgets": [{plugin, name, url}]}`;
 //! - `POST /api/widgets/{plugin}/publish` with `{"event": {topic, data, target}}`: published
@@ -49,7 +52,8 @@ use crate::{App, Widget, WindowHost};
 /// cookie, no top navigation), load their own files, and talk to no server.
 const WIDGET_POLICY: &str = "sandbox allow-scripts allow-forms allow-modals; \
     default-src 'self' data: blob:; script-src 'self' 'unsafe-inline'; \
-    style-src 'self' 'unsafe-inline'; connect-src 'none'; frame-ancestors 'self'";
+    style-src 'self' 'unsafe-inline'; connect-src 'none'; form-action 'none'; \
+    frame-ancestors 'self'";
 
 /// Events waiting for a tab's stream; a tab that does not keep up loses the newest.
 const EVENT_QUEUE: usize = 256;

@@ -16,7 +16,8 @@
  * A sign-in or sign-out answers `{restarting: true, reopen: "/signin/<code>"}` and the host
  * restarts in its process, on the same port. The page marks the session as restarting (so
  * the failed stream and the 401s of the restarted host do not end the page, see dom.js),
- * waits for the host to answer again (GET /static/app.css, which needs no session) and
+ * waits for another run of the window to answer (GET /static/instance, which needs no
+ * session, names the run) and
  * follows `reopen`, a one-time link of the restarted window that gives the page a new
  * session; the page then starts fresh on the tab it showed.
  *
@@ -36,7 +37,6 @@ import { $, h, request, session, setText, Unauthorized } from './dom.js';
 const POLL_MS = 250;
 const POLL_FOR_MS = 60_000;
 /** An answer this long after the restart began comes from the restarted host. */
-const SURELY_RESTARTED_MS = 1500;
 
 const HOW = {
   environment: 'from the environment (FTRACK_SERVER, FTRACK_API_USER, FTRACK_API_KEY)',
@@ -295,6 +295,16 @@ async function signInThroughBrowser() {
     '.');
 }
 
+/** Which run of the window answers (GET /static/instance needs no session), or null. */
+async function instance() {
+  try {
+    const answer = await fetch('/static/instance', { cache: 'no-store', credentials: 'omit' });
+    return answer.ok ? (await answer.json()).instance ?? null : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The host restarts: wait until it answers again, then follow `reopen`, the restarted
  * window's one-time link, which gives this page a new session.
@@ -302,21 +312,16 @@ async function signInThroughBrowser() {
 async function restartThenReopen(reopen) {
   restarting = true;
   session.restarting = true; // the 401s of the restarted host do not end the page (dom.js)
+  const before = await instance();
   shell?.stopLive?.();
   shell?.update({});
   say('restarting', 'Restarting the host…');
   const began = performance.now();
-  let failedOnce = false;
   while (performance.now() - began < POLL_FOR_MS) {
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    let ok = false;
-    try {
-      ok = (await fetch('/static/app.css', { cache: 'no-store', credentials: 'omit' })).ok;
-    } catch {
-      ok = false;
-    }
-    if (!ok) failedOnce = true;
-    else if (failedOnce || performance.now() - began >= SURELY_RESTARTED_MS) {
+    // The restarted window says it is another run: only then is the link its to take.
+    const now = await instance();
+    if (now && now !== before) {
       // The hash comes through the link's redirect: the window opens on the same tab.
       location.assign(reopen + location.hash);
       return;

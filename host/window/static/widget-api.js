@@ -21,6 +21,9 @@
  */
 (function () {
   'use strict';
+  // The window put a secret in this page's address; every call carries it, so that a page
+  // this frame is sent to later (a link followed) cannot speak for the plugin.
+  const secret = location.hash.slice(1);
   let nextId = 1;
   const pending = new Map(); // call id -> {resolve, reject}
   const listeners = new Map(); // subscription id -> callback
@@ -47,7 +50,7 @@
       pending.set(id, { resolve, reject });
       // The window's origin is the only one that frames a tab; '*' because a sandboxed
       // frame cannot name it (its own origin is opaque).
-      window.parent.postMessage(Object.assign({ connect: 1, type: 'call', id, op }, args), '*');
+      window.parent.postMessage(Object.assign({ connect: 1, type: 'call', id, op, secret }, args), '*');
     });
   }
 

@@ -177,11 +177,14 @@ function widgetTab(widget, id) {
 /** (Re)create `tab`'s frame; a frame starting again drops the old one's subscriptions. */
 function createFrame(tab) {
   closeSubscriptions(tab);
+  // A secret only the page we load learns (from its address's fragment): a page the frame
+  // is later sent to (a link in the tab) does not know it, and is not answered.
+  tab.secret = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
   const frame = h('iframe', {
     class: 'plugin-tab',
     // Never allow-same-origin: the tab must not share the window's origin.
     sandbox: 'allow-scripts allow-forms allow-modals',
-    src: tab.url,
+    src: `${tab.url}#${tab.secret}`,
     title: `${tab.plugin}: ${tab.name}`,
     referrerpolicy: 'no-referrer',
     dataset: { plugin: tab.plugin },
@@ -213,6 +216,7 @@ function onMessage(message) {
   if (!tab) return; // not one of our frames: someone else's business
   const call = message.data;
   if (!call || typeof call !== 'object' || call.connect !== 1 || call.type !== 'call') return;
+  if (call.secret !== tab.secret) return; // another page, loaded in the tab's frame
   const frame = tab.frame;
   const reply = (ok, value) => {
     // A frame that started again or went away does not hear about the old one's calls.
