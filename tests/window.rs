@@ -410,6 +410,8 @@ fn the_window_signs_the_host_in_to_a_server_and_out_again() {
     assert_eq!(code, 200, "{signed}");
     assert_eq!(signed["restarting"], true);
     host.wait_for("restarting for the new sign-in");
+    // The port was never free for anyone else to take: the socket itself was kept.
+    host.wait_for("the socket was kept across the restart");
     host.wait_for(&format!("window on http://{address}/"));
     let reopen = signed["reopen"].as_str().unwrap();
     let back = request(&address, "GET", reopen, &[]);

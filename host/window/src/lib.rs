@@ -130,14 +130,57 @@ pub trait WindowHost: Send + Sync + 'static {
     fn restart(&self, handover: Handover);
 }
 
-/// What a window hands the next run of its host when the host restarts: its port, and a
-/// sign-in link code the page already has.
+/// What a window hands the next run of its host when the host restarts: its port, its
+/// listening socket, and a sign-in link code the page already has.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Handover {
     /// The port the window listened on.
     pub port: u16,
     /// A sign-in link code the restarted window accepts (once, for a minute).
     pub code: String,
+    /// The listening socket itself, kept open across the restart (a file descriptor the
+    /// next run inherits), so that the port is never free for another local user to take
+    /// while the host restarts. `None` where that cannot be done.
+    #[serde(default)]
+    pub socket: Option<i32>,
+}
+
+/// A descriptor of `listener`'s socket that survives `exec` (unix): the next run's.
+#[cfg(unix)]
+fn inheritable(listener: &std::net::TcpListener) -> Option<i32> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: dup of a descriptor this process owns; the copy is owned by no Rust value and
+    // has no close-on-exec flag, so it outlives this run's listener and the exec.
+    let copy = unsafe { libc::dup(listener.as_raw_fd()) };
+    (copy >= 0).then_some(copy)
+}
+
+#[cfg(not(unix))]
+fn inheritable(_listener: &std::net::TcpListener) -> Option<i32> {
+    None
+}
+
+/// The listener `handover` passed on, if it is a socket listening on its port.
+#[cfg(unix)]
+fn inherited(handover: &Handover) -> Option<std::net::TcpListener> {
+    use std::os::fd::FromRawFd;
+    let fd = handover.socket.filter(|fd| *fd > 2)?;
+    // SAFETY: the previous run of this program left `fd` open for this one (the handover
+    // file is private to the user); it is checked to be a listening socket on the port.
+    let listener = unsafe { std::net::TcpListener::from_raw_fd(fd) };
+    // SAFETY: sets close-on-exec on a descriptor this process now owns.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    match listener.local_addr() {
+        Ok(address) if address.port() == handover.port && address.ip().is_loopback() => {
+            Some(listener)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(not(unix))]
+fn inherited(_handover: &Handover) -> Option<std::net::TcpListener> {
+    None
 }
 
 /// Why the host did not change the plugin directory.
@@ -173,6 +216,8 @@ pub(crate) struct App {
     publishes: Arc<publish::Publishes>,
     /// This run of the window, for a page waiting for the host to restart.
     instance: String,
+    /// The listening socket, for the handover at a restart.
+    listener: Arc<std::net::TcpListener>,
 }
 
 /// The window's server, running; dropping it stops it.
@@ -191,9 +236,13 @@ impl Window {
         state_dir: PathBuf,
         handover: Option<Handover>,
     ) -> std::io::Result<Window> {
-        let listener = handover
-            .as_ref()
-            .and_then(|h| std::net::TcpListener::bind(("127.0.0.1", h.port)).ok());
+        let listener = handover.as_ref().and_then(|h| {
+            let kept = inherited(h);
+            if kept.is_some() {
+                tracing::info!("window: the socket was kept across the restart");
+            }
+            kept.or_else(|| std::net::TcpListener::bind(("127.0.0.1", h.port)).ok())
+        });
         let listener = match listener {
             Some(listener) => listener,
             None => std::net::TcpListener::bind(("127.0.0.1", 0))?,
@@ -212,6 +261,7 @@ impl Window {
             address,
             publishes: Arc::new(publish::Publishes::new(&state_dir)),
             instance: uuid::Uuid::new_v4().simple().to_string(),
+            listener: Arc::new(listener.try_clone()?),
             state_dir,
         };
         let router = Router::new()

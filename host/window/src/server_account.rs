@@ -60,6 +60,7 @@ fn restart(app: &App, mut answer: serde_json::Value) -> Response {
     let handover = Handover {
         port: app.address.port(),
         code: crate::session::handover_code(),
+        socket: crate::inheritable(&app.listener),
     };
     answer["restarting"] = json!(true);
     answer["reopen"] = json!(format!("/signin/{}", handover.code));
