@@ -16,7 +16,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures_util::Stream;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -51,25 +50,35 @@ pub(crate) async fn sign_out(State(app): State<App>, headers: HeaderMap) -> Stat
     StatusCode::NO_CONTENT
 }
 
-pub(crate) async fn live(
-    State(app): State<App>,
-    headers: HeaderMap,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+pub(crate) async fn live(State(app): State<App>, headers: HeaderMap) -> Response {
     let session = session_in(&headers).unwrap_or_default();
     // Nobody may have looked for a while: the stream starts from the host as it is now.
     app.snapshots.look().await;
-    let live = Live {
+    stream(Live {
         status: app.snapshots.status.subscribe(),
         plugins: app.snapshots.plugins.subscribe(),
         sessions: app.sessions.clone(),
         session,
         sent: 0,
-    };
-    let stream = futures_util::stream::unfold(live, |mut live| async move {
-        let event = live.next().await?;
-        Some((Ok(event), live))
+    })
+}
+
+/// What a server-sent event stream sends (the live stream, the log tail, a plugin tab's
+/// events, a publish's progress): one event per call, until `None` ends the stream.
+pub(crate) trait EventStream: Send + 'static {
+    /// The next event to send, once there is one; `None` when there is nothing more to say.
+    fn next(&mut self) -> impl std::future::Future<Output = Option<SseEvent>> + Send;
+}
+
+/// The answer that sends `source`'s events as they come, with keep-alives in between.
+pub(crate) fn stream(source: impl EventStream) -> Response {
+    let events = futures_util::stream::unfold(source, |mut source| async move {
+        let event = source.next().await?;
+        Some((Ok::<_, Infallible>(event), source))
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 /// One browser's live stream.
@@ -82,7 +91,7 @@ struct Live {
     sent: u8,
 }
 
-impl Live {
+impl EventStream for Live {
     /// The next event: both snapshots as they are at first, then each as it changes; `None`
     /// once the session has ended or the window stops.
     async fn next(&mut self) -> Option<SseEvent> {

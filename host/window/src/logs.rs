@@ -8,7 +8,6 @@
 //! what support reads later, so the tab shows exactly that, and a slow browser can never
 //! hold up the host's logging.
 
-use std::convert::Infallible;
 use std::io::SeekFrom;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,11 +15,12 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use futures_util::Stream;
+use axum::response::sse::Event as SseEvent;
+use axum::response::Response;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+use crate::api::{stream, EventStream};
 use crate::session::{session_in, Sessions};
 use crate::App;
 
@@ -64,7 +64,7 @@ struct Tail {
     session: String,
 }
 
-impl Tail {
+impl EventStream for Tail {
     /// The next `lines` event, once there are new lines; `None` once the session has ended.
     async fn next(&mut self) -> Option<SseEvent> {
         loop {
@@ -84,7 +84,9 @@ impl Tail {
             tokio::time::sleep(LOOK_EVERY).await;
         }
     }
+}
 
+impl Tail {
     /// The lines finished since the last read (at first: the backlog). A file that shrank
     /// was started again, and is read from its start.
     async fn read(&mut self) -> Vec<String> {
@@ -146,11 +148,8 @@ impl Tail {
     }
 }
 
-pub(crate) async fn tail(
-    State(app): State<App>,
-    headers: HeaderMap,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let tail = Tail {
+pub(crate) async fn tail(State(app): State<App>, headers: HeaderMap) -> Response {
+    stream(Tail {
         path: app.host.log_file(),
         file: None,
         position: 0,
@@ -158,12 +157,7 @@ pub(crate) async fn tail(
         started: false,
         sessions: app.sessions.clone(),
         session: session_in(&headers).unwrap_or_default(),
-    };
-    let stream = futures_util::stream::unfold(tail, |mut tail| async move {
-        let event = tail.next().await?;
-        Some((Ok(event), tail))
-    });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    })
 }
 
 #[cfg(test)]

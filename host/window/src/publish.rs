@@ -23,22 +23,22 @@
 //!   behind, so the user can fix the cause and publish again).
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, Query, State};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::sse::Event as SseEvent;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 use crate::api::{blocking_result, Failure};
+use crate::api::{stream, EventStream};
 use crate::{App, WindowHost};
 
 /// Batches being filled or published at once.
@@ -348,47 +348,42 @@ pub(crate) async fn job(State(app): State<App>, UrlPath(job): UrlPath<String>) -
     let Some(watched) = watched else {
         return Failure::not_found("no such publish").into_response();
     };
-    let stream: std::pin::Pin<Box<dyn Stream<Item = Result<SseEvent, Infallible>> + Send>> =
-        Box::pin(futures_util::stream::unfold(
-            (watched, false, false),
-            |(mut watched, sent_first, ended)| async move {
-                if ended {
-                    return None;
-                }
-                if sent_first && watched.changed().await.is_err() {
-                    // The job's sender is gone without a last word: nothing more to say.
-                    let now = watched.borrow().clone();
-                    if matches!(now, Job::Running(_)) {
-                        return None;
-                    }
-                }
-                let now = watched.borrow_and_update().clone();
-                let (event, ended) = match now {
-                    Job::Running(progress) => (
-                        SseEvent::default()
-                            .event("progress")
-                            .data(progress.to_string()),
-                        false,
-                    ),
-                    Job::Done(published) => (
-                        SseEvent::default()
-                            .event("done")
-                            .data(published.to_string()),
-                        true,
-                    ),
-                    Job::Failed(error) => (
-                        SseEvent::default()
-                            .event("failed")
-                            .data(json!({ "error": error }).to_string()),
-                        true,
-                    ),
-                };
-                Some((Ok(event), (watched, true, ended)))
-            },
-        ));
-    Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response()
+    stream(JobStream {
+        watched,
+        sent_first: false,
+        ended: false,
+    })
+}
+
+/// One page following a publish: its progress as it changes, then its outcome.
+struct JobStream {
+    watched: watch::Receiver<Job>,
+    sent_first: bool,
+    ended: bool,
+}
+
+impl EventStream for JobStream {
+    async fn next(&mut self) -> Option<SseEvent> {
+        if self.ended {
+            return None;
+        }
+        if self.sent_first
+            && self.watched.changed().await.is_err()
+            && matches!(*self.watched.borrow(), Job::Running(_))
+        {
+            // The job's sender is gone without a last word: nothing more to say.
+            return None;
+        }
+        self.sent_first = true;
+        let now = self.watched.borrow_and_update().clone();
+        let (name, data) = match now {
+            Job::Running(progress) => ("progress", progress),
+            Job::Done(published) => ("done", published),
+            Job::Failed(error) => ("failed", json!({ "error": error })),
+        };
+        self.ended = name != "progress";
+        Some(SseEvent::default().event(name).data(data.to_string()))
+    }
 }
 
 #[cfg(test)]

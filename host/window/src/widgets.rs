@@ -29,22 +29,21 @@
 //! `static/widget-api.js` is the tab's side: `connect.publish`, `connect.subscribe`,
 //! `connect.query` (documented there and in the README).
 
-use std::convert::Infallible;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::sse::Event as SseEvent;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::api::{blocking_result, Failure};
+use crate::api::{stream, EventStream};
 use crate::session::{session_in, Sessions};
 use crate::{App, Widget, WindowHost};
 
@@ -235,7 +234,7 @@ struct Subscribed {
     session: String,
 }
 
-impl Subscribed {
+impl EventStream for Subscribed {
     async fn next(&mut self) -> Option<SseEvent> {
         loop {
             if !self.sessions.is_valid(&self.session) {
@@ -276,23 +275,12 @@ pub(crate) async fn events(
         Ok(Err(failure)) => return failure.into_response(),
         Err(_) => return Failure::host("the host failed to answer".into()).into_response(),
     };
-    let stream_state = Subscribed {
+    stream(Subscribed {
         events: receiver,
         _subscription: subscription,
         sessions: app.sessions.clone(),
         session: session_in(&headers).unwrap_or_default(),
-    };
-    let stream: std::pin::Pin<Box<dyn Stream<Item = Result<SseEvent, Infallible>> + Send>> =
-        Box::pin(futures_util::stream::unfold(
-            stream_state,
-            |mut state| async move {
-                let event = state.next().await?;
-                Some((Ok(event), state))
-            },
-        ));
-    Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response()
+    })
 }
 
 #[cfg(test)]

@@ -110,19 +110,29 @@ pub fn run(command: EventCommand, first: &PluginPaths, data_dir: &Path) -> ExitC
 /// `event publish --via-server`: a client of the server's hub of its own publishes `event` and
 /// prints the replies as one JSON array (each reply's `data`, in arrival order).
 fn publish_via_server(event: Event, wait: Duration, data_dir: &Path) -> ExitCode {
-    let (url, user, key) = match server_sign_in(data_dir) {
-        Ok(sign_in) => sign_in,
-        Err(why) => return fail(&why),
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    match replies_via_server(event, wait, data_dir) {
+        Ok(replies) => {
+            println!("{}", Value::Array(replies));
+            ExitCode::SUCCESS
+        }
+        Err(why) => fail(&why),
+    }
+}
+
+/// Publishes `event` through the server's hub with a client of its own, as the web page
+/// does: the replies' data that came back within `wait`, in arrival order.
+pub(super) fn replies_via_server(
+    event: Event,
+    wait: Duration,
+    data_dir: &Path,
+) -> Result<Vec<Value>, String> {
+    let (url, user, key) = server_sign_in(data_dir)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => return fail(&format!("cannot start: {err}")),
-    };
+        .map_err(|err| format!("cannot start: {err}"))?;
     let replies = Arc::new(Mutex::new(Vec::new()));
-    let outcome = runtime.block_on(async {
+    runtime.block_on(async {
         let client = HubClient::start(&url, &user, key, Arc::new(|_| {}));
         if !client.wait_connected(Duration::from_secs(10)).await {
             return Err(format!(
@@ -143,13 +153,9 @@ fn publish_via_server(event: Event, wait: Duration, data_dir: &Path) -> ExitCode
             .map_err(|e| e.to_string())?;
         tokio::time::sleep(wait).await;
         Ok(())
-    });
-    if let Err(why) = outcome {
-        return fail(&why);
-    }
+    })?;
     let replies = std::mem::take(&mut *replies.lock().unwrap_or_else(|e| e.into_inner()));
-    println!("{}", Value::Array(replies));
-    ExitCode::SUCCESS
+    Ok(replies)
 }
 
 /// The server `--via-server` publishes through, and as whom: the sign-in `run` would use, or,

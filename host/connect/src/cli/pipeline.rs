@@ -16,12 +16,11 @@
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use connect_core::EventHub;
 use connect_event::Event;
-use connect_hub_client::HubClient;
 use connect_pipeline::host::host_types_of;
 use connect_pipeline::{
     context_id_from_env, definition_paths_from_env, discover, serve_definition_paths,
@@ -146,7 +145,7 @@ fn hosts(args: &HostsArgs) -> ExitCode {
             Ok(wait) if wait <= Duration::from_secs(3600) => wait,
             _ => return usage_error("--wait takes seconds, from 0 to 3600"),
         };
-        match discover_via_server(event, wait, &data_dir) {
+        match super::event::replies_via_server(event, wait, &data_dir) {
             Ok(replies) => replies,
             Err(why) => return fail(&why),
         }
@@ -190,45 +189,6 @@ fn hosts(args: &HostsArgs) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
-}
-
-/// Publishes `event` through the server's hub with a client of its own; the replies' data
-/// that came back within `wait`, in arrival order.
-fn discover_via_server(
-    event: Event,
-    wait: Duration,
-    data_dir: &std::path::Path,
-) -> Result<Vec<Value>, String> {
-    let (url, user, key) = super::event::server_sign_in(data_dir)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|err| format!("cannot start: {err}"))?;
-    let replies = Arc::new(Mutex::new(Vec::new()));
-    runtime.block_on(async {
-        let client = HubClient::start(&url, &user, key, Arc::new(|_| {}));
-        if !client.wait_connected(Duration::from_secs(10)).await {
-            return Err(format!(
-                "cannot reach the event hub at {url}: {}",
-                client.state()
-            ));
-        }
-        let heard = replies.clone();
-        let on_reply = Box::new(move |reply: Event| {
-            heard
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(reply.data);
-        });
-        client
-            .publish(event, Some(on_reply))
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::time::sleep(wait).await;
-        Ok(())
-    })?;
-    let replies = std::mem::take(&mut *replies.lock().unwrap_or_else(|e| e.into_inner()));
-    Ok(replies)
 }
 
 /// `pipeline definitions`.
