@@ -8,13 +8,14 @@
 
 use std::sync::{Arc, Mutex};
 
-use connect_core::{EventHub, HubIdentity, SubscribeOptions};
+use connect_core::{EventHub, SubscribeOptions};
 use connect_event::Event;
 use serde_json::{json, Map, Value};
 
 use crate::definition::DefinitionType;
 use crate::engine::*;
 use crate::fixtures;
+use crate::host::tests::{recording_hub, trace};
 use crate::host::{HostConfig, PipelineHost};
 use crate::topics;
 
@@ -22,22 +23,6 @@ const RECORDED_HOST: &str = "python-<HOSTID>";
 
 /// Events as (topic, data); a plugin's calls as (plugin name, settings).
 type Events = Vec<(String, Value)>;
-
-/// The events dispatched on a hub, as (topic, data).
-type Seen = Arc<Mutex<Vec<(String, Value)>>>;
-
-fn recording_hub() -> (Arc<EventHub>, Seen) {
-    let hub = Arc::new(EventHub::new(HubIdentity::local("alice")));
-    let seen: Seen = Arc::default();
-    let log = seen.clone();
-    hub.observe(Box::new(move |event| {
-        log.lock()
-            .unwrap()
-            .push((event.topic.clone(), event.data.clone()));
-        true
-    }));
-    (hub, seen)
-}
 
 /// The collector stage's plugin results of the step being run (`data[-1]`), as the
 /// framework's validators and exporters read them.
@@ -177,13 +162,6 @@ fn register_plugins(hub: &EventHub) -> Arc<Mutex<Vec<(String, Value)>>> {
         .unwrap();
     }
     calls
-}
-
-fn trace() -> Vec<Value> {
-    fixtures::json("pipeline_trace/standalone_publish_trace.json")["trace"]
-        .as_array()
-        .unwrap()
-        .clone()
 }
 
 /// The `n`th recorded `ftrack.pipeline.host.run`: its data, the events published while it

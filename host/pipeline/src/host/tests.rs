@@ -56,10 +56,10 @@ impl Uplink for Subscriptions {
 }
 
 /// The events dispatched on a hub, as (topic, data).
-type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+pub(super) type Seen = Arc<Mutex<Vec<(String, Value)>>>;
 
 /// A hub recording every event dispatched on it.
-fn recording_hub() -> (Arc<EventHub>, Seen) {
+pub(super) fn recording_hub() -> (Arc<EventHub>, Seen) {
     let hub = Arc::new(EventHub::new(HubIdentity::local("alice")));
     let seen: Seen = Arc::default();
     let log = seen.clone();
@@ -93,7 +93,8 @@ fn register_plugins(hub: &EventHub) {
     }
 }
 
-fn trace() -> Vec<Value> {
+/// The recorded standalone publish: every event, in order.
+pub(super) fn trace() -> Vec<Value> {
     fixtures::json("pipeline_trace/standalone_publish_trace.json")["trace"]
         .as_array()
         .unwrap()
