@@ -44,6 +44,17 @@ print(json.dumps({e["name"]: e["id"] for e in (p, seq, shot, comp, lighting)}))
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// A plugin that prints "chatty says hello" (to the log, with its name) on `window.chat`.
+pub(crate) fn add_chatty_plugin(s: &Sandbox) {
+    s.hook(
+        "chatty",
+        "chatty.rhai",
+        r#"fn register(session) {
+            session.event_hub.subscribe("topic=window.chat", |event| { print("chatty says hello"); true });
+        }"#,
+    );
+}
+
 /// A painter application (a fake program recording how it was started) offered for tasks by
 /// a launcher config, in versions 9 and 10; the programs by version.
 pub(crate) fn install_painter(s: &Sandbox) -> Vec<std::path::PathBuf> {
@@ -90,13 +101,7 @@ pub(crate) fn launched_for(record: &crate::kit::ProgramRecord) -> String {
 fn the_window_api_browses_contexts_launches_actions_and_tells_about_the_host() {
     let s = Sandbox::new();
     let painters = install_painter(&s);
-    s.hook(
-        "chatty",
-        "chatty.rhai",
-        r#"fn register(session) {
-            session.event_hub.subscribe("topic=window.chat", |event| { print("chatty says hello"); true });
-        }"#,
-    );
+    add_chatty_plugin(&s);
     let (host, address) = host_with_window_env(&s, &[("STUDIO_RENDER_TOKEN", "hunter2")]);
     let ids = make_show(&s);
     let cookie = signed_in(&s, &address);

@@ -6,7 +6,8 @@ use crate::browser::{element, save_screenshot, shared, text_containing};
 use crate::kit::{wait_for_record, Sandbox};
 use crate::window::{host_with_window, host_with_window_env};
 use crate::window_api::{
-    install_painter, launched_for, make_show, read_version, studio_status_zip, PNG,
+    add_chatty_plugin, install_painter, launched_for, make_show, read_version, studio_status_zip,
+    PNG,
 };
 
 /// A fresh sign-in link of the running host.
@@ -139,13 +140,7 @@ fn an_artist_picks_a_task_and_launches_an_application() {
 #[test]
 fn about_redacts_secrets_and_logs_follow_a_plugin() {
     let s = Sandbox::new();
-    s.hook(
-        "chatty",
-        "chatty.rhai",
-        r#"fn register(session) {
-            session.event_hub.subscribe("topic=window.chat", |event| { print("chatty says hello"); true });
-        }"#,
-    );
+    add_chatty_plugin(&s);
     let (host, _address) = host_with_window_env(&s, &[("STUDIO_RENDER_TOKEN", "hunter2")]);
     let about_link = link(&s);
     let browser = shared();

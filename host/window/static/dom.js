@@ -110,6 +110,21 @@ export function endSession(kind) {
 
 export class Unauthorized extends Error {}
 
+/** fetch(path, init), the window's way: a network failure is an Error, and 401 ends the page. */
+async function send(path, init) {
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch {
+    throw new Error('could not reach ftrack-connect');
+  }
+  if (res.status === 401) {
+    endSession(session.signingOut ? 'signed-out' : 'unauthorized');
+    throw new Unauthorized();
+  }
+  return res;
+}
+
 /**
  * fetch() with the session cookie; state-changing calls go through here too so the
  * browser adds the Origin header the server checks. `options.body` is sent as JSON.
@@ -122,16 +137,7 @@ export async function api(path, { method = 'GET', body } = {}) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  let res;
-  try {
-    res = await fetch(path, init);
-  } catch {
-    throw new Error('could not reach ftrack-connect');
-  }
-  if (res.status === 401) {
-    endSession(session.signingOut ? 'signed-out' : 'unauthorized');
-    throw new Unauthorized();
-  }
+  const res = await send(path, init);
   if (!res.ok) throw new Error(await describeFailure(res));
   return res.status === 204 ? null : res.json();
 }
@@ -153,16 +159,7 @@ export async function request(path, { method = 'POST', body, type, json } = {}) 
     if (type) headers['Content-Type'] = type;
     init.body = body;
   }
-  let res;
-  try {
-    res = await fetch(path, init);
-  } catch {
-    throw new Error('could not reach ftrack-connect');
-  }
-  if (res.status === 401) {
-    endSession(session.signingOut ? 'signed-out' : 'unauthorized');
-    throw new Unauthorized();
-  }
+  const res = await send(path, init);
   let text = '';
   try {
     text = await res.text();
