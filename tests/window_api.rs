@@ -353,7 +353,14 @@ pub(crate) fn studio_status_zip(s: &Sandbox) -> std::path::PathBuf {
 #[test]
 fn a_plugin_zip_is_installed_safely_and_its_tab_talks_to_the_hub_as_the_plugin() {
     let s = Sandbox::new();
-    let (mut host, address) = host_with_window(&s);
+    // The desktop's opener, faked: it records what it was asked to open.
+    let opener = s.fake_program("desktop/xdg-open");
+    let path = format!(
+        "{}:{}",
+        opener.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let (mut host, address) = host_with_window_env(&s, &[("PATH", path.as_str())]);
     let cookie = signed_in(&s, &address);
     let origin = format!("http://{address}");
     let session = [("Cookie", cookie.as_str()), ("Origin", origin.as_str())];
@@ -473,6 +480,15 @@ fn a_plugin_zip_is_installed_safely_and_its_tab_talks_to_the_hub_as_the_plugin()
     assert!(!s.plugins().join("studio-status-1.0.0").exists());
     let widgets: Value = serde_json::from_str(&get("/api/widgets").body).unwrap();
     assert_eq!(widgets["widgets"], json!([]));
+    // "Open plugin folder": the plugin directory (here FTRACK_CONNECT_PLUGIN_PATH's folder,
+    // which replaces the default one), handed to the desktop's opener.
+    let (code, opened) = post("/api/plugins/open-folder", b"");
+    assert_eq!((code, &opened["opened"]), (200, &json!(true)), "{opened}");
+    assert_eq!(opened["path"], json!(s.plugins()));
+    assert_eq!(
+        wait_for_record(&opener).args,
+        [s.plugins().display().to_string()]
+    );
     let (code, refused) = post(
         "/api/plugins/remove",
         br#"{"name": "application-launcher"}"#,
