@@ -464,9 +464,9 @@ impl<'a> Engine<'a> {
         data.insert("widget_ref".into(), field(plugin, "widget_ref"));
         data.insert("plugin_id".into(), field(plugin, "plugin_id"));
         let data = Value::Object(data);
-        let mut event =
-            Event::new(topics::CLIENT_NOTIFICATION).with_data(json!({"pipeline": data}));
-        self.hub.publish(&mut event);
+        self.tell_clients(
+            Event::new(topics::CLIENT_NOTIFICATION).with_data(json!({"pipeline": data.clone()})),
+        );
         data
     }
 
@@ -483,19 +483,31 @@ impl<'a> Engine<'a> {
             Some((total, current)) => (json!(total), json!(current)),
             None => (Value::Null, Value::Null),
         };
-        let mut event = Event::new(topics::CLIENT_PROGRESS_NOTIFICATION).with_data(json!({
-            "pipeline": {
-                "host_id": self.host_id,
-                "step_type": text(step, "type"),
-                "step_name": text(step, "name"),
-                "stage_name": stage_name,
-                "total_plugins": total,
-                "current_plugin_index": current,
-                "status": status,
-                "results": results,
-            },
-        }));
-        self.hub.publish(&mut event);
+        self.tell_clients(
+            Event::new(topics::CLIENT_PROGRESS_NOTIFICATION).with_data(json!({
+                "pipeline": {
+                    "host_id": self.host_id,
+                    "step_type": text(step, "type"),
+                    "step_name": text(step, "name"),
+                    "stage_name": stage_name,
+                    "total_plugins": total,
+                    "current_plugin_index": current,
+                    "status": status,
+                    "results": results,
+                },
+            })),
+        );
+    }
+
+    /// Publishes a notification as the framework's event manager does in its mode: through
+    /// the server when the hub is linked to one (remote mode: the clients may be in other
+    /// processes), else synchronously here (local mode).
+    fn tell_clients(&self, mut event: Event) {
+        if self.hub.is_linked() {
+            self.hub.publish_async(event, None);
+        } else {
+            self.hub.publish(&mut event);
+        }
     }
 }
 

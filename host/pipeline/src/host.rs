@@ -36,6 +36,7 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, Weak};
 
 use connect_core::{
@@ -46,7 +47,7 @@ use serde_json::{json, Map, Value};
 
 use crate::definition::DefinitionType;
 use crate::discover::{discover, Discovery, Options, PluginLookup, PluginQuery};
-use crate::engine::Engine;
+use crate::engine::{Engine, ERROR_STATUS};
 use crate::error::DefinitionError;
 use crate::topics;
 
@@ -148,7 +149,14 @@ struct Shared {
     /// `{schema, publisher, loader, opener, asset_manager}`, as the discover reply sends it.
     registry: Value,
     hub: Weak<EventHub>,
+    /// Where runs asked through a server wait for the host's run thread (see
+    /// [`Shared::answer_run`]); `None` once the host is dropped, which ends the thread.
+    runs: Mutex<Option<SyncSender<Event>>>,
 }
+
+/// How many runs asked through a server may wait while one runs; beyond it a run is refused
+/// at once, with the reason.
+pub const MAX_WAITING_RUNS: usize = 8;
 
 impl Shared {
     fn context_id(&self) -> Option<String> {
@@ -167,14 +175,60 @@ impl Shared {
         })
     }
 
-    /// Runs what a client's `ftrack.pipeline.host.run` asks (`Host.run`): with no `plugin`
-    /// in `data.pipeline.data`, the whole definition there; otherwise that one plugin. A
-    /// failed definition run replies [`crate::engine::RunError::to_reply`].
-    fn run(&self, data: &Value) -> Result<Value, HandlerError> {
-        let pipeline = &data["pipeline"];
-        if pipeline["host_id"] != self.id.as_str() {
+    /// Answers a client's `ftrack.pipeline.host.run`. A run asked in this process runs now,
+    /// in the handler, and its result is the reply. A run asked by another client (through
+    /// the server) is queued for the host's run thread, which replies when it is done
+    /// ([`EventHub::reply_later`]): a publish takes seconds, and the server's connection
+    /// must go on carrying the run's notifications (and heartbeats) meanwhile.
+    fn answer_run(&self, event: &Event) -> Result<Value, HandlerError> {
+        if event.data["pipeline"]["host_id"] != self.id.as_str() {
             return Ok(Value::Null);
         }
+        let Some(hub) = self.hub.upgrade() else {
+            return Ok(Value::Null);
+        };
+        let from_here = event.source.get("id").and_then(Value::as_str) == Some(&hub.identity().id);
+        if from_here {
+            return self.execute(&event.data);
+        }
+        let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(queue) = runs.as_ref() else {
+            return Ok(Value::Null);
+        };
+        match queue.try_send(event.clone()) {
+            Ok(()) => Ok(Value::Null),
+            Err(_) => Ok(json!({
+                "status": ERROR_STATUS,
+                "message": format!(
+                    "pipeline host {} is busy: {MAX_WAITING_RUNS} runs already wait for it",
+                    self.id
+                ),
+            })),
+        }
+    }
+
+    /// The host's run thread: runs the queued runs one at a time, replying to each.
+    fn run_queued(&self, queue: Receiver<Event>) {
+        let source = Map::from_iter([("id".to_string(), json!(self.id))]);
+        while let Ok(event) = queue.recv() {
+            let answer = match self.execute(&event.data) {
+                Ok(answer) => answer,
+                Err(HandlerError(message)) => json!({"status": ERROR_STATUS, "message": message}),
+            };
+            let Some(hub) = self.hub.upgrade() else {
+                return;
+            };
+            if !hub.reply_later(&event, &source, answer) {
+                tracing::warn!("pipeline host {}: a run's reply was dropped", self.id);
+            }
+        }
+    }
+
+    /// Runs what a `ftrack.pipeline.host.run` asks (`Host.run`): with no `plugin` in
+    /// `data.pipeline.data`, the whole definition there; otherwise that one plugin. A failed
+    /// definition run replies [`crate::engine::RunError::to_reply`].
+    fn execute(&self, data: &Value) -> Result<Value, HandlerError> {
+        let pipeline = &data["pipeline"];
         let engine_type = pipeline["engine_type"].as_str().unwrap_or_default();
         let kind: DefinitionType = engine_type.parse().map_err(|_| {
             HandlerError(format!(
@@ -269,7 +323,9 @@ impl PipelineHost {
             context_id: Mutex::new(config.context_id),
             registry,
             hub: Arc::downgrade(hub),
+            runs: Mutex::new(None),
         });
+        start_run_thread(&shared);
         let mut host = PipelineHost {
             shared: shared.clone(),
             definition_count: discovery.definitions.len(),
@@ -294,7 +350,7 @@ impl PipelineHost {
                 Expression::equals("topic", topics::HOST_RUN),
                 Expression::equals("data.pipeline.host_id", &id),
             ]),
-            Arc::new(move |event: &mut Event| run_shared.run(&event.data)),
+            Arc::new(move |event: &mut Event| run_shared.answer_run(event)),
             options(),
         )?);
         let context_shared = shared;
@@ -375,11 +431,30 @@ impl PipelineHost {
 
 impl Drop for PipelineHost {
     fn drop(&mut self) {
+        // Ends the run thread once the run it is on (if any) is done.
+        *self.shared.runs.lock().unwrap_or_else(|e| e.into_inner()) = None;
         if let Some(hub) = self.hub.upgrade() {
             for id in &self.subscriptions {
                 let _ = hub.unsubscribe(id);
             }
         }
+    }
+}
+
+/// Starts the host's run thread (see [`Shared::answer_run`]). Without it (the system
+/// refused a thread, said once) the runs asked through a server get no answer.
+fn start_run_thread(shared: &Arc<Shared>) {
+    let (queue, waiting) = sync_channel(MAX_WAITING_RUNS);
+    let runner = shared.clone();
+    let started = std::thread::Builder::new()
+        .name("pipeline-runs".into())
+        .spawn(move || runner.run_queued(waiting));
+    match started {
+        Ok(_) => *shared.runs.lock().unwrap_or_else(|e| e.into_inner()) = Some(queue),
+        Err(err) => tracing::error!(
+            "pipeline host {}: no run thread ({err}): runs asked through the server are not answered",
+            shared.id
+        ),
     }
 }
 

@@ -38,6 +38,7 @@ pub mod engine;
 pub mod error;
 pub mod host;
 pub mod inherit;
+pub mod plugin;
 pub mod schema;
 pub mod topics;
 
@@ -52,6 +53,7 @@ pub use error::{DefinitionError, MissingPlugin, Problem, Violation};
 pub use host::{
     context_id_from_env, serve_definition_paths, HostConfig, PipelineHost, STANDALONE_HOST_TYPE,
 };
+pub use plugin::{PluginCall, PluginFailure, PluginFn, PluginSpec};
 pub use schema::Schema;
 
 /// The fixtures of ftrack's own schemas and definitions, for the tests: `../shared` next to

@@ -177,8 +177,12 @@ pub(crate) fn register_api(engine: &mut Engine) {
         .register_type_with_name::<ScriptSession>("Session")
         .register_get("event_hub", |s: &mut ScriptSession| s.event_hub.clone())
         .register_get("api_user", |s: &mut ScriptSession| s.api_user.clone())
-        .register_get("server_url", |s: &mut ScriptSession| s.server_url.clone());
+        .register_get("server_url", |s: &mut ScriptSession| s.server_url.clone())
+        .register_get("pipeline", |s: &mut ScriptSession| ScriptPipeline {
+            hub: s.event_hub.clone(),
+        });
     register_server_api(engine);
+    register_pipeline_api(engine);
 
     // The hub is taken by value (a cheap clone of two weak references), not `&mut`: a
     // callback closure usually captures the very `hub` variable the method is called on, and

@@ -29,6 +29,9 @@
 //! session.update(type, id, data)    session.update(entity, data)
 //! session.delete(type, id)          session.delete(entity)
 //! session.commit()                  -> array of the server's results, one per change
+//!
+//! session.pipeline.plugin(plugin_type, name, callback [host type python])
+//! session.pipeline.plugin(host_type, plugin_type, name, callback)
 //! ```
 //!
 //! ## The ftrack server
@@ -70,7 +73,8 @@
 //! file and its handlers, run as top-level code), `error` (script errors with file, line and
 //! column), `session` (the `session` and `event_hub` scripts see), `api` (the session's
 //! server calls), `event` (the event as script values), `convert` (between script values and
-//! JSON) and `resolver` (the import sandbox).
+//! JSON), `pipeline` (pipeline plugins, `session.pipeline`) and `resolver` (the import
+//! sandbox).
 //!
 //! ```
 //! use std::path::PathBuf;
@@ -105,6 +109,7 @@ mod engine;
 mod error;
 mod event;
 mod hook;
+mod pipeline;
 mod resolver;
 mod session;
 
@@ -130,6 +135,7 @@ use convert::*;
 use engine::*;
 use event::*;
 use hook::*;
+use pipeline::*;
 use resolver::*;
 use rhai::packages::{Package, StandardPackage};
 use rhai::{

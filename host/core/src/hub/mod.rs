@@ -427,6 +427,16 @@ impl EventHub {
         results
     }
 
+    /// Answers `event` after its handler returned, as the hub sends a handler's result: an
+    /// `ftrack.meta.reply` to the event's source, from `subscriber`. For a handler that hands
+    /// long work to a thread of its own (returning null, which sends nothing) so as not to
+    /// hold up the queue or the server's connection, and answers when the work is done.
+    /// Only an event published asynchronously (here or by another client) waits for such a
+    /// reply. Returns false when the reply was dropped (see [`EventHub::publish_async`]).
+    pub fn reply_later(&self, event: &Event, subscriber: &Map<String, Value>, data: Value) -> bool {
+        self.publish_async(reply_to(event, subscriber, data), None)
+    }
+
     #[cfg(test)]
     fn candidate_count(&self, topic: &str) -> usize {
         self.index.read().unwrap().candidates(topic).len()

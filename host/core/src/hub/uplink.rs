@@ -135,6 +135,11 @@ impl EventHub {
         }
     }
 
+    /// Whether the hub is linked to a server: its asynchronous publishes go through it.
+    pub fn is_linked(&self) -> bool {
+        self.uplink.current().is_some()
+    }
+
     /// Unlinks the hub: asynchronous events are dispatched here again.
     pub fn clear_uplink(&self) {
         *self

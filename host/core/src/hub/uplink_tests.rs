@@ -279,3 +279,44 @@ fn callbacks_waiting_on_the_server_are_kept_in_their_window_and_dropped_with_the
     assert_eq!(hub.lock_replies().len(), 0);
     assert_eq!(hub.queue.expiring.lock().unwrap().len(), 0);
 }
+
+#[test]
+fn a_handler_answers_a_servers_event_later_from_another_thread() {
+    let hub = Arc::new(hub());
+    let wire = Arc::new(Wire::default());
+    wire.connected.store(true, Ordering::SeqCst);
+    hub.set_uplink(wire.clone());
+    let (done, finished) = std::sync::mpsc::channel();
+    let worker_hub = Arc::downgrade(&hub);
+    hub.subscribe(
+        "topic=long.work",
+        Arc::new(move |event: &mut Event| {
+            let (event, done, hub) = (event.clone(), done.clone(), worker_hub.clone());
+            std::thread::spawn(move || {
+                let hub = hub.upgrade().unwrap();
+                let subscriber = Map::from_iter([("id".to_string(), json!("worker"))]);
+                done.send(hub.reply_later(&event, &subscriber, json!({"done": true})))
+                    .unwrap();
+            });
+            Ok(Value::Null)
+        }),
+        SubscribeOptions::default(),
+    )
+    .unwrap();
+    assert!(hub.is_linked());
+    let mut asked = Event::new("long.work");
+    asked.source = Map::from_iter([("id".to_string(), json!("web-page"))]).into();
+    hub.receive(asked.clone());
+    hub.drain();
+    assert!(wire.take().is_empty(), "a null result sends nothing");
+    assert!(finished.recv().unwrap());
+    let sent = wire.take();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].topic, topics::META_REPLY);
+    assert_eq!(sent[0].target, "id=web-page");
+    assert_eq!(sent[0].in_reply_to_event.as_deref(), Some(&*asked.id));
+    assert_eq!(sent[0].data, json!({"done": true}));
+    assert_eq!(sent[0].source["id"], "worker");
+    hub.clear_uplink();
+    assert!(!hub.is_linked());
+}
