@@ -13,7 +13,8 @@
 //! - [`local_server`]: the local ftrack server `run` serves when nobody signed in;
 //! - [`locations`], [`credentials`], [`instance_lock`], [`logging`]: the files and settings
 //!   around the host; [`scaffold`]: `plugin new`; [`desktop`]: opening links and folders;
-//! - [`publishing`]: what `publish` and the window's Publish tab share.
+//! - [`publishing`]: what `publish` and the window's Publish tab share;
+//!   [`pipeline_plugins`]: the pipeline plugins a standalone publish needs.
 //!
 //! The command line (`src/main.rs` and `src/cli/`, one module per subcommand) is the only
 //! place that parses arguments or prints to stdout.
@@ -47,6 +48,7 @@ pub mod instance_lock;
 pub mod local_server;
 pub mod locations;
 pub mod logging;
+pub mod pipeline_plugins;
 pub mod publish_components;
 pub mod publishing;
 pub mod scaffold;

@@ -32,6 +32,7 @@
 #![deny(missing_docs)]
 
 pub mod augment;
+pub mod client;
 pub mod definition;
 pub mod discover;
 pub mod engine;

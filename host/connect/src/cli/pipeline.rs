@@ -90,9 +90,12 @@ pub fn run(command: PipelineCommand) -> ExitCode {
 }
 
 /// Starts the framework's standalone host (type `python`) on the resident host's hub, with
-/// the definitions on FTRACK_DEFINITION_PATH (possibly none); says so in one log line.
-/// `None` (logged) if it cannot subscribe.
-pub fn start_standalone_host(hub: &Arc<EventHub>) -> Option<PipelineHost> {
+/// the definitions on FTRACK_DEFINITION_PATH (possibly none) of the server's `asset_types`
+/// (when known); says so in one log line. `None` (logged) if it cannot subscribe.
+pub fn start_standalone_host(
+    hub: &Arc<EventHub>,
+    asset_types: Option<BTreeSet<String>>,
+) -> Option<PipelineHost> {
     let paths = definition_paths_from_env();
     let listed = !paths.is_empty();
     if let Err(err) = serve_definition_paths(hub, paths) {
@@ -102,10 +105,10 @@ pub fn start_standalone_host(hub: &Arc<EventHub>) -> Option<PipelineHost> {
     let config = HostConfig {
         host_types: vec![STANDALONE_HOST_TYPE.to_string()],
         context_id: context_id_from_env(),
-        asset_types: None,
-        // No pipeline plugin registers yet (they come with the engines): checking would
-        // drop every definition with steps.
-        check_plugins: false,
+        asset_types,
+        // As the framework: a definition whose plugins nobody answers for is dropped (the
+        // shipped ones are subscribed by then, and the hooks' since loading).
+        check_plugins: true,
     };
     let host = match PipelineHost::start(hub, config) {
         Ok(host) => host,

@@ -15,6 +15,7 @@ use ftrack_connect::endpoint::Endpoint;
 use ftrack_connect::host::{Host, HostOptions, ServerConnection, HANDLER_THREAD_STACK};
 use ftrack_connect::instance_lock::InstanceLock;
 use ftrack_connect::local_server::{self, LocalServer};
+use ftrack_connect::pipeline_plugins::{self, PublishWith};
 use ftrack_connect::window::Publishing;
 use ftrack_connect::{credentials, locations, publishing};
 
@@ -192,8 +193,31 @@ fn serve(
     }
     let locations = publishing::declared_locations(&host.start_session());
     host.verify_startup();
-    // The framework's standalone pipeline host, discoverable here and through the server.
-    let _pipeline_host = super::pipeline::start_standalone_host(host.hub());
+    // The framework's standalone pipeline host, discoverable here and through the server,
+    // with the pipeline plugins a standalone publish needs.
+    let publish_with = client.as_ref().map(|client| PublishWith {
+        client: client.clone(),
+        locations: locations.clone(),
+        runtime: runtime.handle().clone(),
+        journal_dir: data_dir.join("publish"),
+    });
+    if let Err(err) = pipeline_plugins::subscribe(host.hub(), publish_with) {
+        tracing::error!("no pipeline plugins: {err}");
+    }
+    // As the framework, a definition of an asset type the server does not have is dropped.
+    let asset_types = client.as_ref().and_then(|client| {
+        let found = runtime.block_on(client.query("select short from AssetType"));
+        found
+            .inspect_err(|err| tracing::warn!("the server's asset types are not known: {err}"))
+            .ok()
+            .map(|types| {
+                types
+                    .iter()
+                    .filter_map(|t| t["short"].as_str().map(str::to_string))
+                    .collect()
+            })
+    });
+    let _pipeline_host = super::pipeline::start_standalone_host(host.hub(), asset_types);
     let window = connect_window::Window::start(
         runtime.handle(),
         Arc::new(ftrack_connect::window::HostWindow {
