@@ -4,6 +4,7 @@
         python publish_readback.py ASSET_ID [LOCATION_NAME PREFIX]
     python publish_readback.py setup PROJECT      # project/sq/sh010/comp; prints the task id
     python publish_readback.py assets PROJECT     # the project's assets, as JSON
+    python publish_readback.py status NAME        # the id of the status NAME
 
 Prints one JSON object: the asset, and each of its versions with its components (kind,
 name, size, file type, padding, members) and, for each location a component is in, the
@@ -45,6 +46,8 @@ def assets(session, name):
 
 def main():
     session = ftrack_api.Session(auto_connect_event_hub=False)
+    if sys.argv[1] == "status":
+        return print(session.query('Status where name is "{0}"'.format(sys.argv[2])).one()["id"])
     if sys.argv[1] == "setup":
         return setup(session, sys.argv[2])
     if sys.argv[1] == "assets":
@@ -64,13 +67,20 @@ def main():
     report = {"asset": {"name": asset["name"], "type": asset["type"]["short"],
                         "parent": asset["parent"]["name"]}, "versions": []}
     versions = session.query(
-        "select version, is_published, comment, task.name, thumbnail_id from AssetVersion "
+        "select version, is_published, comment, task.name, thumbnail_id, status.name "
+        "from AssetVersion "
         "where asset.id is {0} order by version".format(asset_id)).all()
     for version in versions:
         entry = {"version": version["version"], "is_published": version["is_published"],
                  "comment": version["comment"],
                  "task": version["task"]["name"] if version["task"] else None,
-                 "thumbnail": version["thumbnail_id"] is not None, "components": []}
+                 "thumbnail": version["thumbnail_id"] is not None,
+                 "status": version["status"]["name"] if version["status"] else None,
+                 "components": []}
+        if version["thumbnail_id"] is not None:
+            picture = session.get("Component", version["thumbnail_id"])
+            entry["thumbnail_size"] = len(
+                requests.get(server.get_url(picture), timeout=30).content)
         for component in version["components"]:
             item = {"kind": component.entity_type, "name": component["name"],
                     "size": component["size"], "file_type": component["file_type"],

@@ -8,6 +8,7 @@ mod event;
 mod login;
 mod open;
 mod pipeline;
+mod pipeline_run;
 mod plugin;
 mod plugins;
 mod publish;

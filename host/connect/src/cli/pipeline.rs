@@ -43,6 +43,10 @@ pub enum PipelineCommand {
     /// types, context, number of definitions. Asks the running host, or with --via-server
     /// every host linked to the ftrack server.
     Hosts(HostsArgs),
+    /// Run a definition on a pipeline host through the ftrack server's event hub (the host
+    /// may be in another process), showing each plugin as it ends; exit status 0 only when
+    /// every stage succeeded.
+    Run(super::pipeline_run::RunArgs),
 }
 
 /// `pipeline hosts`' options.
@@ -86,6 +90,7 @@ pub fn run(command: PipelineCommand) -> ExitCode {
     match command {
         PipelineCommand::Definitions(args) => definitions(&args),
         PipelineCommand::Hosts(args) => hosts(&args),
+        PipelineCommand::Run(args) => super::pipeline_run::run(&args),
     }
 }
 
@@ -119,14 +124,9 @@ pub fn start_standalone_host(
     };
     let from = if listed {
         format!(
-            "from {}{}",
+            "from {}, {} not kept",
             connect_pipeline::DEFINITION_PATH_VARIABLE,
-            match host.dropped().len() {
-                0 => String::new(),
-                n => format!(
-                    ", {n} file(s) not kept (`ftrack-connect pipeline definitions` says why)"
-                ),
-            }
+            host.dropped().len()
         )
     } else {
         format!("{} is not set", connect_pipeline::DEFINITION_PATH_VARIABLE)
@@ -136,6 +136,11 @@ pub fn start_standalone_host(
         host.id(),
         host.definition_count()
     );
+    // Each said: a missing plugin or asset type is only known here, not to
+    // `pipeline definitions`.
+    for dropped in host.dropped() {
+        tracing::warn!("pipeline host: not serving {dropped}");
+    }
     Some(host)
 }
 

@@ -1,0 +1,356 @@
+//! `ftrack-connect pipeline run`: runs a definition on a pipeline host, as the framework's
+//! clients do, through the server's event hub (the signed-in server, else the local server
+//! the running host serves), so the host may be in any process or machine linked to it.
+//!
+//! 1. It connects to the event hub and subscribes to the hosts' notifications (before
+//!    anything is run: none is missed).
+//! 2. It asks for the hosts (`ftrack.pipeline.host.discover`, again each second until one
+//!    serving the definition answers, or `--wait` passes) and takes the one named by
+//!    `--host`, else the first serving a definition of that name.
+//! 3. It sets the options (`--set`), the context plugins' `context_id` (`--context`, checked
+//!    against the server first: a wrong id is said before anything runs) and asks the host
+//!    to run it (`ftrack.pipeline.host.run`), printing each plugin as it ends, from the
+//!    host's notifications.
+//! 4. The host's answer decides the exit status: 0 when every stage succeeded (the
+//!    finalizers' results printed), 1 with the failing plugin's name and message.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use connect_event::Event;
+use connect_ftrack_api::Client as ApiClient;
+use connect_hub_client::HubClient;
+use connect_pipeline::client::{
+    discover_hosts_event, set_context, set_option, HostConnection, OptionPath, RunOutcome,
+};
+use connect_pipeline::topics;
+use ftrack_connect::locations;
+use serde_json::Value;
+
+use super::{fail, usage_error};
+
+/// `pipeline run`'s options.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The definition's name, e.g. "File Publisher" (`pipeline definitions` lists them).
+    definition: String,
+    /// What it runs against, TYPE:ID (e.g. Task:3f2a…): the context plugins' context_id.
+    #[arg(long, value_name = "TYPE:ID")]
+    context: String,
+    /// The host to run it on (`pipeline hosts` lists them); else the first serving it.
+    #[arg(long, value_name = "HOST_ID")]
+    host: Option<String>,
+    /// Set an option on every plugin of one stage of one step, e.g.
+    /// components.main.collector.path=/renders/a.png (the value is JSON when it parses as
+    /// JSON, else text; repeatable).
+    #[arg(long = "set", value_name = "STEP_TYPE.STEP.STAGE.OPTION=VALUE")]
+    set: Vec<String>,
+    /// Print the host's answer as JSON on stdout (the progress stays on stderr).
+    #[arg(long)]
+    json: bool,
+    /// How long to look for the host, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    wait: f64,
+}
+
+/// What the connection hears while the command waits.
+enum Heard {
+    /// A host answered the discover.
+    Host(Value),
+    /// A notification of a host (`ftrack.pipeline.client.notification` or the progress one).
+    Notification(Event),
+    /// The host's answer to the run.
+    Answer(Value),
+}
+
+/// Runs `pipeline run`.
+pub fn run(args: &RunArgs) -> ExitCode {
+    let wait = match Duration::try_from_secs_f64(args.wait) {
+        Ok(wait) if wait <= Duration::from_secs(3600) => wait,
+        _ => return usage_error("--wait takes seconds, from 0 to 3600"),
+    };
+    let Some((context_type, context_id)) = args
+        .context
+        .split_once(':')
+        .filter(|(t, id)| !t.is_empty() && !id.is_empty())
+    else {
+        return usage_error(&format!(
+            "--context {:?} is not TYPE:ID (e.g. Task:3f2a…)",
+            args.context
+        ));
+    };
+    let mut settings = Vec::new();
+    for set in &args.set {
+        match parse_set(set) {
+            Ok(setting) => settings.push(setting),
+            Err(why) => return usage_error(&format!("--set {set}: {why}")),
+        }
+    }
+    let data_dir = locations::user_data_dir();
+    match run_on_host(args, wait, (context_type, context_id), &settings, &data_dir) {
+        Ok(code) => code,
+        Err(why) => fail(&why),
+    }
+}
+
+/// `STEP_TYPE.STEP.STAGE.OPTION=VALUE`: the value JSON when it parses, else text.
+fn parse_set(text: &str) -> Result<(OptionPath, Value), String> {
+    let (path, value) = text
+        .split_once('=')
+        .ok_or("not STEP_TYPE.STEP.STAGE.OPTION=VALUE")?;
+    let path: OptionPath = path.parse()?;
+    let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.into()));
+    Ok((path, value))
+}
+
+fn run_on_host(
+    args: &RunArgs,
+    wait: Duration,
+    (context_type, context_id): (&str, &str),
+    settings: &[(OptionPath, Value)],
+    data_dir: &Path,
+) -> Result<ExitCode, String> {
+    let (url, user, key) = super::event::server_sign_in(data_dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|err| format!("cannot start: {err}"))?;
+    // A wrong context is said now, not by a plugin once the run is under way.
+    let api = ApiClient::new(&url, &user, key.clone()).map_err(|e| e.to_string())?;
+    let found = runtime
+        .block_on(api.query(&format!(
+            "select id from {context_type} where id is \"{}\"",
+            context_id.replace('"', "")
+        )))
+        .map_err(|err| format!("--context {context_type}:{context_id}: {err}"))?;
+    if found.is_empty() {
+        return Err(format!(
+            "--context {context_type}:{context_id}: the server has no {context_type} with that id"
+        ));
+    }
+
+    let (heard, hearing) = channel::<Heard>();
+    let notifications = heard.clone();
+    let _guard = runtime.enter();
+    let client = HubClient::start(
+        &url,
+        &user,
+        key,
+        Arc::new(move |event: Event| {
+            let _ = notifications.send(Heard::Notification(event));
+        }),
+    );
+    if !runtime.block_on(client.wait_connected(Duration::from_secs(10))) {
+        return Err(format!(
+            "cannot reach the event hub at {url}: {}",
+            client.state()
+        ));
+    }
+    client.subscribe(
+        &format!(
+            "topic={} or topic={}",
+            topics::CLIENT_NOTIFICATION,
+            topics::CLIENT_PROGRESS_NOTIFICATION
+        ),
+        Default::default(),
+    );
+
+    let host = find_host(&runtime, &client, &heard, &hearing, args, wait)?;
+    let mut definition = host.definition(&args.definition).cloned().ok_or_else(|| {
+        format!(
+            "the host {} has no definition {:?}",
+            host.id(),
+            args.definition
+        )
+    })?;
+    set_context(&mut definition, context_id);
+    for (path, value) in settings {
+        set_option(&mut definition, path, value.clone())?;
+    }
+    eprintln!(
+        "running {:?} ({}) on {} against {context_type} {context_id}",
+        args.definition,
+        definition["type"].as_str().unwrap_or("?"),
+        host.id()
+    );
+    let answers = heard.clone();
+    let on_reply = Box::new(move |reply: Event| {
+        let _ = answers.send(Heard::Answer(reply.data));
+    });
+    runtime
+        .block_on(client.publish(host.run_definition_event(&definition), Some(on_reply)))
+        .map_err(|err| err.to_string())?;
+
+    let mut progress = Progress::default();
+    let answer = loop {
+        match hearing.recv_timeout(Duration::from_secs(1)) {
+            Ok(Heard::Answer(answer)) => break answer,
+            Ok(Heard::Notification(event)) => {
+                if event.data["pipeline"]["host_id"] == host.id() {
+                    progress.show(&event);
+                }
+            }
+            Ok(Heard::Host(_)) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return Err("the connection ended".into()),
+        }
+    };
+    Ok(report(RunOutcome::from_reply(answer), args.json))
+}
+
+/// Asks for the hosts until one serving the definition (and named `--host`, if given)
+/// answers, or `wait` passes.
+fn find_host(
+    runtime: &tokio::runtime::Runtime,
+    client: &HubClient,
+    heard: &Sender<Heard>,
+    hearing: &std::sync::mpsc::Receiver<Heard>,
+    args: &RunArgs,
+    wait: Duration,
+) -> Result<HostConnection, String> {
+    let until = Instant::now() + wait;
+    let mut seen: Vec<HostConnection> = Vec::new();
+    loop {
+        let hosts = heard.clone();
+        let on_reply = Box::new(move |reply: Event| {
+            let _ = hosts.send(Heard::Host(reply.data));
+        });
+        runtime
+            .block_on(client.publish(discover_hosts_event(), Some(on_reply)))
+            .map_err(|err| err.to_string())?;
+        let round_ends = (Instant::now() + Duration::from_secs(1)).min(until);
+        while let Some(left) = round_ends.checked_duration_since(Instant::now()) {
+            match hearing.recv_timeout(left) {
+                Ok(Heard::Host(reply)) => {
+                    let Some(host) = HostConnection::from_discover_reply(reply) else {
+                        continue;
+                    };
+                    let named = args.host.as_deref().is_none_or(|id| id == host.id());
+                    if named && host.definition(&args.definition).is_some() {
+                        return Ok(host);
+                    }
+                    if !seen.iter().any(|h| h.id() == host.id()) {
+                        seen.push(host);
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return Err("the connection ended".into()),
+            }
+        }
+        if Instant::now() >= until {
+            break;
+        }
+    }
+    let wanted = match &args.host {
+        Some(id) => format!("the host {id} serving {:?}", args.definition),
+        None => format!("a host serving {:?}", args.definition),
+    };
+    let found = if seen.is_empty() {
+        "no pipeline host answered (is `ftrack-connect run` running, or an application with \
+         the framework?)"
+            .to_string()
+    } else {
+        let listed: Vec<String> = seen
+            .iter()
+            .map(|host| {
+                let names: Vec<&str> = host
+                    .definitions(None)
+                    .iter()
+                    .filter_map(|d| d["name"].as_str())
+                    .collect();
+                format!("{} serves: {}", host.id(), names.join(", "))
+            })
+            .collect();
+        listed.join("; ")
+    };
+    Err(format!(
+        "found no {wanted} within {:.0} s: {found}",
+        wait.as_secs_f64()
+    ))
+}
+
+/// Prints each plugin as it ends, with its step and stage (from the progress notifications).
+#[derive(Default)]
+struct Progress {
+    step: String,
+}
+
+impl Progress {
+    fn show(&mut self, event: &Event) {
+        let pipeline = &event.data["pipeline"];
+        let text = |key: &str| pipeline[key].as_str().unwrap_or_default().to_string();
+        if event.topic == topics::CLIENT_PROGRESS_NOTIFICATION {
+            self.step = format!("{} {}", text("step_type"), text("step_name"));
+            return;
+        }
+        let status = text("status");
+        if status == "RUNNING_STATUS" {
+            return;
+        }
+        let seconds = pipeline["execution_time"].as_f64().unwrap_or(0.0);
+        let mark = if status == "SUCCESS_STATUS" {
+            "ok"
+        } else {
+            "FAILED"
+        };
+        let mut line = format!(
+            "  {mark:<6} {:<20} {} ({}, {seconds:.2} s)",
+            self.step,
+            text("plugin_name"),
+            text("plugin_type"),
+        );
+        if status != "SUCCESS_STATUS" {
+            line.push_str(&format!(": {status}: {}", text("message")));
+        }
+        eprintln!("{line}");
+    }
+}
+
+/// Prints the outcome; the exit status.
+fn report(outcome: RunOutcome, json: bool) -> ExitCode {
+    if json {
+        let answer = match &outcome {
+            RunOutcome::Done(value) | RunOutcome::Failed(value) => value,
+        };
+        println!("{answer}");
+    }
+    match &outcome {
+        RunOutcome::Done(_) => {
+            if !json {
+                for result in outcome.finalizer_results() {
+                    match result["asset_version_id"].as_str() {
+                        Some(version) => println!(
+                            "published version {version} (v{}) with {}: {}",
+                            result["version"],
+                            result["component_names"]
+                                .as_array()
+                                .map(|names| names
+                                    .iter()
+                                    .filter_map(Value::as_str)
+                                    .collect::<Vec<_>>()
+                                    .join(", "))
+                                .unwrap_or_default(),
+                            result["url"].as_str().unwrap_or_default()
+                        ),
+                        None => println!("{result}"),
+                    }
+                }
+            }
+            eprintln!("done: every stage succeeded");
+            ExitCode::SUCCESS
+        }
+        RunOutcome::Failed(reply) => {
+            eprintln!(
+                "error: {}",
+                reply["message"]
+                    .as_str()
+                    .unwrap_or("the host refused the run")
+            );
+            ExitCode::from(1)
+        }
+    }
+}
