@@ -52,7 +52,12 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "connect-rhai",
-        &["connect-core", "connect-event", "connect-plugins"],
+        &[
+            "connect-core",
+            "connect-event",
+            "connect-plugins",
+            "connect-pipeline",
+        ],
         &["abi_stable", "tokio"],
     ),
     (
@@ -128,7 +133,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
     (
         "connect-pipeline",
         &["connect-core", "connect-event"],
-        &["rhai", "abi_stable", "tokio", "axum", "rusqlite", "reqwest"],
+        &["rhai", "abi_stable", "tokio", "axum", "reqwest"],
     ),
     (
         "connect-launcher",

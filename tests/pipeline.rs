@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::kit::{Captured, Running, Sandbox};
+use crate::kit::{eventually, Captured, Running, Sandbox};
 
 /// ftrack's pipeline fixtures, in the project's shared material: `$FTRACK_SHARED_DIR`, else
 /// `../shared` next to the workspace, else `/work/shared` (where CI's clean clones find it).
@@ -605,6 +605,40 @@ fn pipeline_run_publishes_with_the_file_publisher_definition_from_another_proces
     // Files are the studio's: none deleted.
     assert!(thumbnail.is_file() && render.is_file());
 
+    // The host kept every notification: `pipeline logs` reads them, no host needed.
+    let logged: Value = eventually("the run's 20 notifications in the log", || {
+        let out = s.capture(&["pipeline", "logs", "--json"]).success();
+        let logged: Value = serde_json::from_str(&out.stdout).unwrap();
+        (logged.as_array().unwrap().len() == 20).then_some(logged)
+    });
+    let finalized = &logged[17];
+    assert_eq!(
+        (
+            finalized["plugin_name"].as_str(),
+            finalized["status"].as_str()
+        ),
+        (
+            Some("common_passthrough_publisher_finalizer"),
+            Some("SUCCESS_STATUS")
+        )
+    );
+    assert_eq!(finalized["result"]["run"]["asset_id"], asset_id);
+    let out = s
+        .capture(&[
+            "pipeline",
+            "logs",
+            "--plugin",
+            "common_path_publisher_collector",
+        ])
+        .success();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", out.stdout);
+    assert!(
+        lines[1].contains("common_path_publisher_collector (publisher.collector)  SUCCESS_STATUS"),
+        "{}",
+        out.stdout
+    );
+
     host.signal(libc::SIGTERM);
     let (code, stderr) = host.finish();
     assert_eq!(code, Some(0), "{stderr}");
@@ -641,6 +675,17 @@ fn pipeline_run_reports_the_failing_validator_and_publishes_nothing() {
     );
     assert!(out.stderr.contains("FAILED"), "{}", out.stderr);
     assert_eq!(readback(&s, &env, &["assets", "show"]), "[]");
+    let refused = eventually("the validator's failure in the log", || {
+        let out = s
+            .capture(&["pipeline", "logs", "--status", "ERROR_STATUS"])
+            .success();
+        (!out.stdout.is_empty()).then_some(out.stdout)
+    });
+    assert!(
+        refused.contains("common_file_exists_publisher_validator")
+            && refused.contains("does not exist"),
+        "{refused}"
+    );
 
     // Mistakes are said before anything runs: a step that is not there, a wrong context.
     let wrong = s.capture(&[

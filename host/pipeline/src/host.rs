@@ -26,7 +26,9 @@
 //!    the two above, as the framework does) and runs what it is asked with the
 //!    [`crate::engine`] of `engine_type`: a whole definition, or one plugin.
 //!
-//! The notification log (`ftrack.pipeline.client.notification` into SQLite) is not kept.
+//! With [`HostConfig::log_path`], it also subscribes (third, as the framework) to its own
+//! `ftrack.pipeline.client.notification`s and keeps each in the notification log
+//! ([`crate::log`]).
 //!
 //! Deliberate differences: the discover reply carries the host's current context (the
 //! framework's froze the one it had when it registered), an empty context variable counts
@@ -49,6 +51,7 @@ use crate::definition::DefinitionType;
 use crate::discover::{discover, Discovery, Options, PluginLookup, PluginQuery};
 use crate::engine::{Engine, ERROR_STATUS};
 use crate::error::DefinitionError;
+use crate::log::LogDb;
 use crate::topics;
 
 /// The framework's standalone host type (`constants.HOST_TYPE`): the host `ftrack-connect
@@ -126,6 +129,9 @@ pub struct HostConfig {
     /// Whether to drop the definitions whose pipeline plugins do not answer
     /// `ftrack.pipeline.discover`, as the framework does.
     pub check_plugins: bool,
+    /// The notification log ([`crate::log`]) the host writes its notifications to; none
+    /// kept when `None`.
+    pub log_path: Option<PathBuf>,
 }
 
 impl HostConfig {
@@ -136,6 +142,7 @@ impl HostConfig {
             context_id: context_id_from_env(),
             asset_types: None,
             check_plugins: true,
+            log_path: None,
         }
     }
 }
@@ -353,6 +360,21 @@ impl PipelineHost {
             Arc::new(move |event: &mut Event| run_shared.answer_run(event)),
             options(),
         )?);
+        if let Some(log) = config.log_path.as_deref().and_then(open_log) {
+            let log = Arc::new(log);
+            host.subscriptions.push(hub.subscribe_expression(
+                Expression::All(vec![
+                    Expression::equals("topic", topics::CLIENT_NOTIFICATION),
+                    Expression::equals("data.pipeline.host_id", &id),
+                ]),
+                Arc::new(move |event: &mut Event| {
+                    log.add(&event.data["pipeline"])
+                        .map(|()| Value::Null)
+                        .map_err(|err| HandlerError(err.to_string()))
+                }),
+                options(),
+            )?);
+        }
         let context_shared = shared;
         host.subscriptions.push(hub.subscribe_expression(
             Expression::All(vec![
@@ -456,6 +478,17 @@ fn start_run_thread(shared: &Arc<Shared>) {
             shared.id
         ),
     }
+}
+
+/// The notification log at `path`; `None` (said once) when it cannot be opened: the host
+/// runs without it.
+fn open_log(path: &std::path::Path) -> Option<LogDb> {
+    if let Some(folder) = path.parent() {
+        let _ = std::fs::create_dir_all(folder);
+    }
+    LogDb::open(path)
+        .inspect_err(|err| tracing::error!("pipeline host: no notification log: {err}"))
+        .ok()
 }
 
 /// The definition folders, from the first answer to the host's `ftrack.pipeline.register`

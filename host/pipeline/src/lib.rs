@@ -39,6 +39,7 @@ pub mod engine;
 pub mod error;
 pub mod host;
 pub mod inherit;
+pub mod log;
 pub mod plugin;
 pub mod schema;
 pub mod topics;

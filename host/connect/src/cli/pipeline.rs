@@ -15,6 +15,7 @@
 //! hub, where every host linked to it answers, in whatever process or machine.
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use connect_core::EventHub;
 use connect_event::Event;
 use connect_pipeline::host::host_types_of;
+use connect_pipeline::log::{LogDb, LogQuery};
 use connect_pipeline::{
     context_id_from_env, definition_paths_from_env, discover, serve_definition_paths,
     DefinitionType, HostConfig, Options, PipelineHost, STANDALONE_HOST_TYPE,
@@ -47,6 +49,30 @@ pub enum PipelineCommand {
     /// may be in another process), showing each plugin as it ends; exit status 0 only when
     /// every stage succeeded.
     Run(super::pipeline_run::RunArgs),
+    /// Show what the pipeline hosts of this user logged of their plugins' runs (the
+    /// notification log), oldest first: time, host, plugin, status, duration, message.
+    Logs(LogsArgs),
+}
+
+/// `pipeline logs`' options.
+#[derive(clap::Args)]
+pub struct LogsArgs {
+    /// Only this host's.
+    #[arg(long, value_name = "HOST_ID")]
+    host: Option<String>,
+    /// Only this plugin's.
+    #[arg(long, value_name = "NAME")]
+    plugin: Option<String>,
+    /// Only with this status (SUCCESS_STATUS, ERROR_STATUS, EXCEPTION_STATUS, ...).
+    #[arg(long)]
+    status: Option<String>,
+    /// The last N entries.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    limit: usize,
+    /// Print the entries as JSON (`{time, host_id, plugin_name, plugin_type, method,
+    /// status, message, duration, result}`).
+    #[arg(long)]
+    json: bool,
 }
 
 /// `pipeline hosts`' options.
@@ -91,7 +117,13 @@ pub fn run(command: PipelineCommand) -> ExitCode {
         PipelineCommand::Definitions(args) => definitions(&args),
         PipelineCommand::Hosts(args) => hosts(&args),
         PipelineCommand::Run(args) => super::pipeline_run::run(&args),
+        PipelineCommand::Logs(args) => logs(&args),
     }
+}
+
+/// The pipeline hosts' notification log of the user (`connect_pipeline::log`).
+pub fn log_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("pipeline").join("logs.sqlite")
 }
 
 /// Starts the framework's standalone host (type `python`) on the resident host's hub, with
@@ -100,6 +132,7 @@ pub fn run(command: PipelineCommand) -> ExitCode {
 pub fn start_standalone_host(
     hub: &Arc<EventHub>,
     asset_types: Option<BTreeSet<String>>,
+    data_dir: &Path,
 ) -> Option<PipelineHost> {
     let paths = definition_paths_from_env();
     let listed = !paths.is_empty();
@@ -114,6 +147,7 @@ pub fn start_standalone_host(
         // As the framework: a definition whose plugins nobody answers for is dropped (the
         // shipped ones are subscribed by then, and the hooks' since loading).
         check_plugins: true,
+        log_path: Some(log_path(data_dir)),
     };
     let host = match PipelineHost::start(hub, config) {
         Ok(host) => host,
@@ -197,6 +231,53 @@ fn hosts(args: &HostsArgs) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+/// `pipeline logs`: reads the log file itself, so it works with no host running.
+fn logs(args: &LogsArgs) -> ExitCode {
+    let path = log_path(&locations::user_data_dir());
+    if !path.is_file() {
+        return fail(&format!(
+            "no pipeline log yet ({}): a pipeline host keeps one once it runs plugins",
+            path.display()
+        ));
+    }
+    let query = LogQuery {
+        host_id: args.host.clone(),
+        plugin_name: args.plugin.clone(),
+        status: args.status.clone(),
+        limit: Some(args.limit),
+    };
+    let entries = match LogDb::open(&path).and_then(|log| log.entries(&query)) {
+        Ok(entries) => entries,
+        Err(err) => return fail(&err.to_string()),
+    };
+    if args.json {
+        match serde_json::to_string(&entries) {
+            Ok(text) => println!("{text}"),
+            Err(err) => return fail(&err.to_string()),
+        }
+        return ExitCode::SUCCESS;
+    }
+    for entry in &entries {
+        println!(
+            "{}  {}  {} ({})  {}  {:.3} s  {}",
+            rfc3339(entry.time),
+            entry.host_id,
+            entry.plugin_name,
+            entry.plugin_type,
+            entry.status,
+            entry.duration,
+            entry.message
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// Seconds since 1970 as an RFC 3339 time to the second (UTC).
+fn rfc3339(seconds: f64) -> String {
+    let time = std::time::UNIX_EPOCH + Duration::from_secs_f64(seconds.max(0.0));
+    humantime::format_rfc3339_seconds(time).to_string()
 }
 
 /// `pipeline definitions`.

@@ -217,7 +217,7 @@ fn serve(
                     .collect()
             })
     });
-    let _pipeline_host = super::pipeline::start_standalone_host(host.hub(), asset_types);
+    let _pipeline_host = super::pipeline::start_standalone_host(host.hub(), asset_types, data_dir);
     let window = connect_window::Window::start(
         runtime.handle(),
         Arc::new(ftrack_connect::window::HostWindow {

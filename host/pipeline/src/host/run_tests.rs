@@ -17,6 +17,7 @@ use crate::engine::*;
 use crate::fixtures;
 use crate::host::tests::{recording_hub, trace};
 use crate::host::{HostConfig, PipelineHost};
+use crate::log::{LogDb, LogQuery};
 use crate::topics;
 
 const RECORDED_HOST: &str = "python-<HOSTID>";
@@ -242,6 +243,7 @@ fn replay(n: usize) -> (Events, Vec<Value>, Events) {
         context_id: None,
         asset_types: None,
         check_plugins: false,
+        log_path: None,
     };
     let host = PipelineHost::start(&hub, config).unwrap();
     seen.lock().unwrap().clear();
@@ -432,6 +434,7 @@ fn the_host_runs_only_its_own_requests_of_a_known_engine() {
         context_id: None,
         asset_types: None,
         check_plugins: false,
+        log_path: None,
     };
     let host = PipelineHost::start(&hub, config).unwrap();
     let (data, _, _) = recorded_run(2);
@@ -444,4 +447,51 @@ fn the_host_runs_only_its_own_requests_of_a_known_engine() {
     assert_eq!(run(&other), Vec::<Value>::new());
     request["pipeline"]["engine_type"] = json!("nope");
     assert_eq!(run(&request), Vec::<Value>::new());
+}
+
+#[test]
+fn the_host_keeps_each_notification_of_a_run_in_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pipeline/logs.sqlite");
+    let (hub, seen) = recording_hub();
+    register_plugins(&hub);
+    let config = HostConfig {
+        host_types: vec!["python".into()],
+        context_id: None,
+        asset_types: None,
+        check_plugins: false,
+        log_path: Some(path.clone()),
+    };
+    let host = PipelineHost::start(&hub, config).unwrap();
+    let (data, _, _) = recorded_run(0);
+    hub.publish(&mut Event::new(topics::HOST_RUN).with_data(replace_text(
+        &data,
+        RECORDED_HOST,
+        host.id(),
+    )));
+    let notified: Vec<Value> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(topic, _)| topic == topics::CLIENT_NOTIFICATION)
+        .map(|(_, data)| data["pipeline"].clone())
+        .collect();
+    assert_eq!(
+        notified.len(),
+        20,
+        "RUNNING, then the reply, for 10 plugins"
+    );
+    let query = LogQuery {
+        host_id: Some(host.id().into()),
+        ..Default::default()
+    };
+    let kept = LogDb::open(&path).unwrap().entries(&query).unwrap();
+    assert_eq!(kept.len(), notified.len());
+    for (kept, notified) in kept.iter().zip(&notified) {
+        assert_eq!(kept.plugin_name, notified["plugin_name"]);
+        assert_eq!(kept.plugin_type, notified["plugin_type"]);
+        assert_eq!(kept.status, notified["status"]);
+        assert_eq!(kept.result, notified["result"]);
+        assert_eq!(Some(kept.duration), notified["execution_time"].as_f64());
+    }
 }
