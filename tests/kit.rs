@@ -286,6 +286,7 @@ const CRATES: &[&str] = &[
     "fixture-no-root-module",
     "fixture-constructor-abort",
     "fixture-server-api",
+    "studio-naming",
 ];
 
 /// Builds the native crates once; returns the folder holding the libraries.

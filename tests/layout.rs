@@ -52,12 +52,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "connect-rhai",
-        &[
-            "connect-core",
-            "connect-event",
-            "connect-plugins",
-            "connect-pipeline",
-        ],
+        &["connect-core", "connect-event", "connect-plugins"],
         &["abi_stable", "tokio"],
     ),
     (

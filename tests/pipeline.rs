@@ -460,12 +460,24 @@ fn pipeline_hosts_without_definitions_or_a_running_host() {
 /// a project `show/sq/sh010/comp` made on its local server by the real `ftrack_api`: the host,
 /// the python user's environment, and the task's id.
 fn studio_host(s: &Sandbox) -> (Running, Vec<(&'static str, String)>, String) {
-    let definitions = s.path().join("definitions");
-    python_folder(&definitions);
-    let definitions = definitions.display().to_string();
-    let (mut host, line) = resident(s, &[("FTRACK_DEFINITION_PATH", &definitions)]);
+    studio_host_serving(s, 1)
+}
+
+/// As [`studio_host`], with `definitions` publisher definitions served (those written to
+/// `definitions/publisher/python` of the sandbox beforehand too).
+fn studio_host_serving(
+    s: &Sandbox,
+    definitions: usize,
+) -> (Running, Vec<(&'static str, String)>, String) {
+    let folder = s.path().join("definitions");
+    python_folder(&folder);
+    let folder = folder.display().to_string();
+    let (mut host, line) = resident(s, &[("FTRACK_DEFINITION_PATH", &folder)]);
     // The loader and opener need plugins nobody ships here: dropped, as the framework does.
-    assert!(line.contains("serves 1 definitions"), "{line}");
+    assert!(
+        line.contains(&format!("serves {definitions} definitions")),
+        "{line}"
+    );
     host.wait_for_any_order(": connected");
     let server_data = s.user_data_dir().join("server").display().to_string();
     let added = s
@@ -735,4 +747,110 @@ fn pipeline_run_reports_the_failing_validator_and_publishes_nothing() {
     host.signal(libc::SIGTERM);
     let (code, stderr) = host.finish();
     assert_eq!(code, Some(0), "{stderr}");
+}
+
+/// A studio's own pipeline plugins in a definition of its own: a native validator
+/// (`plugins/studio-naming`) and a Rhai pre-finalizer, run with the shipped ones; each
+/// refusal reaches `pipeline run` with the plugin's name and reason (and the script's line).
+#[cfg(unix)]
+#[test]
+fn studio_pipeline_plugins_in_rhai_and_native_code_run_and_refuse_by_name() {
+    let s = Sandbox::new();
+    crate::native_plugins::install(&s, "studio-naming", "studio-naming");
+    s.hook(
+        "studio-rules",
+        "rules.rhai",
+        r#"fn register(session) {
+    session.pipeline.plugin("publisher.pre_finalizer", "studio_comment_publisher_pre_finalizer", |event| {
+        if event.data.settings.context_data.comment == "" {
+            throw "a publish needs a comment";
+        }
+        #{}
+    });
+}
+"#,
+    );
+    let mut definition =
+        fixture("definition/resource/definitions/publisher/python/file-python-publish.json");
+    definition["name"] = json!("Studio Publisher");
+    definition["components"][0]["stages"][1]["plugins"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "naming", "plugin": "studio_naming_publisher_validator"}));
+    definition["finalizers"][0]["stages"][0]["plugins"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "comment", "plugin": "studio_comment_publisher_pre_finalizer"}));
+    s.write(
+        "definitions/publisher/python/studio-publish.json",
+        &definition.to_string(),
+    );
+    let (host, env, task) = studio_host_serving(&s, 2);
+    let approved = readback(&s, &env, &["status", "Approved"]);
+    let context = format!("Task:{task}");
+    let thumbnail = s.write("renders/thumb.png", "png");
+    let run = |file: &str, comment: &str| {
+        let path = s.write(&format!("renders/{file}"), "exr");
+        s.capture(&[
+            "pipeline",
+            "run",
+            "Studio Publisher",
+            "--context",
+            &context,
+            "--set",
+            &format!("components.main.collector.path={}", path.display()),
+            "--set",
+            &format!(
+                "components.thumbnail.collector.path={}",
+                thumbnail.display()
+            ),
+            "--set",
+            &format!("contexts.main.context.comment={comment}"),
+            "--set",
+            &format!("contexts.main.context.status_id={approved}"),
+        ])
+    };
+    let error = |out: &Captured| -> String {
+        assert_eq!(out.code, Some(1), "{}", out.stderr);
+        out.stderr
+            .lines()
+            .find(|line| line.starts_with("error: "))
+            .unwrap_or_else(|| panic!("{}", out.stderr))
+            .to_string()
+    };
+
+    let refused = error(&run("plate final_v001.exr", "first"));
+    assert!(
+        refused.contains("studio_naming_publisher_validator")
+            && refused.contains("plate final_v001.exr: a published file name has no spaces"),
+        "{refused}"
+    );
+    let refused = error(&run("plate_v001.exr", ""));
+    assert!(
+        refused.contains("studio_comment_publisher_pre_finalizer")
+            && refused.contains("a publish needs a comment")
+            && refused.contains("rules.rhai:4"),
+        "{refused}"
+    );
+    assert_eq!(readback(&s, &env, &["assets", "show"]), "[]");
+
+    let out = run("plate_v001.exr", "first").success();
+    for plugin in [
+        "studio_naming_publisher_validator",
+        "studio_comment_publisher_pre_finalizer",
+    ] {
+        assert!(
+            out.stderr
+                .lines()
+                .any(|l| l.contains(plugin) && l.trim_start().starts_with("ok")),
+            "{plugin}: {}",
+            out.stderr
+        );
+    }
+    assert!(
+        out.stdout.starts_with("published version "),
+        "{}",
+        out.stdout
+    );
+    drop(host);
 }

@@ -35,12 +35,9 @@ use serde_json::{json, Map, Value};
 use crate::definition::DefinitionType;
 use crate::topics;
 
-/// A plugin ran well (`constants/status.py`).
-pub const SUCCESS_STATUS: &str = "SUCCESS_STATUS";
+pub use connect_event::pipeline::{ERROR_STATUS, SUCCESS_STATUS};
 /// A plugin is running.
 pub const RUNNING_STATUS: &str = "RUNNING_STATUS";
-/// A stage or step failed.
-pub const ERROR_STATUS: &str = "ERROR_STATUS";
 /// Nobody answered for the plugin.
 pub const UNKNOWN_STATUS: &str = "UNKNOWN_STATUS";
 

@@ -56,7 +56,7 @@ use crate::topics;
 
 /// The framework's standalone host type (`constants.HOST_TYPE`): the host `ftrack-connect
 /// run` starts.
-pub const STANDALONE_HOST_TYPE: &str = "python";
+pub use connect_event::pipeline::STANDALONE_HOST_TYPE;
 
 /// The variables a host's context comes from, the first set winning.
 pub const CONTEXT_VARIABLES: [&str; 3] = ["FTRACK_CONTEXTID", "FTRACK_TASKID", "FTRACK_SHOTID"];

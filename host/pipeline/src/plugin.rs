@@ -1,314 +1,29 @@
-//! Pipeline plugins: the plugin's side of `ftrack.pipeline.discover` and `ftrack.pipeline.run`,
-//! as ftrack-connect-pipeline 1.3.0's `BasePlugin` (`plugin/__init__.py`) answers them.
-//!
-//! A pipeline plugin is a name and a plugin type (`publisher.collector`) for a host type
-//! (`python`): a [`PluginSpec`]. [`subscribe`] puts one on a hub with the framework's two
-//! subscriptions (priority 100), `topic=<topic> and data.pipeline.host_type=<host type> and
-//! data.pipeline.category=plugin and data.pipeline.plugin_type=<type> and
-//! data.pipeline.plugin_name=<name>`:
-//!
-//! * discover answers `true` (the host keeps a definition only when each of its plugins
-//!   does);
-//! * run reads the call ([`PluginCall`]: method, data, options, context data), runs the
-//!   plugin's function and answers the framework's reply ([`reply`]): `{plugin_name,
-//!   plugin_type, method, status, result: {<method>: value}, execution_time, message,
-//!   user_data, plugin_id}`.
-//!
-//! What the framework's base classes do for every plugin is done here, so a plugin's function
-//! only computes its value: validators and exporters get their step's collected values as
-//! `data` (not the steps so far), and a `run` result is checked by the plugin's stage
-//! ([`check_result`]: a context's map with its keys, a collector's or exporter's list, a
-//! validator's `true`, a finalizer's map). A function that fails gives `EXCEPTION_STATUS`
-//! with its message; a result that fails the check gives `ERROR_STATUS` with why, which the
-//! engine reports to whoever ran the definition, naming the plugin.
-//!
-//! The Rhai and native hooks' `session.pipeline.plugin(type, name, fn)` and the shipped
-//! plugins all go through here.
+//! Pipeline plugins on a hub: [`subscribe`] puts a plugin ([`PluginSpec`]) on an
+//! [`EventHub`] with the framework's two subscriptions. The protocol itself (the call, the
+//! reply, the checks by stage) is `connect_event::pipeline`'s, shared with Rhai's
+//! `session.pipeline.plugin` and the native SDK's `Session::pipeline_plugin`; it is
+//! re-exported here.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use connect_core::{EventHub, Expression, PluginTag, SubscribeError, SubscribeOptions};
+use connect_core::{EventHub, PluginTag, SubscribeError, SubscribeOptions};
 use connect_event::Event;
 use serde_json::{json, Value};
 
-use crate::engine::{ERROR_STATUS, SUCCESS_STATUS};
+pub use connect_event::pipeline::{
+    answer_run, check_result, collected, collected_values, new_plugin_id, reply, PluginCall,
+    PluginFailure, PluginSpec, PluginSpecError, CONTEXT_KEYS, EXCEPTION_STATUS, PLUGIN_PRIORITY,
+};
+
 use crate::topics;
-use crate::DefinitionType;
-
-/// A plugin whose function failed (`constants/status.py`).
-pub const EXCEPTION_STATUS: &str = "EXCEPTION_STATUS";
-
-/// The priority of a plugin's subscriptions, as the framework's.
-pub const PLUGIN_PRIORITY: i64 = 100;
-
-/// The keys a publisher's or loader's context plugin must return (`required_output`).
-pub const CONTEXT_KEYS: [&str; 4] = ["context_id", "asset_name", "comment", "status_id"];
-
-/// Which plugin: its name, its plugin type and the host type it serves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PluginSpec {
-    host_type: String,
-    plugin_type: String,
-    name: String,
-}
-
-/// A plugin type the framework has no engine for, or an empty name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("pipeline plugin {name:?}: {why}")]
-pub struct PluginSpecError {
-    name: String,
-    why: String,
-}
-
-impl PluginSpec {
-    /// The plugin `name` of `plugin_type` (`<engine>.<stage>`, e.g. `publisher.collector`)
-    /// for `host_type`.
-    pub fn new(host_type: &str, plugin_type: &str, name: &str) -> Result<Self, PluginSpecError> {
-        let error = |why: String| PluginSpecError {
-            name: name.into(),
-            why,
-        };
-        if name.is_empty() || host_type.is_empty() {
-            return Err(error("a plugin needs a name and a host type".into()));
-        }
-        let (engine, stage) = plugin_type.split_once('.').ok_or_else(|| {
-            error(format!(
-                "the plugin type {plugin_type:?} is not <engine>.<stage> \
-                 (publisher.collector, loader.importer, ...)"
-            ))
-        })?;
-        if engine.parse::<DefinitionType>().is_err() || stage.is_empty() || stage.contains('.') {
-            return Err(error(format!(
-                "the plugin type {plugin_type:?} is not <engine>.<stage> with an engine of \
-                 publisher, loader, opener or asset_manager"
-            )));
-        }
-        Ok(PluginSpec {
-            host_type: host_type.into(),
-            plugin_type: plugin_type.into(),
-            name: name.into(),
-        })
-    }
-
-    /// Its name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Its plugin type (`publisher.collector`).
-    pub fn plugin_type(&self) -> &str {
-        &self.plugin_type
-    }
-
-    /// Its host type.
-    pub fn host_type(&self) -> &str {
-        &self.host_type
-    }
-
-    /// Its stage (`collector`): what its `run` result is checked for.
-    pub fn stage(&self) -> &str {
-        self.plugin_type
-            .split_once('.')
-            .map_or("", |(_, stage)| stage)
-    }
-
-    /// The expression of its subscription to `topic` (the framework's, see the module's
-    /// documentation).
-    pub fn expression(&self, topic: &str) -> Expression {
-        Expression::All(vec![
-            Expression::equals("topic", topic),
-            Expression::equals("data.pipeline.host_type", &self.host_type),
-            Expression::equals("data.pipeline.category", "plugin"),
-            Expression::equals("data.pipeline.plugin_type", &self.plugin_type),
-            Expression::equals("data.pipeline.plugin_name", &self.name),
-        ])
-    }
-}
-
-/// What an `ftrack.pipeline.run` asks of a plugin.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PluginCall {
-    /// The method (`run`, or another such as a collector's `fetch`).
-    pub method: String,
-    /// For `run`: the steps so far, or for a validator or an exporter the values its step's
-    /// collectors returned; for another method, the plugin's `plugin_data`.
-    pub data: Value,
-    /// The plugin's options in the definition.
-    pub options: Value,
-    /// The context plugins' merged results (`context_id`, `asset_name`, `comment`,
-    /// `status_id`, `asset_type_name`), or null.
-    pub context_data: Value,
-    /// The definition's name, or null for a single plugin run.
-    pub definition: Option<String>,
-}
-
-impl PluginCall {
-    /// The call an `ftrack.pipeline.run` event's data makes of `spec`.
-    pub fn from_event_data(spec: &PluginSpec, data: &Value) -> PluginCall {
-        let settings = &data["settings"];
-        let method = data["pipeline"]["method"]
-            .as_str()
-            .unwrap_or("run")
-            .to_string();
-        let mut call_data = settings["data"].clone();
-        if method == "run" && matches!(spec.stage(), "validator" | "exporter") {
-            call_data = collected(&call_data);
-        }
-        PluginCall {
-            method,
-            data: call_data,
-            options: settings["options"].clone(),
-            context_data: settings["context_data"].clone(),
-            definition: data["pipeline"]["definition"].as_str().map(str::to_string),
-        }
-    }
-}
-
-/// What validators and exporters see as `data` (the framework's `_parse_run_event` of
-/// both): the plugin entries of the current step's (the last of `steps`) collector stage,
-/// `[{name, result, status, ...}]`, each collector's value in its `result`; `steps` itself
-/// when the step has no collector stage.
-pub fn collected(steps: &Value) -> Value {
-    let current = steps.as_array().and_then(|steps| steps.last());
-    current
-        .and_then(|step| step["result"].as_array())
-        .into_iter()
-        .flatten()
-        .find(|stage| stage["name"] == "collector")
-        .map(|stage| stage["result"].clone())
-        .filter(|entries| entries.as_array().is_some_and(|e| !e.is_empty()))
-        .unwrap_or_else(|| steps.clone())
-}
-
-/// The values collected for a validator or an exporter ([`collected`]): every collector's
-/// result, flattened (a collector's list of paths gives each path).
-pub fn collected_values(data: &Value) -> Vec<Value> {
-    let mut values = Vec::new();
-    for entry in data.as_array().into_iter().flatten() {
-        match &entry["result"] {
-            Value::Array(items) => values.extend(items.iter().cloned()),
-            Value::Null => {}
-            other => values.push(other.clone()),
-        }
-    }
-    values
-}
-
-/// Checks a `run` result as the framework's plugin base classes do (`return_type`,
-/// `required_output`, `return_value`): the reason it is refused, if it is.
-pub fn check_result(spec: &PluginSpec, value: &Value) -> Result<(), String> {
-    let name = spec.name();
-    let expected = match spec.stage() {
-        "context" => "map",
-        "collector" | "exporter" => "list",
-        "validator" => "bool",
-        "pre_finalizer" | "finalizer" | "post_finalizer" | "importer" | "post_importer" => "map",
-        _ => return Ok(()),
-    };
-    let given = match value {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "text",
-        Value::Array(_) => "list",
-        Value::Object(_) => "map",
-    };
-    if given != expected {
-        return Err(format!(
-            "Return value of {name} is a {given}; a {} plugin returns a {expected}",
-            spec.stage()
-        ));
-    }
-    if spec.stage() == "validator" && value != &Value::Bool(true) {
-        return Err(format!("Return value of {name} is not True"));
-    }
-    let needs_context_keys = spec.stage() == "context"
-        && (spec.plugin_type.starts_with("publisher.") || spec.plugin_type.starts_with("loader."));
-    if needs_context_keys {
-        let missing: Vec<&str> = CONTEXT_KEYS
-            .iter()
-            .copied()
-            .filter(|key| value.get(key).is_none())
-            .collect();
-        if !missing.is_empty() {
-            return Err(format!(
-                "Return value of {name} lacks {}: a context plugin returns {}",
-                missing.join(", "),
-                CONTEXT_KEYS.join(", ")
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Why a plugin's function gave no value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PluginFailure {
-    /// It did its work and says no, with why (`ERROR_STATUS`, "Failed to run <name>: why",
-    /// as the framework's `(False, {'message': why})`): a validator naming the missing file.
-    Refused(String),
-    /// It failed (`EXCEPTION_STATUS`, the message as it is): an error thrown, a server down.
-    Failed(String),
-}
-
-impl From<String> for PluginFailure {
-    fn from(message: String) -> Self {
-        PluginFailure::Failed(message)
-    }
-}
-
-/// The framework's reply for `spec` having run `call` in `elapsed`: `outcome` is the
-/// function's value or its failure. A `run` value is checked ([`check_result`]).
-pub fn reply(
-    spec: &PluginSpec,
-    call: &PluginCall,
-    outcome: Result<Value, PluginFailure>,
-    elapsed: Duration,
-    plugin_id: &str,
-) -> Value {
-    let checked = outcome
-        .map_err(|failure| match failure {
-            PluginFailure::Refused(why) => (
-                ERROR_STATUS,
-                format!("Failed to run {}: {why}", spec.name()),
-            ),
-            PluginFailure::Failed(message) => (EXCEPTION_STATUS, message),
-        })
-        .and_then(|value| {
-            if call.method == "run" {
-                check_result(spec, &value).map_err(|why| (ERROR_STATUS, why))?;
-            }
-            Ok(value)
-        });
-    let (status, result, message) = match checked {
-        Ok(value) => (
-            SUCCESS_STATUS,
-            json!({ call.method.as_str(): value }),
-            format!("Successfully run :{}", spec.name()),
-        ),
-        Err((status, message)) => (status, Value::Null, message),
-    };
-    json!({
-        "plugin_name": spec.name(),
-        "plugin_type": spec.plugin_type(),
-        "method": call.method,
-        "status": status,
-        "result": result,
-        "execution_time": elapsed.as_secs_f64(),
-        "message": message,
-        "user_data": {},
-        "plugin_id": plugin_id,
-    })
-}
 
 /// A plugin's function: given the call and the `ftrack.pipeline.run` event itself, its value
 /// or why it has none.
 pub type PluginFn = Arc<dyn Fn(&PluginCall, &Event) -> Result<Value, PluginFailure> + Send + Sync>;
 
-/// Subscribes the plugin `spec` to `ftrack.pipeline.discover` and `ftrack.pipeline.run` on
-/// `hub` (see the module's documentation), as part of `plugin` (unloaded with it). Returns
-/// the two subscriber ids.
+/// Subscribes the plugin `spec` to `ftrack.pipeline.discover` (answered `true`) and
+/// `ftrack.pipeline.run` (answered with [`answer_run`]) on `hub`, at [`PLUGIN_PRIORITY`], as
+/// part of `plugin` (unloaded with it). Returns the two subscriber ids.
 pub fn subscribe(
     hub: &EventHub,
     spec: PluginSpec,
@@ -320,33 +35,31 @@ pub fn subscribe(
         plugin: plugin.clone(),
         ..Default::default()
     };
-    let discover = hub.subscribe_expression(
-        spec.expression(topics::DISCOVER_PLUGIN),
+    let discover = hub.subscribe(
+        &spec.expression(topics::DISCOVER_PLUGIN),
         Arc::new(|_: &mut Event| Ok(json!(true))),
         options(),
     )?;
-    // One id per plugin, as the framework's plugin instances have.
-    let plugin_id = uuid::Uuid::new_v4().simple().to_string();
+    let plugin_id = new_plugin_id();
     let expression = spec.expression(topics::RUN_PLUGIN);
     let handler = move |event: &mut Event| {
-        let call = PluginCall::from_event_data(&spec, &event.data);
-        let started = Instant::now();
-        let outcome = run(&call, event);
-        Ok(reply(&spec, &call, outcome, started.elapsed(), &plugin_id))
+        Ok(answer_run(&spec, &event.data, &plugin_id, |call| {
+            run(call, event)
+        }))
     };
-    let run = match hub.subscribe_expression(expression, Arc::new(handler), options()) {
-        Ok(id) => id,
+    match hub.subscribe(&expression, Arc::new(handler), options()) {
+        Ok(run) => Ok([discover, run]),
         Err(err) => {
             let _ = hub.unsubscribe(&discover);
-            return Err(err);
+            Err(err)
         }
-    };
-    Ok([discover, run])
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::SUCCESS_STATUS;
     use connect_core::HubIdentity;
 
     fn collector() -> PluginSpec {
@@ -362,21 +75,6 @@ mod tests {
             },
             "settings": {"data": data, "options": {"path": "/a.exr"}, "context_data": null},
         }))
-    }
-
-    #[test]
-    fn plugin_types_are_engine_dot_stage() {
-        assert!(PluginSpec::new("python", "publisher.collector", "c").is_ok());
-        for bad in [
-            "collector",
-            "painter.collector",
-            "publisher.",
-            "publisher.a.b",
-        ] {
-            let err = PluginSpec::new("python", bad, "c").unwrap_err();
-            assert!(err.to_string().contains("<engine>.<stage>"), "{err}");
-        }
-        assert!(PluginSpec::new("python", "publisher.collector", "").is_err());
     }
 
     #[test]
@@ -414,97 +112,5 @@ mod tests {
             .publish(&mut run_event(&spec, "fetch", json!(null)))
             .remove(0);
         assert_eq!(fetched["result"], json!({"fetch": "example/path"}));
-    }
-
-    #[test]
-    fn results_are_checked_by_stage_and_failures_have_a_status() {
-        let call = |method: &str| PluginCall {
-            method: method.into(),
-            data: json!([]),
-            options: json!({}),
-            context_data: Value::Null,
-            definition: None,
-        };
-        let validator = PluginSpec::new("python", "publisher.validator", "exists").unwrap();
-        let refused = reply(
-            &validator,
-            &call("run"),
-            Ok(json!(false)),
-            Duration::ZERO,
-            "",
-        );
-        assert_eq!(refused["status"], ERROR_STATUS);
-        assert_eq!(refused["message"], "Return value of exists is not True");
-        assert_eq!(refused["result"], Value::Null);
-        let failed = reply(
-            &validator,
-            &call("run"),
-            Err(PluginFailure::Failed("boom".into())),
-            Duration::ZERO,
-            "",
-        );
-        assert_eq!(failed["status"], EXCEPTION_STATUS);
-        assert_eq!(failed["message"], "boom");
-        let said_no = reply(
-            &validator,
-            &call("run"),
-            Err(PluginFailure::Refused("/a.exr does not exist".into())),
-            Duration::ZERO,
-            "",
-        );
-        assert_eq!(said_no["status"], ERROR_STATUS);
-        assert_eq!(
-            said_no["message"],
-            "Failed to run exists: /a.exr does not exist"
-        );
-        // Only `run` results are checked.
-        let other = reply(&validator, &call("fetch"), Ok(json!(3)), Duration::ZERO, "");
-        assert_eq!(other["status"], SUCCESS_STATUS);
-
-        let context = PluginSpec::new("python", "publisher.context", "ctx").unwrap();
-        let err = check_result(&context, &json!({"context_id": "t"})).unwrap_err();
-        assert!(
-            err.contains("lacks asset_name, comment, status_id"),
-            "{err}"
-        );
-        let exporter = PluginSpec::new("python", "publisher.exporter", "out").unwrap();
-        let err = check_result(&exporter, &json!({})).unwrap_err();
-        assert_eq!(
-            err,
-            "Return value of out is a map; a exporter plugin returns a list"
-        );
-        let finalizer = PluginSpec::new("python", "publisher.finalizer", "fin").unwrap();
-        assert!(check_result(&finalizer, &json!({})).is_ok());
-    }
-
-    #[test]
-    fn validators_and_exporters_see_their_steps_collected_values() {
-        let steps = json!([
-            {"name": "context", "result": [], "type": "context"},
-            {"name": "main", "type": "component", "result": [
-                {"name": "collector", "type": "collector", "result": [
-                    {"name": "a", "result": ["/a.exr"]},
-                    {"name": "b", "result": ["/b.exr", "/c.exr"]},
-                ]},
-            ]},
-        ]);
-        let validator = PluginSpec::new("python", "publisher.validator", "v").unwrap();
-        let call = PluginCall::from_event_data(
-            &validator,
-            &run_event(&validator, "run", steps.clone()).data,
-        );
-        assert_eq!(call.data, steps[1]["result"][0]["result"]);
-        assert_eq!(
-            collected_values(&call.data),
-            vec![json!("/a.exr"), json!("/b.exr"), json!("/c.exr")]
-        );
-        // A collector sees the steps as they are.
-        let collector = collector();
-        let call = PluginCall::from_event_data(
-            &collector,
-            &run_event(&collector, "run", steps.clone()).data,
-        );
-        assert_eq!(call.data, steps);
-        assert_eq!(call.definition.as_deref(), Some("File Publisher"));
     }
 }

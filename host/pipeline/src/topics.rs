@@ -5,11 +5,7 @@
 /// answered by the definition plugin with `{host_types, definition_paths}`.
 pub const REGISTER: &str = "ftrack.pipeline.register";
 
-/// The host runs one pipeline plugin (`PIPELINE_RUN_PLUGIN_TOPIC`).
-pub const RUN_PLUGIN: &str = "ftrack.pipeline.run";
-
-/// The host asks whether a pipeline plugin is registered (`PIPELINE_DISCOVER_PLUGIN_TOPIC`).
-pub const DISCOVER_PLUGIN: &str = "ftrack.pipeline.discover";
+pub use connect_event::pipeline::{DISCOVER_PLUGIN, RUN_PLUGIN};
 
 /// A client asks a host to run a definition or a plugin (`PIPELINE_HOST_RUN`).
 pub const HOST_RUN: &str = "ftrack.pipeline.host.run";

@@ -8,17 +8,17 @@
 //! The callback is a handler: it gets the `ftrack.pipeline.run` event, the call in
 //! `event.data.settings` (`data`, `options`, `context_data`) and the method in
 //! `event.data.pipeline.method` (`run`, or another such as `fetch`), and returns its value.
-//! `connect_pipeline::plugin` does the rest, as the framework's plugin base classes do: the
+//! `connect_event::pipeline` does the rest, as the framework's plugin base classes do: the
 //! discover answer, the reply with its status and timing, the check of a `run` value by
 //! stage (a validator returns `true`, a collector a list...), and for validators and
 //! exporters `settings.data` holding their step's collector results. An error the callback
 //! throws is the plugin's `EXCEPTION_STATUS`, with the file and line.
 
 use super::*;
-use connect_pipeline::plugin::{
-    self as pipeline_plugin, PluginCall, PluginFailure, PluginFn, PluginSpec,
+use connect_event::pipeline::{
+    answer_run, new_plugin_id, PluginFailure, PluginSpec, DISCOVER_PLUGIN, PLUGIN_PRIORITY,
+    RUN_PLUGIN, STANDALONE_HOST_TYPE,
 };
-use connect_pipeline::STANDALONE_HOST_TYPE;
 
 /// `session.pipeline`: what pipeline plugins register through.
 #[derive(Clone)]
@@ -38,19 +38,34 @@ impl ScriptPipeline {
         let (hub, hook) = self.hub.parts()?;
         let spec = PluginSpec::new(host_type, plugin_type, name)
             .or_else(|err| runtime_error(err.to_string()))?;
-        let tag = hook.plugin.clone();
-        let handler = ScriptHandler::new(hook, callback);
-        let run: PluginFn = Arc::new(move |call: &PluginCall, event: &Event| {
-            // The callback sees the call as the plugin base classes give it.
-            let mut event = event.clone();
-            event.data["settings"]["data"] = call.data.clone();
-            call_once(&handler, &mut event)
-                .map(Reply::into_json)
-                .map_err(|err| PluginFailure::Failed(err.0))
-        });
-        pipeline_plugin::subscribe(&hub, spec, Some(tag), run)
-            .map(|_| ())
-            .or_else(|err| runtime_error(err.to_string()))
+        let options = || SubscribeOptions {
+            priority: PLUGIN_PRIORITY,
+            plugin: Some(hook.plugin.clone()),
+            ..Default::default()
+        };
+        let subscribe = |topic: &str, handler: Arc<dyn Handler>| {
+            hub.subscribe(&spec.expression(topic), handler, options())
+                .or_else(|err| runtime_error(err.to_string()))
+        };
+        subscribe(
+            DISCOVER_PLUGIN,
+            Arc::new(|_: &mut Event| Ok(Value::Bool(true))),
+        )?;
+        let handler = ScriptHandler::new(hook.clone(), callback);
+        let plugin_id = new_plugin_id();
+        let run_spec = spec.clone();
+        let answer = move |event: &mut Event| {
+            Ok(answer_run(&run_spec, &event.data, &plugin_id, |call| {
+                // The callback sees the call as the plugin base classes give it.
+                let mut event = event.clone();
+                event.data["settings"]["data"] = call.data.clone();
+                call_once(&handler, &mut event)
+                    .map(Reply::into_json)
+                    .map_err(|err| PluginFailure::Failed(err.0))
+            }))
+        };
+        subscribe(RUN_PLUGIN, Arc::new(answer))?;
+        Ok(())
     }
 }
 

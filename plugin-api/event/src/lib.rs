@@ -10,7 +10,9 @@
 //! - [`Event`] and its [`Source`]: ftrack's event, field for field;
 //! - [`topics`]: the topic names ftrack's clients publish and answer;
 //! - [`payloads`]: serde types for the `data` of those topics (action items, selections,
-//!   launch replies, application-launch data).
+//!   launch replies, application-launch data);
+//! - [`pipeline`]: what a pipeline plugin of ftrack's pipeline framework answers, for the
+//!   host's plugins, Rhai's and native ones alike.
 //!
 //! ```
 //! use connect_event::{topics, Event};
@@ -25,6 +27,7 @@
 #![deny(missing_docs)]
 
 pub mod payloads;
+pub mod pipeline;
 pub mod topics;
 
 use std::ops::{Deref, DerefMut};

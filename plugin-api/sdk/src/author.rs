@@ -13,6 +13,16 @@
 //! connect_plugin_api::export_plugin!(register);
 //! ```
 //!
+//! Pipeline plugins (ftrack's pipeline framework) register with `session.pipeline_plugin`:
+//!
+//! ```ignore
+//! session.pipeline_plugin("publisher.validator", "studio_naming_publisher_validator",
+//!     |call, _event| match call.data.to_string().contains(' ') {
+//!         true => Err(PluginFailure::Refused("a file name has a space".into())),
+//!         false => Ok(json!(true)),
+//!     })?;
+//! ```
+//!
 //! The session also reaches the ftrack server the host is signed in to: `session.query`,
 //! `get`, `create`, `update`, `delete` and `commit` (writes wait for the commit and go as one
 //! batch, as in `ftrack_api`). Each blocks until the host answers; handlers run on host
@@ -43,6 +53,8 @@ use crate::abi::{
     HostSessionBox,
 };
 use crate::Event;
+use connect_event::pipeline::{self, PluginSpec, STANDALONE_HOST_TYPE};
+pub use connect_event::pipeline::{PluginCall, PluginFailure};
 
 /// Any error a handler or `register` returns; its message reaches the host's log.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -85,6 +97,56 @@ impl Session {
                 .subscribe(RStr::from(expression), priority, handler),
         )
         .map(RString::into_string)
+    }
+
+    /// Registers a pipeline plugin of ftrack's pipeline framework for the standalone host
+    /// type (`python`): `plugin_type` is `<engine>.<stage>` (`publisher.validator`), `name`
+    /// the `plugin` a definition names. See [`Session::pipeline_plugin_for`].
+    pub fn pipeline_plugin<F>(&self, plugin_type: &str, name: &str, run: F) -> Result<(), Error>
+    where
+        F: Fn(&PluginCall, &mut IncomingEvent<'_>) -> Result<Value, PluginFailure>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.pipeline_plugin_for(STANDALONE_HOST_TYPE, plugin_type, name, run)
+    }
+
+    /// Registers a pipeline plugin for `host_type`, as the framework's plugins register
+    /// (`ftrack.pipeline.discover` answered `true`, `ftrack.pipeline.run` answered with the
+    /// framework's reply, both at priority 100): `run` gets the call (method, `data`,
+    /// `options`, `context_data`; a validator's or exporter's `data` is its step's collector
+    /// results) and returns the plugin's value, which is checked for its stage (a validator
+    /// returns `true`...), or why it has none ([`PluginFailure::Refused`] says no with a
+    /// reason; [`PluginFailure::Failed`] is an error).
+    pub fn pipeline_plugin_for<F>(
+        &self,
+        host_type: &str,
+        plugin_type: &str,
+        name: &str,
+        run: F,
+    ) -> Result<(), Error>
+    where
+        F: Fn(&PluginCall, &mut IncomingEvent<'_>) -> Result<Value, PluginFailure>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let spec = PluginSpec::new(host_type, plugin_type, name)?;
+        self.subscribe_with_priority(
+            &spec.expression(pipeline::DISCOVER_PLUGIN),
+            pipeline::PLUGIN_PRIORITY,
+            |_| Ok(Value::Bool(true)),
+        )?;
+        let plugin_id = pipeline::new_plugin_id();
+        let expression = spec.expression(pipeline::RUN_PLUGIN);
+        self.subscribe_with_priority(&expression, pipeline::PLUGIN_PRIORITY, move |event| {
+            let data = event.data.clone();
+            Ok(pipeline::answer_run(&spec, &data, &plugin_id, |call| {
+                run(call, event)
+            }))
+        })?;
+        Ok(())
     }
 
     /// Removes a subscription made with [`Session::subscribe`].

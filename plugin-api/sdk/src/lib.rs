@@ -31,6 +31,6 @@ pub mod author;
 
 /// Re-exported for [`export_plugin!`]; plugin crates also depend on it directly.
 pub use abi_stable;
-pub use connect_event::{new_event_id, payloads, topics, Event, Source};
+pub use connect_event::{new_event_id, payloads, pipeline, topics, Event, Source};
 /// The ABI this SDK builds on.
 pub use connect_plugin_abi as abi;
