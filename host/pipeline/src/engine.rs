@@ -153,6 +153,23 @@ impl<'a> Engine<'a> {
         )
     }
 
+    /// As [`Engine::run_plugin`], with the plugin's `data` and `options` given (the asset
+    /// manager's methods: the context or the assets, the caller's options over the plugin's).
+    pub fn run_plugin_with(
+        &self,
+        plugin: &Value,
+        plugin_type: &str,
+        method: &str,
+        data: Value,
+        options: &Value,
+    ) -> Value {
+        let mut merged = plugin.get("options").cloned().unwrap_or(json!({}));
+        if let (Value::Object(merged), Value::Object(options)) = (&mut merged, options) {
+            merged.extend(options.clone());
+        }
+        self.call_plugin(plugin, plugin_type, method, data, merged, Value::Null, None)
+    }
+
     /// Runs a whole definition (the framework's `run_definition`): see the module's
     /// documentation. Returns the finalizers' group results.
     pub fn run_definition(&self, definition: &Value) -> Result<Value, Box<RunError>> {

@@ -49,7 +49,7 @@ use serde_json::{json, Map, Value};
 
 use crate::definition::DefinitionType;
 use crate::discover::{discover, Discovery, Options, PluginLookup, PluginQuery};
-use crate::engine::{Engine, ERROR_STATUS};
+use crate::engine::{Engine, ERROR_STATUS, SUCCESS_STATUS};
 use crate::error::DefinitionError;
 use crate::log::LogDb;
 use crate::topics;
@@ -251,6 +251,11 @@ impl Shared {
         let asset_type = run.get("asset_type").and_then(Value::as_str);
         let engine = Engine::new(&hub, &self.id, &self.host_types, kind)
             .with_asset_type(asset_type.map(str::to_string));
+        if kind == DefinitionType::AssetManager {
+            if let Some(method) = run.get("method").and_then(Value::as_str) {
+                return Ok(self.asset_manager_method(&engine, method, run));
+            }
+        }
         let plugin = run.get("plugin");
         match plugin {
             None if kind.has_steps() => match engine.run_definition(run) {
@@ -271,6 +276,50 @@ impl Shared {
                 run.get("method")
                     .map_or("definitions".into(), |m| m.to_string())
             ))),
+        }
+    }
+
+    /// Runs an asset manager method (the framework's `AssetManagerEngine`, which dispatches
+    /// on `data.method`) with the plugin the client gave: `resolve_dependencies` gives the
+    /// resolver plugin the context (`{context_id}`); `discover_assets` runs the discover
+    /// plugin; the others (`load_assets`, `update_assets`, `change_version`...) give an
+    /// action plugin the assets. This host has no application scene, so a method with no
+    /// plugin finds no assets (`discover_assets`) or is refused with the reason.
+    fn asset_manager_method(&self, engine: &Engine<'_>, method: &str, run: &Value) -> Value {
+        let options = run.get("options").cloned().unwrap_or(json!({}));
+        let plugin = run.get("plugin").filter(|p| p.is_object());
+        let (plugin_type, data) = match method {
+            "resolve_dependencies" => (
+                "asset_manager.resolver",
+                json!({"context_id": run.get("context_id")}),
+            ),
+            "discover_assets" => ("asset_manager.discover", Value::Null),
+            _ => (
+                "asset_manager.action",
+                run.get("assets").cloned().unwrap_or(Value::Null),
+            ),
+        };
+        let plugin_type = run
+            .get("plugin_type")
+            .and_then(Value::as_str)
+            .unwrap_or(plugin_type);
+        match plugin {
+            Some(plugin) => engine.run_plugin_with(plugin, plugin_type, "run", data, &options),
+            None if method == "discover_assets" => json!({
+                "method": method,
+                "status": SUCCESS_STATUS,
+                "result": {method: []},
+                "message": format!("the {} host has no scene: no assets", self.host_types.join(".")),
+            }),
+            None => json!({
+                "method": method,
+                "status": ERROR_STATUS,
+                "result": null,
+                "message": format!(
+                    "the {} host has no scene: {method} needs an action plugin",
+                    self.host_types.join(".")
+                ),
+            }),
         }
     }
 
@@ -609,7 +658,7 @@ fn inline(node: &Value, root: &Value, depth: usize) -> Value {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// Runs through the host, replaying the recorded ones (the engine seen from a client).
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod login;
 mod open;
 mod pipeline;
 mod pipeline_run;
+mod server_transport;
 mod plugin;
 mod plugins;
 mod publish;

@@ -2,34 +2,35 @@
 //! clients do, through the server's event hub (the signed-in server, else the local server
 //! the running host serves), so the host may be in any process or machine linked to it.
 //!
-//! 1. It connects to the event hub and subscribes to the hosts' notifications (before
-//!    anything is run: none is missed).
-//! 2. It asks for the hosts (`ftrack.pipeline.host.discover`, again each second until one
-//!    serving the definition answers, or `--wait` passes) and takes the one named by
-//!    `--host`, else the first serving a definition of that name.
-//! 3. It sets the options (`--set`), the context plugins' `context_id` (`--context`, checked
+//! It is a client of the framework (`connect_pipeline::client::Client`) over the server's
+//! event hub (`server_transport`):
+//!
+//! 1. It asks for the hosts (`ftrack.pipeline.host.discover`, again until one serving the
+//!    definition answers, or `--wait` passes) and takes the one named by `--host`, else the
+//!    first serving a definition of that name; from then on it hears that host's
+//!    notifications.
+//! 2. It sets the options (`--set`), the context plugins' `context_id` (`--context`, checked
 //!    against the server first: a wrong id is said before anything runs) and asks the host
 //!    to run it (`ftrack.pipeline.host.run`), printing each plugin as it ends, from the
 //!    host's notifications.
-//! 4. The host's answer decides the exit status: 0 when every stage succeeded (the
+//! 3. The host's answer decides the exit status: 0 when every stage succeeded (the
 //!    finalizers' results printed), 1 with the failing plugin's name and message.
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use connect_event::Event;
 use connect_ftrack_api::Client as ApiClient;
-use connect_hub_client::HubClient;
 use connect_pipeline::client::{
-    discover_hosts_event, set_context, set_option, HostConnection, OptionPath, RunOutcome,
+    set_context, set_option, Client, HostConnection, OptionPath, RunOutcome,
 };
 use connect_pipeline::topics;
 use ftrack_connect::locations;
 use serde_json::Value;
 
+use super::server_transport::ServerTransport;
 use super::{fail, usage_error};
 
 /// `pipeline run`'s options.
@@ -56,15 +57,8 @@ pub struct RunArgs {
     wait: f64,
 }
 
-/// What the connection hears while the command waits.
-enum Heard {
-    /// A host answered the discover.
-    Host(Value),
-    /// A notification of a host (`ftrack.pipeline.client.notification` or the progress one).
-    Notification(Event),
-    /// The host's answer to the run.
-    Answer(Value),
-}
+/// How long a run may take before the command stops waiting for its answer.
+const RUN_TIME_OUT: Duration = Duration::from_secs(3600);
 
 /// Runs `pipeline run`.
 pub fn run(args: &RunArgs) -> ExitCode {
@@ -106,21 +100,14 @@ fn parse_set(text: &str) -> Result<(OptionPath, Value), String> {
     Ok((path, value))
 }
 
-fn run_on_host(
-    args: &RunArgs,
-    wait: Duration,
-    (context_type, context_id): (&str, &str),
-    settings: &[(OptionPath, Value)],
-    data_dir: &Path,
-) -> Result<ExitCode, String> {
+/// Says why `--context` names nothing on the server, before anything runs.
+fn check_context(data_dir: &Path, context_type: &str, context_id: &str) -> Result<(), String> {
     let (url, user, key) = super::event::server_sign_in(data_dir)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|err| format!("cannot start: {err}"))?;
-    // A wrong context is said now, not by a plugin once the run is under way.
-    let api = ApiClient::new(&url, &user, key.clone()).map_err(|e| e.to_string())?;
+    let api = ApiClient::new(&url, &user, key).map_err(|e| e.to_string())?;
     let found = runtime
         .block_on(api.query(&format!(
             "select id from {context_type} where id is \"{}\"",
@@ -132,118 +119,70 @@ fn run_on_host(
             "--context {context_type}:{context_id}: the server has no {context_type} with that id"
         ));
     }
+    Ok(())
+}
 
-    let (heard, hearing) = channel::<Heard>();
-    let notifications = heard.clone();
-    let _guard = runtime.enter();
-    let client = HubClient::start(
-        &url,
-        &user,
-        key,
-        Arc::new(move |event: Event| {
-            let _ = notifications.send(Heard::Notification(event));
-        }),
-    );
-    if !runtime.block_on(client.wait_connected(Duration::from_secs(10))) {
-        return Err(format!(
-            "cannot reach the event hub at {url}: {}",
-            client.state()
-        ));
-    }
-    client.subscribe(
-        &format!(
-            "topic={} or topic={}",
-            topics::CLIENT_NOTIFICATION,
-            topics::CLIENT_PROGRESS_NOTIFICATION
-        ),
-        Default::default(),
-    );
-
-    let host = find_host(&runtime, &client, &heard, &hearing, args, wait)?;
-    let mut definition = host.definition(&args.definition).cloned().ok_or_else(|| {
-        format!(
-            "the host {} has no definition {:?}",
-            host.id(),
-            args.definition
-        )
-    })?;
+fn run_on_host(
+    args: &RunArgs,
+    wait: Duration,
+    (context_type, context_id): (&str, &str),
+    settings: &[(OptionPath, Value)],
+    data_dir: &Path,
+) -> Result<ExitCode, String> {
+    check_context(data_dir, context_type, context_id)?;
+    let client = Client::new(Arc::new(ServerTransport::connect(data_dir)?));
+    let host = find_host(&client, args, wait)?;
+    client.change_host(host.clone()).map_err(|e| e.to_string())?;
+    let mut definition = host
+        .definition(&args.definition)
+        .cloned()
+        .ok_or_else(|| format!("the host {} has no definition {:?}", host.id(), args.definition))?;
     set_context(&mut definition, context_id);
     for (path, value) in settings {
         set_option(&mut definition, path, value.clone())?;
     }
+    client
+        .change_definition(definition)
+        .map_err(|e| e.to_string())?;
     eprintln!(
-        "running {:?} ({}) on {} against {context_type} {context_id}",
+        "running {:?} on {} against {context_type} {context_id}",
         args.definition,
-        definition["type"].as_str().unwrap_or("?"),
         host.id()
     );
-    let answers = heard.clone();
-    let on_reply = Box::new(move |reply: Event| {
-        let _ = answers.send(Heard::Answer(reply.data));
+    let progress = Mutex::new(Progress::default());
+    client.on_notification(move |event| {
+        progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .show(event)
     });
-    runtime
-        .block_on(client.publish(host.run_definition_event(&definition), Some(on_reply)))
-        .map_err(|err| err.to_string())?;
-
-    let mut progress = Progress::default();
-    let answer = loop {
-        match hearing.recv_timeout(Duration::from_secs(1)) {
-            Ok(Heard::Answer(answer)) => break answer,
-            Ok(Heard::Notification(event)) => {
-                if event.data["pipeline"]["host_id"] == host.id() {
-                    progress.show(&event);
-                }
-            }
-            Ok(Heard::Host(_)) | Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return Err("the connection ended".into()),
-        }
-    };
-    Ok(report(RunOutcome::from_reply(answer), args.json))
+    let outcome = client
+        .run_definition(RUN_TIME_OUT)
+        .map_err(|e| e.to_string())?;
+    Ok(report(outcome, args.json))
 }
 
 /// Asks for the hosts until one serving the definition (and named `--host`, if given)
 /// answers, or `wait` passes.
-fn find_host(
-    runtime: &tokio::runtime::Runtime,
-    client: &HubClient,
-    heard: &Sender<Heard>,
-    hearing: &std::sync::mpsc::Receiver<Heard>,
-    args: &RunArgs,
-    wait: Duration,
-) -> Result<HostConnection, String> {
+fn find_host(client: &Client, args: &RunArgs, wait: Duration) -> Result<HostConnection, String> {
     let until = Instant::now() + wait;
     let mut seen: Vec<HostConnection> = Vec::new();
     loop {
-        let hosts = heard.clone();
-        let on_reply = Box::new(move |reply: Event| {
-            let _ = hosts.send(Heard::Host(reply.data));
-        });
-        runtime
-            .block_on(client.publish(discover_hosts_event(), Some(on_reply)))
-            .map_err(|err| err.to_string())?;
-        let round_ends = (Instant::now() + Duration::from_secs(1)).min(until);
-        while let Some(left) = round_ends.checked_duration_since(Instant::now()) {
-            match hearing.recv_timeout(left) {
-                Ok(Heard::Host(reply)) => {
-                    let Some(host) = HostConnection::from_discover_reply(reply) else {
-                        continue;
-                    };
-                    let named = args.host.as_deref().is_none_or(|id| id == host.id());
-                    if named && host.definition(&args.definition).is_some() {
-                        return Ok(host);
-                    }
-                    if !seen.iter().any(|h| h.id() == host.id()) {
-                        seen.push(host);
-                    }
-                }
-                Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => return Err("the connection ended".into()),
+        let left = until.saturating_duration_since(Instant::now());
+        let hosts = client.discover_hosts(left).map_err(|e| e.to_string())?;
+        for host in hosts {
+            let named = args.host.as_deref().is_none_or(|id| id == host.id());
+            if named && host.definition(&args.definition).is_some() {
+                return Ok(host);
+            }
+            if !seen.iter().any(|h| h.id() == host.id()) {
+                seen.push(host);
             }
         }
         if Instant::now() >= until {
             break;
         }
+        std::thread::sleep(Duration::from_millis(250).min(until - Instant::now()));
     }
     let wanted = match &args.host {
         Some(id) => format!("the host {id} serving {:?}", args.definition),

@@ -16,7 +16,7 @@ const TASK: &str = "aaaaaaaa-0000-0000-0000-00000000task";
 
 /// The folder the recording ran with: the pipeline 1.3.0 schemas and the standalone
 /// publisher, with the options the recording gave it.
-fn recorded_folder(dir: &Path) {
+pub(crate) fn recorded_folder(dir: &Path) {
     let schemas = dir.join("schema");
     std::fs::create_dir_all(&schemas).unwrap();
     for entry in std::fs::read_dir(fixtures::pipeline().join("schema")).unwrap() {

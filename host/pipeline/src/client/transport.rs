@@ -1,0 +1,84 @@
+//! How a client reaches the pipeline hosts: a [`Transport`] publishes its events and hears
+//! the hosts' notifications. [`HubTransport`] is an event hub of this process (the resident
+//! host's, the window's); the command line's goes through the server's event hub (a
+//! `connect-hub-client` connection, in `ftrack-connect`), so the client logic is the same
+//! wherever the host runs.
+
+use std::sync::{Arc, Weak};
+
+use connect_core::{EventHub, SubscribeOptions};
+use connect_event::Event;
+use serde_json::Value;
+
+/// Hears each reply's data to one publish.
+pub type OnReply = Box<dyn Fn(Value) + Send + Sync>;
+
+/// Hears each event of a subscription.
+pub type OnEvent = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// Why the transport could not do what it was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TransportError(pub String);
+
+/// Carries a client's events to the hosts and the hosts' events back.
+pub trait Transport: Send + Sync {
+    /// Publishes `event`; the data of each reply reaches `on_reply`, on any thread, while the
+    /// transport lives. Returns once the event is sent.
+    fn publish(&self, event: Event, on_reply: OnReply) -> Result<(), TransportError>;
+
+    /// Subscribes `on_event` to the events matching `expression`; the subscriber id.
+    fn subscribe(&self, expression: &str, on_event: OnEvent) -> Result<String, TransportError>;
+
+    /// Removes a subscription.
+    fn unsubscribe(&self, id: &str);
+}
+
+/// An event hub of this process as the transport. A publish is dispatched at once, in the
+/// caller's thread, and its replies handed to `on_reply` before `publish` returns: a local
+/// host answers a run when it is done, so this waits for it.
+pub struct HubTransport {
+    hub: Weak<EventHub>,
+}
+
+impl HubTransport {
+    /// The transport of `hub`.
+    pub fn new(hub: &Arc<EventHub>) -> HubTransport {
+        HubTransport {
+            hub: Arc::downgrade(hub),
+        }
+    }
+
+    fn hub(&self) -> Result<Arc<EventHub>, TransportError> {
+        self.hub
+            .upgrade()
+            .ok_or_else(|| TransportError("the event hub is gone".into()))
+    }
+}
+
+impl Transport for HubTransport {
+    fn publish(&self, mut event: Event, on_reply: OnReply) -> Result<(), TransportError> {
+        for reply in self.hub()?.publish(&mut event) {
+            if !reply.is_null() {
+                on_reply(reply);
+            }
+        }
+        Ok(())
+    }
+
+    fn subscribe(&self, expression: &str, on_event: OnEvent) -> Result<String, TransportError> {
+        let handler = move |event: &mut Event| {
+            on_event(event);
+            Ok(Value::Null)
+        };
+        self.hub()?
+            .subscribe(expression, Arc::new(handler), SubscribeOptions::default())
+            .map_err(|err| TransportError(err.to_string()))
+    }
+
+    fn unsubscribe(&self, id: &str) {
+        if let Ok(hub) = self.hub() {
+            let _ = hub.unsubscribe(id);
+        }
+    }
+}
