@@ -521,6 +521,22 @@ fn pipeline_run_publishes_with_the_file_publisher_definition_from_another_proces
     let s = Sandbox::new();
     let (host, env, task) = studio_host(&s);
     let approved = readback(&s, &env, &["status", "Approved"]);
+    // What that host serves, asked through the server as a client asks.
+    let hosts: Value =
+        serde_json::from_str(&s.capture(&["pipeline", "hosts", "--json"]).success().stdout)
+            .unwrap();
+    let id = hosts[0]["host_id"].as_str().unwrap();
+    let out = s
+        .capture(&["pipeline", "definitions", "--host", id])
+        .success();
+    let served = [("File Publisher".into(), "publisher".into(), "python".into())];
+    assert_eq!(listed(&out.stdout), served);
+    let out = s.capture(&["pipeline", "definitions", "--host", "python-nope"]);
+    assert!(
+        out.stderr.contains("no pipeline host python-nope answered"),
+        "{}",
+        out.stderr
+    );
     let render = s.write("renders/plate_v001.exr", &"exr".repeat(1000));
     let thumbnail = s.write("renders/thumb.png", "png bytes");
     let set = |assignment: String| ["--set".to_string(), assignment];

@@ -71,7 +71,8 @@ pub struct RunError {
 }
 
 impl RunError {
-    fn definition(message: String) -> RunError {
+    /// A run refused before any plugin ran: the definition is at fault.
+    pub(crate) fn definition(message: String) -> RunError {
         RunError {
             group: String::new(),
             step: String::new(),

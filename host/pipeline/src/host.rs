@@ -49,9 +49,10 @@ use serde_json::{json, Map, Value};
 
 use crate::definition::DefinitionType;
 use crate::discover::{discover, Discovery, Options, PluginLookup, PluginQuery};
-use crate::engine::{Engine, ERROR_STATUS, SUCCESS_STATUS};
+use crate::engine::{Engine, RunError, ERROR_STATUS, SUCCESS_STATUS};
 use crate::error::DefinitionError;
 use crate::log::LogDb;
+use crate::schema::Schema;
 use crate::topics;
 
 /// The framework's standalone host type (`constants.HOST_TYPE`): the host `ftrack-connect
@@ -155,6 +156,8 @@ struct Shared {
     context_id: Mutex<Option<String>>,
     /// `{schema, publisher, loader, opener, asset_manager}`, as the discover reply sends it.
     registry: Value,
+    /// The schemas, to check the definitions clients send to run.
+    schemas: Vec<Schema>,
     hub: Weak<EventHub>,
     /// Where runs asked through a server wait for the host's run thread (see
     /// [`Shared::answer_run`]); `None` once the host is dropped, which ends the thread.
@@ -258,7 +261,10 @@ impl Shared {
         }
         let plugin = run.get("plugin");
         match plugin {
-            None if kind.has_steps() => match engine.run_definition(run) {
+            None if kind.has_steps() => match self
+                .checked(kind, run)
+                .and_then(|run| engine.run_definition(&run))
+            {
                 Ok(results) => Ok(results),
                 Err(error) => {
                     tracing::warn!("pipeline host {}: {error}", self.id);
@@ -277,6 +283,24 @@ impl Shared {
                     .map_or("definitions".into(), |m| m.to_string())
             ))),
         }
+    }
+
+    /// The definition a client sent to run, checked against the schema of its type and
+    /// filled in as the host's own are: a client is not trusted to send a valid one (the
+    /// framework only logged a failed check and ran it anyway).
+    fn checked(&self, kind: DefinitionType, run: &Value) -> Result<Value, Box<RunError>> {
+        let Some(schema) = self.schemas.iter().find(|schema| schema.kind() == kind) else {
+            return Err(Box::new(RunError::definition(format!(
+                "the host has no {kind} schema to check the definition against"
+            ))));
+        };
+        schema.augmenter().augment(run).map_err(|violations| {
+            let listed: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
+            Box::new(RunError::definition(format!(
+                "the {kind} definition sent is not valid: {}",
+                listed.join("; ")
+            )))
+        })
     }
 
     /// Runs an asset manager method (the framework's `AssetManagerEngine`, which dispatches
@@ -370,14 +394,16 @@ impl PipelineHost {
             asset_types: config.asset_types.clone(),
             plugins: config.check_plugins.then_some(&lookup as &dyn PluginLookup),
         };
-        let discovery = discover(&paths, &options);
+        let mut discovery = discover(&paths, &options);
         let registry = registry(&discovery);
+        let schemas = std::mem::take(&mut discovery.schemas);
         let shared = Arc::new(Shared {
             id: id.clone(),
             host_types: config.host_types,
             host_name,
             context_id: Mutex::new(config.context_id),
             registry,
+            schemas,
             hub: Arc::downgrade(hub),
             runs: Mutex::new(None),
         });

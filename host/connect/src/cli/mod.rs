@@ -9,13 +9,13 @@ mod login;
 mod open;
 mod pipeline;
 mod pipeline_run;
-mod server_transport;
 mod plugin;
 mod plugins;
 mod publish;
 mod run;
 mod sequences;
 mod server;
+mod server_transport;
 mod status;
 mod target;
 

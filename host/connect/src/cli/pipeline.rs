@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use connect_core::EventHub;
 use connect_event::Event;
+use connect_pipeline::client::Client as PipelineClient;
 use connect_pipeline::host::host_types_of;
 use connect_pipeline::log::{LogDb, LogQuery};
 use connect_pipeline::{
@@ -32,6 +33,7 @@ use ftrack_connect::endpoint::Client;
 use ftrack_connect::locations;
 use serde_json::{json, Value};
 
+use super::server_transport::ServerTransport;
 use super::{fail, usage_error};
 
 /// `pipeline`'s subcommands.
@@ -105,6 +107,10 @@ pub struct DefinitionsArgs {
     /// Only definitions for this host type, e.g. python (repeatable).
     #[arg(long = "host-type", value_name = "HOST_TYPE")]
     host_types: Vec<String>,
+    /// The definitions this pipeline host serves (`pipeline hosts` lists them), asked
+    /// through the server's event hub, instead of reading FTRACK_DEFINITION_PATH.
+    #[arg(long, value_name = "HOST_ID")]
+    host: Option<String>,
     /// Print the definitions as the framework's clients receive them: a JSON array of the
     /// augmented definitions.
     #[arg(long)]
@@ -282,6 +288,9 @@ fn rfc3339(seconds: f64) -> String {
 
 /// `pipeline definitions`.
 fn definitions(args: &DefinitionsArgs) -> ExitCode {
+    if let Some(host) = &args.host {
+        return served_definitions(args, host);
+    }
     let paths = definition_paths_from_env();
     if paths.is_empty() {
         return fail(&format!(
@@ -310,19 +319,71 @@ fn definitions(args: &DefinitionsArgs) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let width = discovery
+    let lines: Vec<[&str; 3]> = discovery
         .definitions
         .iter()
-        .map(|d| d.name().chars().count())
+        .map(|d| [d.name(), d.kind().as_str(), d.host_type()])
+        .collect();
+    print_definitions(&lines);
+    ExitCode::SUCCESS
+}
+
+/// One line per definition: name, type, host type, in columns.
+fn print_definitions(lines: &[[&str; 3]]) {
+    let width = lines
+        .iter()
+        .map(|[name, _, _]| name.chars().count())
         .max()
         .unwrap_or(0);
-    for definition in &discovery.definitions {
-        println!(
-            "{:<width$}  {:<13}  {}",
-            definition.name(),
-            definition.kind().as_str(),
-            definition.host_type()
-        );
+    for [name, kind, host_type] in lines {
+        println!("{name:<width$}  {kind:<13}  {host_type}");
     }
+}
+
+/// `pipeline definitions --host ID`: what that host serves, asked as a client asks.
+fn served_definitions(args: &DefinitionsArgs, host_id: &str) -> ExitCode {
+    let data_dir = locations::user_data_dir();
+    let transport = match ServerTransport::connect(&data_dir) {
+        Ok(transport) => transport,
+        Err(why) => return fail(&why),
+    };
+    let client = PipelineClient::new(Arc::new(transport));
+    let hosts = match client.discover_hosts(Duration::from_secs(5)) {
+        Ok(hosts) => hosts,
+        Err(err) => return fail(&err.to_string()),
+    };
+    let Some(host) = hosts.into_iter().find(|h| h.id() == host_id) else {
+        return fail(&format!(
+            "no pipeline host {host_id} answered (`ftrack-connect pipeline hosts --via-server` \
+             lists those that do)"
+        ));
+    };
+    let definitions: Vec<&Value> = host
+        .definitions(args.kind)
+        .into_iter()
+        .filter(|d| {
+            args.host_types.is_empty()
+                || d["host_type"]
+                    .as_str()
+                    .is_some_and(|t| args.host_types.iter().any(|h| h == t))
+        })
+        .collect();
+    if args.json {
+        println!(
+            "{}",
+            Value::Array(definitions.into_iter().cloned().collect())
+        );
+        return ExitCode::SUCCESS;
+    }
+    let text = |d: &&Value, key: &str| d[key].as_str().unwrap_or("-").to_string();
+    let owned: Vec<[String; 3]> = definitions
+        .iter()
+        .map(|d| [text(d, "name"), text(d, "type"), text(d, "host_type")])
+        .collect();
+    let lines: Vec<[&str; 3]> = owned
+        .iter()
+        .map(|[a, b, c]| [a.as_str(), b.as_str(), c.as_str()])
+        .collect();
+    print_definitions(&lines);
     ExitCode::SUCCESS
 }

@@ -132,11 +132,16 @@ fn run_on_host(
     check_context(data_dir, context_type, context_id)?;
     let client = Client::new(Arc::new(ServerTransport::connect(data_dir)?));
     let host = find_host(&client, args, wait)?;
-    client.change_host(host.clone()).map_err(|e| e.to_string())?;
-    let mut definition = host
-        .definition(&args.definition)
-        .cloned()
-        .ok_or_else(|| format!("the host {} has no definition {:?}", host.id(), args.definition))?;
+    client
+        .change_host(host.clone())
+        .map_err(|e| e.to_string())?;
+    let mut definition = host.definition(&args.definition).cloned().ok_or_else(|| {
+        format!(
+            "the host {} has no definition {:?}",
+            host.id(),
+            args.definition
+        )
+    })?;
     set_context(&mut definition, context_id);
     for (path, value) in settings {
         set_option(&mut definition, path, value.clone())?;

@@ -15,8 +15,9 @@ use serde_json::{json, Map, Value};
 use crate::definition::DefinitionType;
 use crate::engine::*;
 use crate::fixtures;
+use crate::host::tests::recorded_folder;
 use crate::host::tests::{recording_hub, trace};
-use crate::host::{HostConfig, PipelineHost};
+use crate::host::{serve_definition_paths, HostConfig, PipelineHost};
 use crate::log::{LogDb, LogQuery};
 use crate::topics;
 
@@ -233,19 +234,31 @@ fn same(ours: &Value, recorded: &Value, at: &str) {
     }
 }
 
-/// A host for the recording's host type, its plugins, and a client's run of the `n`th
-/// recorded request: returns (the events it published, the run's result, the plugin calls).
-fn replay(n: usize) -> (Events, Vec<Value>, Events) {
-    let (hub, seen) = recording_hub();
-    let calls = register_plugins(&hub);
+/// A host of the recording's host type on `hub`, serving the recorded folder (whose
+/// schemas check what clients send it), its notifications logged at `log_path`; the folder.
+fn serving_host(
+    hub: &Arc<EventHub>,
+    log_path: Option<std::path::PathBuf>,
+) -> (PipelineHost, tempfile::TempDir) {
+    let folder = tempfile::tempdir().unwrap();
+    recorded_folder(folder.path());
+    serve_definition_paths(hub, vec![folder.path().into()]).unwrap();
     let config = HostConfig {
         host_types: vec!["python".into()],
         context_id: None,
         asset_types: None,
         check_plugins: false,
-        log_path: None,
+        log_path,
     };
-    let host = PipelineHost::start(&hub, config).unwrap();
+    (PipelineHost::start(hub, config).unwrap(), folder)
+}
+
+/// A host for the recording's host type, its plugins, and a client's run of the `n`th
+/// recorded request: returns (the events it published, the run's result, the plugin calls).
+fn replay(n: usize) -> (Events, Vec<Value>, Events) {
+    let (hub, seen) = recording_hub();
+    let calls = register_plugins(&hub);
+    let (host, _folder) = serving_host(&hub, None);
     seen.lock().unwrap().clear();
     let (data, _, _) = recorded_run(n);
     let mut run =
@@ -429,14 +442,7 @@ fn a_plugin_nobody_answers_for_fails_its_stage() {
 fn the_host_runs_only_its_own_requests_of_a_known_engine() {
     let (hub, _) = recording_hub();
     register_plugins(&hub);
-    let config = HostConfig {
-        host_types: vec!["python".into()],
-        context_id: None,
-        asset_types: None,
-        check_plugins: false,
-        log_path: None,
-    };
-    let host = PipelineHost::start(&hub, config).unwrap();
+    let (host, _folder) = serving_host(&hub, None);
     let (data, _, _) = recorded_run(2);
     let mut request = replace_text(&data, RECORDED_HOST, host.id());
     let run =
@@ -455,14 +461,7 @@ fn the_host_keeps_each_notification_of_a_run_in_its_log() {
     let path = dir.path().join("pipeline/logs.sqlite");
     let (hub, seen) = recording_hub();
     register_plugins(&hub);
-    let config = HostConfig {
-        host_types: vec!["python".into()],
-        context_id: None,
-        asset_types: None,
-        check_plugins: false,
-        log_path: Some(path.clone()),
-    };
-    let host = PipelineHost::start(&hub, config).unwrap();
+    let (host, _folder) = serving_host(&hub, Some(path.clone()));
     let (data, _, _) = recorded_run(0);
     hub.publish(&mut Event::new(topics::HOST_RUN).with_data(replace_text(
         &data,
@@ -494,4 +493,48 @@ fn the_host_keeps_each_notification_of_a_run_in_its_log() {
         assert_eq!(kept.result, notified["result"]);
         assert_eq!(Some(kept.duration), notified["execution_time"].as_f64());
     }
+}
+
+#[test]
+fn a_definition_sent_to_run_is_checked_against_its_schema_and_filled_in() {
+    let (hub, seen) = recording_hub();
+    register_plugins(&hub);
+    let (host, _folder) = serving_host(&hub, None);
+    let (data, _, _) = recorded_run(0);
+    let request = replace_text(&data, RECORDED_HOST, host.id());
+    let run = |request: &Value| {
+        hub.publish(&mut Event::new(topics::HOST_RUN).with_data(request.clone()))
+            .remove(0)
+    };
+
+    let mut broken = request.clone();
+    broken["pipeline"]["data"]["components"][0]["stages"] = json!("nope");
+    seen.lock().unwrap().clear();
+    let refused = run(&broken);
+    assert_eq!(refused["status"], ERROR_STATUS);
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.contains("the publisher definition sent is not valid: /components/0/stages"),
+        "{message}"
+    );
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .all(|(topic, _)| topic == topics::HOST_RUN),
+        "no plugin ran"
+    );
+
+    // The definition as written (not augmented) runs as the augmented one does.
+    let mut written =
+        fixtures::json("definition/resource/definitions/publisher/python/file-python-publish.json");
+    written["components"][0]["stages"][0]["plugins"][0]["options"]["path"] =
+        json!("/tmp/WORK/render_v001.exr");
+    written["components"][1]["stages"][0]["plugins"][0]["options"]["path"] =
+        json!("/tmp/WORK/thumb.png");
+    let mut plain = request.clone();
+    plain["pipeline"]["data"] = written;
+    let answer = run(&plain);
+    assert!(answer.is_array(), "{answer}");
+    assert_eq!(answer.as_array().unwrap().len(), 3);
 }
