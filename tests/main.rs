@@ -27,3 +27,4 @@ mod server_hub;
 mod window;
 mod window_api;
 mod window_browser;
+mod window_pipeline;

@@ -69,7 +69,7 @@ fn listed(stdout: &str) -> Vec<(String, String, String)> {
 }
 
 /// Copies the python definitions and the pipeline 1.3.0 schemas into `dir`.
-fn python_folder(dir: &Path) {
+pub(crate) fn python_folder(dir: &Path) {
     let copies = [
         (
             fixtures().join("pipeline/resource/definitions/schema"),

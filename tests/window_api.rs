@@ -723,13 +723,23 @@ fn files_uploaded_from_the_page_are_published_and_leave_nothing_behind() {
 /// Reads a publish job's stream to its end: the last event's name and data, and every
 /// `progress` seen.
 fn follow_job(address: &str, cookie: &str, job: &str) -> (String, Value, Vec<Value>) {
+    follow_events(address, cookie, &format!("/api/publish/jobs/{job}"))
+}
+
+/// Reads a job's event stream at `path` to its end: the last event's name and data, and
+/// every `progress` seen.
+pub(crate) fn follow_events(
+    address: &str,
+    cookie: &str,
+    path: &str,
+) -> (String, Value, Vec<Value>) {
     let mut stream = TcpStream::connect(address).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     write!(
         stream,
-        "GET /api/publish/jobs/{job} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\n\r\n"
     )
     .unwrap();
     let mut stream = BufReader::new(stream);

@@ -20,6 +20,12 @@ pub fn user_data_dir() -> PathBuf {
     base_data_dir().join("ftrack-connect")
 }
 
+/// The pipeline hosts' notification log of the user whose data folder is `data_dir`
+/// (`connect_pipeline::log`).
+pub fn pipeline_log_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("pipeline").join("logs.sqlite")
+}
+
 /// The default plugin directory: `~/.local/share/ftrack-connect-plugins` on Linux,
 /// `~/Library/Application Support/ftrack-connect-plugins` on macOS,
 /// `%LOCALAPPDATA%\ftrack\ftrack-connect-plugins` on Windows.

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use connect_core::{EventHub, PluginTag, SubscribeOptions};
 use connect_event::payloads::{ActionItem, ActionItems, ActionLaunch, ActionReply};
@@ -21,6 +22,11 @@ use crate::publishing::{drop_zone, HubWebPlayable};
 use crate::{credentials, desktop, locations, logging};
 use connect_core::ApiKey;
 use connect_ftrack_api::Client;
+use connect_pipeline::client::{
+    discoverable, set_context, Client as PipelineClient, QueuedHubTransport, RunOutcome,
+};
+use connect_pipeline::log::{LogDb, LogQuery};
+use connect_pipeline::DefinitionType;
 use connect_publisher::{ComponentSource, Context, DiskLocation, Publisher, Request};
 
 /// The running host, for its window.
@@ -54,6 +60,44 @@ impl HostWindow {
     /// dispatch, so a long chain of them never holds up the page.
     fn answers(&self, mut event: Event) -> Vec<Value> {
         self.host.hub().publish(&mut event)
+    }
+}
+
+/// How long the window looks for pipeline hosts.
+const PIPELINE_DISCOVERY: Duration = Duration::from_secs(2);
+
+/// How long a pipeline run started from the window may take.
+const PIPELINE_RUN_TIME_OUT: Duration = Duration::from_secs(3600);
+
+impl HostWindow {
+    /// A pipeline client of every host linked to this host's hub (through the server when
+    /// signed in to one).
+    fn pipeline_client(&self) -> PipelineClient {
+        PipelineClient::new(Arc::new(QueuedHubTransport::new(self.host.hub())))
+    }
+
+    /// What a context is called, lower-cased, as the framework matches definitions'
+    /// `discoverable` against it: its entity type, its type's name, its name.
+    fn context_identifiers(&self, id: &str) -> Result<Vec<String>, String> {
+        let found = connect_window::WindowHost::query(
+            self,
+            &format!(
+                "select name, type.name from TypedContext where id is \"{}\"",
+                id.replace('"', "")
+            ),
+        )?;
+        let context = found
+            .first()
+            .ok_or_else(|| format!("there is no context with id {id}"))?;
+        Ok([
+            &context["__entity_type__"],
+            &context["type"]["name"],
+            &context["name"],
+        ]
+        .into_iter()
+        .filter_map(Value::as_str)
+        .map(str::to_lowercase)
+        .collect())
     }
 }
 
@@ -284,6 +328,89 @@ impl connect_window::WindowHost for HostWindow {
             published.version_id
         ));
         Ok(answer)
+    }
+
+    fn pipeline_hosts(&self, context: Option<&str>) -> Result<Vec<Value>, String> {
+        let client = self.pipeline_client();
+        let hosts = client
+            .discover_hosts(PIPELINE_DISCOVERY)
+            .map_err(|err| err.to_string())?;
+        let identifiers = match context {
+            Some(id) => Some(self.context_identifiers(id)?),
+            None => None,
+        };
+        Ok(hosts
+            .into_iter()
+            .map(|host| {
+                let mut reply = host.reply().clone();
+                if let Some(identifiers) = &identifiers {
+                    for kind in DefinitionType::ALL {
+                        if let Some(list) = reply["definition"][kind.as_str()].as_array_mut() {
+                            list.retain(|definition| discoverable(definition, identifiers));
+                        }
+                    }
+                }
+                reply
+            })
+            .collect())
+    }
+
+    fn pipeline_run(
+        &self,
+        host_id: &str,
+        mut definition: Value,
+        context: Option<&str>,
+        progress: Box<dyn Fn(Value) + Send + Sync>,
+    ) -> Result<Value, Value> {
+        let failed = |message: String| json!({ "error": message });
+        let client = self.pipeline_client();
+        let hosts = client
+            .discover_hosts(PIPELINE_DISCOVERY)
+            .map_err(|err| failed(err.to_string()))?;
+        let host = hosts
+            .into_iter()
+            .find(|host| host.id() == host_id)
+            .ok_or_else(|| failed(format!("the pipeline host {host_id} did not answer")))?;
+        client
+            .change_host(host)
+            .map_err(|err| failed(err.to_string()))?;
+        if let Some(context) = context {
+            set_context(&mut definition, context);
+        }
+        client
+            .change_definition(definition)
+            .map_err(|err| failed(err.to_string()))?;
+        client.on_notification(move |event| {
+            let mut shown = event.data["pipeline"].clone();
+            if let Value::Object(fields) = &mut shown {
+                fields.insert("topic".into(), json!(event.topic));
+            }
+            progress(shown);
+        });
+        match client.run_definition(PIPELINE_RUN_TIME_OUT) {
+            Ok(RunOutcome::Done(results)) => Ok(results),
+            Ok(RunOutcome::Failed(reply)) => Err(reply),
+            Err(err) => Err(failed(err.to_string())),
+        }
+    }
+
+    fn pipeline_logs(&self, host_id: Option<&str>, limit: usize) -> Result<Vec<Value>, String> {
+        let path = locations::pipeline_log_file(&self.data_dir);
+        if !path.is_file() {
+            return Ok(Vec::new());
+        }
+        let query = LogQuery {
+            host_id: host_id.map(str::to_string),
+            limit: Some(limit),
+            ..Default::default()
+        };
+        let entries = LogDb::open(&path)
+            .and_then(|log| log.entries(&query))
+            .map_err(|err| err.to_string())?;
+        entries
+            .into_iter()
+            .map(|entry| serde_json::to_value(entry).map_err(|err| err.to_string()))
+            .collect()
     }
 
     fn site_url(&self, server: &str) -> String {

@@ -49,6 +49,7 @@ pub struct HandlerCall<'a> {
     event: &'a mut Event,
     forms: &'a mut EventForms,
     changed: bool,
+    queued: bool,
 }
 
 impl<'a> HandlerCall<'a> {
@@ -58,7 +59,17 @@ impl<'a> HandlerCall<'a> {
             event,
             forms,
             changed: false,
+            queued: false,
         }
+    }
+
+    /// Whether the event was published asynchronously (here or by another client through
+    /// the server) and dispatched from the hub's queue: its results go back as
+    /// `ftrack.meta.reply` events, so a handler may also answer later, from another thread
+    /// (`EventHub::reply_later`). `false` for a synchronous publish, whose publisher takes
+    /// the results when the dispatch returns.
+    pub fn is_queued(&self) -> bool {
+        self.queued
     }
 
     /// The event, to read.
@@ -95,7 +106,7 @@ impl<'a> HandlerCall<'a> {
 /// Calls `handler` on `event` once, outside any dispatch (a reply callback, a test).
 pub fn call_once(handler: &dyn Handler, event: &mut Event) -> Result<Reply, HandlerError> {
     let mut forms = EventForms::default();
-    call_in_dispatch(handler, event, &mut forms)
+    call_in_dispatch(handler, event, &mut forms, false)
 }
 
 /// Calls `handler` as one of a dispatch's handlers, sharing `forms`.
@@ -103,8 +114,10 @@ pub(crate) fn call_in_dispatch(
     handler: &dyn Handler,
     event: &mut Event,
     forms: &mut EventForms,
+    queued: bool,
 ) -> Result<Reply, HandlerError> {
     let mut call = HandlerCall::new(event, forms);
+    call.queued = queued;
     let outcome = handler.handle(&mut call);
     call.finish();
     outcome
@@ -174,7 +187,9 @@ mod tests {
         let reader = FormUser { writes: false };
         let writer = FormUser { writes: true };
         let made = |handler: &FormUser, event: &mut Event, forms: &mut EventForms| {
-            call_in_dispatch(handler, event, forms).unwrap().into_json()
+            call_in_dispatch(handler, event, forms, false)
+                .unwrap()
+                .into_json()
         };
         assert_eq!(
             made(&reader, &mut event, &mut forms),

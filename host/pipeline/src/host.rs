@@ -42,7 +42,8 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, Weak};
 
 use connect_core::{
-    EventHub, Expression, HandlerError, PluginTag, SubscribeError, SubscribeOptions,
+    EventHub, Expression, Handler, HandlerCall, HandlerError, PluginTag, Reply, SubscribeError,
+    SubscribeOptions,
 };
 use connect_event::Event;
 use serde_json::{json, Map, Value};
@@ -185,20 +186,21 @@ impl Shared {
         })
     }
 
-    /// Answers a client's `ftrack.pipeline.host.run`. A run asked in this process runs now,
-    /// in the handler, and its result is the reply. A run asked by another client (through
-    /// the server) is queued for the host's run thread, which replies when it is done
+    /// Answers a client's `ftrack.pipeline.host.run`. A run published synchronously in this
+    /// process runs now, in the handler, and its result is the reply. A run that came
+    /// through the server (from another client, or this process' own asynchronous publish)
+    /// is queued for the host's run thread, which replies when it is done
     /// ([`EventHub::reply_later`]): a publish takes seconds, and the server's connection
     /// must go on carrying the run's notifications (and heartbeats) meanwhile.
-    fn answer_run(&self, event: &Event) -> Result<Value, HandlerError> {
+    fn answer_run(&self, event: &Event, queued: bool) -> Result<Value, HandlerError> {
         if event.data["pipeline"]["host_id"] != self.id.as_str() {
             return Ok(Value::Null);
         }
         let Some(hub) = self.hub.upgrade() else {
             return Ok(Value::Null);
         };
-        let from_here = event.source.get("id").and_then(Value::as_str) == Some(&hub.identity().id);
-        if from_here {
+        // Synchronous, or no server in between (the caller waits on this hub's queue): now.
+        if !(queued && hub.is_linked()) {
             return self.execute(&event.data);
         }
         let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
@@ -367,6 +369,17 @@ impl Shared {
     }
 }
 
+/// The host's `ftrack.pipeline.host.run` handler: it needs to know how the run was
+/// published ([`HandlerCall::is_queued`]).
+struct RunHandler(Arc<Shared>);
+
+impl Handler for RunHandler {
+    fn handle(&self, call: &mut HandlerCall<'_>) -> Result<Reply, HandlerError> {
+        let queued = call.is_queued();
+        self.0.answer_run(call.event(), queued).map(Reply::Json)
+    }
+}
+
 /// A pipeline host on an event hub: discoverable while it lives (dropping it unsubscribes).
 pub struct PipelineHost {
     shared: Arc<Shared>,
@@ -426,13 +439,12 @@ impl PipelineHost {
             Arc::new(move |_: &mut Event| Ok(discover_shared.discover_reply())),
             options(),
         )?);
-        let run_shared = shared.clone();
         host.subscriptions.push(hub.subscribe_expression(
             Expression::All(vec![
                 Expression::equals("topic", topics::HOST_RUN),
                 Expression::equals("data.pipeline.host_id", &id),
             ]),
-            Arc::new(move |event: &mut Event| run_shared.answer_run(event)),
+            Arc::new(RunHandler(shared.clone())),
             options(),
         )?);
         if let Some(log) = config.log_path.as_deref().and_then(open_log) {

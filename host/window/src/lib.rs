@@ -18,6 +18,8 @@
 //!   module per tab: `contexts` (the entity browser), `actions`, `about` and `logs`;
 //! - `server_account`: signing the host in to an ftrack server, and out;
 //! - `publish`: files uploaded from the browser and published as Connect's publisher does;
+//! - `pipeline`: the pipeline hosts, their definitions run with live progress, their log;
+//! - `jobs`: the long work the page starts and follows (publishes, pipeline runs);
 //! - `plugin_folders`: installing a plugin from a `.zip`, removing one, opening the folder;
 //! - `widgets`: plugin tabs, sandboxed, and what they may ask of the host.
 //!
@@ -33,8 +35,10 @@ mod about;
 mod actions;
 mod api;
 mod contexts;
+mod jobs;
 mod logs;
 mod pages;
+mod pipeline;
 mod plugin_folders;
 mod publish;
 mod server_account;
@@ -117,6 +121,26 @@ pub trait WindowHost: Send + Sync + 'static {
         folder: &std::path::Path,
         progress: Box<dyn Fn(Value) + Send + Sync>,
     ) -> Result<Value, String>;
+    /// The pipeline hosts that answer `ftrack.pipeline.host.discover` (through the server
+    /// when the host is signed in: every application's host linked to it): their discover
+    /// replies, each host's definitions cut to those offered in `context` (their
+    /// `discoverable`) when one is given.
+    fn pipeline_hosts(&self, context: Option<&str>) -> Result<Vec<Value>, String>;
+    /// Runs `definition` (as the page edited it) on the pipeline host `host_id`, its context
+    /// plugins set to `context` when given, blocking until it is done; `progress` hears
+    /// each notification of the host (`data.pipeline`, with its `topic`). The finalizers'
+    /// results, or the failure (the host's reply: `message`, `plugin_name`,
+    /// `plugin_message`...; or `{error}`).
+    fn pipeline_run(
+        &self,
+        host_id: &str,
+        definition: Value,
+        context: Option<&str>,
+        progress: Box<dyn Fn(Value) + Send + Sync>,
+    ) -> Result<Value, Value>;
+    /// The latest `limit` entries of the pipeline hosts' notification log (of `host_id`
+    /// only, when given), oldest first.
+    fn pipeline_logs(&self, host_id: Option<&str>, limit: usize) -> Result<Vec<Value>, String>;
     /// `server` as the address of an ftrack site (a bare site name is its ftrack cloud
     /// address, as Connect reads it).
     fn site_url(&self, server: &str) -> String;
@@ -214,6 +238,8 @@ pub(crate) struct App {
     state_dir: PathBuf,
     /// Files being published.
     publishes: Arc<publish::Publishes>,
+    /// The pipeline runs started from the Pipeline tab.
+    pipeline_runs: Arc<jobs::Jobs>,
     /// This run of the window, for a page waiting for the host to restart.
     instance: String,
     /// The listening socket, for the handover at a restart.
@@ -260,6 +286,7 @@ impl Window {
             sessions: sessions.clone(),
             address,
             publishes: Arc::new(publish::Publishes::new(&state_dir)),
+            pipeline_runs: Arc::default(),
             instance: uuid::Uuid::new_v4().simple().to_string(),
             listener: Arc::new(listener.try_clone()?),
             state_dir,
@@ -305,6 +332,10 @@ impl Window {
             )
             .route("/api/publish/batches/{batch}/publish", post(publish::start))
             .route("/api/publish/jobs/{job}", get(publish::job))
+            .route("/api/pipeline/hosts", get(pipeline::hosts))
+            .route("/api/pipeline/runs", post(pipeline::run))
+            .route("/api/pipeline/runs/{job}", get(pipeline::follow))
+            .route("/api/pipeline/logs", get(pipeline::logs))
             .route("/api/server/signin", post(server_account::sign_in))
             .route("/api/server/browser", post(server_account::browser))
             .route("/api/server/signout", post(server_account::sign_out))

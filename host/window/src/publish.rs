@@ -28,35 +28,19 @@ use std::sync::Mutex;
 
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, Query, State};
-use axum::response::sse::Event as SseEvent;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
-use tokio::sync::watch;
 
 use crate::api::{blocking_result, Failure};
-use crate::api::{stream, EventStream};
-use crate::{App, WindowHost};
+use crate::jobs::{Job, Jobs};
+use crate::App;
 
 /// Batches being filled or published at once.
 const MAX_BATCHES: usize = 8;
-
-/// Finished jobs remembered (so a page that reconnects still learns the outcome).
-const MAX_JOBS: usize = 32;
-
-/// Where a publish is.
-#[derive(Debug, Clone, PartialEq)]
-enum Job {
-    /// Moving files: the latest progress.
-    Running(Value),
-    /// Published: what.
-    Done(Value),
-    /// Failed: why.
-    Failed(String),
-}
 
 /// The batches and jobs of this window.
 pub(crate) struct Publishes {
@@ -64,7 +48,7 @@ pub(crate) struct Publishes {
     uploads: PathBuf,
     /// Batches by id: when each was made, and whether it is being published.
     batches: Mutex<HashMap<String, (std::time::Instant, bool)>>,
-    jobs: Mutex<Vec<(String, watch::Receiver<Job>)>>,
+    jobs: Jobs,
 }
 
 impl Publishes {
@@ -76,7 +60,7 @@ impl Publishes {
         Publishes {
             uploads,
             batches: Mutex::default(),
-            jobs: Mutex::default(),
+            jobs: Jobs::default(),
         }
     }
 
@@ -289,101 +273,27 @@ pub(crate) async fn start(
         Some(entry) => entry.1 = true,
         None => return Failure::not_found("no such batch").into_response(),
     }
-    let job = uuid::Uuid::new_v4().simple().to_string();
-    let nothing_yet =
-        json!({"files": 0, "files_done": 0, "bytes": 0, "bytes_done": 0, "current": ""});
-    let (state, watched) = watch::channel(Job::Running(nothing_yet));
-    {
-        let mut jobs = app.publishes.jobs.lock().unwrap_or_else(|e| e.into_inner());
-        let finished =
-            |j: &(String, watch::Receiver<Job>)| !matches!(*j.1.borrow(), Job::Running(_));
-        while jobs.len() >= MAX_JOBS {
-            match jobs.iter().position(finished) {
-                Some(oldest) => drop(jobs.remove(oldest)),
-                None => break,
-            }
-        }
-        jobs.push((job.clone(), watched));
-    }
-    tracing::info!("window: publishing batch {batch} (job {job})");
+    tracing::info!("window: publishing batch {batch}");
     let host = app.host.clone();
     let publishes = app.publishes.clone();
-    let id = job.clone();
-    tokio::task::spawn_blocking(move || {
-        let progress = state.clone();
-        let report = Box::new(move |now: Value| {
-            progress.send_replace(Job::Running(now));
+    let nothing_yet =
+        json!({"files": 0, "files_done": 0, "bytes": 0, "bytes_done": 0, "current": ""});
+    let job = app
+        .publishes
+        .jobs
+        .start("publish", nothing_yet, move |report| {
+            let outcome = match host.publish_files(request, &folder, report) {
+                Ok(published) => Job::Done(published),
+                Err(why) => Job::Failed(Value::String(why)),
+            };
+            publishes.forget(&batch);
+            outcome
         });
-        let outcome = publish(host.as_ref(), request, &folder, report);
-        publishes.forget(&batch);
-        match &outcome {
-            Job::Done(_) => tracing::info!("window: job {id} published"),
-            Job::Failed(why) => tracing::warn!("window: job {id} failed: {why}"),
-            Job::Running(_) => {}
-        }
-        state.send_replace(outcome);
-    });
     Json(json!({ "job": job })).into_response()
 }
 
-fn publish(
-    host: &dyn WindowHost,
-    request: Value,
-    folder: &Path,
-    report: Box<dyn Fn(Value) + Send + Sync>,
-) -> Job {
-    match host.publish_files(request, folder, report) {
-        Ok(published) => Job::Done(published),
-        Err(why) => Job::Failed(why),
-    }
-}
-
 pub(crate) async fn job(State(app): State<App>, UrlPath(job): UrlPath<String>) -> Response {
-    let watched = {
-        let jobs = app.publishes.jobs.lock().unwrap_or_else(|e| e.into_inner());
-        jobs.iter()
-            .find(|(id, _)| *id == job)
-            .map(|(_, w)| w.clone())
-    };
-    let Some(watched) = watched else {
-        return Failure::not_found("no such publish").into_response();
-    };
-    stream(JobStream {
-        watched,
-        sent_first: false,
-        ended: false,
-    })
-}
-
-/// One page following a publish: its progress as it changes, then its outcome.
-struct JobStream {
-    watched: watch::Receiver<Job>,
-    sent_first: bool,
-    ended: bool,
-}
-
-impl EventStream for JobStream {
-    async fn next(&mut self) -> Option<SseEvent> {
-        if self.ended {
-            return None;
-        }
-        if self.sent_first
-            && self.watched.changed().await.is_err()
-            && matches!(*self.watched.borrow(), Job::Running(_))
-        {
-            // The job's sender is gone without a last word: nothing more to say.
-            return None;
-        }
-        self.sent_first = true;
-        let now = self.watched.borrow_and_update().clone();
-        let (name, data) = match now {
-            Job::Running(progress) => ("progress", progress),
-            Job::Done(published) => ("done", published),
-            Job::Failed(error) => ("failed", json!({ "error": error })),
-        };
-        self.ended = name != "progress";
-        Some(SseEvent::default().event(name).data(data.to_string()))
-    }
+    app.publishes.jobs.follow(&job, "publish")
 }
 
 #[cfg(test)]

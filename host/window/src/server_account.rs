@@ -30,15 +30,18 @@ use crate::{App, Handover};
 /// How long the answer has to reach the browser before the host restarts.
 const ANSWER_FIRST: Duration = Duration::from_millis(300);
 
-/// Why the host may not restart now: a publish under way would be cut short.
+/// Why the host may not restart now: a publish or a pipeline run under way would be cut
+/// short.
 fn busy(app: &App) -> Option<Response> {
-    app.publishes.any_publishing().then(|| {
-        (
-            StatusCode::CONFLICT,
-            Json(json!({ "error": "a publish is under way: sign in or out when it is done" })),
-        )
-            .into_response()
-    })
+    let under_way = if app.publishes.any_publishing() {
+        "a publish"
+    } else if app.pipeline_runs.any_running() {
+        "a pipeline run"
+    } else {
+        return None;
+    };
+    let error = format!("{under_way} is under way: sign in or out when it is done");
+    Some((StatusCode::CONFLICT, Json(json!({ "error": error }))).into_response())
 }
 
 /// Signs in, then restarts the host; the page's answer, or why not.

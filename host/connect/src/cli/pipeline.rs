@@ -15,7 +15,7 @@
 //! hub, where every host linked to it answers, in whatever process or machine.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,11 +127,6 @@ pub fn run(command: PipelineCommand) -> ExitCode {
     }
 }
 
-/// The pipeline hosts' notification log of the user (`connect_pipeline::log`).
-pub fn log_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("pipeline").join("logs.sqlite")
-}
-
 /// Starts the framework's standalone host (type `python`) on the resident host's hub, with
 /// the definitions on FTRACK_DEFINITION_PATH (possibly none) of the server's `asset_types`
 /// (when known); says so in one log line. `None` (logged) if it cannot subscribe.
@@ -153,7 +148,7 @@ pub fn start_standalone_host(
         // As the framework: a definition whose plugins nobody answers for is dropped (the
         // shipped ones are subscribed by then, and the hooks' since loading).
         check_plugins: true,
-        log_path: Some(log_path(data_dir)),
+        log_path: Some(locations::pipeline_log_file(data_dir)),
     };
     let host = match PipelineHost::start(hub, config) {
         Ok(host) => host,
@@ -241,7 +236,7 @@ fn hosts(args: &HostsArgs) -> ExitCode {
 
 /// `pipeline logs`: reads the log file itself, so it works with no host running.
 fn logs(args: &LogsArgs) -> ExitCode {
-    let path = log_path(&locations::user_data_dir());
+    let path = locations::pipeline_log_file(&locations::user_data_dir());
     if !path.is_file() {
         return fail(&format!(
             "no pipeline log yet ({}): a pipeline host keeps one once it runs plugins",

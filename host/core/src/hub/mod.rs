@@ -390,7 +390,7 @@ impl EventHub {
             // Until the end of this round, what is published is this plugin's doing (its
             // reply included).
             let _running = InHandler::enter(sub.plugin.as_ref().map_or(0, |p| p.id));
-            match call_in_dispatch(&*sub.handler, event, &mut forms) {
+            match call_in_dispatch(&*sub.handler, event, &mut forms, reply) {
                 Ok(value) => {
                     if reply {
                         // A reply the queue refuses (see `chain`) was not sent: not counted.

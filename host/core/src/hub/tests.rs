@@ -550,3 +550,29 @@ fn a_large_index_keeps_dispatch_order_through_subscribes_and_unsubscribes() {
         "the host's wildcard and unconstrained ones are left"
     );
 }
+
+/// Records whether each call it gets was dispatched from the queue.
+struct QueuedProbe(Arc<Mutex<Vec<bool>>>);
+
+impl Handler for QueuedProbe {
+    fn handle(&self, call: &mut HandlerCall<'_>) -> Result<Reply, HandlerError> {
+        self.0.lock().unwrap().push(call.is_queued());
+        Ok(Reply::Json(Value::Null))
+    }
+}
+
+#[test]
+fn a_handler_knows_whether_its_event_was_queued() {
+    let hub = hub();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    hub.subscribe(
+        "topic=t",
+        Arc::new(QueuedProbe(seen.clone())),
+        SubscribeOptions::default(),
+    )
+    .unwrap();
+    hub.publish(&mut Event::new("t"));
+    hub.publish_async(Event::new("t"), None);
+    hub.drain();
+    assert_eq!(*seen.lock().unwrap(), [false, true]);
+}

@@ -37,7 +37,9 @@ use serde_json::{json, Value};
 pub use connection::{discover_hosts_event, discoverable, HostConnection};
 pub use edit::{set_context, set_option, OptionPath};
 pub use outcome::RunOutcome;
-pub use transport::{HubTransport, OnEvent, OnReply, Transport, TransportError};
+pub use transport::{
+    HubTransport, OnEvent, OnReply, QueuedHubTransport, Transport, TransportError,
+};
 
 use crate::definition::DefinitionType;
 use crate::log::{LogDb, LogEntry, LogError, LogQuery};

@@ -273,3 +273,28 @@ fn the_log_viewer_reads_the_hosts_log() {
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].plugin_name, "p");
 }
+
+#[test]
+fn a_client_on_the_hubs_queue_runs_as_one_through_the_server_would() {
+    let (hub, host, _dir) = host();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let queue = {
+        let (hub, stop) = (hub.clone(), stop.clone());
+        std::thread::spawn(move || {
+            hub.run_queue(&|| stop.load(std::sync::atomic::Ordering::SeqCst))
+        })
+    };
+    let client = Client::publisher(Arc::new(QueuedHubTransport::new(&hub)));
+    let found = client.discover_hosts(WAIT).unwrap();
+    assert_eq!(found.len(), 1);
+    client.change_host(found[0].clone()).unwrap();
+    assert_eq!(client.host_connection().unwrap().id(), host.id());
+    client
+        .change_definition(client.definitions()[0].clone())
+        .unwrap();
+    let outcome = client.run_definition(WAIT).unwrap();
+    assert_eq!(outcome.finalizer_results().len(), 1, "{outcome:?}");
+    assert_eq!(client.logs().len(), 20);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    queue.join().unwrap();
+}

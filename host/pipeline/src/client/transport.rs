@@ -1,8 +1,10 @@
 //! How a client reaches the pipeline hosts: a [`Transport`] publishes its events and hears
-//! the hosts' notifications. [`HubTransport`] is an event hub of this process (the resident
-//! host's, the window's); the command line's goes through the server's event hub (a
-//! `connect-hub-client` connection, in `ftrack-connect`), so the client logic is the same
-//! wherever the host runs.
+//! the hosts' notifications. [`HubTransport`] publishes synchronously on an event hub of
+//! this process (hosts in this process answer); [`QueuedHubTransport`] publishes
+//! asynchronously on the resident host's hub, so through the server when the hub is linked
+//! to one (hosts of every process answer: the window's client); the command line's goes
+//! through the server's event hub itself (a `connect-hub-client` connection, in
+//! `ftrack-connect`). The client logic is the same wherever the host runs.
 
 use std::sync::{Arc, Weak};
 
@@ -80,5 +82,43 @@ impl Transport for HubTransport {
         if let Ok(hub) = self.hub() {
             let _ = hub.unsubscribe(id);
         }
+    }
+}
+
+/// The resident host's event hub as the transport, its events published asynchronously:
+/// through the server when the hub is linked to one (every host linked to it answers, in any
+/// process), else dispatched by the hub's own queue. Replies come on the hub's threads, so
+/// the hub's queue must be running, as in the resident host.
+pub struct QueuedHubTransport {
+    hub: HubTransport,
+}
+
+impl QueuedHubTransport {
+    /// The transport of `hub`.
+    pub fn new(hub: &Arc<EventHub>) -> QueuedHubTransport {
+        QueuedHubTransport {
+            hub: HubTransport::new(hub),
+        }
+    }
+}
+
+impl Transport for QueuedHubTransport {
+    fn publish(&self, event: Event, on_reply: OnReply) -> Result<(), TransportError> {
+        let on_reply = Arc::new(move |reply: &Event| on_reply(reply.data.clone()));
+        if self.hub.hub()?.publish_async(event, Some(on_reply)) {
+            Ok(())
+        } else {
+            Err(TransportError(
+                "the event was dropped: too many events wait in the host's queue".into(),
+            ))
+        }
+    }
+
+    fn subscribe(&self, expression: &str, on_event: OnEvent) -> Result<String, TransportError> {
+        self.hub.subscribe(expression, on_event)
+    }
+
+    fn unsubscribe(&self, id: &str) {
+        self.hub.unsubscribe(id)
     }
 }
