@@ -175,3 +175,122 @@ fn the_pipeline_tab_runs_a_definition_on_a_host_with_live_progress_and_its_log()
     host.signal(libc::SIGTERM);
     host.finish();
 }
+
+/// An artist publishes with the File Publisher from the Pipeline tab in a real browser: the
+/// tab appears (a host answers), the task is picked in its browser, the definition's paths
+/// are filled in, each plugin is listed as it ends, and the version is read back.
+#[cfg(unix)]
+#[test]
+fn an_artist_runs_the_file_publisher_from_the_pipeline_tab() {
+    use crate::browser::{element, save_screenshot, shared, text_containing};
+
+    let s = Sandbox::new();
+    let folder = s.path().join("definitions");
+    crate::pipeline::python_folder(&folder);
+    let folder = folder.display().to_string();
+    let (mut host, _address) = host_with_window_env(&s, &[("FTRACK_DEFINITION_PATH", &folder)]);
+    host.wait_for_any_order(": connected");
+    let ids = make_show(&s);
+    let comp = ids["comp"].as_str().unwrap().to_string();
+    let render = s
+        .write("renders/plate_v002.exr", "exr")
+        .display()
+        .to_string();
+    let thumbnail = s.write("renders/thumb.png", "png").display().to_string();
+    let first = s
+        .capture(&["open", "--print"])
+        .success()
+        .stdout
+        .trim()
+        .to_string();
+    let browser = shared();
+    let (outcome, ended, png) = browser.run(|b| async move {
+        b.goto(&format!("{first}#pipeline")).await?;
+        element(&b, "button#tab-pipeline").await?.click().await?;
+        for name in ["showa", "sq010", "sh0010", "comp"] {
+            let id = ids[name].as_str().unwrap();
+            element(
+                &b,
+                &format!("#pipeline-context-list button[data-context-id='{id}']"),
+            )
+            .await?
+            .click()
+            .await?;
+        }
+        text_containing(&b, "#pipeline-context", "comp").await?;
+        element(
+            &b,
+            "#pipeline-definitions button[data-definition='File Publisher']",
+        )
+        .await?
+        .click()
+        .await?;
+        for (option, value) in [
+            ("components.main.collector.0.path", render.as_str()),
+            ("components.thumbnail.collector.0.path", thumbnail.as_str()),
+            ("contexts.main.context.0.asset_name", "plate"),
+            ("contexts.main.context.0.status_id", ""),
+        ] {
+            let input = element(&b, &format!("input[data-option='{option}']")).await?;
+            input.clear().await?;
+            if !value.is_empty() {
+                input.send_keys(value).await?;
+            }
+        }
+        element(&b, "button#pipeline-run").await?.click().await?;
+        let result = b
+            .wait()
+            .at_most(std::time::Duration::from_secs(60))
+            .for_element(fantoccini::Locator::Css("#pipeline-result[data-outcome]"))
+            .await?;
+        let outcome = (
+            result.attr("data-outcome").await?.unwrap_or_default(),
+            result.text().await?,
+        );
+        let mut ended = Vec::new();
+        for item in b
+            .find_all(fantoccini::Locator::Css(
+                "#pipeline-progress li[data-status='SUCCESS_STATUS']",
+            ))
+            .await?
+        {
+            ended.push(item.attr("data-plugin").await?.unwrap_or_default());
+        }
+        element(
+            &b,
+            "#pipeline-log tr[data-plugin='common_passthrough_publisher_finalizer']",
+        )
+        .await?;
+        let context_id = element(
+            &b,
+            "input[data-option='contexts.main.context.0.context_id']",
+        )
+        .await?
+        .prop("value")
+        .await?
+        .unwrap_or_default();
+        b.execute(
+            "document.querySelector('#pipeline-result').scrollIntoView({block: 'center'})",
+            vec![],
+        )
+        .await?;
+        Ok((outcome, (ended, context_id), b.screenshot().await?))
+    });
+    drop(browser);
+    save_screenshot("pipeline", &png);
+    assert_eq!(outcome.0, "done", "{}", outcome.1);
+    assert!(
+        outcome.1.contains("Published version 1 (main, thumbnail)"),
+        "{}",
+        outcome.1
+    );
+    let (ended, context_id) = ended;
+    assert_eq!(ended.len(), 10, "{ended:?}");
+    assert_eq!(ended[8], "common_passthrough_publisher_finalizer");
+    assert_eq!(
+        context_id, comp,
+        "the context plugin's context_id shows the picked task"
+    );
+    host.signal(libc::SIGTERM);
+    host.finish();
+}

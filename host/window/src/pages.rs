@@ -29,6 +29,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("actions.js", include_str!("../static/actions.js"), JS),
     ("browser.js", include_str!("../static/browser.js"), JS),
     ("publish.js", include_str!("../static/publish.js"), JS),
+    ("pipeline.js", include_str!("../static/pipeline.js"), JS),
     ("about.js", include_str!("../static/about.js"), JS),
     ("logs.js", include_str!("../static/logs.js"), JS),
     ("widgets.js", include_str!("../static/widgets.js"), JS),

@@ -28,8 +28,9 @@
  *
  * The other modules: dom.js (h, api, the session's end, routing), account.js (the server
  * sign-in under the header), plugins.js, actions.js,
- * publish.js, about.js, logs.js (one tab each), browser.js (the entity browser of Actions and
- * Publish), widgets.js (the plugins' own tabs and their bridge).
+ * publish.js, about.js, logs.js (one tab each), browser.js (the entity browser of Actions,
+ * Publish and Pipeline), widgets.js (the plugins' own tabs and their bridge), pipeline.js
+ * (the Pipeline tab, added when a pipeline host answers).
  *
  * Test hooks: body[data-ready="true"] and window.connectFirstPaint once the first
  * status and plugin list have rendered (the tabs' own hooks are in their modules).
@@ -41,6 +42,7 @@ import { publishTab } from './publish.js';
 import { pluginsTab } from './plugins.js';
 import { aboutTab } from './about.js';
 import { logsTab } from './logs.js';
+import { startPipeline } from './pipeline.js';
 import { reloadPluginTabs, startWidgets, syncWidgets } from './widgets.js';
 import { renderAccount, startAccount } from './account.js';
 
@@ -341,6 +343,7 @@ function start() {
   startAccount(shell);
   setupTabs();
   startWidgets(shell);
+  startPipeline(shell);
   update({});
   live.start();
   // Race the stream's first events; `receive` drops whichever snapshot is older.
