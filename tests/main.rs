@@ -16,6 +16,7 @@ mod layout;
 mod login;
 mod native_plugins;
 mod pipeline;
+mod pipeline_assets;
 mod plugin_discovery;
 mod publish_cli;
 mod python_hooks;

@@ -34,7 +34,7 @@ fn definition_folder() -> PathBuf {
 }
 
 /// A fixture file, parsed.
-fn fixture(relative: &str) -> Value {
+pub(crate) fn fixture(relative: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixtures().join(relative)).unwrap()).unwrap()
 }
 
@@ -465,7 +465,7 @@ fn studio_host(s: &Sandbox) -> (Running, Vec<(&'static str, String)>, String) {
 
 /// As [`studio_host`], with `definitions` publisher definitions served (those written to
 /// `definitions/publisher/python` of the sandbox beforehand too).
-fn studio_host_serving(
+pub(crate) fn studio_host_serving(
     s: &Sandbox,
     definitions: usize,
 ) -> (Running, Vec<(&'static str, String)>, String) {
@@ -500,7 +500,7 @@ fn studio_host_serving(
 }
 
 /// `tests/python/publish_readback.py ARGS` with the real `ftrack_api`: what it printed.
-fn readback(s: &Sandbox, env: &[(&str, String)], args: &[&str]) -> String {
+pub(crate) fn readback(s: &Sandbox, env: &[(&str, String)], args: &[&str]) -> String {
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/publish_readback.py");
     let output = std::process::Command::new(crate::server_api::python())

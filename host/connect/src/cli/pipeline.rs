@@ -51,6 +51,10 @@ pub enum PipelineCommand {
     /// may be in another process), showing each plugin as it ends; exit status 0 only when
     /// every stage succeeded.
     Run(super::pipeline_run::RunArgs),
+    /// Resolve what a task depends on with a host's asset manager (its definition's
+    /// resolver): the latest version of each asset of the asset types the task's type needs,
+    /// one line each (asset type, name, version, task, version id).
+    Resolve(super::pipeline_run::ResolveArgs),
     /// Show what the pipeline hosts of this user logged of their plugins' runs (the
     /// notification log), oldest first: time, host, plugin, status, duration, message.
     Logs(LogsArgs),
@@ -124,6 +128,7 @@ pub fn run(command: PipelineCommand) -> ExitCode {
         PipelineCommand::Hosts(args) => hosts(&args),
         PipelineCommand::Run(args) => super::pipeline_run::run(&args),
         PipelineCommand::Logs(args) => logs(&args),
+        PipelineCommand::Resolve(args) => super::pipeline_run::resolve(&args),
     }
 }
 

@@ -26,9 +26,9 @@ use connect_ftrack_api::Client as ApiClient;
 use connect_pipeline::client::{
     set_context, set_option, Client, HostConnection, OptionPath, RunOutcome,
 };
-use connect_pipeline::topics;
+use connect_pipeline::{topics, DefinitionType};
 use ftrack_connect::locations;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::server_transport::ServerTransport;
 use super::{fail, usage_error};
@@ -50,6 +50,23 @@ pub struct RunArgs {
     #[arg(long = "set", value_name = "STEP_TYPE.STEP.STAGE.OPTION=VALUE")]
     set: Vec<String>,
     /// Print the host's answer as JSON on stdout (the progress stays on stderr).
+    #[arg(long)]
+    json: bool,
+    /// How long to look for the host, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    wait: f64,
+}
+
+/// `pipeline resolve`'s options.
+#[derive(clap::Args)]
+pub struct ResolveArgs {
+    /// The task whose dependencies are resolved, Task:ID.
+    #[arg(long, value_name = "TYPE:ID")]
+    context: String,
+    /// The host to ask (`pipeline hosts` lists them); else the first with an asset manager.
+    #[arg(long, value_name = "HOST_ID")]
+    host: Option<String>,
+    /// Print the resolver's reply as JSON.
     #[arg(long)]
     json: bool,
     /// How long to look for the host, in seconds.
@@ -131,7 +148,13 @@ fn run_on_host(
 ) -> Result<ExitCode, String> {
     check_context(data_dir, context_type, context_id)?;
     let client = Client::new(Arc::new(ServerTransport::connect(data_dir)?));
-    let host = find_host(&client, args, wait)?;
+    let host = find_host(
+        &client,
+        args.host.as_deref(),
+        |host| host.definition(&args.definition).is_some(),
+        &format!("{:?}", args.definition),
+        wait,
+    )?;
     client
         .change_host(host.clone())
         .map_err(|e| e.to_string())?;
@@ -167,19 +190,25 @@ fn run_on_host(
     Ok(report(outcome, args.json))
 }
 
-/// Asks for the hosts until one serving the definition (and named `--host`, if given)
-/// answers, or `wait` passes.
-fn find_host(client: &Client, args: &RunArgs, wait: Duration) -> Result<HostConnection, String> {
+/// Asks for the hosts until one named `host` (any, when `None`) that `serves` answers, or
+/// `wait` passes; `what` says what it must serve, for the error.
+fn find_host(
+    client: &Client,
+    host: Option<&str>,
+    serves: impl Fn(&HostConnection) -> bool,
+    what: &str,
+    wait: Duration,
+) -> Result<HostConnection, String> {
     let until = Instant::now() + wait;
     let mut seen: Vec<HostConnection> = Vec::new();
     loop {
         let left = until.saturating_duration_since(Instant::now());
         let hosts = client.discover_hosts(left).map_err(|e| e.to_string())?;
-        for host in hosts {
-            let named = args.host.as_deref().is_none_or(|id| id == host.id());
-            if named && host.definition(&args.definition).is_some() {
-                return Ok(host);
+        for found in hosts {
+            if host.is_none_or(|id| id == found.id()) && serves(&found) {
+                return Ok(found);
             }
+            let host = found;
             if !seen.iter().any(|h| h.id() == host.id()) {
                 seen.push(host);
             }
@@ -189,9 +218,9 @@ fn find_host(client: &Client, args: &RunArgs, wait: Duration) -> Result<HostConn
         }
         std::thread::sleep(Duration::from_millis(250).min(until - Instant::now()));
     }
-    let wanted = match &args.host {
-        Some(id) => format!("the host {id} serving {:?}", args.definition),
-        None => format!("a host serving {:?}", args.definition),
+    let wanted = match host {
+        Some(id) => format!("the host {id} serving {what}"),
+        None => format!("a host serving {what}"),
     };
     let found = if seen.is_empty() {
         "no pipeline host answered (is `ftrack-connect run` running, or an application with \
@@ -297,4 +326,79 @@ fn report(outcome: RunOutcome, json: bool) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// How long the asset manager's resolver may take.
+const RESOLVE_TIME_OUT: Duration = Duration::from_secs(300);
+
+/// Runs `pipeline resolve`: the host's asset manager resolves what the task depends on with
+/// its definition's resolver (`resolve_dependencies`).
+pub fn resolve(args: &ResolveArgs) -> ExitCode {
+    let wait = match Duration::try_from_secs_f64(args.wait) {
+        Ok(wait) if wait <= Duration::from_secs(3600) => wait,
+        _ => return usage_error("--wait takes seconds, from 0 to 3600"),
+    };
+    let Some((context_type, context_id)) = args
+        .context
+        .split_once(':')
+        .filter(|(t, id)| !t.is_empty() && !id.is_empty())
+    else {
+        return usage_error(&format!("--context {:?} is not TYPE:ID", args.context));
+    };
+    let data_dir = locations::user_data_dir();
+    let resolved = (|| -> Result<Value, String> {
+        check_context(&data_dir, context_type, context_id)?;
+        let client = Client::asset_manager(Arc::new(ServerTransport::connect(&data_dir)?));
+        let has_resolver = |host: &HostConnection| {
+            host.definitions(Some(DefinitionType::AssetManager))
+                .iter()
+                .any(|d| d["resolvers"]["resolve_dependencies"].is_array())
+        };
+        let what = "an asset manager definition with a resolver";
+        let host = find_host(&client, args.host.as_deref(), has_resolver, what, wait)?;
+        client.change_host(host).map_err(|e| e.to_string())?;
+        let definition = client
+            .definitions()
+            .into_iter()
+            .find(|d| d["resolvers"]["resolve_dependencies"].is_array())
+            .ok_or("the host has no asset manager definition with a resolver")?;
+        let resolver = definition["resolvers"]["resolve_dependencies"][0].clone();
+        client
+            .resolve_dependencies(context_id, &resolver, json!({}), RESOLVE_TIME_OUT)
+            .map_err(|e| e.to_string())
+    })();
+    let reply = match resolved {
+        Ok(reply) => reply,
+        Err(why) => return fail(&why),
+    };
+    if args.json {
+        println!("{reply}");
+    }
+    if reply["status"] != "SUCCESS_STATUS" {
+        return fail(&format!(
+            "{} ({}): {}",
+            reply["plugin_name"].as_str().unwrap_or("the resolver"),
+            reply["status"].as_str().unwrap_or("no status"),
+            reply["message"].as_str().unwrap_or_default()
+        ));
+    }
+    if !args.json {
+        let versions = reply["result"]["run"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for version in &versions {
+            let text = |key: &str| version[key].as_str().unwrap_or("-").to_string();
+            println!(
+                "{}  {}  v{}  ({})  {}",
+                text("asset_type"),
+                text("asset_name"),
+                version["version"],
+                text("task_name"),
+                text("asset_version_id")
+            );
+        }
+        eprintln!("{} dependencies", versions.len());
+    }
+    ExitCode::SUCCESS
 }

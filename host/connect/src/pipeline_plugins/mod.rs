@@ -1,6 +1,7 @@
-//! The pipeline plugins shipped with the host: the seven a standalone publish needs, under
-//! the names the framework's `publisher/python/file-python-publish.json` uses, for the
-//! standalone host type (`python`). `run` subscribes them before its pipeline host starts, so
+//! The pipeline plugins shipped with the host, for the standalone host type (`python`): the
+//! seven a standalone publish needs, under the names the framework's
+//! `publisher/python/file-python-publish.json` uses, and the two of its
+//! `asset_manager/python` definition. `run` subscribes them before its pipeline host starts, so
 //! the host keeps the definitions made of them (it drops a definition whose plugin nobody
 //! answers for).
 //!
@@ -13,6 +14,8 @@
 //! | `common_passthrough_publisher_pre_finalizer` | pre_finalizer | `{}` |
 //! | `common_passthrough_publisher_finalizer` | finalizer | publishes (below) |
 //! | `common_passthrough_publisher_post_finalizer` | post_finalizer | `{}` |
+//! | `common_default_am_resolver` | asset_manager.resolver | what a task depends on ([`asset_manager`]) |
+//! | `common_update_latest_am_action` | asset_manager.action | the latest versions of assets |
 //!
 //! The finalizer publishes as the framework's `PublisherFinalizerPlugin` does, through this
 //! project's publisher ([`connect_publisher`], complete or nothing left behind): against the
@@ -27,6 +30,8 @@
 //! (give one file, or a sequence as `/r/a.%04d.exr [1001-1100]`), where the framework made
 //! several components of one name. Without a server (not signed in), the finalizer refuses
 //! with the reason and the host still serves its definitions.
+
+pub mod asset_manager;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -58,20 +63,26 @@ pub struct PublishWith {
     pub journal_dir: PathBuf,
 }
 
-/// Subscribes the seven plugins on `hub`; `publish` is `None` when the host is not signed
+/// Subscribes the plugins on `hub`; `publish` is `None` when the host is not signed
 /// in. Returns how many were subscribed.
 pub fn subscribe(hub: &EventHub, publish: Option<PublishWith>) -> Result<usize, SubscribeError> {
     let tag = PluginTag::new(PLUGIN_NAME);
     let publish = publish.map(Arc::new);
-    let finalizer: PluginFn = Arc::new(move |call: &PluginCall, _: &Event| match &publish {
-        Some(with) => finalize(with, call),
-        None => Err(PluginFailure::Failed(
-            "this host is not signed in to an ftrack server: nothing can be published \
-             (`ftrack-connect login`, or `ftrack-connect run` with its local server)"
-                .into(),
-        )),
-    });
-    let plugins: [(&str, &str, PluginFn); 7] = [
+    // A plugin that needs the server: refused with the reason on a host not signed in.
+    let with_server = |run: fn(&PublishWith, &PluginCall) -> Result<Value, PluginFailure>| {
+        let publish = publish.clone();
+        let plugin: PluginFn = Arc::new(move |call: &PluginCall, _: &Event| match &publish {
+            Some(with) => run(with, call),
+            None => Err(PluginFailure::Failed(
+                "this host is not signed in to an ftrack server (`ftrack-connect login`, \
+                 or `ftrack-connect run` with its local server)"
+                    .into(),
+            )),
+        });
+        plugin
+    };
+    let finalizer = with_server(finalize);
+    let plugins: [(&str, &str, PluginFn); 9] = [
         (
             "publisher.context",
             "common_passthrough_publisher_context",
@@ -112,6 +123,16 @@ pub fn subscribe(hub: &EventHub, publish: Option<PublishWith>) -> Result<usize, 
             "publisher.post_finalizer",
             "common_passthrough_publisher_post_finalizer",
             Arc::new(|_: &PluginCall, _: &Event| Ok(json!({}))),
+        ),
+        (
+            "asset_manager.resolver",
+            "common_default_am_resolver",
+            with_server(asset_manager::resolve),
+        ),
+        (
+            "asset_manager.action",
+            "common_update_latest_am_action",
+            with_server(asset_manager::latest),
         ),
     ];
     let count = plugins.len();
@@ -159,6 +180,11 @@ fn files_exist(data: &Value) -> Result<Value, PluginFailure> {
         }
     }
     Ok(Value::Bool(true))
+}
+
+/// `text` as a quoted value of an ftrack query (its quotes and backslashes escaped).
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// Text of `value[key]`, when it is non-empty text.
@@ -215,8 +241,8 @@ fn finalize(with: &PublishWith, call: &PluginCall) -> Result<Value, PluginFailur
         let found = with
             .runtime
             .block_on(with.client.query(&format!(
-                "select id from Status where id is \"{}\"",
-                status_id.replace('"', "")
+                "select id from Status where id is {}",
+                quoted(status_id)
             )))
             .map_err(|e| e.to_string())?;
         if found.is_empty() {
