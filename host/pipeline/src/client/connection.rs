@@ -116,6 +116,15 @@ impl HostConnection {
         }))
     }
 
+    /// `ftrack.pipeline.client.launch` asking the host's application to open the client
+    /// `name` (`publisher`, `loader`...), from `source` (who asks), as the framework's
+    /// `HostConnection.launch_client`.
+    pub fn launch_client_event(&self, name: &str, source: Option<&str>) -> Event {
+        Event::new(topics::CLIENT_LAUNCH).with_data(json!({
+            "pipeline": {"host_id": self.id(), "name": name, "source": source},
+        }))
+    }
+
     /// `ftrack.pipeline.client.context.change` asking the host to take `context_id`.
     pub fn change_context_event(&self, context_id: &str) -> Event {
         Event::new(topics::CLIENT_CONTEXT_CHANGE).with_data(json!({

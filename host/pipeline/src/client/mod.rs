@@ -339,6 +339,15 @@ impl Client {
         Ok(())
     }
 
+    /// Asks the chosen host's application to open the client `name` (the framework's
+    /// `launch_client`: a DCC's host opens that window).
+    pub fn launch_client(&self, name: &str, source: Option<&str>) -> Result<(), ClientError> {
+        let host = self.host_connection().ok_or(ClientError::NoHost)?;
+        self.transport
+            .publish(host.launch_client_event(name, source), Box::new(|_| {}))?;
+        Ok(())
+    }
+
     /// Calls `callback` with each notification of the chosen host (client and progress
     /// notifications), as it comes.
     pub fn on_notification(&self, callback: impl Fn(&Event) + Send + Sync + 'static) {

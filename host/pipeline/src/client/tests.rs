@@ -203,6 +203,24 @@ fn the_client_follows_the_hosts_context() {
     assert_eq!(host.context_id().as_deref(), Some("task-2"));
     assert_eq!(*changes.lock().unwrap(), ["task-2"]);
     assert_eq!(client.context_id().as_deref(), Some("task-2"));
+    // Asking the host's application for a client's window.
+    let launched = Arc::new(Mutex::new(Vec::new()));
+    let sink = launched.clone();
+    hub.subscribe(
+        "topic=ftrack.pipeline.client.launch",
+        Arc::new(move |event: &mut Event| {
+            sink.lock().unwrap().push(event.data["pipeline"].clone());
+            Ok(Value::Null)
+        }),
+        connect_core::SubscribeOptions::default(),
+    )
+    .unwrap();
+    client.launch_client("publisher", Some("a test")).unwrap();
+    assert_eq!(
+        *launched.lock().unwrap(),
+        [json!({"host_id": host.id(), "name": "publisher", "source": "a test"})]
+    );
+
     // Another host chosen: the first one's changes are no longer heard.
     let mut other = found[0].reply().clone();
     other["host_id"] = json!("python-ffff");
