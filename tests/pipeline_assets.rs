@@ -106,24 +106,47 @@ fn pipeline_resolve_lists_the_latest_versions_a_task_depends_on() {
         out.stderr
     );
 
-    // The framework's client in Python asks the asset manager to update the chair (v1):
-    // the shipped action answers with its latest version.
+    // The framework's client in Python asks the asset manager to update the chair (v1), as
+    // another user of the server first (refused: the host runs its own user's requests
+    // only), then as the host's user: the shipped action answers with the latest version.
     let kit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python");
-    let run = std::process::Command::new(crate::server_api::python())
-        .args(["-c", PYTHON_UPDATE])
-        .args([
-            ids["chair"].as_str().unwrap(),
-            ids["chair_v1"].as_str().unwrap(),
-        ])
-        .env("PYTHONPATH", &kit)
-        .env("HOME", s.home())
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env_remove("FTRACK_EVENT_PLUGIN_PATH")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let run = crate::server_api::passed("the Python asset manager client", run.into());
-    let reply: Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+    let ask_as = |user_env: &[(&str, String)]| -> Value {
+        let run = std::process::Command::new(crate::server_api::python())
+            .args(["-c", PYTHON_UPDATE])
+            .args([
+                ids["chair"].as_str().unwrap(),
+                ids["chair_v1"].as_str().unwrap(),
+            ])
+            .env("PYTHONPATH", &kit)
+            .env("HOME", s.home())
+            .envs(user_env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env_remove("FTRACK_EVENT_PLUGIN_PATH")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let run = crate::server_api::passed("the Python asset manager client", run.into());
+        serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap()
+    };
+    let refused = ask_as(&env);
+    assert_eq!(refused["status"], "ERROR_STATUS", "{refused}");
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.contains("runs only") && message.contains("not \"pipeline\"'s"),
+        "{message}"
+    );
+
+    let status: Value =
+        serde_json::from_str(&s.capture(&["status", "--json"]).success().stdout).unwrap();
+    let host_key = std::fs::read_to_string(s.user_data_dir().join("server/host-key")).unwrap();
+    let as_host = [
+        ("FTRACK_SERVER", env[0].1.clone()),
+        (
+            "FTRACK_API_USER",
+            status["server"]["api_user"].as_str().unwrap().to_string(),
+        ),
+        ("FTRACK_API_KEY", host_key.trim().to_string()),
+    ];
+    let reply = ask_as(&as_host);
     assert_eq!(
         reply["plugin_name"], "common_update_latest_am_action",
         "{reply}"

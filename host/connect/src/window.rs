@@ -21,11 +21,12 @@ use crate::host::{Host, HostOptions};
 use crate::publishing::{drop_zone, HubWebPlayable};
 use crate::{credentials, desktop, locations, logging};
 use connect_core::ApiKey;
-use connect_ftrack_api::Client;
+use connect_ftrack_api::{quoted, Client};
 use connect_pipeline::client::{
-    discoverable, set_context, Client as PipelineClient, QueuedHubTransport, RunOutcome,
+    discoverable, set_context, Client as PipelineClient, LogViewerClient, QueuedHubTransport,
+    RunOutcome,
 };
-use connect_pipeline::log::{LogDb, LogQuery};
+use connect_pipeline::log::LogQuery;
 use connect_pipeline::DefinitionType;
 use connect_publisher::{ComponentSource, Context, DiskLocation, Publisher, Request};
 
@@ -82,8 +83,8 @@ impl HostWindow {
         let found = connect_window::WindowHost::query(
             self,
             &format!(
-                "select name, type.name from TypedContext where id is \"{}\"",
-                id.replace('"', "")
+                "select name, type.name from TypedContext where id is {}",
+                quoted(id)
             ),
         )?;
         let context = found
@@ -404,8 +405,8 @@ impl connect_window::WindowHost for HostWindow {
             limit: Some(limit),
             ..Default::default()
         };
-        let entries = LogDb::open(&path)
-            .and_then(|log| log.entries(&query))
+        let entries = LogViewerClient::open(&path)
+            .and_then(|viewer| viewer.logs(&query))
             .map_err(|err| err.to_string())?;
         entries
             .into_iter()

@@ -102,6 +102,12 @@ pub fn reference(entity_type: &str, id: &str) -> Value {
     json!({"__entity_type__": entity_type, "id": id})
 }
 
+/// A value in ftrack's query language, quoted (its backslashes and quotes escaped), for
+/// queries made from text that is not the caller's own: `Task where id is {quoted(id)}`.
+pub fn quoted(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 /// A date and time as ftrack encodes it (`iso`: `2026-12-04T10:00:00`).
 pub fn datetime(iso: &str) -> Value {
     json!({"__type__": "datetime", "value": iso})

@@ -24,7 +24,10 @@
 //!
 //! 5. it subscribes to `ftrack.pipeline.host.run and data.pipeline.host_id=<id>` (between
 //!    the two above, as the framework does) and runs what it is asked with the
-//!    [`crate::engine`] of `engine_type`: a whole definition, or one plugin.
+//!    [`crate::engine`] of `engine_type`: a whole definition (checked against its schema
+//!    first), one plugin, or an asset manager method. Only the host's user may ask (the
+//!    framework ran anyone's); a run that came through the server runs on the host's run
+//!    thread, one at a time.
 //!
 //! With [`HostConfig::log_path`], it also subscribes (third, as the framework) to its own
 //! `ftrack.pipeline.client.notification`s and keeps each in the notification log
@@ -38,13 +41,14 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, Weak};
 
 use connect_core::{
     EventHub, Expression, Handler, HandlerCall, HandlerError, PluginTag, Reply, SubscribeError,
     SubscribeOptions,
 };
+use connect_event::pipeline::asked_by;
 use connect_event::Event;
 use serde_json::{json, Map, Value};
 
@@ -199,6 +203,24 @@ impl Shared {
         let Some(hub) = self.hub.upgrade() else {
             return Ok(Value::Null);
         };
+        // Only the host's user may run its plugins (which read and publish the user's files
+        // with the user's key): any user of a server can publish events. The server sets
+        // `source.user.username` to whom it signed in.
+        let user = &hub.identity().username;
+        let asked_by = asked_by(event);
+        if !user.is_empty() && asked_by != user {
+            tracing::warn!(
+                "pipeline host {}: refused a run asked by {asked_by:?} (it runs {user}'s only)",
+                self.id
+            );
+            return Ok(json!({
+                "status": ERROR_STATUS,
+                "message": format!(
+                    "pipeline host {} runs only {user}'s requests, not {asked_by:?}'s",
+                    self.id
+                ),
+            }));
+        }
         // Synchronous, or no server in between (the caller waits on this hub's queue): now.
         if !(queued && hub.is_linked()) {
             return self.execute(&event.data);
@@ -207,25 +229,36 @@ impl Shared {
         let Some(queue) = runs.as_ref() else {
             return Ok(Value::Null);
         };
-        match queue.try_send(event.clone()) {
-            Ok(()) => Ok(Value::Null),
-            Err(_) => Ok(json!({
-                "status": ERROR_STATUS,
-                "message": format!(
-                    "pipeline host {} is busy: {MAX_WAITING_RUNS} runs already wait for it",
-                    self.id
-                ),
-            })),
-        }
+        let refusal = match queue.try_send(event.clone()) {
+            Ok(()) => return Ok(Value::Null),
+            Err(TrySendError::Full(_)) => format!(
+                "pipeline host {} is busy: {MAX_WAITING_RUNS} runs already wait for it",
+                self.id
+            ),
+            Err(TrySendError::Disconnected(_)) => {
+                format!("pipeline host {} no longer runs anything", self.id)
+            }
+        };
+        Ok(json!({"status": ERROR_STATUS, "message": refusal}))
     }
 
     /// The host's run thread: runs the queued runs one at a time, replying to each.
     fn run_queued(&self, queue: Receiver<Event>) {
         let source = Map::from_iter([("id".to_string(), json!(self.id))]);
         while let Ok(event) = queue.recv() {
-            let answer = match self.execute(&event.data) {
-                Ok(answer) => answer,
-                Err(HandlerError(message)) => json!({"status": ERROR_STATUS, "message": message}),
+            // A plugin that panics fails its run, not the thread (and every later run).
+            let executed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.execute(&event.data)
+            }));
+            let answer = match executed {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(HandlerError(message))) => {
+                    json!({"status": ERROR_STATUS, "message": message})
+                }
+                Err(_) => json!({
+                    "status": ERROR_STATUS,
+                    "message": format!("pipeline host {}: the run failed unexpectedly (see its log)", self.id),
+                }),
             };
             let Some(hub) = self.hub.upgrade() else {
                 return;
@@ -449,12 +482,17 @@ impl PipelineHost {
         )?);
         if let Some(log) = config.log_path.as_deref().and_then(open_log) {
             let log = Arc::new(log);
+            let user = hub.identity().username.clone();
             host.subscriptions.push(hub.subscribe_expression(
                 Expression::All(vec![
                     Expression::equals("topic", topics::CLIENT_NOTIFICATION),
                     Expression::equals("data.pipeline.host_id", &id),
                 ]),
                 Arc::new(move |event: &mut Event| {
+                    // The host's own notifications: another user cannot write its log.
+                    if !user.is_empty() && asked_by(event) != user {
+                        return Ok(Value::Null);
+                    }
                     log.add(&event.data["pipeline"])
                         .map(|()| Value::Null)
                         .map_err(|err| HandlerError(err.to_string()))

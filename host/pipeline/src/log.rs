@@ -23,6 +23,22 @@ pub const MAX_ENTRIES: i64 = 20_000;
 /// The longest result kept, in bytes of JSON text.
 pub const MAX_RESULT_BYTES: usize = 16 << 10;
 
+/// The longest text kept in another field (a message, a plugin name), in bytes.
+pub const MAX_TEXT_BYTES: usize = 4 << 10;
+
+/// `text` cut to at most `max` bytes (on a character boundary), marked `…` when cut.
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
 /// How long a writer waits for another process' write, in milliseconds.
 const BUSY_WAIT_MS: u64 = 5_000;
 
@@ -85,6 +101,17 @@ impl LogDb {
             path: shown.clone(),
             source,
         };
+        #[cfg(unix)]
+        {
+            // Made the user's only before SQLite opens it (its -wal and -shm files take the
+            // database's permissions): the results may name the user's files.
+            use std::os::unix::fs::OpenOptionsExt;
+            let _ = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path);
+        }
         let connection = Connection::open(path).map_err(error)?;
         connection
             .busy_timeout(std::time::Duration::from_millis(BUSY_WAIT_MS))
@@ -109,7 +136,7 @@ impl LogDb {
             .map_err(error)?;
         #[cfg(unix)]
         {
-            // The results may name the user's files: the user's only.
+            // A file made by an older version, or by hand.
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
         }
@@ -130,18 +157,17 @@ impl LogDb {
     /// message, execution_time, result, host_id, ...}`), dropping the oldest rows past
     /// [`MAX_ENTRIES`].
     pub fn add(&self, notification: &Value) -> Result<(), LogError> {
-        let text = |key: &str| match &notification[key] {
-            Value::String(text) => text.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
+        let text = |key: &str| {
+            let text = match &notification[key] {
+                Value::String(text) => text.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            cut(text, MAX_TEXT_BYTES)
         };
         let mut result = notification["result"].to_string();
         if result.len() > MAX_RESULT_BYTES {
-            let mut cut = MAX_RESULT_BYTES;
-            while !result.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            result = Value::String(format!("{}…", &result[..cut])).to_string();
+            result = Value::String(cut(result, MAX_RESULT_BYTES)).to_string();
         }
         let time = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -282,10 +308,12 @@ mod tests {
         let log = LogDb::open(&dir.path().join("logs.sqlite")).unwrap();
         let mut big = notification("h", "paths", "SUCCESS_STATUS");
         big["result"] = json!({"run": vec!["/renders/frame.exr"; 5_000]});
+        big["message"] = json!("é".repeat(10_000));
         log.add(&big).unwrap();
         let kept = &log.entries(&LogQuery::default()).unwrap()[0];
         let text = kept.result.as_str().unwrap();
         assert!(text.len() <= MAX_RESULT_BYTES + 4 && text.ends_with('…'));
+        assert!(kept.message.len() <= MAX_TEXT_BYTES + 4 && kept.message.ends_with('…'));
 
         let connection = log.connection.lock().unwrap();
         // As though MAX_ENTRIES had been written since the first: the next one removes it.

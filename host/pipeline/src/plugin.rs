@@ -22,8 +22,9 @@ use crate::topics;
 pub type PluginFn = Arc<dyn Fn(&PluginCall, &Event) -> Result<Value, PluginFailure> + Send + Sync>;
 
 /// Subscribes the plugin `spec` to `ftrack.pipeline.discover` (answered `true`) and
-/// `ftrack.pipeline.run` (answered with [`answer_run`]) on `hub`, at [`PLUGIN_PRIORITY`], as
-/// part of `plugin` (unloaded with it). Returns the two subscriber ids.
+/// `ftrack.pipeline.run` (answered with [`answer_run`], for the hub's user only) on `hub`,
+/// at [`PLUGIN_PRIORITY`], as part of `plugin` (unloaded with it). Returns the two
+/// subscriber ids.
 pub fn subscribe(
     hub: &EventHub,
     spec: PluginSpec,
@@ -42,8 +43,9 @@ pub fn subscribe(
     )?;
     let plugin_id = new_plugin_id();
     let expression = spec.expression(topics::RUN_PLUGIN);
+    let user = hub.identity().username.clone();
     let handler = move |event: &mut Event| {
-        Ok(answer_run(&spec, &event.data, &plugin_id, |call| {
+        Ok(answer_run(&spec, event, &user, &plugin_id, |call| {
             run(call, event)
         }))
     };

@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use connect_ftrack_api::{reference, Client};
+use connect_ftrack_api::{quoted, reference, Client};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -904,11 +904,6 @@ fn check_thumbnail(path: &Path) -> Result<(), PublishError> {
         )));
     }
     Ok(())
-}
-
-/// A value in the query language, quoted.
-fn quoted(value: &str) -> String {
-    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// The entity type of a component made from `source`.

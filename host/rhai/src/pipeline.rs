@@ -54,8 +54,9 @@ impl ScriptPipeline {
         let handler = ScriptHandler::new(hook.clone(), callback);
         let plugin_id = new_plugin_id();
         let run_spec = spec.clone();
+        let user = hub.identity().username.clone();
         let answer = move |event: &mut Event| {
-            Ok(answer_run(&run_spec, &event.data, &plugin_id, |call| {
+            Ok(answer_run(&run_spec, event, &user, &plugin_id, |call| {
                 // The callback sees the call as the plugin base classes give it.
                 let mut event = event.clone();
                 event.data["settings"]["data"] = call.data.clone();

@@ -66,7 +66,14 @@ impl Jobs {
             let report = Box::new(move |now: Value| {
                 progress.send_replace(Job::Running(now));
             });
-            let outcome = work(report);
+            // A panic in the work must still end the job, or the page (and a restart, which
+            // waits for running jobs) would wait for it for ever.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(report)))
+                .unwrap_or_else(|_| {
+                    Job::Failed(Value::String(format!(
+                        "the {what} failed unexpectedly (see the host's log)"
+                    )))
+                });
             match &outcome {
                 Job::Done(_) => tracing::info!("window: {what} {id} done"),
                 Job::Failed(why) => tracing::warn!("window: {what} {id} failed: {why}"),

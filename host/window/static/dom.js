@@ -259,3 +259,14 @@ export function acceptDrops(zone, { isBusy, onDrop }) {
     onDrop(event.dataTransfer);
   });
 }
+
+/** Only links to web pages: a server's answer never becomes a script link. */
+export function safeUrl(url) {
+  if (typeof url !== 'string' || !url) return '';
+  try {
+    const parsed = new URL(url, location.href);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : '';
+  } catch {
+    return '';
+  }
+}

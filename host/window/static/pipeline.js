@@ -20,7 +20,7 @@
  *    when the tab shows and after each run.
  */
 
-import { $, api, h, setText, warnUnlessEnded, session } from './dom.js';
+import { $, api, h, safeUrl, setText, warnUnlessEnded, session } from './dom.js';
 import { createBrowser, pathText, recentOnce } from './browser.js';
 import { pickedContext } from './actions.js';
 
@@ -340,11 +340,12 @@ function finalizerResults(results) {
   return found;
 }
 
-function showOutcome(outcome, text, url) {
+function showOutcome(outcome, text, link) {
+  const url = safeUrl(link);
   const result = $('#pipeline-result', panelEl);
   result.dataset.outcome = outcome;
   result.className = `publish-result ${outcome === 'done' ? 'ok' : 'alert'}`;
-  result.replaceChildren(h('p', {}, text), ...(url ? [h('a', { href: url, target: '_blank', rel: 'noopener' }, 'Open in ftrack')] : []));
+  result.replaceChildren(h('p', {}, text), ...(url ? [h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, 'Open in ftrack')] : []));
   result.focus();
 }
 

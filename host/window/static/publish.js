@@ -24,7 +24,7 @@
  * ("published", "failed", "invalid") with a#publish-version-link.
  */
 
-import { $, api, endSession, failureDetail, h, onSessionEnd, session, setText, Unauthorized, acceptDrops } from './dom.js';
+import { safeUrl, $, api, endSession, failureDetail, h, onSessionEnd, session, setText, Unauthorized, acceptDrops } from './dom.js';
 import { createBrowser, pathText, recentOnce } from './browser.js';
 import { pickedContext } from './actions.js';
 
@@ -888,16 +888,6 @@ function showPublished(outcome) {
   showOutcome('published', parts);
 }
 
-/** Only links to web pages: a server's answer never becomes a script link. */
-function safeUrl(url) {
-  if (typeof url !== 'string' || !url) return '';
-  try {
-    const parsed = new URL(url, location.href);
-    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : '';
-  } catch {
-    return '';
-  }
-}
 
 /** Say the outcome in #publish-result; focus goes there if it was lost meanwhile. */
 function showOutcome(outcome, parts) {

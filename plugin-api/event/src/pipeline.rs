@@ -321,19 +321,47 @@ pub fn reply(
     })
 }
 
-/// Answers an `ftrack.pipeline.run` (its `data`) for `spec` with `run`'s outcome, timed:
-/// the framework's reply ([`reply`]). `plugin_id` is the plugin's (one per plugin, as the
+/// Answers an `ftrack.pipeline.run` event for `spec` with `run`'s outcome, timed: the
+/// framework's reply ([`reply`]). `plugin_id` is the plugin's (one per plugin, as the
 /// framework's instances have: see [`new_plugin_id`]).
+///
+/// `user` is whom the plugin runs for (the host's user): an event another user published
+/// (its `source.user.username`, which a server sets to the user it signed in) is refused
+/// without running anything. A pipeline plugin reads and publishes the user's files with the
+/// user's key, and any user of a server may publish events; the framework ran them all. An
+/// empty `user` (no server, no other user) accepts every event.
 pub fn answer_run(
     spec: &PluginSpec,
-    event_data: &Value,
+    event: &crate::Event,
+    user: &str,
     plugin_id: &str,
     run: impl FnOnce(&PluginCall) -> Result<Value, PluginFailure>,
 ) -> Value {
-    let call = PluginCall::from_event_data(spec, event_data);
+    let call = PluginCall::from_event_data(spec, &event.data);
+    let asked_by = asked_by(event);
+    if !user.is_empty() && asked_by != user {
+        let why = format!("it runs only for {user}, not for {asked_by:?}");
+        return reply(
+            spec,
+            &call,
+            Err(PluginFailure::Refused(why)),
+            Duration::ZERO,
+            plugin_id,
+        );
+    }
     let started = Instant::now();
     let outcome = run(&call);
     reply(spec, &call, outcome, started.elapsed(), plugin_id)
+}
+
+/// Who published `event`: its `source.user.username` (empty when it has none).
+pub fn asked_by(event: &crate::Event) -> &str {
+    event
+        .source
+        .get("user")
+        .and_then(|user| user.get("username"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 /// A plugin id as the framework's (a uuid4's 32 hex digits).
@@ -353,7 +381,7 @@ mod tests {
     fn runs_are_answered_with_the_frameworks_reply() {
         let spec = collector();
         let event = run_event(&spec, "run", json!([]));
-        let reply = answer_run(&spec, &event.data, "id-1", |call| {
+        let reply = answer_run(&spec, &event, "", "id-1", |call| {
             Ok(json!([call.options["path"]]))
         });
         assert_eq!(reply["status"], SUCCESS_STATUS);
@@ -361,10 +389,26 @@ mod tests {
         assert_eq!(reply["message"], "Successfully run :paths");
         assert_eq!(reply["plugin_id"], "id-1");
         let fetch = run_event(&spec, "fetch", json!(null));
-        let reply = answer_run(&spec, &fetch.data, "id-1", |call| {
+        let reply = answer_run(&spec, &fetch, "", "id-1", |call| {
             Ok(call.options["path"].clone())
         });
         assert_eq!(reply["result"], json!({"fetch": "/a.exr"}));
+        // Another user's event runs nothing; the user's own does.
+        let mut theirs = event.clone();
+        theirs
+            .source
+            .insert("user".into(), json!({"username": "mallory"}));
+        let refused = answer_run(&spec, &theirs, "alice", "id-1", |_| panic!("not run"));
+        assert_eq!(refused["status"], ERROR_STATUS);
+        assert_eq!(
+            refused["message"],
+            "Failed to run paths: it runs only for alice, not for \"mallory\""
+        );
+        let mut ours = event.clone();
+        ours.source
+            .insert("user".into(), json!({"username": "alice"}));
+        let ran = answer_run(&spec, &ours, "alice", "id-1", |_| Ok(json!([])));
+        assert_eq!(ran["status"], SUCCESS_STATUS);
         assert_eq!(new_plugin_id().len(), 32);
         assert_eq!(
             spec.expression(RUN_PLUGIN),

@@ -140,11 +140,16 @@ impl Session {
         )?;
         let plugin_id = pipeline::new_plugin_id();
         let expression = spec.expression(pipeline::RUN_PLUGIN);
+        let user = self.api_user();
         self.subscribe_with_priority(&expression, pipeline::PLUGIN_PRIORITY, move |event| {
-            let data = event.data.clone();
-            Ok(pipeline::answer_run(&spec, &data, &plugin_id, |call| {
-                run(call, event)
-            }))
+            let asked: Event = (**event).clone();
+            Ok(pipeline::answer_run(
+                &spec,
+                &asked,
+                &user,
+                &plugin_id,
+                |call| run(call, event),
+            ))
         })?;
         Ok(())
     }

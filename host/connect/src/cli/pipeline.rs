@@ -22,9 +22,9 @@ use std::time::Duration;
 
 use connect_core::EventHub;
 use connect_event::Event;
-use connect_pipeline::client::Client as PipelineClient;
+use connect_pipeline::client::{Client as PipelineClient, LogViewerClient};
 use connect_pipeline::host::host_types_of;
-use connect_pipeline::log::{LogDb, LogQuery};
+use connect_pipeline::log::LogQuery;
 use connect_pipeline::{
     context_id_from_env, definition_paths_from_env, discover, serve_definition_paths,
     DefinitionType, HostConfig, Options, PipelineHost, STANDALONE_HOST_TYPE,
@@ -254,7 +254,7 @@ fn logs(args: &LogsArgs) -> ExitCode {
         status: args.status.clone(),
         limit: Some(args.limit),
     };
-    let entries = match LogDb::open(&path).and_then(|log| log.entries(&query)) {
+    let entries = match LogViewerClient::open(&path).and_then(|viewer| viewer.logs(&query)) {
         Ok(entries) => entries,
         Err(err) => return fail(&err.to_string()),
     };
@@ -266,7 +266,7 @@ fn logs(args: &LogsArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     for entry in &entries {
-        println!(
+        let line = format!(
             "{}  {}  {} ({})  {}  {:.3} s  {}",
             rfc3339(entry.time),
             entry.host_id,
@@ -276,8 +276,23 @@ fn logs(args: &LogsArgs) -> ExitCode {
             entry.duration,
             entry.message
         );
+        println!("{}", printable(&line));
     }
     ExitCode::SUCCESS
+}
+
+/// `text` with its control characters (a terminal's escape sequences among them) written
+/// as escapes: a plugin's message is not the terminal's to obey.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Seconds since 1970 as an RFC 3339 time to the second (UTC).

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use connect_event::Event;
-use connect_ftrack_api::Client as ApiClient;
+use connect_ftrack_api::{quoted, Client as ApiClient};
 use connect_pipeline::client::{
     set_context, set_option, Client, HostConnection, OptionPath, RunOutcome,
 };
@@ -119,6 +119,14 @@ fn parse_set(text: &str) -> Result<(OptionPath, Value), String> {
 
 /// Says why `--context` names nothing on the server, before anything runs.
 fn check_context(data_dir: &Path, context_type: &str, context_id: &str) -> Result<(), String> {
+    if !context_type
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(format!(
+            "--context {context_type}:{context_id}: {context_type:?} is not an entity type"
+        ));
+    }
     let (url, user, key) = super::event::server_sign_in(data_dir)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -127,8 +135,8 @@ fn check_context(data_dir: &Path, context_type: &str, context_id: &str) -> Resul
     let api = ApiClient::new(&url, &user, key).map_err(|e| e.to_string())?;
     let found = runtime
         .block_on(api.query(&format!(
-            "select id from {context_type} where id is \"{}\"",
-            context_id.replace('"', "")
+            "select id from {context_type} where id is {}",
+            quoted(context_id)
         )))
         .map_err(|err| format!("--context {context_type}:{context_id}: {err}"))?;
     if found.is_empty() {

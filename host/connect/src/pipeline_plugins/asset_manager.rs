@@ -17,7 +17,8 @@
 use regex::Regex;
 use serde_json::{json, Value};
 
-use super::{quoted, PublishWith};
+use super::PublishWith;
+use connect_ftrack_api::quoted;
 use connect_pipeline::plugin::{PluginCall, PluginFailure};
 
 /// One filter list of a resolver entry: the patterns, compiled as `re.match` reads them.
@@ -48,11 +49,7 @@ pub(super) fn resolve(with: &PublishWith, call: &PluginCall) -> Result<Value, Pl
     let Some(context_id) = call.data["context_id"].as_str().filter(|id| !id.is_empty()) else {
         return Err(PluginFailure::Refused("no context_id to resolve".into()));
     };
-    let query = |expression: String| {
-        with.runtime
-            .block_on(with.client.query(&expression))
-            .map_err(|err| PluginFailure::Failed(err.to_string()))
-    };
+    let query = |expression: String| with.query(expression);
     let tasks = query(format!(
         "select name, parent_id, type.name from Task where id is {}",
         quoted(context_id)
@@ -135,13 +132,10 @@ pub(super) fn latest(with: &PublishWith, call: &PluginCall) -> Result<Value, Plu
                 "an asset to update has no asset_id: {asset}"
             )));
         };
-        let versions = with
-            .runtime
-            .block_on(with.client.query(&format!(
-                "select id, version from AssetVersion where asset_id is {}",
-                quoted(&asset_id)
-            )))
-            .map_err(|err| PluginFailure::Failed(err.to_string()))?;
+        let versions = with.query(format!(
+            "select id, version from AssetVersion where asset_id is {}",
+            quoted(&asset_id)
+        ))?;
         let newest = versions.iter().max_by_key(|v| v["version"].as_u64());
         if let (Some(newest), Value::Object(fields)) = (newest, &mut asset) {
             fields.insert("latest_version_id".into(), newest["id"].clone());

@@ -38,7 +38,7 @@ use std::sync::Arc;
 
 use connect_core::{EventHub, PluginTag, SubscribeError};
 use connect_event::Event;
-use connect_ftrack_api::Client;
+use connect_ftrack_api::{quoted, Client};
 use connect_pipeline::plugin::{self, collected_values, PluginCall, PluginFailure, PluginFn};
 use connect_pipeline::{PluginSpec, STANDALONE_HOST_TYPE};
 use connect_publisher::{ComponentSource, Context, DiskLocation, Publisher, Quiet, Request};
@@ -57,10 +57,37 @@ pub struct PublishWith {
     pub client: Arc<Client>,
     /// The disk locations the plugins declared.
     pub locations: Vec<DiskLocation>,
-    /// Where publishes are run (the finalizer waits for its publish there).
+    /// The runtime the plugins' server calls and publishes run on (never blocked on: see
+    /// `wait_for`).
     pub runtime: tokio::runtime::Handle,
     /// The publish journal's folder.
     pub journal_dir: PathBuf,
+}
+
+impl PublishWith {
+    /// Waits for `work` on the publishing runtime, from whatever thread the plugin runs on:
+    /// spawned there and waited for here, since the thread may be inside a runtime of its
+    /// own (the server connection's, which dispatches the server's events), where
+    /// `Handle::block_on` would panic.
+    fn wait_for<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T, PluginFailure> {
+        let (done, result) = std::sync::mpsc::channel();
+        self.runtime.spawn(async move {
+            let _ = done.send(work.await);
+        });
+        result
+            .recv()
+            .map_err(|_| PluginFailure::Failed("the host is stopping".into()))
+    }
+
+    /// Every result of an ftrack query on the server.
+    fn query(&self, expression: String) -> Result<Vec<Value>, PluginFailure> {
+        let client = self.client.clone();
+        self.wait_for(async move { client.query(&expression).await })?
+            .map_err(|err| PluginFailure::Failed(err.to_string()))
+    }
 }
 
 /// Subscribes the plugins on `hub`; `publish` is `None` when the host is not signed
@@ -182,11 +209,6 @@ fn files_exist(data: &Value) -> Result<Value, PluginFailure> {
     Ok(Value::Bool(true))
 }
 
-/// `text` as a quoted value of an ftrack query (its quotes and backslashes escaped).
-fn quoted(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
 /// Text of `value[key]`, when it is non-empty text.
 fn text<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
     value
@@ -238,13 +260,10 @@ fn finalize(with: &PublishWith, call: &PluginCall) -> Result<Value, PluginFailur
     }
     let status_id = text(context, "status_id");
     if let Some(status_id) = status_id {
-        let found = with
-            .runtime
-            .block_on(with.client.query(&format!(
-                "select id from Status where id is {}",
-                quoted(status_id)
-            )))
-            .map_err(|e| e.to_string())?;
+        let found = with.query(format!(
+            "select id from Status where id is {}",
+            quoted(status_id)
+        ))?;
         if found.is_empty() {
             return refuse(format!("there is no status with id {status_id}"));
         }
@@ -267,19 +286,24 @@ fn finalize(with: &PublishWith, call: &PluginCall) -> Result<Value, PluginFailur
         location: None,
         components,
     };
-    let publisher = Publisher::new(&with.client, &with.journal_dir, &Quiet)
-        .with_disk_locations(with.locations.clone());
+    let (client, journal, locations) = (
+        with.client.clone(),
+        with.journal_dir.clone(),
+        with.locations.clone(),
+    );
     let published = with
-        .runtime
-        .block_on(publisher.publish(&request))
+        .wait_for(async move {
+            let publisher =
+                Publisher::new(&client, &journal, &Quiet).with_disk_locations(locations);
+            publisher.publish(&request).await
+        })?
         .map_err(|err| err.to_string())?;
     let mut warnings = published.warnings.clone();
     if let Some(status_id) = status_id {
-        let set = with.runtime.block_on(with.client.update(
-            "AssetVersion",
-            vec![json!(published.version_id)],
-            json!({"status_id": status_id}),
-        ));
+        let client = with.client.clone();
+        let (version, status) = (json!(published.version_id), json!({"status_id": status_id}));
+        let set = with
+            .wait_for(async move { client.update("AssetVersion", vec![version], status).await })?;
         if let Err(err) = set {
             warnings.push(format!("the version's status was not set: {err}"));
         }

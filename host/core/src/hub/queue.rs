@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use std::collections::HashSet;
 
@@ -58,7 +58,19 @@ impl EventHub {
     /// [`MAX_ASYNC_GENERATIONS`] asynchronous publishes down its chain, or while
     /// [`MAX_QUEUED_EVENTS`] wait (see the `chain` module). That is logged once per chain,
     /// naming the plugin whose handler published.
-    pub fn publish_async(&self, mut event: Event, on_reply: Option<ReplyCallback>) -> bool {
+    pub fn publish_async(&self, event: Event, on_reply: Option<ReplyCallback>) -> bool {
+        self.publish_async_waiting(event, on_reply, REMOTE_REPLY_WINDOW)
+    }
+
+    /// As [`EventHub::publish_async`], `on_reply` waiting `window` for replies that come
+    /// through the server (two minutes for `publish_async`): for an event whose answer may
+    /// take longer, such as a pipeline run.
+    pub fn publish_async_waiting(
+        &self,
+        mut event: Event,
+        on_reply: Option<ReplyCallback>,
+        window: Duration,
+    ) -> bool {
         self.prepare(&mut event);
         let origin = Origin::of_publish();
         let mut events = self.queue.events.lock().unwrap_or_else(|e| e.into_inner());
@@ -83,7 +95,7 @@ impl EventHub {
             // The callback waits before the event leaves: a reply may come back at once.
             if let Some(callback) = &on_reply {
                 let now = Instant::now();
-                let until = now + REMOTE_REPLY_WINDOW;
+                let until = now + window;
                 let mut replies = self.lock_replies();
                 let mut expiring = self
                     .queue
@@ -100,7 +112,9 @@ impl EventHub {
                     }
                     expiring.pop_front();
                 }
-                expiring.push_back((event.id.clone(), until));
+                // In the order they expire (windows differ).
+                let place = expiring.partition_point(|(_, at)| *at <= until);
+                expiring.insert(place, (event.id.clone(), until));
                 replies.insert(
                     event.id.clone(),
                     PendingReplies {

@@ -2,6 +2,7 @@
 //! sent is given back through `receive`, as a server routing to this client would).
 
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use super::*;
 use serde_json::json;
@@ -319,4 +320,35 @@ fn a_handler_answers_a_servers_event_later_from_another_thread() {
     assert_eq!(sent[0].source["id"], "worker");
     hub.clear_uplink();
     assert!(!hub.is_linked());
+}
+
+#[test]
+fn each_publish_waits_its_own_window_for_replies_through_the_server() {
+    let hub = hub();
+    let wire = Arc::new(Wire::default());
+    wire.connected.store(true, Ordering::SeqCst);
+    hub.set_uplink(wire.clone());
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let callback = |name: &'static str| -> ReplyCallback {
+        let heard = heard.clone();
+        Arc::new(move |_: &Event| heard.lock().unwrap().push(name))
+    };
+    let long = Event::new("long");
+    let short = Event::new("short");
+    let (long_id, short_id) = (long.id.clone(), short.id.clone());
+    // The long one first, then one that expires at once: the order they expire in is kept.
+    assert!(hub.publish_async_waiting(long, Some(callback("long")), Duration::from_secs(3600)));
+    assert!(hub.publish_async_waiting(short, Some(callback("short")), Duration::ZERO));
+    std::thread::sleep(Duration::from_millis(5));
+    // Another publish forgets what expired.
+    assert!(hub.publish_async(Event::new("later"), Some(callback("later"))));
+    wire.take();
+    for id in [&short_id, &long_id] {
+        let mut reply = Event::new(topics::META_REPLY).with_data(json!(1));
+        reply.in_reply_to_event = Some(id.to_string());
+        reply.target = "id=hub".into();
+        hub.receive(reply);
+    }
+    hub.drain();
+    assert_eq!(*heard.lock().unwrap(), ["long"]);
 }

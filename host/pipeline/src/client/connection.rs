@@ -64,13 +64,13 @@ impl HostConnection {
 
     /// Its definitions of `kind` (every kind when `None`), augmented as it serves them.
     pub fn definitions(&self, kind: Option<DefinitionType>) -> Vec<&Value> {
-        let kinds: Vec<&str> = match kind {
-            Some(kind) => vec![kind.as_str()],
-            None => ["publisher", "loader", "opener", "asset_manager"].to_vec(),
+        let kinds: Vec<DefinitionType> = match kind {
+            Some(kind) => vec![kind],
+            None => DefinitionType::ALL.to_vec(),
         };
         kinds
             .into_iter()
-            .filter_map(|kind| self.reply["definition"][kind].as_array())
+            .filter_map(|kind| self.reply["definition"][kind.as_str()].as_array())
             .flatten()
             .collect()
     }

@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::engine::STEP_GROUPS;
 
@@ -70,8 +70,9 @@ pub fn set_option(
     path: &OptionPath,
     value: Value,
 ) -> Result<usize, String> {
-    let steps = definition[&path.group]
-        .as_array_mut()
+    let steps = definition
+        .get_mut(&path.group)
+        .and_then(Value::as_array_mut)
         .ok_or_else(|| format!("the definition has no {}", path.group))?;
     let names = |items: &[Value]| -> String {
         items
@@ -90,8 +91,9 @@ pub fn set_option(
                 path.group, path.step
             )
         })?;
-    let stages = step["stages"]
-        .as_array_mut()
+    let stages = step
+        .get_mut("stages")
+        .and_then(Value::as_array_mut)
         .ok_or_else(|| format!("{path}: the step {:?} has no stages", path.step))?;
     let known_stages = names(stages);
     let stage = stages
@@ -103,34 +105,44 @@ pub fn set_option(
                 path.step, path.stage
             )
         })?;
-    let plugins = stage["plugins"]
-        .as_array_mut()
+    let plugins = stage
+        .get_mut("plugins")
+        .and_then(Value::as_array_mut)
         .ok_or_else(|| format!("{path}: the stage {:?} has no plugins", path.stage))?;
-    for plugin in plugins.iter_mut() {
-        if !plugin["options"].is_object() {
-            plugin["options"] = json!({});
-        }
-        plugin["options"][&path.option] = value.clone();
+    let mut count = 0;
+    for options in plugins.iter_mut().filter_map(options_of) {
+        options.insert(path.option.clone(), value.clone());
+        count += 1;
     }
-    Ok(plugins.len())
+    Ok(count)
+}
+
+/// A plugin entry's `options`, made an empty map when missing or not a map; `None` when the
+/// entry is not a map (then it is no plugin to set anything on).
+fn options_of(plugin: &mut Value) -> Option<&mut Map<String, Value>> {
+    let plugin = plugin.as_object_mut()?;
+    let options = plugin.entry("options").or_insert_with(|| json!({}));
+    if !options.is_object() {
+        *options = json!({});
+    }
+    options.as_object_mut()
 }
 
 /// Sets `context_id` on every context plugin (every plugin of the `contexts` steps' stages);
 /// how many.
 pub fn set_context(definition: &mut Value, context_id: &str) -> usize {
     let mut count = 0;
-    let stages = definition["contexts"]
-        .as_array_mut()
+    let stages = definition
+        .get_mut("contexts")
+        .and_then(Value::as_array_mut)
         .into_iter()
         .flatten()
-        .filter_map(|step| step["stages"].as_array_mut())
+        .filter_map(|step| step.get_mut("stages").and_then(Value::as_array_mut))
         .flatten();
     for stage in stages {
-        for plugin in stage["plugins"].as_array_mut().into_iter().flatten() {
-            if !plugin["options"].is_object() {
-                plugin["options"] = json!({});
-            }
-            plugin["options"]["context_id"] = json!(context_id);
+        let plugins = stage.get_mut("plugins").and_then(Value::as_array_mut);
+        for options in plugins.into_iter().flatten().filter_map(options_of) {
+            options.insert("context_id".into(), json!(context_id));
             count += 1;
         }
     }

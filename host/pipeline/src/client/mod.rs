@@ -26,11 +26,13 @@ mod edit;
 mod outcome;
 mod transport;
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::mpsc::{channel, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use connect_core::Expression;
 use connect_event::Event;
 use serde_json::{json, Value};
 
@@ -84,16 +86,39 @@ struct ClientState {
     host: Option<HostConnection>,
     definition: Option<Value>,
     context_id: Option<String>,
-    /// The subscriptions to the chosen host's events, removed when it changes.
-    subscriptions: Vec<String>,
+    /// The subscriptions to the chosen host's events, removed when it changes (and when the
+    /// last clone of the client goes).
+    subscriptions: Option<HostSubscriptions>,
     /// The notifications heard from the chosen host (`data.pipeline` of each).
-    logs: Vec<Value>,
+    logs: VecDeque<Value>,
     on_notification: Vec<OnEvent>,
     on_context_changed: Vec<OnContext>,
 }
 
 /// Hears the host's new context.
 type OnContext = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A client's subscriptions to its host's events: removed when dropped.
+struct HostSubscriptions {
+    transport: Arc<dyn Transport>,
+    ids: Vec<String>,
+}
+
+impl HostSubscriptions {
+    fn add(&mut self, expression: &str, on_event: OnEvent) -> Result<(), TransportError> {
+        let id = self.transport.subscribe(expression, on_event)?;
+        self.ids.push(id);
+        Ok(())
+    }
+}
+
+impl Drop for HostSubscriptions {
+    fn drop(&mut self) {
+        for id in &self.ids {
+            self.transport.unsubscribe(id);
+        }
+    }
+}
 
 /// The most notifications a client keeps ([`Client::logs`]); the oldest go first.
 const MAX_LOGS: usize = 10_000;
@@ -223,10 +248,6 @@ impl Client {
     /// Chooses `host`: hears its notifications and its context changes from now on (the
     /// previous host's no more), takes its context, and forgets the definition.
     pub fn change_host(&self, host: HostConnection) -> Result<(), ClientError> {
-        let old = std::mem::take(&mut self.state().subscriptions);
-        for id in old {
-            self.transport.unsubscribe(&id);
-        }
         let state = Arc::downgrade(&self.state);
         let notified = move |event: &Event| {
             let Some(state) = state.upgrade() else { return };
@@ -234,9 +255,9 @@ impl Client {
                 let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
                 if event.topic == topics::CLIENT_NOTIFICATION {
                     if state.logs.len() >= MAX_LOGS {
-                        state.logs.remove(0);
+                        state.logs.pop_front();
                     }
-                    state.logs.push(event.data["pipeline"].clone());
+                    state.logs.push_back(event.data["pipeline"].clone());
                 }
                 state.on_notification.clone()
             };
@@ -260,28 +281,34 @@ impl Client {
             }
         };
         let for_host = |topic: &str| {
-            format!(
-                "topic={topic} and data.pipeline.host_id=\"{}\"",
-                host.id().replace('"', "")
-            )
+            Expression::All(vec![
+                Expression::equals("topic", topic),
+                Expression::equals("data.pipeline.host_id", host.id()),
+            ])
+            .to_string()
         };
         let notified: OnEvent = Arc::new(notified);
-        let mut ids = vec![
-            self.transport
-                .subscribe(&for_host(topics::CLIENT_NOTIFICATION), notified.clone())?,
-            self.transport
-                .subscribe(&for_host(topics::CLIENT_PROGRESS_NOTIFICATION), notified)?,
-        ];
-        ids.push(self.transport.subscribe(
+        // Made one by one; a failure drops (unsubscribes) those already made.
+        let mut subscriptions = HostSubscriptions {
+            transport: self.transport.clone(),
+            ids: Vec::new(),
+        };
+        subscriptions.add(&for_host(topics::CLIENT_NOTIFICATION), notified.clone())?;
+        subscriptions.add(&for_host(topics::CLIENT_PROGRESS_NOTIFICATION), notified)?;
+        subscriptions.add(
             &for_host(topics::HOST_CONTEXT_CHANGE),
             Arc::new(context_changed),
-        )?);
-        let mut state = self.state();
-        state.subscriptions = ids;
-        state.context_id = host.context_id().map(str::to_string);
-        state.definition = None;
-        state.logs.clear();
-        state.host = Some(host);
+        )?;
+        let previous = {
+            let mut state = self.state();
+            state.context_id = host.context_id().map(str::to_string);
+            state.definition = None;
+            state.logs.clear();
+            state.host = Some(host);
+            state.subscriptions.replace(subscriptions)
+        };
+        // The previous host's, removed outside the lock: its callbacks take it.
+        drop(previous);
         Ok(())
     }
 
@@ -362,7 +389,7 @@ impl Client {
     /// The chosen host's plugin notifications heard since it was chosen (`data.pipeline` of
     /// each; the framework's `logs`).
     pub fn logs(&self) -> Vec<Value> {
-        self.state().logs.clone()
+        self.state().logs.iter().cloned().collect()
     }
 
     /// Runs the chosen definition on the chosen host, waiting at most `time_out` for its
@@ -405,11 +432,12 @@ impl Client {
         time_out: Duration,
     ) -> Result<Value, ClientError> {
         let (answered, answer) = channel();
-        self.transport.publish(
+        self.transport.publish_waiting(
             event,
             Box::new(move |reply| {
                 let _ = answered.send(reply);
             }),
+            time_out,
         )?;
         answer
             .recv_timeout(time_out)
@@ -486,7 +514,8 @@ impl AssetManagerClient {
         )
     }
 
-    /// Changes an asset to another version (`change_version`).
+    /// Changes an asset to another version (`change_version`; an application's host does it
+    /// in its scene: the standalone host, which has none, refuses it).
     pub fn change_version(
         &self,
         asset: Value,

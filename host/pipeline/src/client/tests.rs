@@ -316,3 +316,49 @@ fn a_client_on_the_hubs_queue_runs_as_one_through_the_server_would() {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     queue.join().unwrap();
 }
+
+/// A transport that keeps count of the subscriptions it holds.
+struct Counting {
+    inner: HubTransport,
+    live: Mutex<Vec<String>>,
+}
+
+impl Transport for Counting {
+    fn publish(&self, event: Event, on_reply: OnReply) -> Result<(), TransportError> {
+        self.inner.publish(event, on_reply)
+    }
+    fn subscribe(&self, expression: &str, on_event: OnEvent) -> Result<String, TransportError> {
+        let id = self.inner.subscribe(expression, on_event)?;
+        self.live.lock().unwrap().push(id.clone());
+        Ok(id)
+    }
+    fn unsubscribe(&self, id: &str) {
+        self.inner.unsubscribe(id);
+        self.live.lock().unwrap().retain(|live| live != id);
+    }
+}
+
+#[test]
+fn a_clients_subscriptions_go_with_its_host_and_with_the_client() {
+    let (hub, _host, _dir) = host();
+    let transport = Arc::new(Counting {
+        inner: HubTransport::new(&hub),
+        live: Mutex::new(Vec::new()),
+    });
+    let client = Client::new(transport.clone());
+    let found = client.discover_hosts(WAIT).unwrap();
+    client.change_host(found[0].clone()).unwrap();
+    assert_eq!(transport.live.lock().unwrap().len(), 3);
+    // Another host: its three replace the first's.
+    client.change_host(found[0].clone()).unwrap();
+    assert_eq!(transport.live.lock().unwrap().len(), 3);
+    let clone = client.clone();
+    drop(client);
+    assert_eq!(
+        transport.live.lock().unwrap().len(),
+        3,
+        "a clone still uses them"
+    );
+    drop(clone);
+    assert!(transport.live.lock().unwrap().is_empty());
+}

@@ -29,6 +29,19 @@ pub trait Transport: Send + Sync {
     /// transport lives. Returns once the event is sent.
     fn publish(&self, event: Event, on_reply: OnReply) -> Result<(), TransportError>;
 
+    /// As [`Transport::publish`], for an event whose answer may take as long as `window`
+    /// (a run): a transport that forgets reply callbacks after a while keeps this one that
+    /// long.
+    fn publish_waiting(
+        &self,
+        event: Event,
+        on_reply: OnReply,
+        window: std::time::Duration,
+    ) -> Result<(), TransportError> {
+        let _ = window;
+        self.publish(event, on_reply)
+    }
+
     /// Subscribes `on_event` to the events matching `expression`; the subscriber id.
     fn subscribe(&self, expression: &str, on_event: OnEvent) -> Result<String, TransportError>;
 
@@ -85,6 +98,10 @@ impl Transport for HubTransport {
     }
 }
 
+/// How long replies to an ordinary publish are awaited through the server (as
+/// `EventHub::publish_async`).
+const DEFAULT_REPLY_WINDOW: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// The resident host's event hub as the transport, its events published asynchronously:
 /// through the server when the hub is linked to one (every host linked to it answers, in any
 /// process), else dispatched by the hub's own queue. Replies come on the hub's threads, so
@@ -104,8 +121,21 @@ impl QueuedHubTransport {
 
 impl Transport for QueuedHubTransport {
     fn publish(&self, event: Event, on_reply: OnReply) -> Result<(), TransportError> {
+        self.publish_waiting(event, on_reply, DEFAULT_REPLY_WINDOW)
+    }
+
+    fn publish_waiting(
+        &self,
+        event: Event,
+        on_reply: OnReply,
+        window: std::time::Duration,
+    ) -> Result<(), TransportError> {
         let on_reply = Arc::new(move |reply: &Event| on_reply(reply.data.clone()));
-        if self.hub.hub()?.publish_async(event, Some(on_reply)) {
+        if self
+            .hub
+            .hub()?
+            .publish_async_waiting(event, Some(on_reply), window)
+        {
             Ok(())
         } else {
             Err(TransportError(
