@@ -138,7 +138,7 @@ impl ScriptSession {
 /// hub is (`engine.rs`): a handler's closure usually captures the very `session` it calls,
 /// and a call that waits for the server must not hold the captured variable locked meanwhile
 /// (another thread may be running the same closure).
-pub(crate) fn register_server_api(engine: &mut Engine) {
+pub(crate) fn register_server_api(engine: &mut ApiModule<'_>) {
     engine
         .register_fn("query", |s: ScriptSession, expression: &str| {
             s.query(expression)

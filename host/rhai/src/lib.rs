@@ -139,8 +139,9 @@ use pipeline::*;
 use resolver::*;
 use rhai::packages::{Package, StandardPackage};
 use rhai::{
-    ASTNode, Array, Caches, CallFnOptions, Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString,
-    Map as RhaiMap, Module, ModuleResolver, Position, Scope, Stmt, AST,
+    ASTNode, Array, Caches, CallFnOptions, Dynamic, Engine, EvalAltResult, FnPtr, FuncRegistration,
+    ImmutableString, Map as RhaiMap, Module, ModuleResolver, Position, RhaiNativeFunc, Scope, Stmt,
+    Variant, AST,
 };
 use serde_json::Value;
 use session::*;

@@ -70,7 +70,7 @@ impl ScriptPipeline {
     }
 }
 
-pub(crate) fn register_pipeline_api(engine: &mut Engine) {
+pub(crate) fn register_pipeline_api(engine: &mut ApiModule<'_>) {
     engine
         .register_type_with_name::<ScriptPipeline>("Pipeline")
         .register_fn(
