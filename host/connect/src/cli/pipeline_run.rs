@@ -79,19 +79,9 @@ const RUN_TIME_OUT: Duration = Duration::from_secs(3600);
 
 /// Runs `pipeline run`.
 pub fn run(args: &RunArgs) -> ExitCode {
-    let wait = match Duration::try_from_secs_f64(args.wait) {
-        Ok(wait) if wait <= Duration::from_secs(3600) => wait,
-        _ => return usage_error("--wait takes seconds, from 0 to 3600"),
-    };
-    let Some((context_type, context_id)) = args
-        .context
-        .split_once(':')
-        .filter(|(t, id)| !t.is_empty() && !id.is_empty())
-    else {
-        return usage_error(&format!(
-            "--context {:?} is not TYPE:ID (e.g. Task:3f2a…)",
-            args.context
-        ));
+    let (wait, (context_type, context_id)) = match (waiting(args.wait), context(&args.context)) {
+        (Ok(wait), Ok(context)) => (wait, context),
+        (Err(why), _) | (_, Err(why)) => return usage_error(&why),
     };
     let mut settings = Vec::new();
     for set in &args.set {
@@ -105,6 +95,21 @@ pub fn run(args: &RunArgs) -> ExitCode {
         Ok(code) => code,
         Err(why) => fail(&why),
     }
+}
+
+/// `--wait SECONDS`, from 0 to an hour.
+fn waiting(seconds: f64) -> Result<Duration, String> {
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(wait) if wait <= Duration::from_secs(3600) => Ok(wait),
+        _ => Err("--wait takes seconds, from 0 to 3600".into()),
+    }
+}
+
+/// `--context TYPE:ID`, both parts given.
+fn context(text: &str) -> Result<(&str, &str), String> {
+    text.split_once(':')
+        .filter(|(kind, id)| !kind.is_empty() && !id.is_empty())
+        .ok_or_else(|| format!("--context {text:?} is not TYPE:ID (e.g. Task:3f2a…)"))
 }
 
 /// `STEP_TYPE.STEP.STAGE.OPTION=VALUE`: the value JSON when it parses, else text.
@@ -342,16 +347,9 @@ const RESOLVE_TIME_OUT: Duration = Duration::from_secs(300);
 /// Runs `pipeline resolve`: the host's asset manager resolves what the task depends on with
 /// its definition's resolver (`resolve_dependencies`).
 pub fn resolve(args: &ResolveArgs) -> ExitCode {
-    let wait = match Duration::try_from_secs_f64(args.wait) {
-        Ok(wait) if wait <= Duration::from_secs(3600) => wait,
-        _ => return usage_error("--wait takes seconds, from 0 to 3600"),
-    };
-    let Some((context_type, context_id)) = args
-        .context
-        .split_once(':')
-        .filter(|(t, id)| !t.is_empty() && !id.is_empty())
-    else {
-        return usage_error(&format!("--context {:?} is not TYPE:ID", args.context));
+    let (wait, (context_type, context_id)) = match (waiting(args.wait), context(&args.context)) {
+        (Ok(wait), Ok(context)) => (wait, context),
+        (Err(why), _) | (_, Err(why)) => return usage_error(&why),
     };
     let data_dir = locations::user_data_dir();
     let resolved = (|| -> Result<Value, String> {
