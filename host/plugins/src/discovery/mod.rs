@@ -162,6 +162,8 @@ pub fn discover(paths: &SearchPaths) -> Discovery {
         plugins: Vec::new(),
         problems: Vec::new(),
     };
+    // The real paths of the hook files the walks reached through no link.
+    let mut resolved = HashMap::new();
 
     let mut seen_roots = HashSet::new();
     for entry in &paths.plugin_roots {
@@ -171,7 +173,7 @@ pub fn discover(paths: &SearchPaths) -> Discovery {
             &mut seen_roots,
             &mut discovery.problems,
         ) {
-            scan_root(&dir.given, &mut discovery);
+            scan_root(&dir.given, &mut discovery, &mut resolved);
         }
     }
 
@@ -180,7 +182,7 @@ pub fn discover(paths: &SearchPaths) -> Discovery {
     // Maps each hook file claimed so far (canonical path) to where it was first found.
     let mut claimed = HashMap::new();
     for plugin in discovery.plugins.iter_mut().filter(|p| p.skipped.is_none()) {
-        claim_hooks(plugin, &mut claimed);
+        claim_hooks(plugin, &mut claimed, &resolved);
     }
 
     let mut seen_hook_dirs = HashSet::new();
@@ -312,7 +314,7 @@ fn usable_dir(
 }
 
 /// Adds the plugin folders of one plugin root, sorted by name.
-fn scan_root(root: &Path, discovery: &mut Discovery) {
+fn scan_root(root: &Path, discovery: &mut Discovery, resolved: &mut HashMap<PathBuf, PathBuf>) {
     let entries = match fs::read_dir(root) {
         Ok(entries) => entries,
         Err(err) => {
@@ -351,12 +353,18 @@ fn scan_root(root: &Path, discovery: &mut Discovery) {
     }
     folders.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, path) in folders {
-        discovery.plugins.push(scan_plugin_folder(&name, path));
+        discovery
+            .plugins
+            .push(scan_plugin_folder(&name, path, resolved));
     }
 }
 
 /// Describes one plugin folder: name, version, library folders and the hooks in `hook/`.
-fn scan_plugin_folder(folder_name: &OsStr, path: PathBuf) -> DiscoveredPlugin {
+fn scan_plugin_folder(
+    folder_name: &OsStr,
+    path: PathBuf,
+    resolved: &mut HashMap<PathBuf, PathBuf>,
+) -> DiscoveredPlugin {
     let (name, version) = parse_folder_name(&folder_name.to_string_lossy());
     let mut plugin = DiscoveredPlugin {
         name,
@@ -419,7 +427,8 @@ fn scan_plugin_folder(folder_name: &OsStr, path: PathBuf) -> DiscoveredPlugin {
             plugin.skipped = Some(format!("{} is not a folder", hook_dir.display()));
         }
         Ok(_) => {
-            let walk = walk_hooks(&hook_dir);
+            let walk = walk_hooks(&hook_dir, &plugin.root.join(HOOK_FOLDER));
+            resolved.extend(walk.resolved);
             plugin.hooks = walk.hooks;
             if plugin.hooks.is_empty() {
                 let mut reason = format!("no hooks in {HOOK_FOLDER}/");
@@ -491,14 +500,20 @@ fn select_versions(plugins: &mut [DiscoveredPlugin]) {
 
 /// Claims the plugin's hook files; drops those another plugin (or an earlier walk of this
 /// one) already claimed. Skips the plugin when that leaves it without hooks.
-fn claim_hooks(plugin: &mut DiscoveredPlugin, claimed: &mut HashMap<PathBuf, PathBuf>) {
+/// `resolved` holds the real paths the walk already knows (files reached through no link).
+fn claim_hooks(
+    plugin: &mut DiscoveredPlugin,
+    claimed: &mut HashMap<PathBuf, PathBuf>,
+    resolved: &HashMap<PathBuf, PathBuf>,
+) {
     if plugin.hooks.is_empty() {
         return;
     }
     let mut first_elsewhere: Option<PathBuf> = None;
     let mut kept = Vec::new();
     for hook in std::mem::take(&mut plugin.hooks) {
-        let canonical = match fs::canonicalize(&hook.path) {
+        let known = resolved.get(&hook.path).cloned();
+        let canonical = match known.map_or_else(|| fs::canonicalize(&hook.path), Ok) {
             Ok(canonical) => canonical,
             Err(err) => {
                 plugin.problems.push(format!(
@@ -539,12 +554,12 @@ fn scan_hook_dir(
     claimed: &mut HashMap<PathBuf, PathBuf>,
     discovery: &mut Discovery,
 ) {
-    let walk = walk_hooks(&dir.given);
-    discovery.problems.extend(walk.problems);
+    let walk = walk_hooks(&dir.given, &dir.canonical);
+    discovery.problems.extend(walk.problems.iter().cloned());
     if walk.hooks.is_empty() {
         tracing::debug!("no hooks in hook directory {}", dir.given.display());
     }
-    for hook in walk.hooks {
+    for hook in walk.hooks.iter().cloned() {
         let name = hook
             .path
             .file_stem()
@@ -563,7 +578,7 @@ fn scan_hook_dir(
             problems: Vec::new(),
             launch_dir: None,
         };
-        claim_hooks(&mut plugin, claimed);
+        claim_hooks(&mut plugin, claimed, &walk.resolved);
         discovery.plugins.push(plugin);
     }
 }
@@ -573,11 +588,15 @@ fn scan_hook_dir(
 struct Walk {
     hooks: Vec<HookFile>,
     problems: Vec<String>,
+    /// The real path of each hook file reached through no link.
+    resolved: HashMap<PathBuf, PathBuf>,
 }
 
 /// Walks a hook folder recursively, in load order, following symlinks.
-fn walk_hooks(dir: &Path) -> Walk {
+fn walk_hooks(dir: &Path, canonical: &Path) -> Walk {
     let mut walk = Walk::default();
+    // Folders reached through a link: their files' real paths are not `canonical`'s.
+    let mut linked: Vec<PathBuf> = Vec::new();
     let walker = WalkDir::new(dir)
         .follow_links(true)
         .sort_by(|a, b| {
@@ -588,11 +607,24 @@ fn walk_hooks(dir: &Path) -> Walk {
     for item in walker {
         match item {
             Ok(entry) => {
+                if entry.path_is_symlink() && entry.file_type().is_dir() {
+                    linked.push(entry.path().to_path_buf());
+                }
                 if !entry.file_type().is_file() {
                     continue;
                 }
                 let name = entry.file_name();
                 if let Some(kind) = hook_kind(name) {
+                    // A file on no link keeps its place below the canonical folder: its real
+                    // path costs no system call (`claim_hooks` resolves the others).
+                    let on_link = entry.path_is_symlink()
+                        || linked.iter().any(|l| entry.path().starts_with(l));
+                    if !on_link {
+                        if let Ok(relative) = entry.path().strip_prefix(dir) {
+                            walk.resolved
+                                .insert(entry.path().to_path_buf(), canonical.join(relative));
+                        }
+                    }
                     walk.hooks.push(HookFile {
                         path: entry.into_path(),
                         kind,
