@@ -278,25 +278,14 @@ fn is_python_host_id(id: &str) -> bool {
 /// its context to argv[1] and waits for the host to say so. Prints
 /// `{"host": <discover reply>, "changed": [<host.context.change data.pipeline>]}`.
 const PYTHON_CLIENT: &str = r#"
-import json, sys, time
+import json, sys
 import ftrack_api.event.base
-from hub_kit import check, close_sessions, session
+from hub_kit import close_sessions, pipeline_host, pump, session
 
 Event = ftrack_api.event.base.Event
 
-def pump(s, until, what, timeout=30):
-    deadline = time.time() + timeout
-    while not until() and time.time() < deadline:
-        s.event_hub.wait(0.05)
-    check(until(), what)
-
 s = session("pipeline client")
-replies = []
-s.event_hub.publish(Event(topic="ftrack.pipeline.host.discover", data={}),
-                    on_reply=lambda reply: replies.append(reply["data"]))
-hosts = lambda: [r for r in replies if isinstance(r, dict) and "host_id" in r]
-pump(s, lambda: hosts(), "a pipeline host replies")
-host = hosts()[0]
+host = pipeline_host(s)
 changed = []
 s.event_hub.subscribe(
     "topic=ftrack.pipeline.host.context.change and data.pipeline.host_id=%s" % host["host_id"],

@@ -163,25 +163,15 @@ fn pipeline_resolve_lists_the_latest_versions_a_task_depends_on() {
 /// finds the host, sends `update_assets` with its definition's update action for the asset
 /// argv[1] at version argv[2], and prints the host's reply.
 const PYTHON_UPDATE: &str = r#"
-import json, sys, time
+import json, sys
 import ftrack_api.event.base
-from hub_kit import check, close_sessions, session
+from hub_kit import close_sessions, pipeline_host, pump, session
 
 Event = ftrack_api.event.base.Event
 
-def pump(s, until, what, timeout=30):
-    deadline = time.time() + timeout
-    while not until() and time.time() < deadline:
-        s.event_hub.wait(0.05)
-    check(until(), what)
-
 s = session("asset manager client")
-replies = []
-s.event_hub.publish(Event(topic="ftrack.pipeline.host.discover", data={}),
-                    on_reply=lambda reply: replies.append(reply["data"]))
-hosts = lambda: [r for r in replies if isinstance(r, dict) and r.get("definition", {}).get("asset_manager")]
-pump(s, hosts, "a pipeline host with an asset manager replies")
-host = hosts()[0]
+host = pipeline_host(s, lambda host: host.get("definition", {}).get("asset_manager"),
+                     "a pipeline host with an asset manager replies")
 update = host["definition"]["asset_manager"][0]["actions"]["update"][0]
 answers = []
 s.event_hub.publish(

@@ -471,3 +471,23 @@ def check_packets_readable(raw):
     bad = [(p[:120], why) for p, why in ((p, python_client_accepts(p)) for p in raw.seen()) if why]
     check(not bad, "%s: every packet the server sent is one the Python client can read"
           % raw.label, short(bad, 800))
+
+
+def pump(s, until, what, timeout=30):
+    """Dispatches `s`'s events until `until()` holds; fails after `timeout` s naming `what`."""
+    deadline = time.time() + timeout
+    while not until() and time.time() < deadline:
+        s.event_hub.wait(0.05)
+    check(until(), what)
+
+
+def pipeline_host(s, wanted=lambda host: True, what="a pipeline host replies"):
+    """The first pipeline host `wanted` takes, of those answering ftrack.pipeline.host.discover
+    (published as the framework's clients publish it, data {})."""
+    import ftrack_api.event.base
+    replies = []
+    s.event_hub.publish(ftrack_api.event.base.Event(topic="ftrack.pipeline.host.discover", data={}),
+                        on_reply=lambda reply: replies.append(reply["data"]))
+    hosts = lambda: [r for r in replies if isinstance(r, dict) and "host_id" in r and wanted(r)]
+    pump(s, hosts, what)
+    return hosts()[0]

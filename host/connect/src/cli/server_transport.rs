@@ -68,7 +68,14 @@ impl ServerTransport {
 }
 
 impl Transport for ServerTransport {
-    fn publish(&self, event: Event, on_reply: OnReply) -> Result<(), TransportError> {
+    /// The hub client keeps every reply callback as long as it lives (this command's
+    /// length): no window to keep.
+    fn publish(
+        &self,
+        event: Event,
+        on_reply: OnReply,
+        _window: Duration,
+    ) -> Result<(), TransportError> {
         let on_reply = Box::new(move |reply: Event| on_reply(reply.data));
         self.runtime
             .block_on(self.client.publish(event, Some(on_reply)))

@@ -51,6 +51,9 @@ use crate::topics;
 /// framework re-publishes in a loop too: a host that starts late is found).
 const DISCOVER_AGAIN: Duration = Duration::from_millis(250);
 
+/// The reply window of an event no answer is expected to.
+const NO_ANSWER: Duration = Duration::ZERO;
+
 /// How long more replies are awaited once a first host answered.
 const MORE_HOSTS: Duration = Duration::from_millis(150);
 
@@ -187,6 +190,7 @@ impl Client {
                 Box::new(move |reply| {
                     let _ = heard.send(reply);
                 }),
+                time_out,
             )?;
             let round = Instant::now() + DISCOVER_AGAIN;
             loop {
@@ -361,8 +365,11 @@ impl Client {
     /// [`Client::on_context_changed`]).
     pub fn change_context(&self, context_id: &str) -> Result<(), ClientError> {
         let host = self.host_connection().ok_or(ClientError::NoHost)?;
-        self.transport
-            .publish(host.change_context_event(context_id), Box::new(|_| {}))?;
+        self.transport.publish(
+            host.change_context_event(context_id),
+            Box::new(|_| {}),
+            NO_ANSWER,
+        )?;
         Ok(())
     }
 
@@ -370,8 +377,11 @@ impl Client {
     /// `launch_client`: a DCC's host opens that window).
     pub fn launch_client(&self, name: &str, source: Option<&str>) -> Result<(), ClientError> {
         let host = self.host_connection().ok_or(ClientError::NoHost)?;
-        self.transport
-            .publish(host.launch_client_event(name, source), Box::new(|_| {}))?;
+        self.transport.publish(
+            host.launch_client_event(name, source),
+            Box::new(|_| {}),
+            NO_ANSWER,
+        )?;
         Ok(())
     }
 
@@ -432,7 +442,7 @@ impl Client {
         time_out: Duration,
     ) -> Result<Value, ClientError> {
         let (answered, answer) = channel();
-        self.transport.publish_waiting(
+        self.transport.publish(
             event,
             Box::new(move |reply| {
                 let _ = answered.send(reply);

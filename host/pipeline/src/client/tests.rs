@@ -324,8 +324,13 @@ struct Counting {
 }
 
 impl Transport for Counting {
-    fn publish(&self, event: Event, on_reply: OnReply) -> Result<(), TransportError> {
-        self.inner.publish(event, on_reply)
+    fn publish(
+        &self,
+        event: Event,
+        on_reply: OnReply,
+        window: Duration,
+    ) -> Result<(), TransportError> {
+        self.inner.publish(event, on_reply, window)
     }
     fn subscribe(&self, expression: &str, on_event: OnEvent) -> Result<String, TransportError> {
         let id = self.inner.subscribe(expression, on_event)?;

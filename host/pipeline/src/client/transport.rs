@@ -7,6 +7,7 @@
 //! `ftrack-connect`). The client logic is the same wherever the host runs.
 
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use connect_core::{EventHub, SubscribeOptions};
 use connect_event::Event;
@@ -25,22 +26,16 @@ pub struct TransportError(pub String);
 
 /// Carries a client's events to the hosts and the hosts' events back.
 pub trait Transport: Send + Sync {
-    /// Publishes `event`; the data of each reply reaches `on_reply`, on any thread, while the
-    /// transport lives. Returns once the event is sent.
-    fn publish(&self, event: Event, on_reply: OnReply) -> Result<(), TransportError>;
-
-    /// As [`Transport::publish`], for an event whose answer may take as long as `window`
-    /// (a run): a transport that forgets reply callbacks after a while keeps this one that
-    /// long.
-    fn publish_waiting(
+    /// Publishes `event`; the data of each reply reaches `on_reply`, on any thread, for as
+    /// long as `window` (how long the answer may take: a run's may take long; a transport
+    /// that forgets reply callbacks keeps this one that long). Returns once the event is
+    /// sent.
+    fn publish(
         &self,
         event: Event,
         on_reply: OnReply,
-        window: std::time::Duration,
-    ) -> Result<(), TransportError> {
-        let _ = window;
-        self.publish(event, on_reply)
-    }
+        window: Duration,
+    ) -> Result<(), TransportError>;
 
     /// Subscribes `on_event` to the events matching `expression`; the subscriber id.
     fn subscribe(&self, expression: &str, on_event: OnEvent) -> Result<String, TransportError>;
@@ -72,7 +67,12 @@ impl HubTransport {
 }
 
 impl Transport for HubTransport {
-    fn publish(&self, mut event: Event, on_reply: OnReply) -> Result<(), TransportError> {
+    fn publish(
+        &self,
+        mut event: Event,
+        on_reply: OnReply,
+        _window: Duration,
+    ) -> Result<(), TransportError> {
         for reply in self.hub()?.publish(&mut event) {
             if !reply.is_null() {
                 on_reply(reply);
@@ -98,10 +98,6 @@ impl Transport for HubTransport {
     }
 }
 
-/// How long replies to an ordinary publish are awaited through the server (as
-/// `EventHub::publish_async`).
-const DEFAULT_REPLY_WINDOW: std::time::Duration = std::time::Duration::from_secs(120);
-
 /// The resident host's event hub as the transport, its events published asynchronously:
 /// through the server when the hub is linked to one (every host linked to it answers, in any
 /// process), else dispatched by the hub's own queue. Replies come on the hub's threads, so
@@ -120,15 +116,11 @@ impl QueuedHubTransport {
 }
 
 impl Transport for QueuedHubTransport {
-    fn publish(&self, event: Event, on_reply: OnReply) -> Result<(), TransportError> {
-        self.publish_waiting(event, on_reply, DEFAULT_REPLY_WINDOW)
-    }
-
-    fn publish_waiting(
+    fn publish(
         &self,
         event: Event,
         on_reply: OnReply,
-        window: std::time::Duration,
+        window: Duration,
     ) -> Result<(), TransportError> {
         let on_reply = Arc::new(move |reply: &Event| on_reply(reply.data.clone()));
         if self

@@ -17,7 +17,7 @@ use crate::engine::*;
 use crate::fixtures;
 use crate::host::tests::recorded_folder;
 use crate::host::tests::{recording_hub, trace};
-use crate::host::{serve_definition_paths, HostConfig, PipelineHost};
+use crate::host::{serve_definition_paths, HostConfig, PipelineHost, MAX_WAITING_RUNS};
 use crate::log::{LogDb, LogQuery};
 use crate::topics;
 
@@ -537,4 +537,121 @@ fn a_definition_sent_to_run_is_checked_against_its_schema_and_filled_in() {
     let answer = run(&plain);
     assert!(answer.is_array(), "{answer}");
     assert_eq!(answer.as_array().unwrap().len(), 3);
+}
+
+/// A server link that keeps what the hub sends out (its replies among them).
+#[derive(Default)]
+struct Outbox(Mutex<Vec<Event>>);
+
+impl connect_core::Uplink for Outbox {
+    fn subscribed(&self, _: &str, _: &Map<String, Value>) {}
+    fn unsubscribed(&self, _: &str) {}
+    fn forward(&self, event: &Event) -> bool {
+        self.0.lock().unwrap().push(event.clone());
+        true
+    }
+}
+
+impl Outbox {
+    /// The data of the replies sent out so far.
+    fn replies(&self) -> Vec<Value> {
+        let sent = self.0.lock().unwrap();
+        sent.iter()
+            .filter(|e| e.topic == connect_event::topics::META_REPLY)
+            .map(|e| e.data.clone())
+            .collect()
+    }
+}
+
+#[test]
+fn runs_through_the_server_wait_their_turn_and_a_full_queue_is_said() {
+    let hub = Arc::new(EventHub::new(connect_core::HubIdentity::local("alice")));
+    // The one plugin of the run holds it until told to go on.
+    let (started, has_started) = std::sync::mpsc::channel();
+    let (go_on, may_go_on) = std::sync::mpsc::channel::<()>();
+    let may_go_on = Mutex::new(may_go_on);
+    hub.subscribe(
+        "topic=ftrack.pipeline.run and data.pipeline.plugin_name=common_path_publisher_collector",
+        Arc::new(move |_: &mut Event| {
+            let _ = started.send(());
+            let _ = may_go_on.lock().unwrap().recv();
+            Ok(json!({"status": SUCCESS_STATUS, "result": {"fetch": "x"}}))
+        }),
+        SubscribeOptions::default(),
+    )
+    .unwrap();
+    let (host, _folder) = serving_host(&hub, None);
+    let outbox = Arc::new(Outbox::default());
+    hub.set_uplink(outbox.clone());
+    let (data, _, _) = recorded_run(2);
+    let asked = |user: &str| {
+        let mut event =
+            Event::new(topics::HOST_RUN).with_data(replace_text(&data, RECORDED_HOST, host.id()));
+        event.source = json!({"id": "web-page", "user": {"username": user}})
+            .as_object()
+            .unwrap()
+            .clone()
+            .into();
+        hub.receive(event);
+        hub.drain();
+    };
+    // Another user is refused at once; the host's own user's first run starts.
+    asked("mallory");
+    assert!(outbox.replies()[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("runs only alice's requests"));
+    asked("alice");
+    has_started.recv().unwrap();
+    // Eight wait; the ninth is told the host is busy.
+    for _ in 0..9 {
+        asked("alice");
+    }
+    let replies = outbox.replies();
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    assert!(replies[1]["message"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("is busy: {MAX_WAITING_RUNS} runs already wait")));
+    // Let them all run: each gets its answer.
+    for _ in 0..MAX_WAITING_RUNS + 1 {
+        go_on.send(()).unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while outbox.replies().len() < MAX_WAITING_RUNS + 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            outbox.replies()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(outbox.replies()[2..]
+        .iter()
+        .all(|reply| reply["status"] == SUCCESS_STATUS));
+}
+
+#[test]
+fn only_the_hosts_own_notifications_reach_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("logs.sqlite");
+    let hub = Arc::new(EventHub::new(connect_core::HubIdentity::local("alice")));
+    let (host, _folder) = serving_host(&hub, Some(path.clone()));
+    for user in ["mallory", "alice"] {
+        let mut event = Event::new(topics::CLIENT_NOTIFICATION).with_data(json!({
+            "pipeline": {"host_id": host.id(), "plugin_name": user, "status": SUCCESS_STATUS},
+        }));
+        event.source = json!({"user": {"username": user}})
+            .as_object()
+            .unwrap()
+            .clone()
+            .into();
+        hub.publish(&mut event);
+    }
+    let kept = LogDb::open(&path)
+        .unwrap()
+        .entries(&LogQuery::default())
+        .unwrap();
+    let names: Vec<&str> = kept.iter().map(|e| e.plugin_name.as_str()).collect();
+    assert_eq!(names, ["alice"]);
 }
