@@ -46,10 +46,11 @@ pub enum EventCommand {
         #[arg(
             long,
             value_name = "SECONDS",
-            default_value_t = 2.0,
+            default_value = "2",
+            value_parser = super::wait_seconds,
             requires = "via_server"
         )]
-        wait: f64,
+        wait: Duration,
         #[command(flatten)]
         plugin_paths: PluginPaths,
     },
@@ -83,12 +84,7 @@ pub fn run(command: EventCommand, first: &PluginPaths, data_dir: &Path) -> ExitC
                 Err(message) => return usage_error(&message),
             };
             if via_server {
-                return match Duration::try_from_secs_f64(wait) {
-                    Ok(wait) if wait <= Duration::from_secs(3600) => {
-                        publish_via_server(event, wait, data_dir)
-                    }
-                    _ => usage_error("--wait takes seconds, from 0 to 3600"),
-                };
+                return publish_via_server(event, wait, data_dir);
             }
             let options = plugin_paths.host_options(first, data_dir);
             let target = Target::find(standalone, data_dir, &options);

@@ -256,6 +256,16 @@ fn time_limit(variable: &str, default: std::time::Duration) -> std::time::Durati
 }
 
 /// Says what went wrong on stderr; exit status 1.
+/// `--wait SECONDS` (clap's value parser): a duration from 0 to an hour.
+fn wait_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let limit = std::time::Duration::from_secs(3600);
+    text.parse::<f64>()
+        .ok()
+        .and_then(|seconds| std::time::Duration::try_from_secs_f64(seconds).ok())
+        .filter(|wait| *wait <= limit)
+        .ok_or_else(|| "takes seconds, from 0 to 3600".to_string())
+}
+
 fn fail(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(1)

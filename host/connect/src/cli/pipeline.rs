@@ -34,7 +34,7 @@ use ftrack_connect::locations;
 use serde_json::{json, Value};
 
 use super::server_transport::ServerTransport;
-use super::{fail, usage_error};
+use super::fail;
 
 /// `pipeline`'s subcommands.
 #[derive(clap::Subcommand)]
@@ -92,10 +92,11 @@ pub struct HostsArgs {
     #[arg(
         long,
         value_name = "SECONDS",
-        default_value_t = 2.0,
+        default_value = "2",
+        value_parser = super::wait_seconds,
         requires = "via_server"
     )]
-    wait: f64,
+    wait: Duration,
     /// Print the hosts' replies as the framework's clients receive them (a JSON array of
     /// `{host_id, host_name, context_id, definition}`).
     #[arg(long)]
@@ -189,11 +190,7 @@ fn hosts(args: &HostsArgs) -> ExitCode {
     let data_dir = locations::user_data_dir();
     let event = Event::new(connect_pipeline::topics::HOST_DISCOVER).with_data(json!({}));
     let replies = if args.via_server {
-        let wait = match Duration::try_from_secs_f64(args.wait) {
-            Ok(wait) if wait <= Duration::from_secs(3600) => wait,
-            _ => return usage_error("--wait takes seconds, from 0 to 3600"),
-        };
-        match super::event::replies_via_server(event, wait, &data_dir) {
+        match super::event::replies_via_server(event, args.wait, &data_dir) {
             Ok(replies) => replies,
             Err(why) => return fail(&why),
         }

@@ -53,8 +53,8 @@ pub struct RunArgs {
     #[arg(long)]
     json: bool,
     /// How long to look for the host, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    wait: f64,
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = super::wait_seconds)]
+    wait: Duration,
 }
 
 /// `pipeline resolve`'s options.
@@ -70,8 +70,8 @@ pub struct ResolveArgs {
     #[arg(long)]
     json: bool,
     /// How long to look for the host, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    wait: f64,
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = super::wait_seconds)]
+    wait: Duration,
 }
 
 /// How long a run may take before the command stops waiting for its answer.
@@ -79,10 +79,11 @@ const RUN_TIME_OUT: Duration = Duration::from_secs(3600);
 
 /// Runs `pipeline run`.
 pub fn run(args: &RunArgs) -> ExitCode {
-    let (wait, (context_type, context_id)) = match (waiting(args.wait), context(&args.context)) {
-        (Ok(wait), Ok(context)) => (wait, context),
-        (Err(why), _) | (_, Err(why)) => return usage_error(&why),
+    let (context_type, context_id) = match context(&args.context) {
+        Ok(context) => context,
+        Err(why) => return usage_error(&why),
     };
+    let wait = args.wait;
     let mut settings = Vec::new();
     for set in &args.set {
         match parse_set(set) {
@@ -94,14 +95,6 @@ pub fn run(args: &RunArgs) -> ExitCode {
     match run_on_host(args, wait, (context_type, context_id), &settings, &data_dir) {
         Ok(code) => code,
         Err(why) => fail(&why),
-    }
-}
-
-/// `--wait SECONDS`, from 0 to an hour.
-fn waiting(seconds: f64) -> Result<Duration, String> {
-    match Duration::try_from_secs_f64(seconds) {
-        Ok(wait) if wait <= Duration::from_secs(3600) => Ok(wait),
-        _ => Err("--wait takes seconds, from 0 to 3600".into()),
     }
 }
 
@@ -347,10 +340,11 @@ const RESOLVE_TIME_OUT: Duration = Duration::from_secs(300);
 /// Runs `pipeline resolve`: the host's asset manager resolves what the task depends on with
 /// its definition's resolver (`resolve_dependencies`).
 pub fn resolve(args: &ResolveArgs) -> ExitCode {
-    let (wait, (context_type, context_id)) = match (waiting(args.wait), context(&args.context)) {
-        (Ok(wait), Ok(context)) => (wait, context),
-        (Err(why), _) | (_, Err(why)) => return usage_error(&why),
+    let (context_type, context_id) = match context(&args.context) {
+        Ok(context) => context,
+        Err(why) => return usage_error(&why),
     };
+    let wait = args.wait;
     let data_dir = locations::user_data_dir();
     let resolved = (|| -> Result<Value, String> {
         check_context(&data_dir, context_type, context_id)?;
