@@ -118,6 +118,9 @@ pub fn run(args: &RunArgs, data_dir: &Path) -> ExitCode {
 }
 
 /// [`run`]'s host, from start to stop.
+/// How long `run` waits for the server's asset types at start.
+const ASSET_TYPES_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn serve(
     args: &RunArgs,
     data_dir: &Path,
@@ -205,9 +208,16 @@ fn serve(
         tracing::error!("no pipeline plugins: {err}");
     }
     // As the framework, a definition of an asset type the server does not have is dropped.
+    // Asked for a few seconds at most: a server that does not answer must not hold up the
+    // start (the definitions are then not filtered by asset type).
     let asset_types = client.as_ref().and_then(|client| {
-        let found = runtime.block_on(client.query("select short from AssetType"));
+        let found = runtime.block_on(tokio::time::timeout(
+            ASSET_TYPES_WAIT,
+            client.query("select short from AssetType"),
+        ));
+        let found = found.map_err(|_| format!("no answer within {ASSET_TYPES_WAIT:?}"));
         found
+            .and_then(|found| found.map_err(|err| err.to_string()))
             .inspect_err(|err| tracing::warn!("the server's asset types are not known: {err}"))
             .ok()
             .map(|types| {
