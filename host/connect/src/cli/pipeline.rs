@@ -33,8 +33,8 @@ use ftrack_connect::endpoint::Client;
 use ftrack_connect::locations;
 use serde_json::{json, Value};
 
-use super::server_transport::ServerTransport;
 use super::fail;
+use super::server_transport::ServerTransport;
 
 /// `pipeline`'s subcommands.
 #[derive(clap::Subcommand)]

@@ -211,10 +211,13 @@ fn serve(
     // Asked for a few seconds at most: a server that does not answer must not hold up the
     // start (the definitions are then not filtered by asset type).
     let asset_types = client.as_ref().and_then(|client| {
-        let found = runtime.block_on(tokio::time::timeout(
-            ASSET_TYPES_WAIT,
-            client.query("select short from AssetType"),
-        ));
+        let found = runtime.block_on(async {
+            tokio::time::timeout(
+                ASSET_TYPES_WAIT,
+                client.query("select short from AssetType"),
+            )
+            .await
+        });
         let found = found.map_err(|_| format!("no answer within {ASSET_TYPES_WAIT:?}"));
         found
             .and_then(|found| found.map_err(|err| err.to_string()))
