@@ -655,3 +655,54 @@ fn only_the_hosts_own_notifications_reach_its_log() {
     let names: Vec<&str> = kept.iter().map(|e| e.plugin_name.as_str()).collect();
     assert_eq!(names, ["alice"]);
 }
+
+#[test]
+fn a_plugin_that_panics_fails_its_run_and_the_host_runs_the_next() {
+    let hub = Arc::new(EventHub::new(connect_core::HubIdentity::local("alice")));
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    hub.subscribe(
+        "topic=ftrack.pipeline.run and data.pipeline.plugin_name=common_path_publisher_collector",
+        Arc::new(move |_: &mut Event| {
+            if counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                panic!("a plugin's bug");
+            }
+            Ok(json!({"status": SUCCESS_STATUS, "result": {"fetch": "x"}}))
+        }),
+        SubscribeOptions::default(),
+    )
+    .unwrap();
+    let (host, _folder) = serving_host(&hub, None);
+    let outbox = Arc::new(Outbox::default());
+    hub.set_uplink(outbox.clone());
+    let (data, _, _) = recorded_run(2);
+    for _ in 0..2 {
+        let mut event =
+            Event::new(topics::HOST_RUN).with_data(replace_text(&data, RECORDED_HOST, host.id()));
+        event.source = json!({"id": "web-page", "user": {"username": "alice"}})
+            .as_object()
+            .unwrap()
+            .clone()
+            .into();
+        hub.receive(event);
+        hub.drain();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while outbox.replies().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            outbox.replies()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let replies = outbox.replies();
+    assert!(
+        replies[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the run failed unexpectedly"),
+        "{replies:?}"
+    );
+    assert_eq!(replies[1]["status"], SUCCESS_STATUS, "{replies:?}");
+}
