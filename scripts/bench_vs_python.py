@@ -81,6 +81,16 @@ def startup(args, runs):
     return sides
 
 
+def floor_of_exec(args, runs):
+    """Median wall ms and largest peak MiB of `ftrack-connect --version`: the start-up floor."""
+    walls, peak = [], 0
+    for _ in range(runs):
+        wall, rss, _ = run_measured([args.host, "--version"], dict(os.environ))
+        walls.append(wall)
+        peak = max(peak, rss)
+    return statistics.median(walls) * 1e3, peak / 1024
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--driver", required=True)
@@ -103,14 +113,23 @@ def main():
     python["dispatch-host"] = python["dispatch"]
     python["discover-fanout-as-json"] = python["discover-fanout"]
     python["discover-fanout-native-as-json"] = python["discover-fanout"]
+    python["discover-fanout-host"] = python["discover-fanout"]
     for name in ("dispatch", "dispatch-rhai", "dispatch-10k", "discover-fanout", "discover-fanout-native",
-                 "dispatch-host", "discover-fanout-as-json", "discover-fanout-native-as-json"):
-        print("%s: rust %.2f us, python %.2f us, ratio %.1fx"
-              % (name, rust[name], python[name], python[name] / rust[name]), flush=True)
+                 "dispatch-host", "discover-fanout-host", "discover-fanout-as-json",
+                 "discover-fanout-native-as-json"):
+        # A fan-out's floor: the same handlers called directly, without the hub.
+        floor = rust.get(name + "-floor")
+        beside = "" if floor is None else " (floor %.2f us, the hub's fan-out %.2fx it)" % (
+            floor, rust[name] / floor)
+        print("%s: rust %.2f us, python %.2f us, ratio %.1fx%s"
+              % (name, rust[name], python[name], python[name] / rust[name], beside), flush=True)
     sides = startup(args, args.startup_runs)
     (rust_ms, rust_mib), (python_ms, python_mib) = sides["rust"], sides["python"]
+    version_ms, version_mib = floor_of_exec(args, args.startup_runs)
     print("startup: rust %.1f ms %.1f MiB peak, python %.1f ms %.1f MiB peak, ratio %.1fx (memory %.1fx)"
-          % (rust_ms, rust_mib, python_ms, python_mib, python_ms / rust_ms, python_mib / rust_mib))
+          " (floor: ftrack-connect --version %.1f ms %.1f MiB peak)"
+          % (rust_ms, rust_mib, python_ms, python_mib, python_ms / rust_ms, python_mib / rust_mib,
+             version_ms, version_mib))
 
 
 if __name__ == "__main__":

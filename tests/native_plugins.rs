@@ -126,6 +126,26 @@ fn a_panicking_handler_is_contained() {
 }
 
 #[test]
+fn a_malformed_result_is_the_handlers_error_named_with_its_node() {
+    let s = Sandbox::new();
+    install(&s, "faulty", "fixture-faulty");
+    s.hook(
+        "after",
+        "a.rhai",
+        r#"fn register(session) { session.event_hub.subscribe("topic=native.malformed", |e| "still here", 200); }"#,
+    );
+    let (results, stderr) = s.publish_with("native.malformed", &[]);
+    assert_eq!(results, vec![json!("still here")]);
+    assert!(stderr.contains("plugin 'faulty'"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "the handler's result is not a JSON value: node 2: a container has fewer members than it says"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn register_that_panics_or_fails_is_reported_and_its_subscriptions_removed() {
     for (mode, expected) in [
         (

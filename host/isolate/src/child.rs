@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RArc, RErr, ROk, RResult, RStr, RString};
 use connect_core::HANDLER_THREAD_STACK;
-use connect_native::{guarded, NativeModule};
+use connect_native::{guarded, NativeModule, NativeValue};
 use connect_plugin_abi::{
     DispatchedEvent, DispatchedEvent_TO, EventHandlerBox, HostSession, HostSession_TO,
     PublishOutcome,
@@ -167,11 +167,13 @@ fn handle(handler: &EventHandlerBox, text: &str) -> Answer {
         Ok(RErr(err)) => return Answer::failed(err),
         Err(_) => return Answer::failed("the handler panicked"),
     };
-    let raw = |text: RString| RawValue::from_string(text.into_string());
-    let result = match raw(outcome.result) {
-        Ok(result) => result,
-        Err(err) => return Answer::failed(format!("the handler's result is not JSON: {err}")),
+    let result = match NativeValue::checked(outcome.result) {
+        Ok(result) => RawValue::from_string(result.to_string()).expect("written as JSON"),
+        Err(err) => {
+            return Answer::failed(format!("the handler's result is not a JSON value: {err}"))
+        }
     };
+    let raw = |text: RString| RawValue::from_string(text.into_string());
     let data = match outcome.data.into_option().map(raw).transpose() {
         Ok(data) => data,
         Err(err) => return Answer::failed(format!("the handler's event data is not JSON: {err}")),

@@ -50,15 +50,15 @@ impl NativeHandler {
             call.event_mut().data = serde_json::from_str(&data)
                 .map_err(|e| HandlerError(format!("the handler's event data is not JSON: {e}")))?;
         }
-        // Checked here, parsed only if a reader wants a JSON value (see `connect_core::reply`).
-        NativeText::checked(outcome.result)
+        // Checked here, converted only if a reader wants a JSON value (`connect_core::reply`).
+        NativeValue::checked(outcome.result)
             .map(Reply::form)
-            .map_err(|e| HandlerError(format!("the handler's result is not JSON: {e}")))
+            .map_err(|e| HandlerError(format!("the handler's result is not a JSON value: {e}")))
     }
 }
 
-/// A native handler's result: JSON text, checked to be well formed, kept in the plugin's own
-/// string (copying it into a `String` was a tenth of the cost of a native dispatch).
+/// The result of a handler in an isolated plugin's process (`--isolate-native`): JSON text,
+/// as the process sent it, checked to be well formed.
 #[derive(Debug)]
 pub struct NativeText(RString);
 
@@ -107,7 +107,9 @@ impl Handler for NativeHandler {
 mod tests {
     use abi_stable::std_types::RNone;
     use connect_core::EventForms;
-    use connect_plugin_abi::{DispatchedEventRef, EventHandler, EventHandler_TO, HandlerOutcome};
+    use connect_plugin_abi::{
+        DispatchedEventRef, EventHandler, EventHandler_TO, FlatValue, HandlerOutcome, ValueNode,
+    };
 
     use super::*;
 
@@ -120,7 +122,9 @@ mod tests {
         fn handle(&self, event: DispatchedEventRef<'_>) -> RResult<HandlerOutcome, RString> {
             let len = if self.reads { event.json().len() } else { 0 };
             ROk(HandlerOutcome {
-                result: len.to_string().into(),
+                result: FlatValue {
+                    nodes: vec![ValueNode::Int(len as i64)].into(),
+                },
                 data: RNone,
                 stop: false,
             })

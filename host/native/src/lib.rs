@@ -14,8 +14,8 @@
 //! unloaded: handlers point into them.
 //!
 //! The crate is in parts: `library` (loading and checking a library), `session` (what a
-//! plugin's `register` gets), `handler` (its handlers as the hub calls them, and their
-//! results, kept as the plugin's JSON text) and `api` (its calls to the ftrack server, run on
+//! plugin's `register` gets), `handler` (its handlers as the hub calls them), `value` (their
+//! results, kept as the plugin made them) and `api` (its calls to the ftrack server, run on
 //! the plugin's own [`ApiSession`]: one per plugin load, shared by the plugin's libraries, made
 //! over the host's [`SessionInfo::api`]; the API key never reaches the plugin).
 //!
@@ -41,6 +41,7 @@ mod api;
 mod handler;
 mod library;
 mod session;
+mod value;
 
 // The parts share these imports, and each other's crate-visible items, through `use super::*`.
 use std::cell::OnceCell;
@@ -74,6 +75,7 @@ use handler::*;
 pub use library::{load, NativeLoadError, NativeModule};
 pub use session::guarded;
 use session::*;
+pub use value::{MalformedValue, NativeValue};
 
 /// The loader of native plugins (library files in a plugin's `hook/`).
 #[derive(Debug, Clone)]

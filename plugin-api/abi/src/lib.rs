@@ -7,12 +7,14 @@
 //! the plugin subscribes [`EventHandlerBox`]es, publishes, reads the signed-in user and calls
 //! the ftrack server ([`HostSession::api`]).
 //!
-//! Design: events, data and results cross the boundary as JSON text. That keeps the ABI tiny
-//! and fixed while `Event` and the JSON values inside it evolve freely on both sides, and JSON
-//! is what ftrack events are anyway. A handler does not receive that text, though, but a
+//! Design: events and data cross the boundary as JSON text. That keeps the ABI tiny and fixed
+//! while `Event` and the JSON values inside it evolve freely on both sides, and JSON is what
+//! ftrack events are anyway. A handler does not receive that text, though, but a
 //! [`DispatchedEventRef`] it can ask for the text: the host writes it only when a handler first
 //! asks, so a handler that never looks at its event (many answer `discover` the same way
-//! whatever it says) costs neither side a serialization nor a parse.
+//! whatever it says) costs neither side a serialization nor a parse. Results, which every
+//! handler makes, cross as a [`FlatValue`] instead (since 0.5.0): a JSON value in one vector,
+//! which neither side writes out or parses (see [`value`]).
 //!
 //! The root module's version is this crate's version (`package_version_strings!`): this
 //! crate's version *is* the ABI version. abi_stable itself refuses a plugin built against an
@@ -51,6 +53,10 @@
 // warns about; the code is abi_stable's, and correct.
 #![allow(non_local_definitions)]
 #![deny(missing_docs)]
+
+pub mod value;
+
+pub use value::{FlatValue, ShortText, ValueNode};
 
 use abi_stable::{
     declare_root_module_statics,
@@ -162,8 +168,8 @@ pub type DispatchedEventRef<'a> = DispatchedEvent_TO<'a, RRef<'a, ()>>;
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, PartialEq)]
 pub struct HandlerOutcome {
-    /// The result, as JSON (`null` counts: it is kept in the results, as in ftrack).
-    pub result: RString,
+    /// The result (`null` counts: it is kept in the results, as in ftrack).
+    pub result: FlatValue,
     /// The event's new `data` as JSON, when the handler changed it.
     pub data: ROption<RString>,
     /// The handler called `event.stop()`: dispatch ends after it.

@@ -28,8 +28,10 @@
 //! batch, as in `ftrack_api`). Each blocks until the host answers; handlers run on host
 //! threads where blocking is allowed.
 //!
-//! Handlers are closures taking `&mut IncomingEvent` and returning a JSON value or any error
-//! (`?` works on everything that implements `std::error::Error`). An [`IncomingEvent`] derefs
+//! Handlers are closures taking `&mut IncomingEvent` and returning their result or any error
+//! (`?` works on everything that implements `std::error::Error`). The result is best made
+//! with [`value!`](crate::value!), which has `json!`'s syntax and builds the form the result
+//! crosses to the host in ([`crate::value`]); a `json!` value works too, converted on return. An [`IncomingEvent`] derefs
 //! to the [`Event`], so handlers read `event.topic` and `event.data["x"]`, may change
 //! `event.data` (later handlers and the publisher see it) and call `event.stop()`. The event is
 //! fetched from the host and parsed only when the handler first touches it: a handler that
@@ -40,6 +42,7 @@
 
 use std::any::Any;
 use std::cell::{OnceCell, RefCell};
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
@@ -49,9 +52,10 @@ use abi_stable::std_types::{RErr, RNone, ROk, RResult, RSome, RStr, RString};
 pub use serde_json::{json, Value};
 
 use crate::abi::{
-    DispatchedEventRef, EventHandler, EventHandlerBox, EventHandler_TO, HandlerOutcome,
+    DispatchedEventRef, EventHandler, EventHandlerBox, EventHandler_TO, FlatValue, HandlerOutcome,
     HostSessionBox,
 };
+pub use crate::value::IntoFlatValue;
 use crate::Event;
 use connect_event::pipeline::{self, PluginSpec, STANDALONE_HOST_TYPE};
 pub use connect_event::pipeline::{PluginCall, PluginFailure};
@@ -59,7 +63,9 @@ pub use connect_event::pipeline::{PluginCall, PluginFailure};
 /// Any error a handler or `register` returns; its message reaches the host's log.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
-/// What a handler returns: its result (`Value::Null` for none) or an error.
+/// What a handler returning `json!` values returns: its result (`Value::Null` for none) or an
+/// error. Any [`IntoFlatValue`] works as a result ([`value!`](crate::value!) makes one
+/// without a `Value`).
 pub type HandlerResult = Result<Value, Error>;
 
 /// Default subscription priority, as in ftrack.
@@ -73,25 +79,27 @@ pub struct Session {
 
 impl Session {
     /// Subscribes `handler` at the default priority; returns the subscriber id.
-    pub fn subscribe<F>(&self, expression: &str, handler: F) -> Result<String, Error>
+    pub fn subscribe<F, R>(&self, expression: &str, handler: F) -> Result<String, Error>
     where
-        F: Fn(&mut IncomingEvent<'_>) -> HandlerResult + Send + Sync + 'static,
+        F: Fn(&mut IncomingEvent<'_>) -> Result<R, Error> + Send + Sync + 'static,
+        R: IntoFlatValue + 'static,
     {
         self.subscribe_with_priority(expression, DEFAULT_PRIORITY, handler)
     }
 
     /// Subscribes `handler` at `priority` (lower numbers run first).
-    pub fn subscribe_with_priority<F>(
+    pub fn subscribe_with_priority<F, R>(
         &self,
         expression: &str,
         priority: i64,
         handler: F,
     ) -> Result<String, Error>
     where
-        F: Fn(&mut IncomingEvent<'_>) -> HandlerResult + Send + Sync + 'static,
+        F: Fn(&mut IncomingEvent<'_>) -> Result<R, Error> + Send + Sync + 'static,
+        R: IntoFlatValue + 'static,
     {
         let handler: EventHandlerBox =
-            EventHandler_TO::from_value(ClosureHandler(handler), TD_Opaque);
+            EventHandler_TO::from_value(ClosureHandler(handler, PhantomData), TD_Opaque);
         into_result(
             self.host
                 .subscribe(RStr::from(expression), priority, handler),
@@ -314,8 +322,7 @@ impl<'a> IncomingEvent<'a> {
 
     /// What the handler did, for the host: `data` only when the handler took the event
     /// mutably and changed it.
-    fn outcome(&mut self, result: &Value) -> Result<HandlerOutcome, Error> {
-        let result = serde_json::to_string(result)?.into();
+    fn outcome(&mut self, result: FlatValue) -> Result<HandlerOutcome, Error> {
         let (Some(own), Some(Ok(sent))) = (self.own.take(), self.sent.get()) else {
             if let Some(err) = self.unreadable() {
                 return Err(err.into());
@@ -432,17 +439,20 @@ impl ParsedEvents {
     }
 }
 
-struct ClosureHandler<F>(F);
+/// A closure as the host calls it; `R` is the closure's result type (`fn() -> R` keeps the
+/// handler `Send + Sync` whatever `R` is: no `R` is kept).
+struct ClosureHandler<F, R>(F, PhantomData<fn() -> R>);
 
-impl<F> EventHandler for ClosureHandler<F>
+impl<F, R> EventHandler for ClosureHandler<F, R>
 where
-    F: Fn(&mut IncomingEvent<'_>) -> HandlerResult + Send + Sync,
+    F: Fn(&mut IncomingEvent<'_>) -> Result<R, Error> + Send + Sync,
+    R: IntoFlatValue,
 {
     fn handle(&self, event: DispatchedEventRef<'_>) -> RResult<HandlerOutcome, RString> {
         let mut event = IncomingEvent::new(event);
         let ran = catch_unwind(AssertUnwindSafe(|| {
-            let result = (self.0)(&mut event)?;
-            event.outcome(&result)
+            let result = (self.0)(&mut event)?.into_flat_value();
+            event.outcome(result)
         }));
         match ran {
             Ok(Ok(outcome)) => ROk(outcome),
@@ -523,6 +533,14 @@ mod tests {
     use super::*;
     use crate::abi::{DispatchedEvent, DispatchedEvent_TO};
 
+    /// A handler as `subscribe` makes it.
+    fn closure<F, R>(f: F) -> ClosureHandler<F, R>
+    where
+        F: Fn(&mut IncomingEvent<'_>) -> Result<R, Error> + Send + Sync,
+    {
+        ClosureHandler(f, PhantomData)
+    }
+
     /// The host's side of a call: the event's text, counting how often a handler asks for it.
     struct SentText {
         text: String,
@@ -556,30 +574,30 @@ mod tests {
     #[test]
     fn each_handler_gets_the_event_as_sent_even_when_the_parse_is_reused() {
         let sent = SentText::new(&Event::new("t").with_data(json!({"n": 1})));
-        let meddler = ClosureHandler(|event: &mut IncomingEvent| {
+        let meddler = closure(|event: &mut IncomingEvent| {
             event.topic = "changed".into();
             event.source.insert("x".into(), json!(1));
             Ok(Value::Null)
         });
-        let reader = ClosureHandler(|event: &mut IncomingEvent| {
+        let reader = closure(|event: &mut IncomingEvent| {
             Ok(json!([event.topic, event.source.len(), event.data]))
         });
-        let writer = ClosureHandler(|event: &mut IncomingEvent| {
+        let writer = closure(|event: &mut IncomingEvent| {
             event.data["n"] = json!(2);
             Ok(Value::Null)
         });
-        let idler = ClosureHandler(|event: &mut IncomingEvent| {
+        let idler = closure(|event: &mut IncomingEvent| {
             let _ = &mut **event;
             Ok(Value::Null)
         });
-        let stopper = ClosureHandler(|event: &mut IncomingEvent| {
+        let stopper = closure(|event: &mut IncomingEvent| {
             event.stop();
             Ok(Value::Null)
         });
         for _ in 0..3 {
             assert_eq!(sent.call(&meddler).unwrap().data, RNone);
             let read = sent.call(&reader).unwrap();
-            assert_eq!(read.result.as_str(), r#"["t",0,{"n":1}]"#);
+            assert_eq!(read.result, json!(["t", 0, {"n": 1}]).into_flat_value());
             assert_eq!(read.data, RNone);
             let written = sent.call(&writer).unwrap();
             assert_eq!(written.data, RSome(RString::from(r#"{"n":2}"#)));
@@ -595,14 +613,14 @@ mod tests {
     #[test]
     fn a_handler_that_ignores_its_event_never_asks_the_host_for_it() {
         let sent = SentText::new(&Event::new("t"));
-        let ignorer = ClosureHandler(|_event: &mut IncomingEvent| Ok(json!({"ok": true})));
+        let ignorer = closure(|_event: &mut IncomingEvent| Ok(json!({"ok": true})));
         let outcome = sent.call(&ignorer).unwrap();
-        assert_eq!(outcome.result.as_str(), r#"{"ok":true}"#);
+        assert_eq!(outcome.result, json!({"ok": true}).into_flat_value());
         assert_eq!((outcome.data, outcome.stop), (RNone, false));
         assert_eq!(sent.asked.get(), 0);
 
-        let reader = ClosureHandler(|event: &mut IncomingEvent| Ok(json!(event.topic)));
-        assert_eq!(sent.call(&reader).unwrap().result.as_str(), r#""t""#);
+        let reader = closure(|event: &mut IncomingEvent| Ok(json!(event.topic)));
+        assert_eq!(sent.call(&reader).unwrap().result, "t".into_flat_value());
         assert_eq!(sent.asked.get(), 1);
     }
 
@@ -690,15 +708,14 @@ mod tests {
     #[test]
     fn panics_and_unreadable_events_come_back_as_errors() {
         let sent = SentText::new(&Event::new("t"));
-        let panicker =
-            ClosureHandler(|_event: &mut IncomingEvent| -> HandlerResult { panic!("boom") });
+        let panicker = closure(|_event: &mut IncomingEvent| -> HandlerResult { panic!("boom") });
         assert_eq!(sent.call(&panicker).unwrap_err(), "handler panicked: boom");
 
         let garbled = SentText {
             text: "{not json".into(),
             asked: Cell::new(0),
         };
-        let reader = ClosureHandler(|event: &mut IncomingEvent| Ok(json!(event.topic)));
+        let reader = closure(|event: &mut IncomingEvent| Ok(json!(event.topic)));
         let err = garbled.call(&reader).unwrap_err();
         assert!(
             err.starts_with("the host sent an event this plugin cannot read: "),

@@ -9,12 +9,17 @@
 //! (`connect-event`). It never depends on the host, so nothing in the host forces a plugin
 //! to be rebuilt.
 //!
+//! Results are written with [`value!`] (`json!`'s syntax) in the form they cross to the host
+//! in, [`value::FlatValue`]: see [`value`].
+//!
 //! ```no_run
-//! use connect_plugin_api::author::{json, Error, Session};
+//! use connect_plugin_api::author::{Error, Session};
+//! use connect_plugin_api::value;
 //!
 //! fn register(session: &Session) -> Result<(), Error> {
-//!     session.subscribe("topic=ftrack.action.discover", |_event| {
-//!         Ok(json!({"items": [{"label": "Hello", "actionIdentifier": "hello"}]}))
+//!     let user = session.api_user();
+//!     session.subscribe("topic=ftrack.action.discover", move |_event| {
+//!         Ok(value!({"items": [{"label": format_args!("Hello {user}"), "actionIdentifier": "hello"}]}))
 //!     })?;
 //!     Ok(())
 //! }
@@ -28,6 +33,7 @@
 #![deny(missing_docs)]
 
 pub mod author;
+pub mod value;
 
 /// Re-exported for [`export_plugin!`]; plugin crates also depend on it directly.
 pub use abi_stable;

@@ -299,6 +299,14 @@ impl EventHub {
         index.count_of(plugin.id)
     }
 
+    /// The handlers a publish on `topic` considers, in dispatch order (whatever else their
+    /// subscriptions test): to call them without the hub, as the benchmarks' floors do.
+    pub fn handlers_on(&self, topic: &str) -> Vec<Arc<dyn Handler>> {
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        let candidates = index.candidates(topic);
+        candidates.iter().map(|sub| sub.handler.clone()).collect()
+    }
+
     /// Publishes synchronously: runs the matching handlers now, in this thread, and returns
     /// their results as JSON values (`[]` when nothing matched). The caller's `event` carries
     /// the changes handlers made.
