@@ -20,9 +20,7 @@ use std::time::SystemTime;
 
 use connect_core::{EventHub, PluginTag};
 
-use crate::discovery::{
-    discover, DiscoveredPlugin, HookFile, HookKind, PluginLayout, SearchPaths, LAUNCH_FOLDER,
-};
+use crate::discovery::{discover, DiscoveredPlugin, HookFile, HookKind, PluginLayout, SearchPaths};
 use crate::loader::{LoadError, Loader, PluginLoad, PreparedHook, SessionInfo};
 use crate::report::{PluginKind, PluginReport, PluginStatus};
 
@@ -90,15 +88,19 @@ type Fingerprint = Vec<(PathBuf, Option<SystemTime>, u64)>;
 
 fn fingerprint(plugin: &DiscoveredPlugin) -> Fingerprint {
     let hooks = plugin.hooks.iter().map(|h| h.path.clone());
-    let launch = (plugin.layout == PluginLayout::Folder).then(|| plugin.path.join(LAUNCH_FOLDER));
-    let modules = plugin.library_dirs.iter().chain(&launch).flat_map(|dir| {
-        walkdir::WalkDir::new(dir)
-            .follow_links(true)
-            .into_iter()
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_file())
-            .map(|e| e.into_path())
-    });
+    // A `launch/` folder made later changes what discovery finds, and so the fingerprint.
+    let modules = plugin
+        .library_dirs
+        .iter()
+        .chain(&plugin.launch_dir)
+        .flat_map(|dir| {
+            walkdir::WalkDir::new(dir)
+                .follow_links(true)
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .map(|e| e.into_path())
+        });
     std::iter::once(plugin.path.clone())
         .chain(hooks)
         .chain(modules)

@@ -60,7 +60,7 @@
 use std::cmp::Ordering;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -173,7 +173,7 @@ pub fn discover(paths: &SearchPaths) -> Discovery {
             &mut seen_roots,
             &mut discovery.problems,
         ) {
-            scan_root(&dir.given, &mut discovery, &mut resolved);
+            scan_root(&dir, &mut discovery, &mut resolved);
         }
     }
 
@@ -314,7 +314,13 @@ fn usable_dir(
 }
 
 /// Adds the plugin folders of one plugin root, sorted by name.
-fn scan_root(root: &Path, discovery: &mut Discovery, resolved: &mut HashMap<PathBuf, PathBuf>) {
+fn scan_root(
+    root: &UsableDir,
+    discovery: &mut Discovery,
+    resolved: &mut HashMap<PathBuf, PathBuf>,
+) {
+    let canonical_root = &root.canonical;
+    let root = &root.given;
     let entries = match fs::read_dir(root) {
         Ok(entries) => entries,
         Err(err) => {
@@ -345,24 +351,72 @@ fn scan_root(root: &Path, discovery: &mut Discovery, resolved: &mut HashMap<Path
             tracing::debug!("skipping hidden {}", path.display());
             continue;
         }
+        // A plain folder (no link) is known from the listing, and so is its real path: below
+        // the root's. Links are followed, and resolved later.
+        if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            let canonical = canonical_root.join(&name);
+            folders.push((name, path, Some(canonical)));
+            continue;
+        }
         match fs::metadata(&path) {
-            Ok(meta) if meta.is_dir() => folders.push((name, path)),
+            Ok(meta) if meta.is_dir() => folders.push((name, path, None)),
             Ok(_) => tracing::debug!("ignoring {}: not a plugin folder", path.display()),
             Err(err) => discovery.problems.push(describe_follow_error(&path, &err)),
         }
     }
     folders.sort_by(|a, b| a.0.cmp(&b.0));
-    for (name, path) in folders {
+    for (name, path, canonical) in folders {
         discovery
             .plugins
-            .push(scan_plugin_folder(&name, path, resolved));
+            .push(scan_plugin_folder(&name, path, canonical, resolved));
+    }
+}
+
+/// What discovery learns of a name inside a plugin folder from one read of the folder.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Listed {
+    /// Not there: no `stat` needed to know it.
+    Absent,
+    /// A folder reached through no link: its real path is below the plugin's.
+    PlainFolder,
+    /// A link, a file, or the folder could not be listed: look at the path itself.
+    LookCloser,
+}
+
+/// A plugin folder's entries, read once: most plugin folders have a `hook/` and none of the
+/// other names discovery looks for (`resource/`, `dependencies/`, `launch/`), and asking the
+/// OS about each name in turn (following links, then not) was a dozen `stat` calls a plugin.
+struct Listing(Option<HashMap<OsString, fs::FileType>>);
+
+impl Listing {
+    fn read(folder: &Path) -> Listing {
+        let entries = fs::read_dir(folder).ok().map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|entry| Some((entry.file_name(), entry.file_type().ok()?)))
+                .collect()
+        });
+        Listing(entries)
+    }
+
+    fn get(&self, name: &str) -> Listed {
+        match &self.0 {
+            None => Listed::LookCloser,
+            Some(entries) => match entries.get(OsStr::new(name)) {
+                None => Listed::Absent,
+                Some(kind) if kind.is_dir() => Listed::PlainFolder,
+                Some(_) => Listed::LookCloser,
+            },
+        }
     }
 }
 
 /// Describes one plugin folder: name, version, library folders and the hooks in `hook/`.
+/// `canonical` is the folder's real path when the caller knows it.
 fn scan_plugin_folder(
     folder_name: &OsStr,
     path: PathBuf,
+    canonical: Option<PathBuf>,
     resolved: &mut HashMap<PathBuf, PathBuf>,
 ) -> DiscoveredPlugin {
     let (name, version) = parse_folder_name(&folder_name.to_string_lossy());
@@ -378,7 +432,7 @@ fn scan_plugin_folder(
         problems: Vec::new(),
         launch_dir: None,
     };
-    match fs::canonicalize(&plugin.path) {
+    match canonical.map_or_else(|| fs::canonicalize(&plugin.path), Ok) {
         Ok(root) => plugin.root = root,
         Err(err) => {
             let cause = describe_io_error(&err);
@@ -390,7 +444,19 @@ fn scan_plugin_folder(
         }
     }
 
+    let listing = Listing::read(&plugin.path);
     for folder in LIBRARY_FOLDERS {
+        match listing.get(folder) {
+            Listed::Absent => continue,
+            Listed::PlainFolder => {
+                let dir = plugin.root.join(folder);
+                if !plugin.library_dirs.contains(&dir) {
+                    plugin.library_dirs.push(dir);
+                }
+                continue;
+            }
+            Listed::LookCloser => {}
+        }
         let dir = plugin.path.join(folder);
         match fs::metadata(&dir) {
             Ok(meta) if meta.is_dir() => match fs::canonicalize(&dir) {
@@ -409,7 +475,12 @@ fn scan_plugin_folder(
     }
 
     let hook_dir = plugin.path.join(HOOK_FOLDER);
-    match fs::metadata(&hook_dir) {
+    let hook_dir_kind = match listing.get(HOOK_FOLDER) {
+        Listed::Absent => Err(io::ErrorKind::NotFound.into()),
+        Listed::PlainFolder => Ok(true),
+        Listed::LookCloser => fs::metadata(&hook_dir).map(|meta| meta.is_dir()),
+    };
+    match hook_dir_kind {
         Err(err) if err.kind() == io::ErrorKind::NotFound && !is_symlink(&hook_dir) => {
             plugin.skipped = Some(format!(
                 "no {HOOK_FOLDER}/ folder (hooks are only loaded from {})",
@@ -423,10 +494,10 @@ fn scan_plugin_folder(
                 describe_io_error(&err)
             ));
         }
-        Ok(meta) if !meta.is_dir() => {
+        Ok(false) => {
             plugin.skipped = Some(format!("{} is not a folder", hook_dir.display()));
         }
-        Ok(_) => {
+        Ok(true) => {
             let walk = walk_hooks(&hook_dir, &plugin.root.join(HOOK_FOLDER));
             resolved.extend(walk.resolved);
             plugin.hooks = walk.hooks;
@@ -444,7 +515,12 @@ fn scan_plugin_folder(
         }
     }
     let launch_dir = plugin.path.join(LAUNCH_FOLDER);
-    if launch_dir.is_dir() {
+    let has_launch_dir = match listing.get(LAUNCH_FOLDER) {
+        Listed::Absent => false,
+        Listed::PlainFolder => true,
+        Listed::LookCloser => launch_dir.is_dir(),
+    };
+    if has_launch_dir {
         plugin.launch_dir = Some(launch_dir);
         // No hook to run, but applications to offer: loaded for its launcher configs, with
         // why it has no hook kept as a note.
