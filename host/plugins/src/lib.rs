@@ -10,7 +10,8 @@
 //! - [`report`]: what `plugins --json` shows of each plugin;
 //! - [`server_api`]: what hooks may ask of the ftrack server ([`ApiSession`]), for every
 //!   loader alike;
-//! - [`watcher`]: `run --watch`, refreshing the registry as files change.
+//! - [`watcher`]: `run --watch`, refreshing the registry as files change;
+//! - `cores`: per-plugin start-up work (scanning folders, compiling hooks) on every core.
 //!
 //! ```
 //! use connect_plugins::discovery::{discover, SearchPaths};
@@ -25,6 +26,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod cores;
 pub mod discovery;
 pub mod install;
 pub mod loader;

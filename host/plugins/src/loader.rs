@@ -32,6 +32,16 @@ pub trait Loader: Send + Sync {
     fn unavailable(&self) -> Option<String> {
         None
     }
+
+    /// Whether [`PluginLoad::prepare`] may run on any thread, for several plugins at once
+    /// and in any order: true when preparing touches nothing outside the prepared hook (the
+    /// Rhai loader compiles). The registry then prepares such plugins on every core at
+    /// start-up, and still registers every plugin in load order on one thread. Default
+    /// false: a native library runs code as it opens (and the crash marker names one library
+    /// at a time), and Python hooks import into one interpreter, in order.
+    fn prepares_anywhere(&self) -> bool {
+        false
+    }
 }
 
 /// One plugin being loaded by one loader.

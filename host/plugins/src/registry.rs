@@ -20,6 +20,7 @@ use std::time::SystemTime;
 
 use connect_core::{EventHub, PluginTag};
 
+use crate::cores::on_every_core;
 use crate::discovery::{discover, DiscoveredPlugin, HookFile, HookKind, PluginLayout, SearchPaths};
 use crate::loader::{LoadError, Loader, PluginLoad, PreparedHook, SessionInfo};
 use crate::report::{PluginKind, PluginReport, PluginStatus};
@@ -111,6 +112,15 @@ fn fingerprint(plugin: &DiscoveredPlugin) -> Fingerprint {
             (path, modified, size)
         })
         .collect()
+}
+
+/// A plugin's hook files, prepared: the hooks ready to register, until the first that failed
+/// (`outcome`), and the files that turned out not to be hooks (said once the plugin's turn
+/// comes, so that warnings keep the load order whichever thread prepared it).
+struct PreparedHooks {
+    hooks: Vec<Box<dyn PreparedHook>>,
+    outcome: Result<(), LoadError>,
+    not_hooks: Vec<String>,
 }
 
 /// The registry's own record of a plugin; [`PluginReport`] is what it shows of it.
@@ -211,12 +221,14 @@ impl PluginRegistry {
                 registry.load_builtin(index, &found.plugins, PluginTag::new(builtin.name()))
             })
             .collect();
-        for plugin in &found.plugins {
-            entries.push(registry.load_plugin(
-                plugin,
-                fingerprint(plugin),
-                PluginTag::new(&plugin.name),
-            ));
+        let tags: Vec<PluginTag> = found
+            .plugins
+            .iter()
+            .map(|plugin| PluginTag::new(&plugin.name))
+            .collect();
+        let ahead = registry.prepare_ahead(&found.plugins, &tags);
+        for ((plugin, tag), (fingerprint, prepared)) in found.plugins.iter().zip(tags).zip(ahead) {
+            entries.push(registry.load_plugin(plugin, fingerprint, tag, prepared));
         }
         entries.iter().for_each(log_failure);
         spread_foreign_warnings(&mut entries);
@@ -304,6 +316,7 @@ impl PluginRegistry {
                     plugin,
                     Fingerprint::new(),
                     PluginTag::new(&plugin.name),
+                    None,
                 ));
                 continue;
             }
@@ -317,7 +330,8 @@ impl PluginRegistry {
                 None => {
                     changed = true;
                     tracing::info!("new plugin '{}' at {}", plugin.name, plugin.path.display());
-                    let entry = self.load_plugin(plugin, current, PluginTag::new(&plugin.name));
+                    let entry =
+                        self.load_plugin(plugin, current, PluginTag::new(&plugin.name), None);
                     log_failure(&entry);
                     entry
                 }
@@ -373,7 +387,7 @@ impl PluginRegistry {
     fn reload(&self, old: Entry, plugin: &DiscoveredPlugin, current: Fingerprint) -> Entry {
         let tag = PluginTag::new(&plugin.name);
         self.hub.hold(&tag);
-        let mut new = self.load_plugin(plugin, current, tag.clone());
+        let mut new = self.load_plugin(plugin, current, tag.clone(), None);
         new.report.reloads = old.report.reloads + 1;
         new.report.last_reload = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -441,11 +455,14 @@ impl PluginRegistry {
 
     /// Loads `plugin`, its subscriptions tagged `tag`; `fingerprint` is the state of its files
     /// the caller just read.
+    /// Loads `plugin`: prepares its hooks (unless [`PluginRegistry::prepare_ahead`] did:
+    /// `ahead`), then registers them.
     fn load_plugin(
         &self,
         plugin: &DiscoveredPlugin,
         fingerprint: Fingerprint,
         tag: PluginTag,
+        ahead: Option<PreparedHooks>,
     ) -> Entry {
         let path = plugin.path.display().to_string();
         let mut entry = Entry::new(
@@ -477,8 +494,15 @@ impl PluginRegistry {
             tracing::warn!("plugin '{}': {warning}", plugin.name);
         }
         entry.report.warnings.extend(not_run);
-        let (hooks, outcome) =
-            self.prepare_hooks(plugin, &runnable, &tag, &mut entry.report.warnings);
+        let PreparedHooks {
+            hooks,
+            outcome,
+            not_hooks,
+        } = ahead.unwrap_or_else(|| self.prepare_hooks(plugin, &runnable, &tag));
+        for warning in not_hooks {
+            tracing::warn!("plugin '{}': {warning}", plugin.name);
+            entry.report.warnings.push(warning);
+        }
         if outcome.is_ok() && hooks.is_empty() {
             if plugin.launch_dir.is_some() {
                 entry.report.kind = Some(PluginKind::Launch);
@@ -547,17 +571,47 @@ impl PluginRegistry {
         (runnable, notes)
     }
 
+    /// Each plugin's fingerprint, and its hooks prepared when all belong to loaders that
+    /// may prepare anywhere ([`Loader::prepares_anywhere`]: Rhai's, whose compiling was a
+    /// fifth of a 200-plugin start), on every core. Other plugins are prepared, and every
+    /// plugin registered, in its turn in [`PluginRegistry::load_plugin`].
+    fn prepare_ahead(
+        &self,
+        plugins: &[DiscoveredPlugin],
+        tags: &[PluginTag],
+    ) -> Vec<(Fingerprint, Option<PreparedHooks>)> {
+        let indices: Vec<usize> = (0..plugins.len()).collect();
+        on_every_core(&indices, |&index| {
+            let plugin = &plugins[index];
+            let anywhere = plugin.skipped.is_none()
+                && !plugin.hooks.is_empty()
+                && plugin.hooks.iter().all(|hook| {
+                    self.loaders
+                        .iter()
+                        .any(|l| l.kind() == hook.kind && l.prepares_anywhere())
+                });
+            let prepared = anywhere.then(|| {
+                let (runnable, _) = self.runnable_hooks(plugin);
+                self.prepare_hooks(plugin, &runnable, &tags[index])
+            });
+            (fingerprint(plugin), prepared)
+        })
+    }
+
     /// Prepares each of `hooks` with the loader of its kind, in load order, until one
-    /// fails. Files that are not hooks are added to `warnings`.
+    /// fails.
     fn prepare_hooks(
         &self,
         plugin: &DiscoveredPlugin,
         runnable: &[&HookFile],
         tag: &PluginTag,
-        warnings: &mut Vec<String>,
-    ) -> (Vec<Box<dyn PreparedHook>>, Result<(), LoadError>) {
+    ) -> PreparedHooks {
         let mut loads: Vec<(HookKind, Box<dyn PluginLoad + '_>)> = Vec::new();
-        let mut hooks = Vec::new();
+        let mut prepared = PreparedHooks {
+            hooks: Vec::new(),
+            outcome: Ok(()),
+            not_hooks: Vec::new(),
+        };
         for hook in runnable {
             let at = match loads.iter().position(|(kind, _)| *kind == hook.kind) {
                 Some(at) => at,
@@ -571,24 +625,24 @@ impl PluginRegistry {
                             kind: hook.kind,
                             path: hook.path.clone(),
                         };
-                        return (hooks, Err(LoadError::new(error)));
+                        prepared.outcome = Err(LoadError::new(error));
+                        return prepared;
                     }
                 },
             };
             match loads[at].1.prepare(&hook.path) {
-                Ok(Some(prepared)) => hooks.push(prepared),
-                Ok(None) => {
-                    let warning = format!(
-                        "{}: defines no `fn register(session)`, not loaded as a hook",
-                        hook.path.display()
-                    );
-                    tracing::warn!("plugin '{}': {warning}", plugin.name);
-                    warnings.push(warning);
+                Ok(Some(hook)) => prepared.hooks.push(hook),
+                Ok(None) => prepared.not_hooks.push(format!(
+                    "{}: defines no `fn register(session)`, not loaded as a hook",
+                    hook.path.display()
+                )),
+                Err(err) => {
+                    prepared.outcome = Err(err);
+                    return prepared;
                 }
-                Err(err) => return (hooks, Err(err)),
             }
         }
-        (hooks, Ok(()))
+        prepared
     }
 
     /// Records the outcome of loading; a failed plugin loses all its subscriptions. The

@@ -167,6 +167,11 @@ impl Loader for RhaiLoader {
         HookKind::Rhai
     }
 
+    /// Preparing is compiling, with an engine of the plugin's own: nothing outside it.
+    fn prepares_anywhere(&self) -> bool {
+        true
+    }
+
     fn begin(&self, plugin: &DiscoveredPlugin, tag: &PluginTag) -> Box<dyn PluginLoad + '_> {
         Box::new(RhaiPluginLoad {
             folders: PluginFolders {

@@ -68,6 +68,8 @@ use std::path::{Path, PathBuf};
 use connect_core::version::compare_versions;
 use walkdir::WalkDir;
 
+use crate::cores::on_every_core;
+
 /// Where to look for plugins. Computed by the caller from the environment, the command line
 /// and the OS default plugin directory.
 #[derive(Debug, Clone, Default)]
@@ -365,10 +367,14 @@ fn scan_root(
         }
     }
     folders.sort_by(|a, b| a.0.cmp(&b.0));
-    for (name, path, canonical) in folders {
-        discovery
-            .plugins
-            .push(scan_plugin_folder(&name, path, canonical, resolved));
+    let scanned = on_every_core(&folders, |(name, path, canonical)| {
+        let mut known = HashMap::new();
+        let plugin = scan_plugin_folder(name, path.clone(), canonical.clone(), &mut known);
+        (plugin, known)
+    });
+    for (plugin, known) in scanned {
+        discovery.plugins.push(plugin);
+        resolved.extend(known);
     }
 }
 
