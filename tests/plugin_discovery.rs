@@ -142,6 +142,32 @@ fn dot_folders_skipped_and_same_directory_registers_once() {
 }
 
 #[test]
+fn many_plugins_prepared_on_every_core_still_load_and_warn_in_folder_order() {
+    // Compiling goes to every core; registering, and so dispatch order among equal
+    // priorities, and the warnings, must keep the folders' order.
+    let s = Sandbox::new();
+    let count = 40;
+    for i in 0..count {
+        s.hook(&format!("p{i:02}"), "a.rhai", &who(&format!("p{i:02}")));
+        s.write(
+            &format!("plugins/p{i:02}/hook/z_helpers.rhai"),
+            "fn helper() { 1 }\n",
+        );
+    }
+    let expected: Vec<Value> = (0..count).map(|i| json!(format!("p{i:02}"))).collect();
+    let (results, stderr) = s.publish_with("who", &[]);
+    assert_eq!(results, expected);
+    let warned: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("defines no `fn register(session)`"))
+        .collect();
+    assert_eq!(warned.len(), count, "{stderr}");
+    for (i, line) in warned.iter().enumerate() {
+        assert!(line.contains(&format!("plugin 'p{i:02}'")), "{i}: {line}");
+    }
+}
+
+#[test]
 fn folders_without_runnable_hooks_are_reported_as_skipped() {
     let s = Sandbox::new();
     s.write(

@@ -458,6 +458,49 @@ fn hooks_come_only_from_the_hook_folder() {
 }
 
 #[test]
+fn folders_named_in_a_plugin_are_followed_through_links_to_their_real_paths() {
+    // Plain folders are known from one listing of the plugin folder; links are looked at.
+    let tmp = TempDir::new().unwrap();
+    let root = tmp.path().join("root");
+    let elsewhere = tmp.path().join("elsewhere");
+    touch(&elsewhere.join("shared-resource/r.rhai"));
+    touch(&elsewhere.join("shared-hook/h.rhai"));
+    mkdir(&elsewhere.join("shared-launch"));
+    touch(&elsewhere.join("plugin/hook/p.rhai"));
+    let linked = root.join("linked-1.0.0");
+    touch(&linked.join("dependencies/d.rhai"));
+    symlink(elsewhere.join("shared-resource"), &linked.join("resource"));
+    symlink(elsewhere.join("shared-hook"), &linked.join("hook"));
+    symlink(elsewhere.join("shared-launch"), &linked.join("launch"));
+    // The plugin folder itself through a link.
+    symlink(elsewhere.join("plugin"), &root.join("via-link-2.0.0"));
+
+    let found = discover(&roots(&[&root]));
+    let plugin_linked = plugin(&found, &linked);
+    assert_eq!(
+        plugin_linked.library_dirs,
+        [
+            canonical(&elsewhere.join("shared-resource")),
+            canonical(&linked.join("dependencies"))
+        ]
+    );
+    assert_eq!(rel_hooks(&plugin_linked.hooks, &linked), ["hook/h.rhai"]);
+    assert_eq!(plugin_linked.launch_dir, Some(linked.join("launch")));
+    assert!(
+        plugin_linked.problems.is_empty(),
+        "{:?}",
+        plugin_linked.problems
+    );
+    let via_link = plugin(&found, &root.join("via-link-2.0.0"));
+    assert_eq!(via_link.root, canonical(&elsewhere.join("plugin")));
+    assert_eq!(via_link.skipped, None);
+    assert_eq!(
+        rel_hooks(&via_link.hooks, &root.join("via-link-2.0.0")),
+        ["hook/p.rhai"]
+    );
+}
+
+#[test]
 fn folders_without_hooks_are_skipped_with_a_reason() {
     let tmp = TempDir::new().unwrap();
     let root = tmp.path().join("root");
