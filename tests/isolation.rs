@@ -91,6 +91,13 @@ fn isolated_handlers_answer_as_in_process() {
         results[0],
         json!({"results": ["first", "asked", ["neighbour", true]], "data_after": {"value": "asked", "native_saw": true}, "user": "alice"})
     );
+    // A malformed result is its handler's error in the plugin's process too.
+    let (results, stderr) = publish(&s, "native.malformed", "{}");
+    assert_eq!(results, vec![json!(["neighbour", false])], "{stderr}");
+    assert!(
+        stderr.contains("not a JSON value: node 2: a container has fewer members than it says"),
+        "{stderr}"
+    );
     // The plugin printing on stdout does not disturb the pipe to its process.
     let (results, _) = publish(&s, "native.print", "{}");
     assert_eq!(results[0], json!("printed"));
@@ -110,7 +117,7 @@ fn isolated_handlers_answer_as_in_process() {
         .unwrap();
     assert_eq!(faulty["status"], "loaded");
     assert_eq!(faulty["version"], "0.1.0");
-    assert_eq!(faulty["subscriptions"], 12);
+    assert_eq!(faulty["subscriptions"], 13);
     // A command's plugin processes end with it (their input closes).
     eventually("the plugin processes to end", || {
         (children_of(&s) == 0).then_some(())
