@@ -286,8 +286,10 @@ pub struct IncomingEvent<'a> {
     host: DispatchedEventRef<'a>,
     /// The event as the host sent it, parsed on first access, or why it could not be.
     sent: OnceCell<Result<Rc<Event>, String>>,
-    /// The handler's own copy, made when it first takes the event mutably.
-    own: Option<Event>,
+    /// The handler's own copy, made when it first takes the event mutably. Boxed: most
+    /// handlers never take one, and an `Event` inline made every call move a few hundred
+    /// bytes about (a tenth of a native call).
+    own: Option<Box<Event>>,
 }
 
 impl<'a> IncomingEvent<'a> {
@@ -323,13 +325,7 @@ impl<'a> IncomingEvent<'a> {
     /// What the handler did, for the host: `data` only when the handler took the event
     /// mutably and changed it.
     fn outcome(&mut self, result: FlatValue) -> Result<HandlerOutcome, Error> {
-        // Checked before taking: `take` moves the whole (empty) `Option<Event>`, a copy of
-        // a few hundred bytes that was a tenth of a native call.
-        let own = match self.own.is_some() {
-            true => self.own.take(),
-            false => None,
-        };
-        let (Some(own), Some(Ok(sent))) = (own, self.sent.get()) else {
+        let (Some(own), Some(Ok(sent))) = (self.own.take(), self.sent.get()) else {
             if let Some(err) = self.unreadable() {
                 return Err(err.into());
             }
@@ -346,7 +342,7 @@ impl<'a> IncomingEvent<'a> {
             RNone
         };
         let stop = own.is_stopped();
-        if own == **sent {
+        if *own == **sent {
             LAST_EVENT.with(|last| last.borrow_mut().give_back(sent, own));
         }
         Ok(HandlerOutcome { result, data, stop })
@@ -380,7 +376,7 @@ impl DerefMut for IncomingEvent<'_> {
                 LAST_EVENT.with(|last| last.borrow_mut().copy(&sent))
             }
         };
-        self.own.insert(own)
+        &mut **self.own.insert(own)
     }
 }
 
@@ -401,7 +397,7 @@ struct ParsedEvents {
     text: String,
     parsed: Option<Rc<Event>>,
     /// A handler's copy of `parsed` that it left unchanged.
-    spare: Option<Event>,
+    spare: Option<Box<Event>>,
 }
 
 impl ParsedEvents {
@@ -422,17 +418,17 @@ impl ParsedEvents {
     }
 
     /// A copy of `sent` (a parse from [`ParsedEvents::parse`]) for a handler to change.
-    fn copy(&mut self, sent: &Rc<Event>) -> Event {
+    fn copy(&mut self, sent: &Rc<Event>) -> Box<Event> {
         match self.spare.take() {
             // The spare belongs to the current parse, and `sent` being alive means no other
             // parse can have its address: the same pointer is the same text.
             Some(spare) if self.is_current(sent) => spare,
-            _ => (**sent).clone(),
+            _ => Box::new((**sent).clone()),
         }
     }
 
     /// Keeps `event`, a handler's copy of `sent` that it left unchanged, for the next one.
-    fn give_back(&mut self, sent: &Rc<Event>, event: Event) {
+    fn give_back(&mut self, sent: &Rc<Event>, event: Box<Event>) {
         if self.is_current(sent) {
             self.spare = Some(event);
         }
