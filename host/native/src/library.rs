@@ -15,7 +15,7 @@ pub enum NativeLoadError {
         /// What the OS said.
         source: std::io::Error,
     },
-    /// abi_stable refused the library: why, in one line (see [`describe`]).
+    /// abi_stable refused the library: why, in one line (the full report goes to the log).
     #[error("{0}")]
     Refused(String),
     /// The plugin's `register` returned an error (or panicked, which the SDK turns into one).

@@ -31,11 +31,14 @@
 //! Handlers are closures taking `&mut IncomingEvent` and returning their result or any error
 //! (`?` works on everything that implements `std::error::Error`). The result is best made
 //! with [`value!`](crate::value!), which has `json!`'s syntax and builds the form the result
-//! crosses to the host in ([`crate::value`]); a `json!` value works too, converted on return. An [`IncomingEvent`] derefs
-//! to the [`Event`], so handlers read `event.topic` and `event.data["x"]`, may change
-//! `event.data` (later handlers and the publisher see it) and call `event.stop()`. The event is
-//! fetched from the host and parsed only when the handler first touches it: a handler that
-//! answers without looking costs no serialization and no parse. A panic in `register` or in
+//! crosses to the host in ([`mod@crate::value`]); a `json!` value works too, converted on
+//! return.
+//!
+//! An [`IncomingEvent`] derefs to the [`Event`], so handlers read `event.topic` and
+//! `event.data["x"]`, may change `event.data` (later handlers and the publisher see it) and
+//! call `event.stop()`. The event is fetched from the host and parsed only when the handler
+//! first touches it: a handler that answers without looking costs no serialization and no
+//! parse. A panic in `register` or in
 //! a handler is caught here, inside the plugin, and reported to the host as an error:
 //! unwinding must never reach the `extern "C"` boundary, where abi_stable would abort the
 //! whole host.

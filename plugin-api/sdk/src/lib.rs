@@ -10,7 +10,7 @@
 //! to be rebuilt.
 //!
 //! Results are written with [`value!`] (`json!`'s syntax) in the form they cross to the host
-//! in, [`value::FlatValue`]: see [`value`].
+//! in, [`value::FlatValue`]: see [`mod@value`].
 //!
 //! ```no_run
 //! use connect_plugin_api::author::{Error, Session};

@@ -314,7 +314,7 @@ impl IntoFlatValue for &Value {
 ///
 /// Keys are string literals or `(expressions)`; values are `null`, `[lists]`, `{maps}`,
 /// literals, or any expression whose type implements
-/// [`IntoFlatValue`](crate::value::IntoFlatValue). See [`crate::value`].
+/// [`IntoFlatValue`](crate::value::IntoFlatValue). See [`mod@crate::value`].
 #[macro_export]
 macro_rules! value {
     ($($value:tt)+) => {{
