@@ -453,10 +453,9 @@ impl PluginRegistry {
         entry
     }
 
-    /// Loads `plugin`, its subscriptions tagged `tag`; `fingerprint` is the state of its files
-    /// the caller just read.
-    /// Loads `plugin`: prepares its hooks (unless [`PluginRegistry::prepare_ahead`] did:
-    /// `ahead`), then registers them.
+    /// Loads `plugin`, its subscriptions tagged `tag`: prepares its hooks (unless
+    /// [`PluginRegistry::prepare_ahead`] did: `ahead`), then registers them. `fingerprint` is
+    /// the state of its files the caller just read.
     fn load_plugin(
         &self,
         plugin: &DiscoveredPlugin,

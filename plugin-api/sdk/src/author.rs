@@ -379,7 +379,7 @@ impl DerefMut for IncomingEvent<'_> {
                 LAST_EVENT.with(|last| last.borrow_mut().copy(&sent))
             }
         };
-        &mut **self.own.insert(own)
+        self.own.insert(own)
     }
 }
 
