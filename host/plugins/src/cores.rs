@@ -8,6 +8,7 @@
 //! documented load order whichever thread did the work.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 /// `work` applied to each of `items`, in their order, on up to as many threads as there are
 /// cores (this thread included). One item, one core, or a thread that cannot start: the
@@ -17,8 +18,10 @@ pub(crate) fn on_every_core<T: Sync, R: Send>(
     items: &[T],
     work: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let helpers = cores.min(items.len()).saturating_sub(1);
+    if items.len() < 2 {
+        return items.iter().map(work).collect();
+    }
+    let helpers = cores().min(items.len()) - 1;
     let next = AtomicUsize::new(0);
     let take_until_done = || {
         let mut done = Vec::new();
@@ -53,6 +56,13 @@ pub(crate) fn on_every_core<T: Sync, R: Send>(
         .zip(results)
         .map(|(item, result)| result.unwrap_or_else(|| work(item)))
         .collect()
+}
+
+/// The cores this process may use, asked once: the answer reads the cgroup's CPU quota
+/// (three files), which a start-up that spreads two kinds of work would otherwise read twice.
+fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 #[cfg(test)]
