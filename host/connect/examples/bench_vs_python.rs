@@ -200,6 +200,26 @@ fn median_micros(mut work: impl FnMut()) -> f64 {
     rounds[2]
 }
 
+/// The lines each fan-out prints: the workload, its floor, and with every result as JSON.
+const FANOUT_VARIANTS: [&str; 3] = ["", "-floor", "-as-json"];
+
+/// Reports the variants of fan-out `name` that are wanted, `handlers` answering on `hub`.
+fn report_fanout(hub: &EventHub, name: &str, handlers: usize, wanted: impl Fn(&str) -> bool) {
+    let topic = "ftrack.action.discover";
+    for variant in FANOUT_VARIANTS {
+        let line = format!("{name}{variant}");
+        if !wanted(&line) {
+            continue;
+        }
+        let micros = match variant {
+            "" => per_event(hub, topic, handlers),
+            "-floor" => floor(hub, topic),
+            _ => per_event_taking(hub, topic, handlers, Results::AsJson),
+        };
+        report(&line, micros);
+    }
+}
+
 fn report(name: &str, micros: f64) {
     println!("{name}: rust {micros:.3} us");
 }
@@ -247,30 +267,13 @@ fn main() {
         load_native(&hub, &options.native_library, &copies, 0);
         report("dispatch-10k", per_event(&hub, "bench.target", 1));
     }
-    if ["", "-floor", "-as-json"]
+    if FANOUT_VARIANTS
         .iter()
         .any(|variant| wanted(&format!("discover-fanout{variant}")))
     {
         let hub = common::hub_with_others(0);
         let hooks = load_rhai_plugins(&hub, &options.rhai_plugins);
-        if wanted("discover-fanout") {
-            report(
-                "discover-fanout",
-                per_event(&hub, "ftrack.action.discover", hooks),
-            );
-        }
-        if wanted("discover-fanout-floor") {
-            report(
-                "discover-fanout-floor",
-                floor(&hub, "ftrack.action.discover"),
-            );
-        }
-        if wanted("discover-fanout-as-json") {
-            report(
-                "discover-fanout-as-json",
-                per_event_taking(&hub, "ftrack.action.discover", hooks, Results::AsJson),
-            );
-        }
+        report_fanout(&hub, "discover-fanout", hooks, wanted);
     }
     if wanted("discover-fanout-host") {
         // Not a workload of the issue: the hub's own cost of a fan-out, 200 Rust handlers
@@ -290,30 +293,13 @@ fn main() {
             per_event(&hub, "ftrack.action.discover", 200),
         );
     }
-    if ["", "-floor", "-as-json"]
+    if FANOUT_VARIANTS
         .iter()
         .any(|variant| wanted(&format!("discover-fanout-native{variant}")))
     {
         let hub = common::hub_with_others(0);
         load_native(&hub, &options.native_library, &copies, 200);
-        if wanted("discover-fanout-native") {
-            report(
-                "discover-fanout-native",
-                per_event(&hub, "ftrack.action.discover", 200),
-            );
-        }
-        if wanted("discover-fanout-native-floor") {
-            report(
-                "discover-fanout-native-floor",
-                floor(&hub, "ftrack.action.discover"),
-            );
-        }
-        if wanted("discover-fanout-native-as-json") {
-            report(
-                "discover-fanout-native-as-json",
-                per_event_taking(&hub, "ftrack.action.discover", 200, Results::AsJson),
-            );
-        }
+        report_fanout(&hub, "discover-fanout-native", 200, wanted);
     }
     let _ = std::fs::remove_dir_all(copies);
 }
