@@ -7,7 +7,9 @@
 //! in parallel, and two tests clicking in one page would disturb each other). Each test
 //! starts by following its own host's sign-in link, so what the test before it left in the
 //! browser does not matter. chromedriver is stopped when the test binary exits, and the
-//! browser goes with it.
+//! browser goes with it. Chromium keeps its profile and scratch folders (a few MB each run)
+//! in the `TMPDIR` it is given: a folder of this binary's, removed at exit with the driver,
+//! since a killed Chromium cannot clean up after itself.
 
 use std::future::Future;
 use std::net::TcpStream;
@@ -29,11 +31,17 @@ pub struct Browser {
 /// chromedriver's process group, for the exit handler.
 static DRIVER_GROUP: AtomicI32 = AtomicI32::new(0);
 
+/// The browser's temporary folder, for the exit handler.
+static BROWSER_TMP: OnceLock<PathBuf> = OnceLock::new();
+
 extern "C" fn stop_driver() {
     let group = DRIVER_GROUP.load(Ordering::SeqCst);
     if group > 0 {
         // SAFETY: signalling a process group this binary started; nothing else is touched.
         unsafe { libc::kill(-group, libc::SIGKILL) };
+    }
+    if let Some(dir) = BROWSER_TMP.get() {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 
@@ -58,8 +66,14 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
+        let tmp = BROWSER_TMP.get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!("connect-browser-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("the browser's temp folder");
+            dir
+        });
         let child = std::process::Command::new(driver)
             .arg(format!("--port={port}"))
+            .env("TMPDIR", tmp)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .process_group(0)
