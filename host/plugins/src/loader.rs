@@ -42,6 +42,12 @@ pub trait Loader: Send + Sync {
     fn prepares_anywhere(&self) -> bool {
         false
     }
+
+    /// The host is about to exit without taking its plugins apart (a one-shot command ends
+    /// the process instead): end the processes this loader runs hooks in, once what they
+    /// printed is logged. Hooks of this loader are not run after it. Default: nothing (hooks
+    /// that run in the host's own process).
+    fn stop(&self) {}
 }
 
 /// One plugin being loaded by one loader.

@@ -248,6 +248,12 @@ impl PluginRegistry {
         &self.hub
     }
 
+    /// Ends what the loaders run outside this process, before the host exits without taking
+    /// its plugins apart ([`Loader::stop`]).
+    pub fn stop_loaders(&self) {
+        self.loaders.iter().for_each(|loader| loader.stop());
+    }
+
     /// Every folder plugins are discovered in (what `run --watch` watches).
     pub fn search_paths(&self) -> &SearchPaths {
         &self.search_paths

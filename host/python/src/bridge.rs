@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{sync_channel, RecvTimeoutError};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -69,6 +69,8 @@ pub(crate) struct BridgeProcess {
     hung: OnceLock<u64>,
     /// The innermost hook whose call was waiting when it ended, if one was.
     culprit: OnceLock<Option<u64>>,
+    /// Disconnected once every line the bridge wrote to its standard error is logged.
+    log_drained: Mutex<Receiver<()>>,
     pub(crate) limit: Duration,
 }
 
@@ -130,7 +132,7 @@ impl BridgeProcess {
                 "cannot connect to the Python bridge".into(),
             ));
         };
-        forward_log(stderr);
+        let log_drained = Mutex::new(forward_log(stderr));
         let process_slot: Arc<OnceLock<Weak<BridgeProcess>>> = Arc::new(OnceLock::new());
         let server = {
             let process = process_slot.clone();
@@ -149,6 +151,7 @@ impl BridgeProcess {
             in_flight: Mutex::new(Vec::new()),
             hung: OnceLock::new(),
             culprit: OnceLock::new(),
+            log_drained,
             limit: options.time_limit,
         });
         let _ = process_slot.set(Arc::downgrade(&process));
@@ -285,6 +288,16 @@ impl BridgeProcess {
         }
     }
 
+    /// Kills it, waits for it to be gone, and for what it wrote to its standard error to be
+    /// logged: what hooks printed just before their last answer may still be on its way,
+    /// and a host that printed that answer and exits would lose it. A hook's own child
+    /// process may hold the pipe open after the bridge is gone, hence the bound.
+    pub(crate) fn end(&self, why: String) {
+        self.kill_and_wait(why);
+        let drained = self.log_drained.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = drained.recv_timeout(LOG_DRAIN_LIMIT);
+    }
+
     /// Kills it and waits for it to be gone, so that what comes next (a restart) never
     /// talks to it.
     fn kill_and_wait(&self, why: String) {
@@ -328,18 +341,22 @@ impl BridgeProcess {
 
 impl Drop for BridgeProcess {
     fn drop(&mut self) {
-        self.kill("the host no longer needs it".into());
-        self.reap();
+        self.end("the host no longer needs it".into());
     }
 }
 
+/// How long a bridge that ended may take to have its last log lines logged.
+const LOG_DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
 /// Logs the bridge's standard error: its JSON log lines (`{"plugin", "level", "message"}`)
 /// at their level with the plugin's name, anything else (Python's own fatal errors) as a
-/// warning.
-fn forward_log(stderr: std::process::ChildStderr) {
+/// warning. The receiver is disconnected once the pipe is closed and its lines logged.
+fn forward_log(stderr: std::process::ChildStderr) -> Receiver<()> {
+    let (drained, until_drained) = sync_channel::<()>(0);
     let _ = std::thread::Builder::new()
         .name("python-bridge-log".into())
         .spawn(move || {
+            let _drained = drained;
             let mut reader = BufReader::new(stderr);
             let mut line = Vec::new();
             loop {
@@ -354,6 +371,7 @@ fn forward_log(stderr: std::process::ChildStderr) {
                 }
             }
         });
+    until_drained
 }
 
 fn log_line(line: &str) {

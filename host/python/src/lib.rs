@@ -108,4 +108,8 @@ impl Loader for PythonLoader {
     fn unavailable(&self) -> Option<String> {
         self.supervisor.unavailable()
     }
+
+    fn stop(&self) {
+        self.supervisor.stop();
+    }
 }

@@ -358,6 +358,20 @@ impl Supervisor {
         }
     }
 
+    /// The host is ending: the bridge ends now, once what hooks printed is logged, and is
+    /// not started again.
+    pub(crate) fn stop(&self) {
+        let _lifecycle = self.lifecycle();
+        let current = {
+            let mut state = self.state();
+            state.given_up = Some("the host is ending".into());
+            state.current.take()
+        };
+        if let Some(process) = current {
+            process.end("the host is ending".into());
+        }
+    }
+
     /// A hook the registry dropped (unloaded, or replaced by a new version): the bridge
     /// forgets it, on a thread of its own (the registry may hold locks a handler needs).
     pub(crate) fn forget(&self, hook: &Arc<HookState>) {

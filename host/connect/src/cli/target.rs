@@ -83,9 +83,11 @@ impl Target {
 
     /// Ends the command. A host loaded here is not taken apart: the process ends now, and
     /// dropping every plugin's scripts first would only cost time (a tenth of a 200-plugin
-    /// `event publish`).
+    /// `event publish`). Only the processes hooks run in are ended, so that what they printed
+    /// is logged before the host exits.
     pub fn finish(self) {
         if let Target::Here(host) = self {
+            host.registry().stop_loaders();
             std::mem::forget(host);
         }
     }
