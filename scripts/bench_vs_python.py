@@ -119,8 +119,14 @@ def main():
                  "discover-fanout-native-as-json"):
         # A fan-out's floor: the same handlers called directly, without the hub.
         floor = rust.get(name + "-floor")
-        beside = "" if floor is None else " (floor %.2f us, the hub's fan-out %.2fx it)" % (
+        beside = "" if floor is None else " (floor %.2f us, the hub's fan-out %.2fx it" % (
             floor, rust[name] / floor)
+        # The Rhai fan-out's other floor: the hooks' functions called by Rhai alone.
+        rhai_alone = rust.get(name + "-rhai-floor")
+        if rhai_alone is not None:
+            beside += "; Rhai alone %.2f us, the host's fan-out %.2fx it" % (
+                rhai_alone, rust[name] / rhai_alone)
+        beside += "" if floor is None else ")"
         print("%s: rust %.2f us, python %.2f us, ratio %.1fx%s"
               % (name, rust[name], python[name], python[name] / rust[name], beside), flush=True)
     sides = startup(args, args.startup_runs)

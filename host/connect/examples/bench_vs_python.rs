@@ -8,7 +8,9 @@
 //!   folder in `--rhai-plugins` (200 in the script), each compiled and registered as the host
 //!   does it; `discover-fanout-native`: answered by 200 native handlers.
 //!
-//! Also, for context: `dispatch-host` (a Rust handler inside the host: the hub's own floor)
+//! Also, for context: `dispatch-host` (a Rust handler inside the host: the hub's own floor),
+//! `discover-fanout-rhai-floor` (the same hooks' functions called by Rhai alone, see
+//! [`rhai_alone`])
 //! and `discover-fanout[-native]-as-json` (every result converted to a `serde_json::Value`;
 //! the workloads proper take results as the handlers made them, as the host's own readers do,
 //! see `connect_core::reply`).
@@ -114,6 +116,53 @@ fn load_rhai_plugins(hub: &Arc<EventHub>, root: &Path) -> usize {
         hook.register(hub, &session_info()).unwrap();
     }
     folders.len()
+}
+
+/// Rhai's own floor for `discover-fanout`: microseconds for the `discover` function of every
+/// hook in `DIR/*/hook/hook.rhai`, compiled on its plugin's engine and called from Rust through
+/// Rhai's entry point (`Engine::call_fn_with_options`) with no event, results kept until the
+/// round ends: nothing of the host around it.
+fn rhai_alone(root: &Path) -> f64 {
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(root)
+        .expect("the Rhai plugin folder exists")
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    folders.sort();
+    let hooks: Vec<(rhai::Engine, rhai::AST)> = folders
+        .iter()
+        .map(|folder| {
+            let name = folder.file_name().unwrap().to_string_lossy().into_owned();
+            let plugin_folders = PluginFolders {
+                root: folder.clone(),
+                library_dirs: Vec::new(),
+            };
+            let engine = plugin_engine(&PluginTag::new(&name), &plugin_folders);
+            let ast = engine
+                .compile_file(folder.join("hook").join("hook.rhai"))
+                .expect("the hook compiles");
+            (engine, ast)
+        })
+        .collect();
+    let call_all = || {
+        hooks
+            .iter()
+            .map(|(engine, ast)| {
+                engine
+                    .call_fn_with_options::<rhai::Dynamic>(
+                        rhai::CallFnOptions::new().eval_ast(false),
+                        &mut rhai::Scope::new(),
+                        ast,
+                        "discover",
+                        (rhai::Dynamic::UNIT,),
+                    )
+                    .expect("the hook answers")
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(call_all().iter().all(|result| result.is_map()));
+    median_micros(|| {
+        call_all();
+    })
 }
 
 /// How a workload's publisher takes the results.
@@ -274,6 +323,12 @@ fn main() {
         let hub = common::hub_with_others(0);
         let hooks = load_rhai_plugins(&hub, &options.rhai_plugins);
         report_fanout(&hub, "discover-fanout", hooks, wanted);
+    }
+    if wanted("discover-fanout-rhai-floor") {
+        report(
+            "discover-fanout-rhai-floor",
+            rhai_alone(&options.rhai_plugins),
+        );
     }
     if wanted("discover-fanout-host") {
         // Not a workload of the issue: the hub's own cost of a fan-out, 200 Rust handlers

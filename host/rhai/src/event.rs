@@ -37,8 +37,24 @@ impl ScriptSnapshot {
     }
 }
 
-/// The [`EventForms`] entry of Rhai handlers.
-pub(crate) struct SharedSnapshot(pub(crate) Arc<ScriptSnapshot>);
+/// The [`EventForms`] entry of Rhai handlers: the one event object every Rhai handler of a
+/// dispatch is given, as in ftrack's hub, where the handlers of a dispatch share one event.
+///
+/// Why one: made per handler, the object cost three allocations a call (its state, and Rhai's
+/// box of a box for a custom type), a tenth of a small handler. `value` is the object as a
+/// Rhai shared value, so handing it to a handler is a reference count, not a copy.
+pub(crate) struct DispatchEvent {
+    pub(crate) event: ScriptEvent,
+    pub(crate) value: Dynamic,
+}
+
+impl DispatchEvent {
+    pub(crate) fn new(event: &Event) -> Self {
+        let event = ScriptEvent::new(Arc::new(ScriptSnapshot::new(event)), event.is_stopped());
+        let value = Dynamic::from(event.clone()).into_shared();
+        DispatchEvent { event, value }
+    }
+}
 
 /// The event a handler sees. Clones share state, so changes a script makes to `event.data`
 /// reach the hub (Rhai passes arguments by value). It reads from the shared snapshot until
@@ -82,14 +98,18 @@ impl ScriptEvent {
     /// Copies what the script changed back into the event of `call` (through
     /// [`HandlerCall::event_mut`] only when it assigned `data` or `source`, so that a handler
     /// that only reads or stops leaves the dispatch's shared forms valid). `Err` says what JSON
-    /// cannot hold; the event's data and source are then left as they were.
+    /// cannot hold; the event's data and source are then left as they were. Either way what
+    /// the script assigned is taken out of the object, so that the next handler of the dispatch
+    /// reads the event as the hub holds it.
     pub(crate) fn write_back(&self, call: &mut HandlerCall<'_>) -> Result<(), String> {
-        let state = self.lock();
+        let mut state = self.lock();
         if state.stopped {
             call.stop();
         }
-        let data = state.data.as_ref().map(data_to_json).transpose()?;
-        let source = match state.source.as_ref().map(to_json).transpose() {
+        let (data, source) = (state.data.take(), state.source.take());
+        drop(state);
+        let data = data.as_ref().map(data_to_json).transpose()?;
+        let source = match source.as_ref().map(to_json).transpose() {
             Ok(None) => None,
             Ok(Some(Value::Object(source))) => Some(source),
             Ok(Some(_)) => return Err("event.source must be a map".into()),

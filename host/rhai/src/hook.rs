@@ -8,6 +8,8 @@ pub struct CompiledHook {
     pub(crate) engine: Arc<Engine>,
     pub(crate) ast: AST,
     pub(crate) path: String,
+    /// `path` as Rhai's source of the running code, made once rather than on each call.
+    source: ImmutableString,
     pub(crate) plugin: PluginTag,
     /// The plugin's session with the server, shared by its hooks (`api.rs`).
     pub(crate) api: PluginApi,
@@ -57,6 +59,7 @@ impl CompiledHook {
             engine,
             ast,
             path: file.to_string(),
+            source: file.into(),
             plugin,
             api: PluginApi::default(),
             functions: Mutex::new(HashMap::new()),
@@ -124,7 +127,7 @@ impl CompiledHook {
     fn run_statements(&self, statements: &[Stmt], scope: &mut Scope) -> RhaiResult<Dynamic> {
         let mut global = self.engine.new_global_runtime_state();
         global.lib.push(self.ast.shared_lib().clone());
-        global.source = self.ast.source().map(ImmutableString::from);
+        global.source = Some(self.source.clone());
         global.constants = self.constants.get().cloned().flatten();
         // Rhai's only way to run statements with a runtime state of the caller's making;
         // deprecated since 1.12 but kept (and pinned by Cargo.lock).
@@ -239,13 +242,11 @@ impl ScriptHandler {
         }
     }
 
-    /// Calls the script with the event as Rhai values, shared with the other Rhai handlers of
-    /// the dispatch, and copies what the script changed back into the event.
+    /// Calls the script with the event object the Rhai handlers of the dispatch share, and
+    /// copies what the script changed back into the event.
     pub(crate) fn run(&self, call: &mut HandlerCall<'_>) -> Result<Reply, HandlerError> {
-        let (event, snapshot) =
-            call.form(|event| SharedSnapshot(Arc::new(ScriptSnapshot::new(event))));
-        let shared = ScriptEvent::new(snapshot.0.clone(), event.is_stopped());
-        let event = Dynamic::from(shared.clone());
+        let (_, dispatch) = call.form(DispatchEvent::new);
+        let (shared, event) = (dispatch.event.clone(), dispatch.value.clone());
         let stack = StackBudget::claim();
         let outcome = match &self.function {
             Some(function) => {
@@ -356,6 +357,31 @@ mod tests {
         assert_eq!(
             publish(&hub, json!({"x": -1})),
             vec![json!(2), json!(9), json!("not positive"), json!(199)]
+        );
+    }
+
+    #[test]
+    fn the_handlers_of_a_dispatch_share_one_event_as_the_hub_holds_it() {
+        let (hub, _) = registered(
+            r#"
+            fn register(session) {
+                let kept = [];
+                session.event_hub.subscribe("topic=t", |e| { kept.push(e); e.data = #{ x: 1.0 / 0.0 }; 0 }, 1);
+                session.event_hub.subscribe("topic=t", |e| { kept.push(e); e.data.x }, 2);
+                session.event_hub.subscribe("topic=t", |e| { e.data = #{ x: e.data.x + 1 }; 0 }, 3);
+                session.event_hub.subscribe("topic=t", |e| {
+                    kept.push(e);
+                    [kept.len(), kept[0].data.x, kept[2].data.x, kept[0].id == kept[2].id]
+                }, 4);
+            }"#,
+        );
+        // The first handler's data is not JSON: it fails, and the next one reads the event as
+        // the hub holds it, not what the failed handler assigned. The third changes the data:
+        // the fourth sees the change, while what the first two kept still reads the data
+        // before it.
+        assert_eq!(
+            publish(&hub, json!({"x": 5})),
+            vec![json!(5), json!(0), json!([3, 5, 6, true])]
         );
     }
 
