@@ -1,61 +1,140 @@
 //! Per-plugin work spread over the machine's cores, for start-up.
 //!
 //! Finding 200 plugin folders and compiling their hooks is independent work per plugin, and
-//! was most of a start-up on one core while the other idled. [`on_every_core`] runs such
-//! work on scoped threads that each take the next item until none is left (plugins differ in
-//! cost, so fixed halves would leave one core waiting), and returns the results in the
-//! items' order, so that what follows (version selection, registering, warnings) keeps the
-//! documented load order whichever thread did the work.
+//! was most of a start-up on one core while the other idled. [`on_every_core_in_order`] runs
+//! such work on scoped threads that each take the next item until none is left (plugins
+//! differ in cost, so fixed halves would leave one core waiting), and hands the results to
+//! the calling thread in the items' order as soon as each is ready, so that what follows
+//! (registering, warnings) keeps the documented load order whichever thread did the work,
+//! and overlaps with the work still running: registering the first plugins while the other
+//! core compiles the last ones.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 
-/// `work` applied to each of `items`, in their order, on up to as many threads as there are
-/// cores (this thread included). One item, one core, or a thread that cannot start: the
-/// work runs here. A helper thread that panics leaves its items to this thread, which runs
-/// them again (and so panics as a one-thread run would).
+/// `work` applied to each of `items`, in their order, on every core ([`on_every_core_in_order`]).
 pub(crate) fn on_every_core<T: Sync, R: Send>(
     items: &[T],
     work: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
-    if items.len() < 2 {
-        return items.iter().map(work).collect();
+    let mut results = Vec::with_capacity(items.len());
+    on_every_core_in_order(items, work, |_, result| results.push(result));
+    results
+}
+
+/// Applies `work` to each of `items` on up to as many threads as there are cores (this thread
+/// included), and calls `take` on this thread with each item and its result, in the items'
+/// order, as soon as that result is ready: while the next one is not, this thread does the
+/// work of the next item nobody has taken. One item, one core, or a thread that cannot
+/// start: everything runs here. A helper thread whose work panics stops, and leaves that
+/// item to this thread, which runs it again (and so panics as a one-thread run would).
+pub(crate) fn on_every_core_in_order<T: Sync, R: Send>(
+    items: &[T],
+    work: impl Fn(&T) -> R + Sync,
+    mut take: impl FnMut(&T, R),
+) {
+    let helpers = cores().min(items.len()).saturating_sub(1);
+    if helpers == 0 {
+        items.iter().for_each(|item| take(item, work(item)));
+        return;
     }
-    let helpers = cores().min(items.len()) - 1;
-    let next = AtomicUsize::new(0);
-    let take_until_done = || {
-        let mut done = Vec::new();
-        loop {
-            let index = next.fetch_add(1, Ordering::Relaxed);
-            let Some(item) = items.get(index) else {
-                return done;
-            };
-            done.push((index, work(item)));
-        }
+    let shared = Shared {
+        next: AtomicUsize::new(0),
+        slots: Mutex::new(items.iter().map(|_| Slot::Pending).collect()),
+        ready: Condvar::new(),
     };
-    let mut results: Vec<Option<R>> = items.iter().map(|_| None).collect();
     std::thread::scope(|scope| {
-        let spawned: Vec<_> = (0..helpers)
-            .filter_map(|_| {
-                std::thread::Builder::new()
-                    .name("plugins".into())
-                    .spawn_scoped(scope, take_until_done)
-                    .ok()
-            })
-            .collect();
-        let mut done = take_until_done();
-        for helper in spawned {
-            done.extend(helper.join().unwrap_or_default());
+        for _ in 0..helpers {
+            let _ = std::thread::Builder::new()
+                .name("plugins".into())
+                .spawn_scoped(scope, || shared.help(items, &work));
         }
-        for (index, result) in done {
-            results[index] = Some(result);
+        for (index, item) in items.iter().enumerate() {
+            let result = shared.result(index, items, &work);
+            take(item, result);
         }
     });
-    items
-        .iter()
-        .zip(results)
-        .map(|(item, result)| result.unwrap_or_else(|| work(item)))
-        .collect()
+}
+
+/// What the threads of one [`on_every_core_in_order`] share.
+struct Shared<R> {
+    /// The next item nobody has taken.
+    next: AtomicUsize,
+    slots: Mutex<Vec<Slot<R>>>,
+    /// Signalled when a helper fills a slot.
+    ready: Condvar,
+}
+
+/// Where an item's result is, by the item's place.
+enum Slot<R> {
+    /// Not done yet (or not taken by anyone yet).
+    Pending,
+    Done(R),
+    /// The helper that took it panicked.
+    Lost,
+    /// Handed to `take`.
+    Taken,
+}
+
+impl<R> Shared<R> {
+    fn slots(&self) -> MutexGuard<'_, Vec<Slot<R>>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next item nobody has taken, now taken by the caller.
+    fn claim<'i, T>(&self, items: &'i [T]) -> Option<(usize, &'i T)> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        items.get(index).map(|item| (index, item))
+    }
+
+    /// A helper thread: does the next item nobody has taken until none is left.
+    fn help<T>(&self, items: &[T], work: &(impl Fn(&T) -> R + Sync)) {
+        while let Some((index, item)) = self.claim(items) {
+            let outcome = catch_unwind(AssertUnwindSafe(|| work(item)));
+            let lost = outcome.is_err();
+            self.slots()[index] = outcome.map_or(Slot::Lost, Slot::Done);
+            self.ready.notify_all();
+            if lost {
+                return;
+            }
+        }
+    }
+
+    /// The result of item `index` on the calling thread, doing other items' work while it
+    /// is not ready.
+    fn result<T>(&self, index: usize, items: &[T], work: &impl Fn(&T) -> R) -> R {
+        loop {
+            let mut slots = self.slots();
+            match std::mem::replace(&mut slots[index], Slot::Taken) {
+                Slot::Done(result) => return result,
+                Slot::Lost => {
+                    drop(slots);
+                    return work(&items[index]);
+                }
+                Slot::Taken => unreachable!("each result is taken once"),
+                Slot::Pending => slots[index] = Slot::Pending,
+            }
+            drop(slots);
+            match self.claim(items) {
+                Some((claimed, item)) => {
+                    let result = work(item);
+                    if claimed == index {
+                        return result;
+                    }
+                    self.slots()[claimed] = Slot::Done(result);
+                }
+                // Every item is taken, this one by a helper still at it.
+                None => {
+                    let slots = self.slots();
+                    drop(
+                        self.ready
+                            .wait_while(slots, |slots| matches!(slots[index], Slot::Pending)),
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// The cores this process may use, asked once: the answer reads the cgroup's CPU quota
@@ -69,17 +148,60 @@ fn cores() -> usize {
 mod tests {
     use super::*;
 
+    /// Uneven work, so that threads interleave.
+    fn square_slowly(n: &u64) -> u64 {
+        (0..(n % 7) * 1000).for_each(|i| {
+            std::hint::black_box(i);
+        });
+        n * n
+    }
+
     #[test]
     fn results_come_in_the_items_order_whatever_thread_made_them() {
         let items: Vec<u64> = (0..1000).collect();
-        let squares = on_every_core(&items, |n| {
-            // Uneven work, so that threads interleave.
-            (0..(n % 7) * 1000).for_each(|i| {
-                std::hint::black_box(i);
-            });
-            n * n
-        });
+        let squares = on_every_core(&items, square_slowly);
         assert_eq!(squares, items.iter().map(|n| n * n).collect::<Vec<_>>());
         assert_eq!(on_every_core(&[] as &[u8], |_| 1), Vec::<i32>::new());
+    }
+
+    #[test]
+    fn each_result_is_taken_with_its_item_in_order() {
+        let items: Vec<u64> = (0..1000).collect();
+        let mut taken = Vec::new();
+        on_every_core_in_order(&items, square_slowly, |item, square| {
+            taken.push((*item, square))
+        });
+        assert_eq!(taken, items.iter().map(|n| (*n, n * n)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn an_item_whose_work_panics_on_a_helper_is_done_again_here() {
+        // Every item panics on a helper thread and works on the calling thread: each helper
+        // stops at its first item, and every result still arrives, in order. The calling
+        // thread's first item waits for a helper to have failed, so that one surely did.
+        let caller = std::thread::current().id();
+        let panics = AtomicUsize::new(0);
+        let items: Vec<u64> = (0..500).collect();
+        let mut taken = Vec::new();
+        on_every_core_in_order(
+            &items,
+            |n| {
+                if std::thread::current().id() != caller {
+                    panics.fetch_add(1, Ordering::SeqCst);
+                    panic!("item {n} fails on a helper");
+                }
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while cores() > 1
+                    && panics.load(Ordering::SeqCst) == 0
+                    && std::time::Instant::now() < deadline
+                {
+                    std::thread::yield_now();
+                }
+                square_slowly(n)
+            },
+            |item, square| taken.push((*item, square)),
+        );
+        assert_eq!(taken, items.iter().map(|n| (*n, n * n)).collect::<Vec<_>>());
+        assert_eq!(panics.into_inner() > 0, cores() > 1);
     }
 }

@@ -20,7 +20,7 @@ use std::time::SystemTime;
 
 use connect_core::{EventHub, PluginTag};
 
-use crate::cores::on_every_core;
+use crate::cores::on_every_core_in_order;
 use crate::discovery::{discover, DiscoveredPlugin, HookFile, HookKind, PluginLayout, SearchPaths};
 use crate::loader::{LoadError, Loader, PluginLoad, PreparedHook, SessionInfo};
 use crate::report::{PluginKind, PluginReport, PluginStatus};
@@ -226,10 +226,10 @@ impl PluginRegistry {
             .iter()
             .map(|plugin| PluginTag::new(&plugin.name))
             .collect();
-        let ahead = registry.prepare_ahead(&found.plugins, &tags);
-        for ((plugin, tag), (fingerprint, prepared)) in found.plugins.iter().zip(tags).zip(ahead) {
+        registry.prepare_ahead(&found.plugins, &tags, |index, fingerprint, prepared| {
+            let (plugin, tag) = (&found.plugins[index], tags[index].clone());
             entries.push(registry.load_plugin(plugin, fingerprint, tag, prepared));
-        }
+        });
         entries.iter().for_each(log_failure);
         spread_foreign_warnings(&mut entries);
         let count = |status| entries.iter().filter(|e| e.report.status == status).count();
@@ -578,15 +578,18 @@ impl PluginRegistry {
 
     /// Each plugin's fingerprint, and its hooks prepared when all belong to loaders that
     /// may prepare anywhere ([`Loader::prepares_anywhere`]: Rhai's, whose compiling was a
-    /// fifth of a 200-plugin start), on every core. Other plugins are prepared, and every
-    /// plugin registered, in its turn in [`PluginRegistry::load_plugin`].
+    /// fifth of a 200-plugin start), on every core, handed to `then` on this thread in load
+    /// order (with the plugin's place) as each is ready: registering the first plugins
+    /// overlaps with preparing the last. Other plugins are prepared, and every plugin
+    /// registered, in its turn in [`PluginRegistry::load_plugin`].
     fn prepare_ahead(
         &self,
         plugins: &[DiscoveredPlugin],
         tags: &[PluginTag],
-    ) -> Vec<(Fingerprint, Option<PreparedHooks>)> {
+        mut then: impl FnMut(usize, Fingerprint, Option<PreparedHooks>),
+    ) {
         let indices: Vec<usize> = (0..plugins.len()).collect();
-        on_every_core(&indices, |&index| {
+        let prepare = |&index: &usize| {
             let plugin = &plugins[index];
             let anywhere = plugin.skipped.is_none()
                 && !plugin.hooks.is_empty()
@@ -600,7 +603,10 @@ impl PluginRegistry {
                 self.prepare_hooks(plugin, &runnable, &tags[index])
             });
             (fingerprint(plugin), prepared)
-        })
+        };
+        on_every_core_in_order(&indices, prepare, |&index, (fingerprint, prepared)| {
+            then(index, fingerprint, prepared)
+        });
     }
 
     /// Prepares each of `hooks` with the loader of its kind, in load order, until one
