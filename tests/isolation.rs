@@ -130,6 +130,36 @@ fn isolated_handlers_answer_as_in_process() {
 /// the next.
 #[cfg(unix)]
 #[test]
+fn what_an_isolated_plugin_prints_is_logged_before_a_command_exits() {
+    // The print reaches the host's log through the plugin's process's standard error, on a
+    // thread of its own; the command prints its answer and exits, but not before that line.
+    let s = Sandbox::new();
+    install(&s, "faulty", "fixture-faulty");
+    let done = isolated(
+        &s,
+        &[
+            "-v",
+            "info",
+            "event",
+            "publish",
+            "native.print",
+            "--data",
+            "{}",
+            "--standalone",
+        ],
+        "2",
+    )
+    .success();
+    assert_eq!(done.stdout.trim(), r#"["printed"]"#);
+    assert!(
+        done.stderr
+            .contains("[faulty] a line on stdout from the plugin"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
 fn an_events_target_reaches_only_the_matching_isolated_subscription() {
     let s = Sandbox::new();
     faulty_with_a_neighbour(&s);

@@ -56,7 +56,7 @@ mod supervisor;
 mod wire;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use connect_core::{EventHub, PluginTag};
@@ -84,15 +84,20 @@ pub struct IsolationOptions {
 }
 
 /// The loader of native plugins that runs each in a child process.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct IsolatedLoader {
     options: IsolationOptions,
+    /// Every library it opened, for [`Loader::stop`].
+    opened: Mutex<Vec<Weak<Supervisor>>>,
 }
 
 impl IsolatedLoader {
     /// A loader running native plugins as `options` say.
     pub fn new(options: IsolationOptions) -> IsolatedLoader {
-        IsolatedLoader { options }
+        IsolatedLoader {
+            options,
+            opened: Mutex::default(),
+        }
     }
 }
 
@@ -103,14 +108,28 @@ impl Loader for IsolatedLoader {
 
     fn begin(&self, _plugin: &DiscoveredPlugin, tag: &PluginTag) -> Box<dyn PluginLoad + '_> {
         Box::new(IsolatedLoad {
-            options: &self.options,
+            loader: self,
             tag: tag.clone(),
         })
+    }
+
+    fn stop(&self) {
+        let supervisors =
+            std::mem::take(&mut *self.opened.lock().unwrap_or_else(|e| e.into_inner()));
+        // Killed all at once, then each waited for.
+        let processes: Vec<_> = supervisors
+            .iter()
+            .filter_map(Weak::upgrade)
+            .flat_map(|supervisor| supervisor.stop())
+            .collect();
+        for process in processes {
+            process.end("the host is ending".into());
+        }
     }
 }
 
 struct IsolatedLoad<'a> {
-    options: &'a IsolationOptions,
+    loader: &'a IsolatedLoader,
     tag: PluginTag,
 }
 
@@ -148,9 +167,14 @@ impl PluginLoad for IsolatedLoad<'_> {
             "opening native library {} in a process of its own",
             path.display()
         );
+        let options = self.loader.options.clone();
         let (supervisor, declared) =
-            Supervisor::open(path.to_path_buf(), self.options.clone(), self.tag.clone())
+            Supervisor::open(path.to_path_buf(), options, self.tag.clone())
                 .map_err(|reason| load_error(path, reason))?;
+        let mut opened = self.loader.opened.lock().unwrap_or_else(|e| e.into_inner());
+        opened.retain(|supervisor| supervisor.strong_count() > 0);
+        opened.push(Arc::downgrade(&supervisor));
+        drop(opened);
         Ok(Some(Box::new(IsolatedHook {
             supervisor,
             path: path.to_path_buf(),

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, RecvTimeoutError};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -38,6 +38,8 @@ pub(crate) struct PluginProcess {
     subscribed: Mutex<HashSet<String>>,
     limit: Duration,
     host_side: Arc<HostSide>,
+    /// Disconnected once every line the child wrote to its standard error is logged.
+    output_drained: Mutex<Receiver<()>>,
 }
 
 /// How a process that served its plugin ended.
@@ -90,7 +92,7 @@ impl PluginProcess {
             let _ = child.wait();
             return Err("cannot connect to the plugin's process".into());
         };
-        forward_output(stderr, tag.name.clone());
+        let output_drained = Mutex::new(forward_output(stderr, tag.name.clone()));
         let host_side = Arc::new(HostSide {
             hub: OnceLock::new(),
             api: OnceLock::new(),
@@ -111,6 +113,7 @@ impl PluginProcess {
             subscribed: Mutex::new(HashSet::new()),
             limit: options.time_limit,
             host_side: host_side.clone(),
+            output_drained,
         });
         let _ = host_side.process.set(Arc::downgrade(&process));
 
@@ -195,6 +198,20 @@ impl PluginProcess {
         }
     }
 
+    /// Kills it, waits for it to be gone, and for what it wrote to its standard error to be
+    /// logged: what the plugin printed just before its last answer may still be on its way,
+    /// and a host that printed that answer and exits would lose it. A child of the plugin's
+    /// own may hold the pipe open after it is gone, hence the bound.
+    pub(crate) fn end(&self, why: String) {
+        self.kill(why);
+        self.reap();
+        let drained = self
+            .output_drained
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let _ = drained.recv_timeout(OUTPUT_DRAIN_LIMIT);
+    }
+
     /// Waits for the child to end (killing it if it has not) and says how it did.
     fn reap(&self) -> String {
         let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
@@ -202,9 +219,15 @@ impl PluginProcess {
             return how.clone();
         }
         // Its output ended, so it is ending; one that closed its output and runs on is
-        // broken and killed.
+        // broken and killed. One the host killed is only waited for.
+        let killed = self
+            .killed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
         let status = match child.try_wait() {
             Ok(Some(status)) => Ok(status),
+            _ if killed => child.wait(),
             _ => {
                 std::thread::sleep(Duration::from_millis(20));
                 if !matches!(child.try_wait(), Ok(Some(_))) {
@@ -236,22 +259,28 @@ impl PluginProcess {
 
 impl Drop for PluginProcess {
     fn drop(&mut self) {
-        self.kill("the plugin was unloaded".into());
-        self.reap();
+        self.end("the plugin was unloaded".into());
     }
 }
 
+/// How long a process that ended may take to have its last output logged.
+const OUTPUT_DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
 /// Logs what the child writes on standard error (the plugin's prints, its panics), line by
-/// line with the plugin's name.
-fn forward_output(stderr: std::process::ChildStderr, plugin: Arc<str>) {
+/// line with the plugin's name. The receiver is disconnected once the pipe is closed and its
+/// lines logged.
+fn forward_output(stderr: std::process::ChildStderr, plugin: Arc<str>) -> Receiver<()> {
+    let (drained, until_drained) = sync_channel::<()>(0);
     let _ = std::thread::Builder::new()
         .name(format!("isolated-{plugin}-output"))
         .spawn(move || {
+            let _drained = drained;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { return };
                 tracing::info!(plugin = &*plugin, "[{plugin}] {line}");
             }
         });
+    until_drained
 }
 
 /// What serves the child's calls: its subscriptions go to the hub under the plugin's tag,

@@ -87,6 +87,24 @@ impl Supervisor {
         self.start()
     }
 
+    /// The host is ending: the plugin's processes are killed and no longer restarted. The
+    /// caller then waits for each with [`PluginProcess::end`], so that many plugins end
+    /// together rather than one after the other.
+    pub(crate) fn stop(&self) -> Vec<Arc<PluginProcess>> {
+        let mut state = self.state();
+        state.failure = Some("the host is ending".into());
+        let processes: Vec<_> = state
+            .opened
+            .take()
+            .into_iter()
+            .chain(state.current.take())
+            .collect();
+        for process in &processes {
+            process.kill("the host is ending".into());
+        }
+        processes
+    }
+
     /// Why the plugin stopped being restarted, if it did.
     pub(crate) fn failure(&self) -> Option<String> {
         self.state().failure.clone()

@@ -311,8 +311,16 @@ impl BridgeProcess {
         if let Some(how) = self.ended.get() {
             return how.clone();
         }
+        // One the host killed is only waited for; one that ended its output on its own is
+        // given a moment before it is killed.
+        let killed = self
+            .killed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
         let status = match child.try_wait() {
             Ok(Some(status)) => Ok(status),
+            _ if killed => child.wait(),
             _ => {
                 std::thread::sleep(Duration::from_millis(20));
                 if !matches!(child.try_wait(), Ok(Some(_))) {
