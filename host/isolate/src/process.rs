@@ -263,8 +263,10 @@ impl Drop for PluginProcess {
     }
 }
 
-/// How long a process that ended may take to have its last output logged.
-const OUTPUT_DRAIN_LIMIT: Duration = Duration::from_secs(2);
+/// How long a process that ended may take to have its last output logged: plenty for a
+/// pipe's worth of lines; short, since a process the plugin started may hold the pipe open
+/// for as long as it runs.
+const OUTPUT_DRAIN_LIMIT: Duration = Duration::from_millis(500);
 
 /// Logs what the child writes on standard error (the plugin's prints, its panics), line by
 /// line with the plugin's name. The receiver is disconnected once the pipe is closed and its

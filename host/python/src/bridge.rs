@@ -353,8 +353,10 @@ impl Drop for BridgeProcess {
     }
 }
 
-/// How long a bridge that ended may take to have its last log lines logged.
-const LOG_DRAIN_LIMIT: Duration = Duration::from_secs(2);
+/// How long a bridge that ended may take to have its last log lines logged: plenty for a
+/// pipe's worth of lines; short, since an application a hook started may hold the pipe open
+/// for as long as it runs.
+const LOG_DRAIN_LIMIT: Duration = Duration::from_millis(500);
 
 /// Logs the bridge's standard error: its JSON log lines (`{"plugin", "level", "message"}`)
 /// at their level with the plugin's name, anything else (Python's own fatal errors) as a
