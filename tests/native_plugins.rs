@@ -107,18 +107,27 @@ fn native_handlers_change_data_for_later_rhai_handlers_and_publish_back() {
     );
 }
 
-#[test]
-fn a_panicking_handler_is_contained() {
+/// Publishes `topic` to the faulty fixture, with a Rhai hook answering after it; that the
+/// hook still answered, and the stderr of the run, which names the faulty plugin.
+fn faulty_then_rhai(topic: &str) -> String {
     let s = Sandbox::new();
     install(&s, "faulty", "fixture-faulty");
     s.hook(
         "after",
         "a.rhai",
-        r#"fn register(session) { session.event_hub.subscribe("topic=native.panic", |e| "still here", 200); }"#,
+        &format!(
+            r#"fn register(session) {{ session.event_hub.subscribe("topic={topic}", |e| "still here", 200); }}"#
+        ),
     );
-    let (results, stderr) = s.publish_with("native.panic", &[]);
+    let (results, stderr) = s.publish_with(topic, &[]);
     assert_eq!(results, vec![json!("still here")]);
     assert!(stderr.contains("plugin 'faulty'"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn a_panicking_handler_is_contained() {
+    let stderr = faulty_then_rhai("native.panic");
     assert!(
         stderr.contains("handler panicked: fixture handler panics on purpose"),
         "{stderr}"
@@ -127,16 +136,7 @@ fn a_panicking_handler_is_contained() {
 
 #[test]
 fn a_malformed_result_is_the_handlers_error_named_with_its_node() {
-    let s = Sandbox::new();
-    install(&s, "faulty", "fixture-faulty");
-    s.hook(
-        "after",
-        "a.rhai",
-        r#"fn register(session) { session.event_hub.subscribe("topic=native.malformed", |e| "still here", 200); }"#,
-    );
-    let (results, stderr) = s.publish_with("native.malformed", &[]);
-    assert_eq!(results, vec![json!("still here")]);
-    assert!(stderr.contains("plugin 'faulty'"), "{stderr}");
+    let stderr = faulty_then_rhai("native.malformed");
     assert!(
         stderr.contains(
             "the handler's result is not a JSON value: node 2: a container has fewer members than it says"

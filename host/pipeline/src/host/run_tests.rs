@@ -563,51 +563,97 @@ impl Outbox {
     }
 }
 
-#[test]
-fn runs_through_the_server_wait_their_turn_and_a_full_queue_is_said() {
-    let hub = Arc::new(EventHub::new(connect_core::HubIdentity::local("alice")));
-    // The one plugin of the run holds it until told to go on.
-    let (started, has_started) = std::sync::mpsc::channel();
-    let (go_on, may_go_on) = std::sync::mpsc::channel::<()>();
-    let may_go_on = Mutex::new(may_go_on);
-    hub.subscribe(
-        "topic=ftrack.pipeline.run and data.pipeline.plugin_name=common_path_publisher_collector",
-        Arc::new(move |_: &mut Event| {
-            let _ = started.send(());
-            let _ = may_go_on.lock().unwrap().recv();
-            Ok(json!({"status": SUCCESS_STATUS, "result": {"fetch": "x"}}))
-        }),
-        SubscribeOptions::default(),
-    )
-    .unwrap();
-    let (host, _folder) = serving_host(&hub, None);
-    let outbox = Arc::new(Outbox::default());
-    hub.set_uplink(outbox.clone());
-    let (data, _, _) = recorded_run(2);
-    let asked = |user: &str| {
-        let mut event =
-            Event::new(topics::HOST_RUN).with_data(replace_text(&data, RECORDED_HOST, host.id()));
+/// A host serving requests from the server (its replies in `outbox`), whose collector
+/// plugin answers with `collector`: the one plugin the second recorded request runs.
+/// Fields drop in order: the host before its folder and its hub.
+struct ServedRuns {
+    _host: PipelineHost,
+    outbox: Arc<Outbox>,
+    _folder: tempfile::TempDir,
+    /// The recorded request, addressed to this host.
+    request: Value,
+    hub: Arc<EventHub>,
+}
+
+impl ServedRuns {
+    fn new(collector: impl Fn() -> Value + Send + Sync + 'static) -> ServedRuns {
+        let hub = Arc::new(EventHub::new(connect_core::HubIdentity::local("alice")));
+        hub.subscribe(
+            "topic=ftrack.pipeline.run and data.pipeline.plugin_name=common_path_publisher_collector",
+            Arc::new(move |_: &mut Event| Ok(collector())),
+            SubscribeOptions::default(),
+        )
+        .unwrap();
+        let (host, _folder) = serving_host(&hub, None);
+        let outbox = Arc::new(Outbox::default());
+        hub.set_uplink(outbox.clone());
+        let (data, _, _) = recorded_run(2);
+        let request = replace_text(&data, RECORDED_HOST, host.id());
+        ServedRuns {
+            _host: host,
+            outbox,
+            _folder,
+            request,
+            hub,
+        }
+    }
+
+    /// The web page asks, as `user`, for the recorded run.
+    fn ask(&self, user: &str) {
+        let mut event = Event::new(topics::HOST_RUN).with_data(self.request.clone());
         event.source = json!({"id": "web-page", "user": {"username": user}})
             .as_object()
             .unwrap()
             .clone()
             .into();
-        hub.receive(event);
-        hub.drain();
-    };
+        self.hub.receive(event);
+        self.hub.drain();
+    }
+
+    /// The replies, once there are at least `count` (waiting up to 30 s).
+    fn replies(&self, count: usize) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.outbox.replies().len() < count {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}",
+                self.outbox.replies()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        self.outbox.replies()
+    }
+}
+
+/// What the collector answers when it runs well.
+fn collected_fetch() -> Value {
+    json!({"status": SUCCESS_STATUS, "result": {"fetch": "x"}})
+}
+
+#[test]
+fn runs_through_the_server_wait_their_turn_and_a_full_queue_is_said() {
+    // The one plugin of the run holds it until told to go on.
+    let (started, has_started) = std::sync::mpsc::channel();
+    let (go_on, may_go_on) = std::sync::mpsc::channel::<()>();
+    let (started, may_go_on) = (Mutex::new(started), Mutex::new(may_go_on));
+    let runs = ServedRuns::new(move || {
+        let _ = started.lock().unwrap().send(());
+        let _ = may_go_on.lock().unwrap().recv();
+        collected_fetch()
+    });
     // Another user is refused at once; the host's own user's first run starts.
-    asked("mallory");
-    assert!(outbox.replies()[0]["message"]
+    runs.ask("mallory");
+    assert!(runs.replies(1)[0]["message"]
         .as_str()
         .unwrap()
         .contains("runs only alice's requests"));
-    asked("alice");
+    runs.ask("alice");
     has_started.recv().unwrap();
     // Eight wait; the ninth is told the host is busy.
     for _ in 0..9 {
-        asked("alice");
+        runs.ask("alice");
     }
-    let replies = outbox.replies();
+    let replies = runs.outbox.replies();
     assert_eq!(replies.len(), 2, "{replies:?}");
     assert!(replies[1]["message"]
         .as_str()
@@ -617,16 +663,7 @@ fn runs_through_the_server_wait_their_turn_and_a_full_queue_is_said() {
     for _ in 0..MAX_WAITING_RUNS + 1 {
         go_on.send(()).unwrap();
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while outbox.replies().len() < MAX_WAITING_RUNS + 3 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{:?}",
-            outbox.replies()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    assert!(outbox.replies()[2..]
+    assert!(runs.replies(MAX_WAITING_RUNS + 3)[2..]
         .iter()
         .all(|reply| reply["status"] == SUCCESS_STATUS));
 }
@@ -658,45 +695,16 @@ fn only_the_hosts_own_notifications_reach_its_log() {
 
 #[test]
 fn a_plugin_that_panics_fails_its_run_and_the_host_runs_the_next() {
-    let hub = Arc::new(EventHub::new(connect_core::HubIdentity::local("alice")));
-    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = calls.clone();
-    hub.subscribe(
-        "topic=ftrack.pipeline.run and data.pipeline.plugin_name=common_path_publisher_collector",
-        Arc::new(move |_: &mut Event| {
-            if counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
-                panic!("a plugin's bug");
-            }
-            Ok(json!({"status": SUCCESS_STATUS, "result": {"fetch": "x"}}))
-        }),
-        SubscribeOptions::default(),
-    )
-    .unwrap();
-    let (host, _folder) = serving_host(&hub, None);
-    let outbox = Arc::new(Outbox::default());
-    hub.set_uplink(outbox.clone());
-    let (data, _, _) = recorded_run(2);
-    for _ in 0..2 {
-        let mut event =
-            Event::new(topics::HOST_RUN).with_data(replace_text(&data, RECORDED_HOST, host.id()));
-        event.source = json!({"id": "web-page", "user": {"username": "alice"}})
-            .as_object()
-            .unwrap()
-            .clone()
-            .into();
-        hub.receive(event);
-        hub.drain();
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while outbox.replies().len() < 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{:?}",
-            outbox.replies()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    let replies = outbox.replies();
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let runs = ServedRuns::new(move || {
+        if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            panic!("a plugin's bug");
+        }
+        collected_fetch()
+    });
+    runs.ask("alice");
+    runs.ask("alice");
+    let replies = runs.replies(2);
     assert!(
         replies[0]["message"]
             .as_str()
