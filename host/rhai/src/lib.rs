@@ -146,7 +146,7 @@ use rhai::{
 use serde_json::Value;
 use session::*;
 
-pub use engine::{plugin_engine, PluginFolders};
+pub use engine::{build_shared_modules, plugin_engine, PluginFolders};
 pub use engine::{
     MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_NATIVE_STACK, MAX_OPERATIONS,
     MAX_STRING_SIZE,

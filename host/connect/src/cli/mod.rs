@@ -135,6 +135,14 @@ pub fn main() -> ExitCode {
         matches!(command, Command::Run(_)),
         &data_dir,
     );
+    let loads_plugins = matches!(
+        command,
+        Command::Run(_)
+            | Command::Plugins(_)
+            | Command::Event(_)
+            | Command::Actions(_)
+            | Command::Publish(_)
+    );
     // Commands load plugins and run their handlers: on a thread with the stack handlers need
     // (see HANDLER_THREAD_STACK), not the main thread's fixed 8 MiB.
     let commands = std::thread::Builder::new()
@@ -156,6 +164,12 @@ pub fn main() -> ExitCode {
             Command::Pipeline(command) => pipeline::run(command),
             Command::NativeHost(_) => unreachable!("served above"),
         });
+    if loads_plugins {
+        // This thread only waits for the command: meanwhile, while the command reads its
+        // settings and discovers the plugin folders, it builds what the Rhai engines share,
+        // which the first engine would otherwise build with the other core idle.
+        connect_rhai::build_shared_modules();
+    }
     let status = match commands.map(std::thread::JoinHandle::join) {
         Ok(Ok(status)) => status,
         Ok(Err(_)) => fail("the command failed unexpectedly (see the message above)"),
