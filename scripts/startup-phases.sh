@@ -4,9 +4,12 @@
 # plugin folders), timed at the entry of the functions that begin each phase with uprobes, and
 # at the command thread's exit and the process's end with scheduler events.
 #
-#   sudo scripts/startup-phases.sh [BINARY] PLUGIN_FOLDERS [RUNS]
+#   sudo scripts/startup-phases.sh PLUGIN_FOLDERS [RUNS [BINARY...]]
 #
-# Prints, for each phase, the median over RUNS (default 20) of its milliseconds:
+# BINARY defaults to the release build. With several, their runs alternate (one of each in
+# turn), so that a machine growing busier or calmer moves them alike: compare binaries that
+# way, not across sittings. Prints, for each binary and phase, the median over RUNS (default
+# 20) of its milliseconds:
 #   exec..main        the dynamic loader and Rust's runtime, up to `cli::main`
 #   main..logging     parsing the command line
 #   logging..host     the log, the command thread, the command's settings
@@ -16,79 +19,92 @@
 #   plugins..publish  preparing and registering every plugin
 #   publish..exit     publishing the event and printing the replies
 #   exit..end         from the command thread's end to the process's (teardown)
-# Needs `perf` with uprobes and tracepoints (root), and the binary's symbols (a release build
+# Needs `perf` with uprobes and tracepoints (root), and the binaries' symbols (a release build
 # keeps them). Unlike a wall-time median, the phases move only with the work of each: the
 # way to see a change of a fraction of a millisecond on a noisy machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ $# -ge 2 ] && [ -x "$1" ] && [ ! -d "$1" ]; then
-    binary=$(realpath "$1")
-    shift
-else
-    binary=$(realpath "${CARGO_TARGET_DIR:-target}/release/ftrack-connect")
-fi
-plugins=$(realpath "${1:?usage: startup-phases.sh [BINARY] PLUGIN_FOLDERS [RUNS]}")
+plugins=$(realpath "${1:?usage: startup-phases.sh PLUGIN_FOLDERS [RUNS [BINARY...]]}")
 runs=${2:-20}
-group=startup_phases
+shift $(($# < 2 ? $# : 2))
+binaries=()
+for binary in "${@:-${CARGO_TARGET_DIR:-target}/release/ftrack-connect}"; do
+    binaries+=("$(realpath "$binary")")
+done
 work=$(mktemp -d)
-trap 'perf probe -q -d "$group:*" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-mkdir -p "$work/home"
-
-perf probe -q -d "$group:*" >/dev/null 2>&1 || true
-probe() {
-    local symbol
-    symbol=$(nm "$binary" | grep -E "$2" | head -1 | awk '{print $3}')
-    [ -n "$symbol" ] || { echo "no symbol matching $2 in $binary" >&2; exit 1; }
-    perf probe -q -f -x "$binary" --add "$group:$1=$symbol" >/dev/null
+remove_probes() {
+    for index in "${!binaries[@]}"; do
+        perf probe -q -d "startup_phases$index:*" >/dev/null 2>&1 || true
+    done
 }
-probe main '14ftrack_connect3cli4main17h'
-probe logging '14ftrack_connect7logging4init17h'
-probe host '4host4Host11load_linked17h'
-probe discover '15connect_plugins9discovery8discover17h'
-probe builtin '14PluginRegistry12load_builtin17h'
-probe plugins '14PluginRegistry11load_plugin17h'
-probe publish '6Target15publish_as_text17h'
+trap 'remove_probes; rm -rf "$work"' EXIT
+mkdir -p "$work/home"
+remove_probes
 
-for _ in $(seq "$runs"); do
-    env -u FTRACK_EVENT_PLUGIN_PATH -u XDG_DATA_HOME -u XDG_CONFIG_HOME \
-        HOME="$work/home" FTRACK_CONNECT_PLUGIN_PATH="$plugins" FTRACK_API_USER=alice \
-        perf record -q -a -o "$work/perf.data" \
-        -e "$group:*" -e sched:sched_process_exec -e sched:sched_process_exit -e sched:sched_switch \
-        -- "$binary" event publish ftrack.action.discover --standalone --data '{"selection": []}' \
-        >/dev/null 2>&1
-    perf script -i "$work/perf.data" -F comm,tid,time,event,trace 2>/dev/null >"$work/run.$RANDOM.txt"
+for index in "${!binaries[@]}"; do
+    binary=${binaries[$index]}
+    probe() {
+        local symbol
+        symbol=$(nm "$binary" | grep -E "$2" | head -1 | awk '{print $3}')
+        [ -n "$symbol" ] || { echo "no symbol matching $2 in $binary" >&2; exit 1; }
+        perf probe -q -f -x "$binary" --add "startup_phases$index:$1=$symbol" >/dev/null
+    }
+    probe main '14ftrack_connect3cli4main17h'
+    probe logging '14ftrack_connect7logging4init17h'
+    probe host '4host4Host11load_linked17h'
+    probe discover '15connect_plugins9discovery8discover17h'
+    probe builtin '14PluginRegistry12load_builtin17h'
+    probe plugins '14PluginRegistry11load_plugin17h'
+    probe publish '6Target15publish_as_text17h'
 done
 
-python3 - "$binary" "$work" <<'PY'
+for run in $(seq "$runs"); do
+    for index in "${!binaries[@]}"; do
+        env -u FTRACK_EVENT_PLUGIN_PATH -u XDG_DATA_HOME -u XDG_CONFIG_HOME \
+            HOME="$work/home" FTRACK_CONNECT_PLUGIN_PATH="$plugins" FTRACK_API_USER=alice \
+            perf record -q -a -o "$work/perf.data" -e "startup_phases$index:*" \
+            -e sched:sched_process_exec -e sched:sched_process_exit -e sched:sched_switch \
+            -- "${binaries[$index]}" event publish ftrack.action.discover --standalone \
+            --data '{"selection": []}' >/dev/null 2>&1
+        perf script -i "$work/perf.data" -F comm,tid,time,event,trace 2>/dev/null \
+            >"$work/run.$index.$run.txt"
+    done
+done
+
+python3 - "$work" "${binaries[@]}" <<'PY'
 import glob, os, statistics, sys
 
-binary, work = sys.argv[1], sys.argv[2]
-name = os.path.basename(binary)[:15]
+work, binaries = sys.argv[1], sys.argv[2:]
 order = ["exec", "main", "logging", "host", "discover", "builtin", "plugins", "publish", "exit", "end"]
-spans = {}
-for path in glob.glob(os.path.join(work, "run.*.txt")):
-    first = {}
-    for line in open(path):
-        fields = line.split()
-        if len(fields) < 4:
-            continue
-        time, event = float(fields[2].rstrip(":")), fields[3].rstrip(":")
-        if event == "sched:sched_process_exec" and "filename=" + binary in line:
-            first.setdefault("exec", time)
-        if "exec" not in first:
-            continue
-        if event.startswith("startup_phases:"):
-            first.setdefault(event.split(":")[1].split("_")[0], time)
-        elif event == "sched:sched_process_exit" and "comm=command " in line:
-            first.setdefault("exit", time)
-        elif event == "sched:sched_switch" and "prev_comm=%s " % name in line and "prev_state=Z" in line:
-            first.setdefault("end", time)
-    if all(point in first for point in order):
-        for a, b in zip(order, order[1:]):
-            spans.setdefault("%s..%s" % (a, b), []).append((first[b] - first[a]) * 1e3)
-        spans.setdefault("total", []).append((first["end"] - first["exec"]) * 1e3)
-if not spans:
-    sys.exit("no complete run was recorded (is perf allowed to trace?)")
-for span, values in spans.items():
-    print("%-18s %6.2f ms (median of %d; min %.2f)" % (span, statistics.median(values), len(values), min(values)))
+for index, binary in enumerate(binaries):
+    name = os.path.basename(binary)[:15]
+    spans = {}
+    for path in glob.glob(os.path.join(work, "run.%d.*.txt" % index)):
+        first = {}
+        for line in open(path):
+            fields = line.split()
+            if len(fields) < 4:
+                continue
+            time, event = float(fields[2].rstrip(":")), fields[3].rstrip(":")
+            if event == "sched:sched_process_exec" and "filename=" + binary in line:
+                first.setdefault("exec", time)
+            if "exec" not in first:
+                continue
+            if event.startswith("startup_phases"):
+                first.setdefault(event.split(":")[1].split("_")[0], time)
+            elif event == "sched:sched_process_exit" and "comm=command " in line:
+                first.setdefault("exit", time)
+            elif event == "sched:sched_switch" and "prev_comm=%s " % name in line \
+                    and "prev_state=Z" in line:
+                first.setdefault("end", time)
+        if all(point in first for point in order):
+            for a, b in zip(order, order[1:]):
+                spans.setdefault("%s..%s" % (a, b), []).append((first[b] - first[a]) * 1e3)
+            spans.setdefault("total", []).append((first["end"] - first["exec"]) * 1e3)
+    print(binary)
+    if not spans:
+        print("  no complete run was recorded (is perf allowed to trace?)")
+    for span, values in spans.items():
+        print("  %-18s %6.2f ms (median of %d; min %.2f)"
+              % (span, statistics.median(values), len(values), min(values)))
 PY
