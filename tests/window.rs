@@ -293,6 +293,17 @@ fn the_window_opens_signed_in_once_and_refuses_everyone_else() {
             .any(|p| p["name"] == "added" && p["status"] == "loaded"),
         "{changed}"
     );
+    // The resident host tracks its plugins' files: those that did not change stay loaded as
+    // they were.
+    assert!(
+        changed["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["name"] != "added" && p["status"] == "loaded")
+            .all(|p| p["reloads"] == 0),
+        "{changed}"
+    );
 
     // Signed out: the session is gone.
     assert_eq!(with("POST", "/api/signout", &ours).status, 204);

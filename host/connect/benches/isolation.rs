@@ -33,6 +33,7 @@ fn options(root: &std::path::Path, isolated: bool) -> HostOptions {
             time_limit: DEFAULT_TIME_LIMIT,
         }),
         python: ftrack_connect::host::PythonOptions::from_environment(""),
+        change_tracking: ftrack_connect::host::ChangeTracking::On,
     }
 }
 

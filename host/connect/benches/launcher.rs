@@ -82,6 +82,7 @@ fn action_discover(c: &mut Criterion) {
         launcher_config_paths: vec![tmp.path().join("configs")],
         isolate_native: None,
         python: ftrack_connect::host::PythonOptions::from_environment(""),
+        change_tracking: ftrack_connect::host::ChangeTracking::On,
     };
     let host = Host::load(&identity, &options);
     // The first discover finds the installed versions; the measured ones use the cache.

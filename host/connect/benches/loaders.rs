@@ -41,6 +41,7 @@ fn loading(c: &mut Criterion) {
         launcher_config_paths: Vec::new(),
         isolate_native: None,
         python: ftrack_connect::host::PythonOptions::from_environment(""),
+        change_tracking: ftrack_connect::host::ChangeTracking::On,
     };
     let identity = Identity {
         api_user: "alice".into(),

@@ -16,6 +16,8 @@ use connect_plugins::{
     Loader, PluginRegistry, PluginReport, PluginStatus, SearchPaths, ServerApi, SessionInfo,
 };
 use connect_python::PythonLoader;
+
+pub use connect_plugins::ChangeTracking;
 pub use connect_python::{PythonOptions, PythonSignIn};
 use connect_remote::ServerLink;
 use connect_rhai::RhaiLoader;
@@ -38,6 +40,9 @@ pub struct HostOptions {
     pub isolate_native: Option<IsolationOptions>,
     /// How Python hooks run (the user and sign-in are the host's, filled in when it loads).
     pub python: PythonOptions,
+    /// Whether the host records what its plugins' files look like, to reload those that
+    /// change (`run`); a command that asks its plugins and exits does not.
+    pub change_tracking: ChangeTracking,
 }
 
 /// A loaded host: the hub with every plugin registered.
@@ -114,6 +119,7 @@ impl Host {
             builtins,
             options.search_paths.clone(),
             session,
+            options.change_tracking,
         ));
         let _ = registry_slot.set(Arc::downgrade(&registry));
         Host {

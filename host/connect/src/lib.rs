@@ -20,7 +20,7 @@
 //! place that parses arguments or prints to stdout.
 //!
 //! ```no_run
-//! use ftrack_connect::host::{Host, HostOptions, PythonOptions};
+//! use ftrack_connect::host::{ChangeTracking, Host, HostOptions, PythonOptions};
 //! use ftrack_connect::{credentials, locations};
 //! use connect_event::Event;
 //!
@@ -31,6 +31,7 @@
 //!     launcher_config_paths: locations::launcher_config_paths(),
 //!     isolate_native: None,
 //!     python: PythonOptions::from_environment(""),
+//!     change_tracking: ChangeTracking::Off,
 //! };
 //! let host = Host::standalone(&credentials::current(&data_dir), &options);
 //! let results = host.hub().publish(&mut Event::new("ftrack.action.discover"));

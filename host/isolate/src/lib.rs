@@ -33,7 +33,7 @@
 //!
 //! use connect_core::{EventHub, HubIdentity};
 //! use connect_isolate::{IsolatedLoader, IsolationOptions, DEFAULT_TIME_LIMIT};
-//! use connect_plugins::{PluginRegistry, SearchPaths, SessionInfo};
+//! use connect_plugins::{ChangeTracking, PluginRegistry, SearchPaths, SessionInfo};
 //!
 //! let loader = IsolatedLoader::new(IsolationOptions {
 //!     program: std::env::current_exe()?, // a binary that calls `serve` for `native-host`
@@ -43,7 +43,14 @@
 //! let hub = Arc::new(EventHub::new(HubIdentity::local("jane")));
 //! let paths = SearchPaths { plugin_roots: vec!["/studio/plugins".into()], hook_dirs: vec![] };
 //! let session = SessionInfo { api_user: "jane".into(), server_url: String::new(), api: None };
-//! let registry = PluginRegistry::load(hub, vec![Box::new(loader)], vec![], paths, session);
+//! let registry = PluginRegistry::load(
+//!     hub,
+//!     vec![Box::new(loader)],
+//!     vec![],
+//!     paths,
+//!     session,
+//!     ChangeTracking::Off,
+//! );
 //! println!("{} plugins", registry.reports().len());
 //! # Ok::<(), std::io::Error>(())
 //! ```

@@ -37,6 +37,6 @@ pub mod watcher;
 
 pub use discovery::{DiscoveredPlugin, HookKind, SearchPaths};
 pub use loader::{LoadError, Loader, PluginLoad, PreparedHook, SessionInfo};
-pub use registry::{BuiltinLoad, BuiltinPlugin, PluginId, PluginRegistry};
+pub use registry::{BuiltinLoad, BuiltinPlugin, ChangeTracking, PluginId, PluginRegistry};
 pub use report::{PluginKind, PluginReport, PluginStatus};
 pub use server_api::{ApiSession, ServerApi, ServerApiError, NOT_CONNECTED};

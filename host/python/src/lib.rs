@@ -32,7 +32,7 @@
 //! use std::sync::Arc;
 //!
 //! use connect_core::{EventHub, HubIdentity};
-//! use connect_plugins::{Loader, PluginRegistry, SearchPaths, SessionInfo};
+//! use connect_plugins::{ChangeTracking, Loader, PluginRegistry, SearchPaths, SessionInfo};
 //! use connect_python::{PythonLoader, PythonOptions};
 //!
 //! let loader = PythonLoader::new(PythonOptions::from_environment("jane"));
@@ -42,7 +42,14 @@
 //! let hub = Arc::new(EventHub::new(HubIdentity::local("jane")));
 //! let paths = SearchPaths { plugin_roots: vec![], hook_dirs: vec!["/studio/hooks".into()] };
 //! let session = SessionInfo { api_user: "jane".into(), server_url: String::new(), api: None };
-//! let registry = PluginRegistry::load(hub, vec![Box::new(loader)], vec![], paths, session);
+//! let registry = PluginRegistry::load(
+//!     hub,
+//!     vec![Box::new(loader)],
+//!     vec![],
+//!     paths,
+//!     session,
+//!     ChangeTracking::Off,
+//! );
 //! println!("{} Python hooks", registry.reports().len());
 //! ```
 

@@ -24,6 +24,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use connect_isolate::DEFAULT_TIME_LIMIT;
+use connect_plugins::ChangeTracking;
 use ftrack_connect::host::{HostOptions, IsolationOptions, PythonOptions, HANDLER_THREAD_STACK};
 use ftrack_connect::locations;
 use ftrack_connect::logging::{self, Verbosity};
@@ -202,6 +203,8 @@ impl PluginPaths {
             launcher_config_paths: locations::launcher_config_paths(),
             isolate_native: isolation(false, &data_dir.join("native")),
             python: python_options(),
+            // Commands ask their plugins and exit; `run` tracks changes.
+            change_tracking: ChangeTracking::Off,
         }
     }
 }

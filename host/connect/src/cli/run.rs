@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use connect_core::Identity;
-use connect_plugins::watcher;
+use connect_plugins::{watcher, ChangeTracking};
 use connect_remote::ServerLink;
 use connect_window::Handover;
 use ftrack_connect::endpoint::Endpoint;
@@ -134,6 +134,8 @@ fn serve(
     if args.isolate_native && options.isolate_native.is_none() {
         options.isolate_native = super::isolation(true, &options.native_copy_dir);
     }
+    // The watcher and the window reload the plugins whose files change.
+    options.change_tracking = ChangeTracking::On;
     let options = &options;
     let _lock = if args.allow_multiple {
         None
