@@ -504,7 +504,11 @@ fn scan_plugin_folder(
             plugin.skipped = Some(format!("{} is not a folder", hook_dir.display()));
         }
         Ok(true) => {
-            let walk = walk_hooks(&hook_dir, &plugin.root.join(HOOK_FOLDER));
+            let canonical = plugin.root.join(HOOK_FOLDER);
+            let flat = (listing.get(HOOK_FOLDER) == Listed::PlainFolder)
+                .then(|| list_flat_hooks(&hook_dir, &canonical))
+                .flatten();
+            let walk = flat.unwrap_or_else(|| walk_hooks(&hook_dir, &canonical));
             resolved.extend(walk.resolved);
             plugin.hooks = walk.hooks;
             if plugin.hooks.is_empty() {
@@ -674,6 +678,22 @@ struct Walk {
     resolved: HashMap<PathBuf, PathBuf>,
 }
 
+impl Walk {
+    /// Keeps the file at `path` if its name makes it a hook; `real` is its real path when
+    /// known without a system call (a file reached through no link).
+    fn found_file(&mut self, path: PathBuf, real: Option<PathBuf>) {
+        match path.file_name().and_then(hook_kind) {
+            Some(kind) => {
+                if let Some(real) = real {
+                    self.resolved.insert(path.clone(), real);
+                }
+                self.hooks.push(HookFile { path, kind });
+            }
+            None => tracing::debug!("ignoring {}: not a hook file", path.display()),
+        }
+    }
+}
+
 /// Walks a hook folder recursively, in load order, following symlinks.
 fn walk_hooks(dir: &Path, canonical: &Path) -> Walk {
     let mut walk = Walk::default();
@@ -695,25 +715,15 @@ fn walk_hooks(dir: &Path, canonical: &Path) -> Walk {
                 if !entry.file_type().is_file() {
                     continue;
                 }
-                let name = entry.file_name();
-                if let Some(kind) = hook_kind(name) {
-                    // A file on no link keeps its place below the canonical folder: its real
-                    // path costs no system call (`claim_hooks` resolves the others).
-                    let on_link = entry.path_is_symlink()
-                        || linked.iter().any(|l| entry.path().starts_with(l));
-                    if !on_link {
-                        if let Ok(relative) = entry.path().strip_prefix(dir) {
-                            walk.resolved
-                                .insert(entry.path().to_path_buf(), canonical.join(relative));
-                        }
-                    }
-                    walk.hooks.push(HookFile {
-                        path: entry.into_path(),
-                        kind,
-                    });
-                } else {
-                    tracing::debug!("ignoring {}: not a hook file", entry.path().display());
-                }
+                // A file on no link keeps its place below the canonical folder: its real path
+                // costs no system call (`claim_hooks` resolves the others).
+                let on_link =
+                    entry.path_is_symlink() || linked.iter().any(|l| entry.path().starts_with(l));
+                let real = match entry.path().strip_prefix(dir) {
+                    Ok(relative) if !on_link => Some(canonical.join(relative)),
+                    _ => None,
+                };
+                walk.found_file(entry.into_path(), real);
             }
             Err(err) => {
                 // Errors come before `filter_entry` sees the entry: drop hidden ones here.
@@ -728,6 +738,28 @@ fn walk_hooks(dir: &Path, canonical: &Path) -> Walk {
         }
     }
     walk
+}
+
+/// What [`walk_hooks`] finds in `dir`, a plugin's `hook/` folder reached through no link, when
+/// it holds plain files only (the usual case), from one listing: without `walkdir`'s `stat` of
+/// the folder. `None` when it holds anything else or cannot be listed: the walk then finds
+/// that, and says what went wrong.
+fn list_flat_hooks(dir: &Path, canonical: &Path) -> Option<Walk> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir).ok()? {
+        let entry = entry.ok()?;
+        if !entry.file_type().ok()?.is_file() {
+            return None;
+        }
+        names.push(entry.file_name());
+    }
+    // The walk's order: by name (its folders, last, are none here).
+    names.sort();
+    let mut walk = Walk::default();
+    for name in names.iter().filter(|name| !is_hidden(name)) {
+        walk.found_file(dir.join(name), Some(canonical.join(name)));
+    }
+    Some(walk)
 }
 
 /// Whether a walk entry is a folder, following a symlink (sorting sees unfollowed entries).

@@ -910,3 +910,39 @@ fn odd_names_do_not_panic() {
     assert_eq!(found.problems.len(), 1, "{:?}", found.problems);
     assert_contains(&found.problems[0], "broken symlink");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_hook_folder_of_plain_files_is_listed_as_the_walk_finds_it() {
+    let tmp = TempDir::new().unwrap();
+    let hook = tmp.path().join("p/hook");
+    for name in [
+        "b.rhai",
+        "a.py",
+        ".hidden.rhai",
+        "README",
+        "c.rhai.bak",
+        "A.rhai",
+    ] {
+        touch(&hook.join(name));
+    }
+    touch(&hook.join(native("z")));
+    let real = canonical(&hook);
+    let listed = list_flat_hooks(&hook, &real).expect("plain files only");
+    let walked = walk_hooks(&hook, &real);
+    assert_eq!(
+        rel_hooks(&listed.hooks, &hook),
+        ["A.rhai", "a.py", "b.rhai", &native("z")]
+    );
+    assert_eq!(listed.hooks, walked.hooks);
+    assert_eq!(listed.resolved, walked.resolved);
+    assert!(listed.problems.is_empty() && walked.problems.is_empty());
+
+    // Anything but plain files is left to the walk.
+    mkdir(&hook.join("sub"));
+    assert!(list_flat_hooks(&hook, &real).is_none());
+    std::fs::remove_dir(hook.join("sub")).unwrap();
+    symlink("b.rhai", &hook.join("link.rhai"));
+    assert!(list_flat_hooks(&hook, &real).is_none());
+    assert!(list_flat_hooks(&tmp.path().join("missing"), &real).is_none());
+}
