@@ -6,7 +6,7 @@
 #
 #   sudo scripts/startup-phases.sh PLUGIN_FOLDERS [RUNS [BINARY...]]
 #
-# BINARY defaults to the release build. With several, their runs alternate (one of each in
+# BINARY defaults to the build bench-vs-python.sh measures (`target/release-lto`). With several, their runs alternate (one of each in
 # turn), so that a machine growing busier or calmer moves them alike: compare binaries that
 # way, not across sittings. Prints, for each binary and phase, the median over RUNS (default
 # 20) of its milliseconds:
@@ -28,7 +28,7 @@ plugins=$(realpath "${1:?usage: startup-phases.sh PLUGIN_FOLDERS [RUNS [BINARY..
 runs=${2:-20}
 shift $(($# < 2 ? $# : 2))
 binaries=()
-for binary in "${@:-${CARGO_TARGET_DIR:-target}/release/ftrack-connect}"; do
+for binary in "${@:-${CARGO_TARGET_DIR:-target}/release-lto/ftrack-connect}"; do
     binaries+=("$(realpath "$binary")")
 done
 work=$(mktemp -d)
