@@ -946,3 +946,26 @@ fn a_hook_folder_of_plain_files_is_listed_as_the_walk_finds_it() {
     assert!(list_flat_hooks(&hook, &real).is_none());
     assert!(list_flat_hooks(&tmp.path().join("missing"), &real).is_none());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_plugin_folder_linked_twice_loads_its_plain_hook_folder_once() {
+    // `q` is `p` through a link: its plain `hook/` is read in one listing, and its files'
+    // real paths, below p's, make them p's.
+    let tmp = TempDir::new().unwrap();
+    let root = tmp.path().join("root");
+    touch(&root.join("p/hook/a.rhai"));
+    symlink("p", &root.join("q"));
+    let found = discover(&roots(&[&root]));
+    assert!(found.problems.is_empty(), "{:?}", found.problems);
+    assert_eq!(plugin(&found, &root.join("p")).skipped, None);
+    let q = plugin(&found, &root.join("q"));
+    assert!(q.hooks.is_empty());
+    assert_eq!(
+        q.skipped,
+        Some(format!(
+            "already loaded from {}",
+            root.join("p/hook/a.rhai").display()
+        ))
+    );
+}
