@@ -190,15 +190,16 @@ pub fn main() -> ExitCode {
     status
 }
 
-/// Ends the process with `status`, now that the command has returned and the log is written.
+/// Ends the process with `status`: called on the command thread once the command has
+/// returned and the log's guard is dropped (its writer has written every line and stopped).
 ///
-/// Returning from `main` would first run the allocator's tidy-up at exit, which hands its
-/// memory back to the OS one region at a time (about thirty `madvise` calls after 200
-/// plugins, each making the other core flush its address translations) just before the OS
-/// takes back the whole address space anyway: a fifth of a millisecond of a 200-plugin
-/// `event publish`. Nothing else is left to run: the command's own values (temporary files,
-/// child processes, connections) were dropped on its thread as it returned, and the log's
-/// writer was flushed and stopped when its guard was dropped.
+/// Returning to `main` instead would wake the main thread to join this one, unmap this
+/// thread's stack, then run the allocator's tidy-up at exit, which hands its memory back to
+/// the OS one region at a time (about thirty `madvise` calls after 200 plugins, each making
+/// the other core flush its address translations) just before the OS takes back the whole
+/// address space anyway: 0.2 to 0.4 ms of a 200-plugin `event publish`
+/// (`docs/benchmarks.md`). Nothing else is left to run: the command's own values (temporary
+/// files, child processes, connections) were dropped as it returned.
 fn exit_at_once(status: ExitCode) -> ExitCode {
     #[cfg(unix)]
     {
