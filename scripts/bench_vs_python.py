@@ -9,11 +9,14 @@ EventHub), run in this interpreter's virtualenv.
 `ftrack.action.discover`, against 200 plugin folders (Rhai hooks for `ftrack-connect event
 publish --standalone`, Python hooks for `python_reference.py startup`). Each side runs several
 times; the median wall time is reported, and the largest peak resident set size (from the
-`wait4` resource usage of that very child).
+`wait4` resource usage of that very child). Beside it, timed the same way: `ftrack-connect
+--version` (the floor of any command) and `true` (this harness's own start and wait of a
+process, counted in both sides' times).
 """
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -81,11 +84,11 @@ def startup(args, runs):
     return sides
 
 
-def floor_of_exec(args, runs):
-    """Median wall ms and largest peak MiB of `ftrack-connect --version`: the start-up floor."""
+def floor_of_exec(command, runs):
+    """Median wall ms and largest peak MiB of `command`: a floor of the start-up."""
     walls, peak = [], 0
     for _ in range(runs):
-        wall, rss, _ = run_measured([args.host, "--version"], dict(os.environ))
+        wall, rss, _ = run_measured(command, dict(os.environ))
         walls.append(wall)
         peak = max(peak, rss)
     return statistics.median(walls) * 1e3, peak / 1024
@@ -131,11 +134,13 @@ def main():
               % (name, rust[name], python[name], python[name] / rust[name], beside), flush=True)
     sides = startup(args, args.startup_runs)
     (rust_ms, rust_mib), (python_ms, python_mib) = sides["rust"], sides["python"]
-    version_ms, version_mib = floor_of_exec(args, args.startup_runs)
+    version_ms, version_mib = floor_of_exec([args.host, "--version"], args.startup_runs)
+    # What this harness's own start and wait of a process cost, counted in both sides' times.
+    harness_ms, _ = floor_of_exec([shutil.which("true") or "/bin/true"], args.startup_runs)
     print("startup: rust %.1f ms %.1f MiB peak, python %.1f ms %.1f MiB peak, ratio %.1fx (memory %.1fx)"
-          " (floor: ftrack-connect --version %.1f ms %.1f MiB peak)"
+          " (floor: ftrack-connect --version %.1f ms %.1f MiB peak; the harness with `true` %.1f ms)"
           % (rust_ms, rust_mib, python_ms, python_mib, python_ms / rust_ms, python_mib / rust_mib,
-             version_ms, version_mib))
+             version_ms, version_mib, harness_ms))
 
 
 if __name__ == "__main__":
