@@ -316,6 +316,74 @@ fn print_and_debug_go_to_the_log_with_the_plugin_name() {
     assert!(log.contains("[chatty] handling t"), "{log}");
 }
 
+/// A command ends its process itself once done (`cli::exit_at_once`): whatever it logged
+/// must be in the log file by then. The log file here is a pipe read slowly, so that the
+/// file's writer thread falls behind and lines are still queued when the command is done.
+#[cfg(unix)]
+#[test]
+fn every_line_a_command_logged_is_in_the_log_file_when_it_exits() {
+    use std::io::Read;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::process::Stdio;
+
+    let s = Sandbox::new();
+    s.hook(
+        "chatty",
+        "h.rhai",
+        r#"fn register(session) {
+            session.event_hub.subscribe("topic=t", |e| {
+                for i in 0..3000 { print(`line ${i}`); }
+                1
+            });
+        }"#,
+    );
+    let log_dir = s.user_data_dir().join("log");
+    std::fs::create_dir_all(&log_dir).unwrap();
+    let log_file = log_dir.join("ftrack_connect.log");
+    let path = std::ffi::CString::new(log_file.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `path` is a valid NUL-terminated string for the length of the call.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    // Opened to read and write: neither side's open waits for the other, and reading an
+    // empty pipe says so instead of waiting or ending.
+    let mut pipe = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&log_file)
+        .unwrap();
+    let mut command = s
+        .command()
+        .args(["event", "publish", "t"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut log, mut chunk) = (Vec::new(), [0u8; 1024]);
+    let status = loop {
+        let exited = command.try_wait().unwrap();
+        match pipe.read(&mut chunk) {
+            Ok(read) => log.extend_from_slice(&chunk[..read]),
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Some(status) = exited {
+                    break status;
+                }
+            }
+            Err(err) => panic!("reading the log: {err}"),
+        }
+        // About ten lines a millisecond: slower than the handler logs them.
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    assert!(status.success());
+    let log = String::from_utf8(log).unwrap();
+    assert_eq!(log.matches("[chatty] line ").count(), 3000);
+    let last = log
+        .lines()
+        .rfind(|line| line.contains("[chatty] line "))
+        .unwrap();
+    assert!(last.contains("[chatty] line 2999"), "{last}");
+}
+
 #[test]
 fn a_handler_runtime_error_names_file_and_line() {
     let s = Sandbox::new();
