@@ -166,7 +166,8 @@ pub fn main() -> ExitCode {
                 Command::Pipeline(command) => pipeline::run(command),
                 Command::NativeHost(_) => unreachable!("served above"),
             };
-            // Every log line written, before the process ends or is replaced.
+            // The log's writer writes what is still queued and stops: nothing logged is lost
+            // when the process ends here or is replaced.
             drop(log);
             if run::wants_restart() {
                 return status;
