@@ -208,6 +208,7 @@ fn exit_at_once(status: ExitCode) -> ExitCode {
         // What `exit` would have flushed.
         let _ = std::io::stdout().flush();
         let _ = std::io::stderr().flush();
+        // `ExitCode` does not give its number back: find the one it was made from.
         if let Some(code) = (0..=u8::MAX).find(|&code| ExitCode::from(code) == status) {
             // SAFETY: `_exit` only ends the process; no code of this process runs after it,
             // so nothing can observe state it leaves behind.
