@@ -6,6 +6,7 @@ mod kit;
 
 mod actions_cli;
 mod browser;
+mod command_line;
 mod dev_mode;
 mod event_match;
 mod host_client;

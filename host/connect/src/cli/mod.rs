@@ -4,6 +4,7 @@
 
 mod actions;
 mod browser;
+mod deferred;
 mod event;
 mod login;
 mod open;
@@ -25,6 +26,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use connect_isolate::DEFAULT_TIME_LIMIT;
 use connect_plugins::ChangeTracking;
+use deferred::Deferred;
 use ftrack_connect::host::{HostOptions, IsolationOptions, PythonOptions, HANDLER_THREAD_STACK};
 use ftrack_connect::locations;
 use ftrack_connect::logging::{self, Verbosity};
@@ -50,37 +52,37 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the resident host (the default command).
-    Run(run::RunArgs),
+    Run(Deferred<run::RunArgs>),
     /// List every plugin and whether it loaded (the running host's, if one runs).
-    Plugins(plugins::PluginsArgs),
+    Plugins(Deferred<plugins::PluginsArgs>),
     /// Publish, watch or test events.
     #[command(subcommand)]
-    Event(event::EventCommand),
+    Event(Deferred<event::EventCommand>),
     /// List the actions for a selection, or launch one (through the running host, if one runs).
-    Actions(actions::ActionsArgs),
+    Actions(Deferred<actions::ActionsArgs>),
     /// Create plugins.
     #[command(subcommand)]
-    Plugin(plugin::PluginCommand),
+    Plugin(Deferred<plugin::PluginCommand>),
     /// Run the local ftrack-compatible server, or manage its users.
-    Server(server::ServerArgs),
+    Server(Deferred<server::ServerArgs>),
     /// Sign in to an ftrack server (in the browser, or with --api-user for scripts).
-    Login(login::LoginArgs),
+    Login(Deferred<login::LoginArgs>),
     /// Open the running host's window in the browser, signed in.
-    Open(open::OpenArgs),
+    Open(Deferred<open::OpenArgs>),
     /// Sign out of the ftrack server.
     Logout,
     /// Who is signed in where, the event hub, and the plugins of the running host.
-    Status(status::StatusArgs),
+    Status(Deferred<status::StatusArgs>),
     /// Group paths into file sequences, as Connect's drop zone does (clique's rules).
-    Sequences(sequences::SequencesArgs),
+    Sequences(Deferred<sequences::SequencesArgs>),
     /// Publish files and sequences as a new version (complete, or nothing left behind).
-    Publish(publish::PublishArgs),
+    Publish(Deferred<publish::PublishArgs>),
     /// ftrack's pipeline framework: its definitions (FTRACK_DEFINITION_PATH) and hosts.
     #[command(subcommand)]
-    Pipeline(pipeline::PipelineCommand),
+    Pipeline(Deferred<pipeline::PipelineCommand>),
     /// The child process of an isolated native plugin (started by the host itself).
     #[command(hide = true)]
-    NativeHost(NativeHostArgs),
+    NativeHost(Deferred<NativeHostArgs>),
 }
 
 /// `native-host`'s arguments.
@@ -118,8 +120,8 @@ pub fn main() -> ExitCode {
     // it too.
     let first_paths = cli.run.plugin_paths.clone();
     let command = match cli.command {
-        None => Command::Run(cli.run),
-        Some(Command::Run(args)) => Command::Run(args.merged_with(&cli.run)),
+        None => Command::Run(Deferred(cli.run)),
+        Some(Command::Run(args)) => Command::Run(Deferred(args.0.merged_with(&cli.run))),
         Some(other) => other,
     };
     let data_dir = locations::user_data_dir();
@@ -153,17 +155,17 @@ pub fn main() -> ExitCode {
             let status = match command {
                 Command::Run(args) => run::run(&args, &data_dir),
                 Command::Plugins(args) => plugins::run(&args, &first_paths, &data_dir),
-                Command::Event(command) => event::run(command, &first_paths, &data_dir),
+                Command::Event(command) => event::run(command.0, &first_paths, &data_dir),
                 Command::Actions(args) => actions::run(&args, &first_paths, &data_dir),
-                Command::Plugin(command) => plugin::run(command),
-                Command::Server(args) => server::run(args, &data_dir),
+                Command::Plugin(command) => plugin::run(command.0),
+                Command::Server(args) => server::run(args.0, &data_dir),
                 Command::Login(args) => login::login(&args, &data_dir),
                 Command::Logout => login::logout(&data_dir),
                 Command::Status(args) => status::run(&args, &data_dir),
                 Command::Open(args) => open::run(&args, &data_dir),
                 Command::Sequences(args) => sequences::run(&args),
                 Command::Publish(args) => publish::run(&args, &first_paths, &data_dir),
-                Command::Pipeline(command) => pipeline::run(command),
+                Command::Pipeline(command) => pipeline::run(command.0),
                 Command::NativeHost(_) => unreachable!("served above"),
             };
             // The log's writer writes what is still queued and stops: nothing logged is lost
