@@ -40,3 +40,11 @@ pub use loader::{LoadError, Loader, PluginLoad, PreparedHook, SessionInfo};
 pub use registry::{BuiltinLoad, BuiltinPlugin, ChangeTracking, PluginId, PluginRegistry};
 pub use report::{PluginKind, PluginReport, PluginStatus};
 pub use server_api::{ApiSession, ServerApi, ServerApiError, NOT_CONNECTED};
+
+/// Counts the cores this process may use, which loading plugins spreads its per-plugin work
+/// over, and keeps the answer. Asking takes a few system calls (the cgroup's CPU quota); a
+/// thread with nothing else to do calls this before the plugins are found, so that finding
+/// them does not wait for the answer. Calling it is never needed: the first load asks anyway.
+pub fn count_cores() {
+    cores::cores();
+}

@@ -179,7 +179,9 @@ pub fn main() -> ExitCode {
     if loads_plugins {
         // This thread only waits for the command: meanwhile, while the command reads its
         // settings and discovers the plugin folders, it builds what the Rhai engines share,
-        // which the first engine would otherwise build with the other core idle.
+        // which the first engine would otherwise build with the other core idle; first, how
+        // many cores discovery may use, which it would otherwise ask on the command's path.
+        connect_plugins::count_cores();
         connect_rhai::build_shared_modules();
     }
     let status = match commands.map(std::thread::JoinHandle::join) {
