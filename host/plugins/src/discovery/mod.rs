@@ -60,7 +60,7 @@
 use std::cmp::Ordering;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -389,30 +389,42 @@ enum Listed {
     LookCloser,
 }
 
-/// A plugin folder's entries, read once: most plugin folders have a `hook/` and none of the
-/// other names discovery looks for (`resource/`, `dependencies/`, `launch/`), and asking the
-/// OS about each name in turn (following links, then not) was a dozen `stat` calls a plugin.
-struct Listing(Option<HashMap<OsString, fs::FileType>>);
+/// What one read of a plugin folder says of each name discovery looks for in it: most
+/// plugin folders have a `hook/` and none of the other names (`resource/`, `dependencies/`,
+/// `launch/`), and asking the OS about each name in turn (following links, then not) was a
+/// dozen `stat` calls a plugin. Only those names are kept, not every entry of the folder.
+struct Listing([Listed; LISTED_NAMES.len()]);
+
+/// The names a [`Listing`] keeps, in its order.
+const LISTED_NAMES: [&str; 4] = [
+    HOOK_FOLDER,
+    LAUNCH_FOLDER,
+    LIBRARY_FOLDERS[0],
+    LIBRARY_FOLDERS[1],
+];
 
 impl Listing {
     fn read(folder: &Path) -> Listing {
-        let entries = fs::read_dir(folder).ok().map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|entry| Some((entry.file_name(), entry.file_type().ok()?)))
-                .collect()
-        });
-        Listing(entries)
+        let Ok(entries) = fs::read_dir(folder) else {
+            return Listing([Listed::LookCloser; LISTED_NAMES.len()]);
+        };
+        let mut listed = [Listed::Absent; LISTED_NAMES.len()];
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if let Some(at) = LISTED_NAMES.iter().position(|listed| name == **listed) {
+                listed[at] = match entry.file_type() {
+                    Ok(kind) if kind.is_dir() => Listed::PlainFolder,
+                    _ => Listed::LookCloser,
+                };
+            }
+        }
+        Listing(listed)
     }
 
     fn get(&self, name: &str) -> Listed {
-        match &self.0 {
-            None => Listed::LookCloser,
-            Some(entries) => match entries.get(OsStr::new(name)) {
-                None => Listed::Absent,
-                Some(kind) if kind.is_dir() => Listed::PlainFolder,
-                Some(_) => Listed::LookCloser,
-            },
+        match LISTED_NAMES.iter().position(|listed| *listed == name) {
+            Some(at) => self.0[at],
+            None => unreachable!("discovery looks only for the names a listing keeps, not {name}"),
         }
     }
 }
