@@ -2,8 +2,9 @@
 //!
 //! Why: clap's derive builds the whole command tree (every subcommand's arguments, their help,
 //! their value parsers) before it reads the first word of the command line, though a command
-//! line names one subcommand. With thirteen subcommands that was most of the 0.35 ms `Cli::parse`
-//! took, on every start (`docs/benchmarks.md`, "Start-up: the command line built as needed").
+//! line names one subcommand. With thirteen subcommands that was about 0.1 ms of the 0.35 to
+//! 0.45 ms `Cli::parse` took, on every start (`docs/benchmarks.md`, "Start-up: the command line
+//! built as needed, a lighter listing").
 //! A variant holding [`Deferred<T>`] instead of `T` hands clap `T`'s arguments (or, for a
 //! subcommand enum, `T`'s subcommands) as a function to call when it descends into that
 //! subcommand ([`clap::Command::defer`]); names, `about` lines and aliases stay eager, so
