@@ -288,12 +288,20 @@ fn a_handler_answers_a_servers_event_later_from_another_thread() {
     wire.connected.store(true, Ordering::SeqCst);
     hub.set_uplink(wire.clone());
     let (done, finished) = std::sync::mpsc::channel();
+    // The worker answers only once the test has seen that the handler's null result sent
+    // nothing: otherwise its answer could already be on the wire.
+    let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
+    let wait_for_go = Arc::new(Mutex::new(Some(wait_for_go)));
     let worker_hub = Arc::downgrade(&hub);
     hub.subscribe(
         "topic=long.work",
         Arc::new(move |event: &mut Event| {
             let (event, done, hub) = (event.clone(), done.clone(), worker_hub.clone());
+            let wait_for_go = wait_for_go.lock().unwrap().take();
             std::thread::spawn(move || {
+                if let Some(wait_for_go) = wait_for_go {
+                    let _ = wait_for_go.recv();
+                }
                 let hub = hub.upgrade().unwrap();
                 let subscriber = Map::from_iter([("id".to_string(), json!("worker"))]);
                 done.send(hub.reply_later(&event, &subscriber, json!({"done": true})))
@@ -310,7 +318,10 @@ fn a_handler_answers_a_servers_event_later_from_another_thread() {
     hub.receive(asked.clone());
     hub.drain();
     assert!(wire.take().is_empty(), "a null result sends nothing");
-    assert!(finished.recv().unwrap());
+    go.send(()).unwrap();
+    assert!(finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the worker answers"));
     let sent = wire.take();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].topic, topics::META_REPLY);
