@@ -18,9 +18,12 @@ pub(crate) fn on_every_core<T: Sync, R: Send>(
     items: &[T],
     work: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
-    let mut results = Vec::with_capacity(items.len());
-    on_every_core_in_order(items, work, |_, result| results.push(result));
-    results
+    on_every_core_in_order(
+        items,
+        work,
+        || Vec::with_capacity(items.len()),
+        |results, _, result| results.push(result),
+    )
 }
 
 /// Applies `work` to each of `items` on up to as many threads as there are cores (this thread
@@ -29,15 +32,24 @@ pub(crate) fn on_every_core<T: Sync, R: Send>(
 /// work of the next item nobody has taken. One item, one core, or a thread that cannot
 /// start: everything runs here. A helper thread whose work panics stops, and leaves that
 /// item to this thread, which runs it again (and so panics as a one-thread run would).
-pub(crate) fn on_every_core_in_order<T: Sync, R: Send>(
+///
+/// `first` runs on this thread once the helpers have started, before any result is taken,
+/// and makes what `take` adds to (returned at the end): what must come before the results
+/// (registering the built-in plugins before the plugins) overlaps with the helpers' work
+/// rather than keeping the other cores idle until it is done.
+pub(crate) fn on_every_core_in_order<T: Sync, R: Send, S>(
     items: &[T],
     work: impl Fn(&T) -> R + Sync,
-    mut take: impl FnMut(&T, R),
-) {
+    first: impl FnOnce() -> S,
+    mut take: impl FnMut(&mut S, &T, R),
+) -> S {
     let helpers = cores().min(items.len()).saturating_sub(1);
     if helpers == 0 {
-        items.iter().for_each(|item| take(item, work(item)));
-        return;
+        let mut taken = first();
+        items
+            .iter()
+            .for_each(|item| take(&mut taken, item, work(item)));
+        return taken;
     }
     let shared = Shared {
         next: AtomicUsize::new(0),
@@ -50,11 +62,13 @@ pub(crate) fn on_every_core_in_order<T: Sync, R: Send>(
                 .name("plugins".into())
                 .spawn_scoped(scope, || shared.help(items, &work));
         }
+        let mut taken = first();
         for (index, item) in items.iter().enumerate() {
             let result = shared.result(index, items, &work);
-            take(item, result);
+            take(&mut taken, item, result);
         }
-    });
+        taken
+    })
 }
 
 /// What the threads of one [`on_every_core_in_order`] share.
@@ -168,11 +182,17 @@ mod tests {
     #[test]
     fn each_result_is_taken_with_its_item_in_order() {
         let items: Vec<u64> = (0..1000).collect();
-        let mut taken = Vec::new();
-        on_every_core_in_order(&items, square_slowly, |item, square| {
-            taken.push((*item, square))
-        });
-        assert_eq!(taken, items.iter().map(|n| (*n, n * n)).collect::<Vec<_>>());
+        let taken = on_every_core_in_order(
+            &items,
+            square_slowly,
+            || vec![(0, 0)],
+            |taken, item, square| taken.push((*item, square)),
+        );
+        let first_then_in_order: Vec<_> = [(0, 0)]
+            .into_iter()
+            .chain(items.iter().map(|n| (*n, n * n)))
+            .collect();
+        assert_eq!(taken, first_then_in_order);
     }
 
     #[test]
@@ -183,8 +203,7 @@ mod tests {
         let caller = std::thread::current().id();
         let panics = AtomicUsize::new(0);
         let items: Vec<u64> = (0..500).collect();
-        let mut taken = Vec::new();
-        on_every_core_in_order(
+        let taken = on_every_core_in_order(
             &items,
             |n| {
                 if std::thread::current().id() != caller {
@@ -200,9 +219,40 @@ mod tests {
                 }
                 square_slowly(n)
             },
-            |item, square| taken.push((*item, square)),
+            Vec::new,
+            |taken, item, square| taken.push((*item, square)),
         );
         assert_eq!(taken, items.iter().map(|n| (*n, n * n)).collect::<Vec<_>>());
         assert_eq!(panics.into_inner() > 0, cores() > 1);
+    }
+
+    #[test]
+    fn first_runs_here_while_the_helpers_already_work() {
+        // `first` waits for a helper to have finished an item: it can only see one if the
+        // helpers started before it ran.
+        let caller = std::thread::current().id();
+        let by_helpers = AtomicUsize::new(0);
+        let items: Vec<u64> = (0..100).collect();
+        let seen_in_first = on_every_core_in_order(
+            &items,
+            |n| {
+                if std::thread::current().id() != caller {
+                    by_helpers.fetch_add(1, Ordering::SeqCst);
+                }
+                square_slowly(n)
+            },
+            || {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while cores() > 1
+                    && by_helpers.load(Ordering::SeqCst) == 0
+                    && std::time::Instant::now() < deadline
+                {
+                    std::thread::yield_now();
+                }
+                by_helpers.load(Ordering::SeqCst)
+            },
+            |_, _, _| {},
+        );
+        assert_eq!(seen_in_first > 0, cores() > 1);
     }
 }

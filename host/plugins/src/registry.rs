@@ -233,21 +233,30 @@ impl PluginRegistry {
         for problem in &found.problems {
             tracing::warn!("plugin discovery: {problem}");
         }
-        let mut entries: Vec<Entry> = (0..registry.builtins.len())
-            .map(|index| {
-                let builtin = &registry.builtins[index];
-                registry.load_builtin(index, &found.plugins, PluginTag::new(builtin.name()))
-            })
-            .collect();
         let tags: Vec<PluginTag> = found
             .plugins
             .iter()
             .map(|plugin| PluginTag::new(&plugin.name))
             .collect();
-        registry.prepare_ahead(&found.plugins, &tags, |index, fingerprint, prepared| {
-            let (plugin, tag) = (&found.plugins[index], tags[index].clone());
-            entries.push(registry.load_plugin(plugin, fingerprint, tag, prepared));
-        });
+        // The built-in plugins first (their handlers come before the plugins' in the hub),
+        // loaded while the other cores already prepare the plugins.
+        let load_builtins = || -> Vec<Entry> {
+            (0..registry.builtins.len())
+                .map(|index| {
+                    let builtin = &registry.builtins[index];
+                    registry.load_builtin(index, &found.plugins, PluginTag::new(builtin.name()))
+                })
+                .collect()
+        };
+        let mut entries = registry.prepare_ahead(
+            &found.plugins,
+            &tags,
+            load_builtins,
+            |entries, index, fingerprint, prepared| {
+                let (plugin, tag) = (&found.plugins[index], tags[index].clone());
+                entries.push(registry.load_plugin(plugin, fingerprint, tag, prepared));
+            },
+        );
         entries.iter().for_each(log_failure);
         spread_foreign_warnings(&mut entries);
         let count = |status| entries.iter().filter(|e| e.report.status == status).count();
@@ -600,12 +609,15 @@ impl PluginRegistry {
     /// `then` on this thread in load order (with the plugin's place) as each is ready:
     /// registering the first plugins overlaps with preparing the last. Other plugins are
     /// prepared, and every plugin registered, in its turn in [`PluginRegistry::load_plugin`].
-    fn prepare_ahead(
+    /// `first` runs on this thread before any plugin is handed over, while the other cores
+    /// already prepare, and makes what `then` adds to.
+    fn prepare_ahead<S>(
         &self,
         plugins: &[DiscoveredPlugin],
         tags: &[PluginTag],
-        mut then: impl FnMut(usize, Fingerprint, Option<PreparedHooks>),
-    ) {
+        first: impl FnOnce() -> S,
+        mut then: impl FnMut(&mut S, usize, Fingerprint, Option<PreparedHooks>),
+    ) -> S {
         let indices: Vec<usize> = (0..plugins.len()).collect();
         let prepare = |&index: &usize| {
             let plugin = &plugins[index];
@@ -626,9 +638,12 @@ impl PluginRegistry {
             };
             (fingerprint, prepared)
         };
-        on_every_core_in_order(&indices, prepare, |&index, (fingerprint, prepared)| {
-            then(index, fingerprint, prepared)
-        });
+        on_every_core_in_order(
+            &indices,
+            prepare,
+            first,
+            |taken, &index, (fingerprint, prepared)| then(taken, index, fingerprint, prepared),
+        )
     }
 
     /// Prepares each of `hooks` with the loader of its kind, in load order, until one
