@@ -241,12 +241,13 @@ impl PluginRegistry {
         // The built-in plugins first (their handlers come before the plugins' in the hub),
         // loaded while the other cores already prepare the plugins.
         let load_builtins = || -> Vec<Entry> {
-            (0..registry.builtins.len())
-                .map(|index| {
-                    let builtin = &registry.builtins[index];
-                    registry.load_builtin(index, &found.plugins, PluginTag::new(builtin.name()))
-                })
-                .collect()
+            // Room for every plugin too: grown as it filled, the list was copied five times.
+            let mut entries = Vec::with_capacity(registry.builtins.len() + found.plugins.len());
+            for (index, builtin) in registry.builtins.iter().enumerate() {
+                let tag = PluginTag::new(builtin.name());
+                entries.push(registry.load_builtin(index, &found.plugins, tag));
+            }
+            entries
         };
         let mut entries = registry.prepare_ahead(
             &found.plugins,

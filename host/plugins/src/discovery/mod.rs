@@ -372,6 +372,7 @@ fn scan_root(
         let plugin = scan_plugin_folder(name, path.clone(), canonical.clone(), &mut known);
         (plugin, known)
     });
+    discovery.plugins.reserve(scanned.len());
     for (plugin, known) in scanned {
         discovery.plugins.push(plugin);
         resolved.extend(known);
