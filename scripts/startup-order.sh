@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Writes host/connect/startup-order.txt: the functions of `ftrack-connect` that run while it
+# starts, in the order they first run, for the linker to place together at the start of the
+# program's code (`host/connect/build.rs` hands the file to the linker when it accepts one).
+#
+#   sudo scripts/startup-order.sh [RUNS]
+#
+# Why: the start-up runs a few thousand functions scattered over 19 MB of code, and each page
+# of code the first time it runs is a page fault, mapping its neighbours too; the kernel then
+# unmaps all of them when the process ends. Placed together, the same functions take a third
+# fewer faults and less memory (docs/benchmarks.md, "code laid out for the start-up").
+#
+# How: the `startup` workload of bench-vs-python.sh (200 Rhai plugin folders) and a few short
+# commands run RUNS times (default 30) each under `perf record --call-graph dwarf` on the build
+# bench-vs-python.sh measures (`release-lto`); every function of the program seen in a sampled
+# call stack is listed, by when it was first seen. Sampling misses the shortest functions that
+# run once: they stay where they were, at the cost of a fault each at most.
+#
+# The names are mangled with their crate's hash, which changes with the crate's version,
+# features or build profile, not with edits to other functions: regenerate after upgrading
+# dependencies. A name the linker no longer finds is skipped without a word.
+# Needs `perf` (root) and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-30}
+target=${CARGO_TARGET_DIR:-target}
+cargo build --quiet --profile release-lto --locked -p ftrack-connect --bin ftrack-connect
+binary=$(realpath "$target/release-lto/ftrack-connect")
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/home" "$work/plugins"
+for i in $(seq 1 200); do
+    mkdir -p "$work/plugins/plugin_$i/hook"
+    cat >"$work/plugins/plugin_$i/hook/hook.rhai" <<RHAI
+fn discover(event) {
+    #{ items: [#{ label: "App $i", actionIdentifier: "app-$i", variant: "1.$i" }] }
+}
+fn register(session) {
+    session.event_hub.subscribe("topic=ftrack.action.discover", Fn("discover"));
+}
+RHAI
+done
+cat >"$work/run.sh" <<SH
+#!/usr/bin/env bash
+for i in \$(seq $runs); do
+    "$binary" event publish ftrack.action.discover --standalone --data '{"selection": []}'
+    "$binary" plugins
+    "$binary" --version
+    "$binary" --help
+done >/dev/null 2>&1
+SH
+chmod +x "$work/run.sh"
+env -u FTRACK_EVENT_PLUGIN_PATH -u XDG_DATA_HOME -u XDG_CONFIG_HOME \
+    HOME="$work/home" FTRACK_CONNECT_PLUGIN_PATH="$work/plugins" FTRACK_API_USER=alice \
+    perf record -q -F 25000 --call-graph dwarf,65528 -o "$work/perf.data" -- "$work/run.sh"
+perf script -i "$work/perf.data" --no-demangle -F ip,sym,dso 2>/dev/null |
+    python3 -c '
+import sys
+binary = "(%s)" % sys.argv[1]
+seen, order, stack = set(), [], []
+
+def take(stack):
+    # A sample lists its stack from the running function out: callers ran first.
+    for name in reversed(stack):
+        if name not in seen:
+            seen.add(name)
+            order.append(name)
+
+for line in sys.stdin:
+    fields = line.split()
+    if not fields:
+        take(stack)
+        stack = []
+    elif len(fields) >= 3 and fields[-1] == binary and not fields[1].startswith("["):
+        stack.append(fields[1])
+take(stack)
+sys.stdout.write("".join(name + "\n" for name in order))
+' "$binary" >host/connect/startup-order.txt
+echo "host/connect/startup-order.txt: $(wc -l <host/connect/startup-order.txt) functions" >&2
