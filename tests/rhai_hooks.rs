@@ -270,6 +270,29 @@ fn register(session) {
     );
 }
 
+#[test]
+fn a_constant_of_register_is_not_a_global_one_in_a_script_of_functions_only() {
+    // As in a Rhai call: `register`'s constant is its own, even though the script has no top
+    // level (which the host then does not run) and `register` runs first.
+    let s = Sandbox::new();
+    s.hook(
+        "functions-only",
+        "h.rhai",
+        r#"fn answer(event) { global::X }
+fn register(session) {
+    const X = 1;
+    session.event_hub.subscribe("topic=t", Fn("answer"));
+}"#,
+    );
+    let (results, stderr) = s.publish_with("t", &[]);
+    assert!(results.is_empty(), "{results:?}\n{stderr}");
+    assert_failures(
+        &stderr,
+        "functions-only",
+        &[("h.rhai:1:", &["Variable not found: global::X"])],
+    );
+}
+
 /// Asserts that `stderr` holds exactly one line per failed handler of `plugin`, in order, each
 /// with the expected `file:line:` and texts.
 #[track_caller]
