@@ -11,15 +11,17 @@
 # fewer faults and less memory (docs/benchmarks.md, "code laid out for the start-up").
 #
 # How: the `startup` workload of bench-vs-python.sh (200 Rhai plugin folders) and a few short
-# commands run RUNS times (default 30) each under `perf record --call-graph dwarf` on the build
-# bench-vs-python.sh measures (`release-lto`); every function of the program seen in a sampled
-# call stack is listed, by when it was first seen. Sampling misses the shortest functions that
-# run once: they stay where they were, at the cost of a fault each at most.
+# commands run RUNS times (default 30) each under `perf record --call-graph dwarf` on the
+# shipped build (`release-lto`, as the README and bench-vs-python.sh build it); every function
+# of the program seen in a sampled call stack is listed, by when it was first seen. Sampling
+# misses short functions that run once: when `valgrind` is installed, each command also runs
+# once under callgrind, which sees every function that runs, and those the samples missed
+# follow, in their present order in the program.
 #
 # The names are mangled with their crate's hash, which changes with the crate's version,
 # features or build profile, not with edits to other functions: regenerate after upgrading
 # dependencies. A name the linker no longer finds is skipped without a word.
-# Needs `perf` (root) and python3.
+# Needs `perf` (root) and python3; `valgrind` if installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-30}
@@ -77,4 +79,43 @@ for line in sys.stdin:
 take(stack)
 sys.stdout.write("".join(name + "\n" for name in order))
 ' "$binary" >host/connect/startup-order.txt
+if command -v valgrind >/dev/null; then
+    for command in "event publish ftrack.action.discover --standalone --data {}" plugins \
+        --version --help; do
+        # shellcheck disable=SC2086 # the command's words
+        env -u FTRACK_EVENT_PLUGIN_PATH -u XDG_DATA_HOME -u XDG_CONFIG_HOME \
+            HOME="$work/home" FTRACK_CONNECT_PLUGIN_PATH="$work/plugins" FTRACK_API_USER=alice \
+            valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/callgrind.%p" \
+            "$binary" $command >/dev/null 2>&1 || true
+    done
+    # The functions of the program each callgrind output names, not yet listed, in the
+    # program's present order (`nm -n`).
+    python3 -c '
+import glob, re, subprocess, sys
+binary, listed_file, work = sys.argv[1:4]
+listed = set(open(listed_file).read().split())
+ran, objects, names = set(), {}, {}
+for path in glob.glob(work + "/callgrind.*"):
+    current = None
+    for line in open(path, errors="replace"):
+        found = re.match(r"^(c?ob|c?fn)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
+        if not found:
+            continue
+        kind, number, name = found.groups()
+        table = objects if kind.endswith("ob") else names
+        if name:
+            table[number] = name
+        if kind == "ob":
+            current = objects.get(number)
+        elif kind == "fn" and current == binary:
+            ran.add(names.get(number))
+    objects, names = {}, {}
+nm = subprocess.run(["nm", "-n", binary], capture_output=True, text=True).stdout
+for line in nm.splitlines():
+    name = line.split()[-1]
+    if name in ran and name not in listed:
+        listed.add(name)
+        print(name)
+' "$binary" host/connect/startup-order.txt "$work" >>host/connect/startup-order.txt
+fi
 echo "host/connect/startup-order.txt: $(wc -l <host/connect/startup-order.txt) functions" >&2
