@@ -1,7 +1,8 @@
 //! Lays out `ftrack-connect`'s code for its start-up: hands `startup-order.txt` (the functions
 //! a start runs, in order; written by `scripts/startup-order.sh`) to the linker, which places
-//! them together at the start of the program's code. A start then faults in a third fewer
-//! pages of code, and the process has fewer to unmap when it ends (docs/benchmarks.md).
+//! them together at the start of the program's code. A 200-folder start then faults in about
+//! 20 pages of code instead of 118, and its peak memory is 10.6 MB instead of 17.3: fewer pages
+//! to map, and to unmap when it ends (docs/benchmarks.md).
 //!
 //! Only LLVM's linker (and mold) read such a file (`--symbol-ordering-file`); Rust's own
 //! toolchains link with it on x86_64 Linux, other set-ups may not. So the linker is asked
