@@ -47,17 +47,7 @@ fn register(session) {
 RHAI
 cp "$bench_library" "$work/one-native/bench/hook/"
 cp "$library" "$work/example-native/selection-actions/hook/"
-for i in $(seq 1 200); do
-    mkdir -p "$work/rhai-200/plugin_$i/hook"
-    cat >"$work/rhai-200/plugin_$i/hook/hook.rhai" <<RHAI
-fn discover(event) {
-    #{ items: [#{ label: "App $i", actionIdentifier: "app-$i", variant: "1.$i" }] }
-}
-fn register(session) {
-    session.event_hub.subscribe("topic=ftrack.action.discover", Fn("discover"));
-}
-RHAI
-done
+scripts/make-rhai-plugins.sh "$work/rhai-200" 200
 "$python" scripts/python_reference.py make-plugins "$work/python-200" 200
 
 # One server; a user for the publisher and for each responder.

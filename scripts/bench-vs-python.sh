@@ -30,17 +30,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/rhai" "$work/python" "$work/home"
 # 200 Rhai plugin folders answering ftrack.action.discover as the Python ones do.
-for i in $(seq 1 200); do
-    mkdir -p "$work/rhai/plugin_$i/hook"
-    cat >"$work/rhai/plugin_$i/hook/hook.rhai" <<RHAI
-fn discover(event) {
-    #{ items: [#{ label: "App $i", actionIdentifier: "app-$i", variant: "1.$i" }] }
-}
-fn register(session) {
-    session.event_hub.subscribe("topic=ftrack.action.discover", Fn("discover"));
-}
-RHAI
-done
+scripts/make-rhai-plugins.sh "$work/rhai" 200
 "$venv/bin/python" scripts/python_reference.py make-plugins "$work/python" 200
 
 library=$target/release/$(

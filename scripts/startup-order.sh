@@ -33,17 +33,7 @@ binary=$(realpath "$target/release-lto/ftrack-connect")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/home" "$work/plugins"
-for i in $(seq 1 200); do
-    mkdir -p "$work/plugins/plugin_$i/hook"
-    cat >"$work/plugins/plugin_$i/hook/hook.rhai" <<RHAI
-fn discover(event) {
-    #{ items: [#{ label: "App $i", actionIdentifier: "app-$i", variant: "1.$i" }] }
-}
-fn register(session) {
-    session.event_hub.subscribe("topic=ftrack.action.discover", Fn("discover"));
-}
-RHAI
-done
+scripts/make-rhai-plugins.sh "$work/plugins" 200
 cat >"$work/run.sh" <<SH
 #!/usr/bin/env bash
 for i in \$(seq $runs); do

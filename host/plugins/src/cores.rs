@@ -171,6 +171,18 @@ mod tests {
         n * n
     }
 
+    /// Waits (at most 10 s) until a helper has counted something in `count`; at once on a
+    /// machine of one core, where there is no helper.
+    fn wait_for_a_helper(count: &AtomicUsize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while cores() > 1
+            && count.load(Ordering::SeqCst) == 0
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::yield_now();
+        }
+    }
+
     #[test]
     fn results_come_in_the_items_order_whatever_thread_made_them() {
         let items: Vec<u64> = (0..1000).collect();
@@ -210,13 +222,7 @@ mod tests {
                     panics.fetch_add(1, Ordering::SeqCst);
                     panic!("item {n} fails on a helper");
                 }
-                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-                while cores() > 1
-                    && panics.load(Ordering::SeqCst) == 0
-                    && std::time::Instant::now() < deadline
-                {
-                    std::thread::yield_now();
-                }
+                wait_for_a_helper(&panics);
                 square_slowly(n)
             },
             Vec::new,
@@ -242,13 +248,7 @@ mod tests {
                 square_slowly(n)
             },
             || {
-                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-                while cores() > 1
-                    && by_helpers.load(Ordering::SeqCst) == 0
-                    && std::time::Instant::now() < deadline
-                {
-                    std::thread::yield_now();
-                }
+                wait_for_a_helper(&by_helpers);
                 by_helpers.load(Ordering::SeqCst)
             },
             |_, _, _| {},
