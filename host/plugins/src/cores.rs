@@ -53,7 +53,10 @@ pub(crate) fn on_every_core_in_order<T: Sync, R: Send, S>(
     }
     let shared = Shared {
         next: AtomicUsize::new(0),
-        slots: Mutex::new(items.iter().map(|_| Slot::Pending).collect()),
+        state: Mutex::new(State {
+            slots: items.iter().map(|_| Slot::Pending).collect(),
+            caller_waits: false,
+        }),
         ready: Condvar::new(),
     };
     std::thread::scope(|scope| {
@@ -75,9 +78,20 @@ pub(crate) fn on_every_core_in_order<T: Sync, R: Send, S>(
 struct Shared<R> {
     /// The next item nobody has taken.
     next: AtomicUsize,
-    slots: Mutex<Vec<Slot<R>>>,
-    /// Signalled when a helper fills a slot.
+    state: Mutex<State<R>>,
+    /// Signalled when a helper fills a slot the calling thread waits for.
     ready: Condvar,
+}
+
+/// The results, and whether anyone waits for them.
+struct State<R> {
+    slots: Vec<Slot<R>>,
+    /// Whether the calling thread waits on `ready`. A helper signals only then: a signal is
+    /// a system call whether anyone waits or not (std's `Condvar` keeps no count of waiters),
+    /// one per plugin and phase at start-up otherwise, where the caller waits only for the
+    /// last few items. Read and written under the lock, so that a helper filling a slot
+    /// either sees the caller waiting or the caller sees the slot filled.
+    caller_waits: bool,
 }
 
 /// Where an item's result is, by the item's place.
@@ -92,8 +106,8 @@ enum Slot<R> {
 }
 
 impl<R> Shared<R> {
-    fn slots(&self) -> MutexGuard<'_, Vec<Slot<R>>> {
-        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    fn state(&self) -> MutexGuard<'_, State<R>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The next item nobody has taken, now taken by the caller.
@@ -107,8 +121,14 @@ impl<R> Shared<R> {
         while let Some((index, item)) = self.claim(items) {
             let outcome = catch_unwind(AssertUnwindSafe(|| work(item)));
             let lost = outcome.is_err();
-            self.slots()[index] = outcome.map_or(Slot::Lost, Slot::Done);
-            self.ready.notify_all();
+            let caller_waits = {
+                let mut state = self.state();
+                state.slots[index] = outcome.map_or(Slot::Lost, Slot::Done);
+                state.caller_waits
+            };
+            if caller_waits {
+                self.ready.notify_one();
+            }
             if lost {
                 return;
             }
@@ -119,32 +139,34 @@ impl<R> Shared<R> {
     /// is not ready.
     fn result<T>(&self, index: usize, items: &[T], work: &impl Fn(&T) -> R) -> R {
         loop {
-            let mut slots = self.slots();
-            match std::mem::replace(&mut slots[index], Slot::Taken) {
+            let mut state = self.state();
+            match std::mem::replace(&mut state.slots[index], Slot::Taken) {
                 Slot::Done(result) => return result,
                 Slot::Lost => {
-                    drop(slots);
+                    drop(state);
                     return work(&items[index]);
                 }
                 Slot::Taken => unreachable!("each result is taken once"),
-                Slot::Pending => slots[index] = Slot::Pending,
+                Slot::Pending => state.slots[index] = Slot::Pending,
             }
-            drop(slots);
+            drop(state);
             match self.claim(items) {
                 Some((claimed, item)) => {
                     let result = work(item);
                     if claimed == index {
                         return result;
                     }
-                    self.slots()[claimed] = Slot::Done(result);
+                    self.state().slots[claimed] = Slot::Done(result);
                 }
                 // Every item is taken, this one by a helper still at it.
                 None => {
-                    let slots = self.slots();
-                    drop(
-                        self.ready
-                            .wait_while(slots, |slots| matches!(slots[index], Slot::Pending)),
-                    );
+                    let mut state = self.state();
+                    state.caller_waits = true;
+                    let mut state = self
+                        .ready
+                        .wait_while(state, |state| matches!(state.slots[index], Slot::Pending))
+                        .unwrap_or_else(|e| e.into_inner());
+                    state.caller_waits = false;
                 }
             }
         }
