@@ -69,6 +69,9 @@ use connect_core::version::compare_versions;
 use walkdir::WalkDir;
 
 use crate::cores::on_every_core;
+use hook_folder::HookFolder;
+
+mod hook_folder;
 
 /// Where to look for plugins. Computed by the caller from the environment, the command line
 /// and the OS default plugin directory.
@@ -398,7 +401,13 @@ enum Listed {
 /// listing is four system calls (open, `fstat`, two reads) and a close. Four `lstat`s cost
 /// about 30% less (`docs/benchmarks.md`), and asking for the name is also how ftrack's
 /// Python loader finds `hook/` (so a case-insensitive file system finds `Hook/` alike).
-struct Listing([Listed; LISTED_NAMES.len()]);
+///
+/// `hook/` is opened rather than looked at ([`HookFolder`]): a plain folder is then listed
+/// from that handle.
+struct Listing {
+    listed: [Listed; LISTED_NAMES.len()],
+    hook_folder: Option<HookFolder>,
+}
 
 /// The names a [`Listing`] holds, in its order.
 const LISTED_NAMES: [&str; 4] = [
@@ -410,18 +419,32 @@ const LISTED_NAMES: [&str; 4] = [
 
 impl Listing {
     fn read(folder: &Path) -> Listing {
-        Listing(
-            LISTED_NAMES.map(|name| match fs::symlink_metadata(folder.join(name)) {
-                Ok(meta) if meta.is_dir() => Listed::PlainFolder,
+        let mut hook_folder = None;
+        let listed = LISTED_NAMES.map(|name| {
+            let path = folder.join(name);
+            let found = if name == HOOK_FOLDER {
+                HookFolder::open(&path).map(|opened| hook_folder = Some(opened))
+            } else {
+                fs::symlink_metadata(path).and_then(|meta| match meta.is_dir() {
+                    true => Ok(()),
+                    false => Err(io::ErrorKind::Other.into()),
+                })
+            };
+            match found {
+                Ok(()) => Listed::PlainFolder,
                 Err(err) if err.kind() == io::ErrorKind::NotFound => Listed::Absent,
-                _ => Listed::LookCloser,
-            }),
-        )
+                Err(_) => Listed::LookCloser,
+            }
+        });
+        Listing {
+            listed,
+            hook_folder,
+        }
     }
 
     fn get(&self, name: &str) -> Listed {
         match LISTED_NAMES.iter().position(|listed| *listed == name) {
-            Some(at) => self.0[at],
+            Some(at) => self.listed[at],
             None => unreachable!("discovery looks only for the names a listing holds, not {name}"),
         }
     }
@@ -460,7 +483,7 @@ fn scan_plugin_folder(
         }
     }
 
-    let listing = Listing::read(&plugin.path);
+    let mut listing = Listing::read(&plugin.path);
     for folder in LIBRARY_FOLDERS {
         match listing.get(folder) {
             Listed::Absent => continue,
@@ -515,9 +538,10 @@ fn scan_plugin_folder(
         }
         Ok(true) => {
             let canonical = plugin.root.join(HOOK_FOLDER);
-            let flat = (listing.get(HOOK_FOLDER) == Listed::PlainFolder)
-                .then(|| list_flat_hooks(&hook_dir, &canonical))
-                .flatten();
+            let flat = listing
+                .hook_folder
+                .take()
+                .and_then(|folder| list_flat_hooks(folder, &hook_dir, &canonical));
             let walk = flat.unwrap_or_else(|| walk_hooks(&hook_dir, &canonical));
             resolved.extend(walk.resolved);
             plugin.hooks = walk.hooks;
@@ -750,19 +774,12 @@ fn walk_hooks(dir: &Path, canonical: &Path) -> Walk {
     walk
 }
 
-/// What [`walk_hooks`] finds in `dir`, a plugin's `hook/` folder reached through no link, when
-/// it holds plain files only (the usual case), from one listing: without `walkdir`'s `stat` of
-/// the folder. `None` when it holds anything else or cannot be listed: the walk then finds
-/// that, and says what went wrong.
-fn list_flat_hooks(dir: &Path, canonical: &Path) -> Option<Walk> {
-    let mut names = Vec::new();
-    for entry in fs::read_dir(dir).ok()? {
-        let entry = entry.ok()?;
-        if !entry.file_type().ok()?.is_file() {
-            return None;
-        }
-        names.push(entry.file_name());
-    }
+/// What [`walk_hooks`] finds in `dir`, a plugin's `hook/` folder reached through no link
+/// (`folder`, open), when it holds plain files only (the usual case), from one listing:
+/// without `walkdir`'s `stat` of the folder. `None` when it holds anything else or cannot be
+/// listed: the walk then finds that, and says what went wrong.
+fn list_flat_hooks(folder: HookFolder, dir: &Path, canonical: &Path) -> Option<Walk> {
+    let mut names = folder.plain_file_names()?;
     // The walk's order: by name (its folders, last, are none here).
     names.sort();
     let mut walk = Walk::default();

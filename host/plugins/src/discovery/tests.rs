@@ -928,7 +928,11 @@ fn a_hook_folder_of_plain_files_is_listed_as_the_walk_finds_it() {
     }
     touch(&hook.join(native("z")));
     let real = canonical(&hook);
-    let listed = list_flat_hooks(&hook, &real).expect("plain files only");
+    let list = |dir: &Path| {
+        let folder = HookFolder::open(dir).ok()?;
+        list_flat_hooks(folder, dir, &real)
+    };
+    let listed = list(&hook).expect("plain files only");
     let walked = walk_hooks(&hook, &real);
     assert_eq!(
         rel_hooks(&listed.hooks, &hook),
@@ -940,11 +944,36 @@ fn a_hook_folder_of_plain_files_is_listed_as_the_walk_finds_it() {
 
     // Anything but plain files is left to the walk.
     mkdir(&hook.join("sub"));
-    assert!(list_flat_hooks(&hook, &real).is_none());
+    assert!(list(&hook).is_none());
     std::fs::remove_dir(hook.join("sub")).unwrap();
     symlink("b.rhai", &hook.join("link.rhai"));
-    assert!(list_flat_hooks(&hook, &real).is_none());
-    assert!(list_flat_hooks(&tmp.path().join("missing"), &real).is_none());
+    assert!(list(&hook).is_none());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_hook_folder_opens_only_as_a_plain_folder_and_says_why_not() {
+    let tmp = TempDir::new().unwrap();
+    let folder = tmp.path().join("folder");
+    mkdir(&folder);
+    touch(&tmp.path().join("file"));
+    symlink(&folder, &tmp.path().join("link"));
+    symlink(tmp.path().join("missing"), &tmp.path().join("broken"));
+    assert!(HookFolder::open(&folder).is_ok());
+    let why_not = |name: &str| {
+        HookFolder::open(&tmp.path().join(name))
+            .err()
+            .map(|e| e.kind())
+    };
+    // Only a name that is not there at all is absent: a broken link is looked at closer.
+    assert_eq!(why_not("missing"), Some(io::ErrorKind::NotFound));
+    for name in ["file", "link", "broken"] {
+        let kind = why_not(name);
+        assert!(
+            kind.is_some_and(|kind| kind != io::ErrorKind::NotFound),
+            "{name}: {kind:?}"
+        );
+    }
 }
 
 #[cfg(unix)]
