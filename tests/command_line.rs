@@ -64,3 +64,22 @@ fn a_mistyped_argument_is_refused_with_a_suggestion_by_any_subcommand() {
     let listed = s.capture(&["plugins", "--verbosity", "error", "--json"]);
     assert_eq!(listed.code, Some(0), "{}", listed.stderr);
 }
+
+#[test]
+fn output_for_a_reader_gone_away_is_dropped_without_a_panic() {
+    let s = Sandbox::new();
+    let mut child = s
+        .command()
+        .args(["event", "publish", "ftrack.action.discover", "--standalone"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes (as `| head -c 0` would) before the command has started: its reply
+    // finds the pipe closed.
+    drop(child.stdout.take());
+    let ended = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&ended.stderr);
+    assert!(ended.status.success(), "{:?}: {stderr}", ended.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -243,7 +243,7 @@ fn launch(
         .collect();
     let succeeded = replies.iter().any(|reply| reply.success);
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(&results).expect("results are JSON")
         );
@@ -255,7 +255,7 @@ fn launch(
             };
             answered = true;
             if reply.success {
-                println!("{message}");
+                outln!("{message}");
             } else {
                 eprintln!("launch failed: {message}");
             }

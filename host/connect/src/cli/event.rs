@@ -92,7 +92,7 @@ pub fn run(command: EventCommand, first: &PluginPaths, data_dir: &Path) -> ExitC
             target.finish();
             match outcome {
                 Ok(results) => {
-                    println!("{results}");
+                    outln!("{results}");
                     ExitCode::SUCCESS
                 }
                 Err(err) => fail(&err.to_string()),
@@ -108,7 +108,7 @@ pub fn run(command: EventCommand, first: &PluginPaths, data_dir: &Path) -> ExitC
 fn publish_via_server(event: Event, wait: Duration, data_dir: &Path) -> ExitCode {
     match replies_via_server(event, wait, data_dir) {
         Ok(replies) => {
-            println!("{}", Value::Array(replies));
+            outln!("{}", Value::Array(replies));
             ExitCode::SUCCESS
         }
         Err(why) => fail(&why),

@@ -76,7 +76,7 @@ pub fn login(args: &LoginArgs, data_dir: &Path) -> ExitCode {
     }
     match credentials::store(data_dir, &server, &user, &key) {
         Ok(path) => {
-            println!(
+            outln!(
                 "signed in to {server} (ftrack {version}) as {user}; kept in {}",
                 path.display()
             );
@@ -90,11 +90,11 @@ pub fn login(args: &LoginArgs, data_dir: &Path) -> ExitCode {
 pub fn logout(data_dir: &Path) -> ExitCode {
     match credentials::remove(data_dir) {
         Ok(Some((server, user))) => {
-            println!("signed out of {server} ({user})");
+            outln!("signed out of {server} ({user})");
             ExitCode::SUCCESS
         }
         Ok(None) => {
-            println!("nobody was signed in");
+            outln!("nobody was signed in");
             ExitCode::SUCCESS
         }
         Err(err) => fail(&format!("cannot sign out: {err}")),
@@ -130,7 +130,7 @@ fn through_the_browser(server: &str) -> Result<(String, ApiKey), String> {
         encode(&identifier),
         encode(&format!("http://localhost:{port}"))
     );
-    println!("sign in in your browser: {page}");
+    outln!("sign in in your browser: {page}");
     let _ = std::io::stdout().flush();
     let _ = super::browser::open(&page);
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;

@@ -2,6 +2,17 @@
 //! part of the host that knows clap or prints to stdout; everything it runs is in the
 //! libraries.
 
+/// `println!` for what a command prints on stdout, except that a reader gone away is no
+/// error: `ftrack-connect event publish ... | head -1` closes the pipe after one line, and
+/// `println!` would then panic (the command failing "unexpectedly", with a backtrace). The
+/// rest of the output is dropped and the command finishes its work, as it would have with a
+/// reader. Any other failure to write (a full disk) still stops the command.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::print_line(format_args!($($arg)*))
+    };
+}
+
 mod actions;
 mod browser;
 mod deferred;
@@ -310,7 +321,6 @@ fn time_limit(variable: &str, default: std::time::Duration) -> std::time::Durati
     }
 }
 
-/// Says what went wrong on stderr; exit status 1.
 /// `--wait SECONDS` (clap's value parser): a duration from 0 to an hour.
 fn wait_seconds(text: &str) -> Result<std::time::Duration, String> {
     let limit = std::time::Duration::from_secs(3600);
@@ -321,6 +331,19 @@ fn wait_seconds(text: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| "takes seconds, from 0 to 3600".to_string())
 }
 
+/// Writes `line` and a line end on stdout (see [`outln`]).
+fn print_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_fmt(line).and_then(|()| out.write_all(b"\n")) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            panic!("cannot write the output on stdout: {err}")
+        }
+        _ => {}
+    }
+}
+
+/// Says what went wrong on stderr; exit status 1.
 fn fail(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(1)

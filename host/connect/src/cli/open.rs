@@ -29,7 +29,7 @@ pub fn run(args: &OpenArgs, data_dir: &Path) -> ExitCode {
         Err(err) => return fail(&err.to_string()),
     };
     if args.print {
-        println!("{url}");
+        outln!("{url}");
         return ExitCode::SUCCESS;
     }
     match browser::open(&url) {
@@ -37,7 +37,7 @@ pub fn run(args: &OpenArgs, data_dir: &Path) -> ExitCode {
             eprintln!("opened the window with {}", command.replace(&url, "<link>"));
         }
         Err(why) => {
-            println!("{url}");
+            outln!("{url}");
             eprintln!(
                 "no browser could be started ({}): open the link above, within a minute \
                  (it works once)",

@@ -217,7 +217,7 @@ fn hosts(args: &HostsArgs) -> ExitCode {
         })
         .collect();
     if args.json {
-        println!("{}", Value::Array(hosts));
+        outln!("{}", Value::Array(hosts));
         return ExitCode::SUCCESS;
     }
     for host in &hosts {
@@ -227,7 +227,7 @@ fn hosts(args: &HostsArgs) -> ExitCode {
             .filter_map(|kind| host["definition"][kind].as_array())
             .map(Vec::len)
             .sum();
-        println!(
+        outln!(
             "{id}  {}  context {}  {definitions} definitions",
             host_types_of(id).join(","),
             host["context_id"].as_str().unwrap_or("-"),
@@ -257,7 +257,7 @@ fn logs(args: &LogsArgs) -> ExitCode {
     };
     if args.json {
         match serde_json::to_string(&entries) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{text}"),
             Err(err) => return fail(&err.to_string()),
         }
         return ExitCode::SUCCESS;
@@ -273,7 +273,7 @@ fn logs(args: &LogsArgs) -> ExitCode {
             entry.duration,
             entry.message
         );
-        println!("{}", printable(&line));
+        outln!("{}", printable(&line));
     }
     ExitCode::SUCCESS
 }
@@ -326,7 +326,7 @@ fn definitions(args: &DefinitionsArgs) -> ExitCode {
         let values: Vec<&serde_json::Value> =
             discovery.definitions.iter().map(|d| d.value()).collect();
         match serde_json::to_string_pretty(&values) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{text}"),
             Err(err) => return fail(&format!("cannot write the definitions: {err}")),
         }
         return ExitCode::SUCCESS;
@@ -348,7 +348,7 @@ fn print_definitions(lines: &[[&str; 3]]) {
         .max()
         .unwrap_or(0);
     for [name, kind, host_type] in lines {
-        println!("{name:<width$}  {kind:<13}  {host_type}");
+        outln!("{name:<width$}  {kind:<13}  {host_type}");
     }
 }
 
@@ -381,7 +381,7 @@ fn served_definitions(args: &DefinitionsArgs, host_id: &str) -> ExitCode {
         })
         .collect();
     if args.json {
-        println!(
+        outln!(
             "{}",
             Value::Array(definitions.into_iter().cloned().collect())
         );

@@ -295,14 +295,14 @@ fn report(outcome: RunOutcome, json: bool) -> ExitCode {
         let answer = match &outcome {
             RunOutcome::Done(value) | RunOutcome::Failed(value) => value,
         };
-        println!("{answer}");
+        outln!("{answer}");
     }
     match &outcome {
         RunOutcome::Done(_) => {
             if !json {
                 for result in outcome.finalizer_results() {
                     match result["asset_version_id"].as_str() {
-                        Some(version) => println!(
+                        Some(version) => outln!(
                             "published version {version} (v{}) with {}: {}",
                             result["version"],
                             result["component_names"]
@@ -315,7 +315,7 @@ fn report(outcome: RunOutcome, json: bool) -> ExitCode {
                                 .unwrap_or_default(),
                             result["url"].as_str().unwrap_or_default()
                         ),
-                        None => println!("{result}"),
+                        None => outln!("{result}"),
                     }
                 }
             }
@@ -372,7 +372,7 @@ pub fn resolve(args: &ResolveArgs) -> ExitCode {
         Err(why) => return fail(&why),
     };
     if args.json {
-        println!("{reply}");
+        outln!("{reply}");
     }
     if reply["status"] != "SUCCESS_STATUS" {
         return fail(&format!(
@@ -389,7 +389,7 @@ pub fn resolve(args: &ResolveArgs) -> ExitCode {
             .unwrap_or_default();
         for version in &versions {
             let text = |key: &str| version[key].as_str().unwrap_or("-").to_string();
-            println!(
+            outln!(
                 "{}  {}  v{}  ({})  {}",
                 text("asset_type"),
                 text("asset_name"),

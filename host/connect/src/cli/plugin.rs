@@ -32,7 +32,7 @@ pub fn run(command: PluginCommand) -> ExitCode {
             let dir = dir.unwrap_or_else(locations::default_plugin_dir);
             match scaffold::new_plugin(&name, &dir, native) {
                 Ok(folder) => {
-                    println!("{}", folder.display());
+                    outln!("{}", folder.display());
                     ExitCode::SUCCESS
                 }
                 Err(err) => fail(&err.to_string()),
@@ -42,7 +42,7 @@ pub fn run(command: PluginCommand) -> ExitCode {
             let dir = locations::default_plugin_dir();
             match std::fs::create_dir_all(&dir) {
                 Ok(()) => {
-                    println!("{}", dir.display());
+                    outln!("{}", dir.display());
                     ExitCode::SUCCESS
                 }
                 Err(err) => fail(&format!("cannot create {}: {err}", dir.display())),

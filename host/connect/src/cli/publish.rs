@@ -265,12 +265,15 @@ fn report(published: &Published, json: bool) {
         eprintln!("warning: {warning}");
     }
     if json {
-        println!("{}", serde_json::to_string(published).expect("JSON"));
+        outln!("{}", serde_json::to_string(published).expect("JSON"));
         return;
     }
-    println!(
+    outln!(
         "published {} v{} ({}) to {}",
-        published.asset, published.version, published.version_id, published.location
+        published.asset,
+        published.version,
+        published.version_id,
+        published.location
     );
     for component in &published.components {
         let members = if component.members > 0 {
@@ -278,9 +281,12 @@ fn report(published: &Published, json: bool) {
         } else {
             String::new()
         };
-        println!(
+        outln!(
             "  {} ({}{members}, {} bytes): {}",
-            component.name, component.kind, component.size, component.resource_identifier
+            component.name,
+            component.kind,
+            component.size,
+            component.resource_identifier
         );
     }
 }

@@ -70,19 +70,19 @@ fn user(command: UserCommand, data: &Path) -> ExitCode {
     };
     let outcome = match command {
         UserCommand::Add { name } => users::add(&db, &name).map(|key| {
-            println!(
+            outln!(
                 "user {name} added to {}; API key (shown once): {key}",
                 data.display()
             );
         }),
         UserCommand::List => users::list(&db).map(|list| {
             for user in list {
-                println!("{}\tadded {}", user.username, user.created);
+                outln!("{}\tadded {}", user.username, user.created);
             }
         }),
         UserCommand::Remove { name } => users::remove(&db, &name).map(|removed| {
             if removed {
-                println!("user {name} removed");
+                outln!("user {name} removed");
             } else {
                 eprintln!("no user {name}");
             }
@@ -118,7 +118,7 @@ fn serve(args: &ServerArgs, data: PathBuf) -> ExitCode {
             Err(err) => return fail(&err.to_string()),
         };
         // The one line scripts and tests read the address from.
-        println!("listening on {}", server.url());
+        outln!("listening on {}", server.url());
         let _ = std::io::stdout().flush();
         tracing::info!("ftrack server listening on {}", server.url());
         match server.run(shutdown_signal()).await {

@@ -43,7 +43,7 @@ pub fn run(args: &StatusArgs, data_dir: &Path) -> ExitCode {
                 identity.server_url, identity.api_user
             )
         };
-        println!("no ftrack-connect host is running for this user; {would}");
+        outln!("no ftrack-connect host is running for this user; {would}");
         return ExitCode::from(NOT_RUNNING);
     };
     let status = match client.status() {
@@ -51,11 +51,11 @@ pub fn run(args: &StatusArgs, data_dir: &Path) -> ExitCode {
         Err(err) => return fail(&err.to_string()),
     };
     if args.json {
-        println!("{status:#}");
+        outln!("{status:#}");
         return ExitCode::SUCCESS;
     }
     let text = |value: &Value| value.as_str().unwrap_or("?").to_string();
-    println!("host: running (pid {})", status["pid"]);
+    outln!("host: running (pid {})", status["pid"]);
     match status["server"].as_object() {
         Some(server) => {
             let how = match server["sign_in"].as_str() {
@@ -63,22 +63,24 @@ pub fn run(args: &StatusArgs, data_dir: &Path) -> ExitCode {
                 Some(from) => format!("sign-in from {from}"),
                 None => "?".into(),
             };
-            println!(
+            outln!(
                 "server: {} as {} ({how})",
                 text(&server["url"]),
                 text(&server["api_user"])
             );
-            println!("event hub: {}", text(&server["event_hub"]));
+            outln!("event hub: {}", text(&server["event_hub"]));
         }
-        None => println!(
+        None => outln!(
             "server: none (running locally as {})",
             text(&status["api_user"])
         ),
     }
     let plugins = &status["plugins"];
-    println!(
+    outln!(
         "plugins: {} loaded, {} failed, {} skipped",
-        plugins["loaded"], plugins["failed"], plugins["skipped"]
+        plugins["loaded"],
+        plugins["failed"],
+        plugins["skipped"]
     );
     ExitCode::SUCCESS
 }
