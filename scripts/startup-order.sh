@@ -20,8 +20,12 @@
 # follow, in their present order in the program.
 #
 # The names are mangled with their crate's hash, which changes with the crate's version,
-# features or build profile, not with edits to other functions: regenerate after upgrading
-# dependencies. A name the linker no longer finds is skipped without a word.
+# features, dependencies or build profile: regenerate after upgrading or adding dependencies.
+# About 100 of them (copies of one generic function made in several crates, told apart after
+# the whole-program optimisation) also carry a number (`...E.41884`) that moves with any
+# change to the code: regenerate before measuring a start-up, or those functions are scattered
+# again (about 30 more page faults of code a start). A name the linker no longer finds is
+# skipped without a word.
 # Needs `perf` (root) and python3; `valgrind` if installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
