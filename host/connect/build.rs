@@ -8,6 +8,9 @@
 //! toolchains link with it on x86_64 Linux, other set-ups may not. So the linker is asked
 //! first, by linking an empty program with the option: a linker that does not know it
 //! (GNU ld, Apple's, Microsoft's) builds the program as it always did.
+//!
+//! It also links GCC's unwinder into the program on Linux ([`link_unwinder_statically`]),
+//! which spares each start the loading of `libgcc_s`.
 
 use std::env;
 use std::path::{Path, PathBuf};
