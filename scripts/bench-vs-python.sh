@@ -40,7 +40,8 @@ library=$target/release/$(
         *) echo libfixture_bench.so ;;
     esac
 )
-exec "$venv/bin/python" scripts/bench_vs_python.py \
+# Not `exec`: the trap removes the work folder (400 plugin folders) when Python is done.
+"$venv/bin/python" scripts/bench_vs_python.py \
     --driver "$target/release-lto/examples/bench_vs_python" \
     --host "$target/release-lto/ftrack-connect" \
     --native-library "$library" \

@@ -186,9 +186,11 @@ def encode(expected):
     asset = s.create("Asset", {"name": "still", "parent": project, "type": image})
     version = s.create("AssetVersion", {"asset": asset})
     s.commit()
-    path = os.path.join(tempfile.mkdtemp(), "still.png")
-    png(path)
-    job = version.encode_media(path)
+    # The client uploads the file to the server's location: the local copy can go after.
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "still.png")
+        png(path)
+        job = version.encode_media(path)
     check(job.entity_type == "Job", "encode_media answers a job")
     import time
     deadline = time.time() + 120
