@@ -354,3 +354,20 @@ fn usage_error(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(USAGE_ERROR)
 }
+
+#[cfg(test)]
+mod tests {
+    /// `build.rs` links GCC's unwinder into the program instead of loading `libgcc_s`: a
+    /// panic must still unwind to whoever catches it (the command thread's join, a helper's
+    /// `catch_unwind`). Without a working unwinder the panic aborts, and this test with it.
+    #[test]
+    fn a_panic_unwinds_with_the_unwinder_linked_in() {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        {
+            let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+            assert!(!maps.contains("libgcc_s"), "libgcc_s is loaded:\n{maps}");
+        }
+        let caught = std::panic::catch_unwind(|| panic!("unwinds"));
+        assert!(caught.is_err());
+    }
+}

@@ -419,21 +419,26 @@ const LISTED_NAMES: [&str; 4] = [
 
 impl Listing {
     fn read(folder: &Path) -> Listing {
+        let not_found = |err: io::Error| match err.kind() {
+            io::ErrorKind::NotFound => Listed::Absent,
+            _ => Listed::LookCloser,
+        };
         let mut hook_folder = None;
         let listed = LISTED_NAMES.map(|name| {
             let path = folder.join(name);
-            let found = if name == HOOK_FOLDER {
-                HookFolder::open(&path).map(|opened| hook_folder = Some(opened))
-            } else {
-                fs::symlink_metadata(path).and_then(|meta| match meta.is_dir() {
-                    true => Ok(()),
-                    false => Err(io::ErrorKind::Other.into()),
-                })
-            };
-            match found {
-                Ok(()) => Listed::PlainFolder,
-                Err(err) if err.kind() == io::ErrorKind::NotFound => Listed::Absent,
-                Err(_) => Listed::LookCloser,
+            if name == HOOK_FOLDER {
+                return match HookFolder::open(&path) {
+                    Ok(opened) => {
+                        hook_folder = Some(opened);
+                        Listed::PlainFolder
+                    }
+                    Err(err) => not_found(err),
+                };
+            }
+            match fs::symlink_metadata(path) {
+                Ok(meta) if meta.is_dir() => Listed::PlainFolder,
+                Ok(_) => Listed::LookCloser,
+                Err(err) => not_found(err),
             }
         });
         Listing {
